@@ -1,0 +1,57 @@
+# Everything a newcomer needs: `make run` and `make test` set up .venv themselves.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+# A first run needs no configuration: development defaults, overridable from the
+# environment (DATABASE_URL, SECRET_KEY, ...).
+export DEBUG ?= true
+export SECRET_KEY ?= dev-only-insecure-key-change-me-in-production
+export DJANGO_SETTINGS_MODULE := portal.settings
+
+.PHONY: run test check lint format bench install demo migrate clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+
+demo: migrate
+	$(BIN)/python manage.py load_demo_data
+
+run: demo
+	$(BIN)/python manage.py collectstatic --noinput -v 0
+	$(BIN)/python manage.py serve_portal --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/python manage.py collectstatic --noinput -v 0
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+check: lint
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(MAKE) test
+
+# Benchmarks need PostgreSQL; BENCH_DATABASE_URL points at a database they may
+# drop and refill.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard_bench
+bench: $(STAMP)
+	DATABASE_URL=$(BENCH_DATABASE_URL) DEBUG=false ALLOWED_HOSTS=testserver,127.0.0.1 \
+		$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) staticfiles db.sqlite3 db.sqlite3-*

@@ -1,0 +1,139 @@
+from django.contrib import admin
+
+from .models import (
+    BusinessCalendar,
+    Category,
+    Customer,
+    Holiday,
+    Incident,
+    Policy,
+    PolicyTarget,
+    Signal,
+    StaffProfile,
+    TimelineEvent,
+)
+
+
+class HolidayInline(admin.TabularInline):
+    model = Holiday
+    extra = 1
+
+
+@admin.register(BusinessCalendar)
+class BusinessCalendarAdmin(admin.ModelAdmin):
+    list_display = ["name", "time_zone", "working_weekdays"]
+    search_fields = ["name"]
+    inlines = [HolidayInline]
+
+
+class PolicyTargetInline(admin.TabularInline):
+    model = PolicyTarget
+    extra = 0
+    max_num = 4
+
+
+@admin.register(Policy)
+class PolicyAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "is_default",
+        "calendar",
+        "enterprise_response_factor",
+        "trial_response_factor",
+        "at_risk_minutes",
+    ]
+    list_filter = ["is_default"]
+    list_select_related = ["calendar"]
+    search_fields = ["name"]
+    autocomplete_fields = ["calendar"]
+    inlines = [PolicyTargetInline]
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "is_active", "position"]
+    list_editable = ["is_active", "position"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(Signal)
+class SignalAdmin(admin.ModelAdmin):
+    list_display = ["code", "description", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["code", "description"]
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["name", "email", "account_id", "segment", "is_vip", "policy"]
+    list_filter = ["segment", "is_vip", "policy"]
+    list_select_related = ["policy"]
+    search_fields = ["=account_id", "name", "=email"]
+    autocomplete_fields = ["policy"]
+    show_full_result_count = False
+
+
+class TimelineEventInline(admin.TabularInline):
+    model = TimelineEvent
+    fields = ["created_at", "kind", "actor", "details"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    """Read-only here: incidents change through the portal's own pages, which
+    keep the timeline complete."""
+
+    list_display = ["__str__", "priority", "status", "customer", "owner", "created_at"]
+    list_filter = ["status", "priority", "category"]
+    list_select_related = ["customer", "owner"]
+    search_fields = ["title", "=customer__account_id"]
+    autocomplete_fields = ["customer", "owner", "created_by"]
+    show_full_result_count = False
+    inlines = [TimelineEventInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TimelineEvent)
+class TimelineEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "incident", "kind", "actor"]
+    list_filter = ["kind"]
+    list_select_related = ["incident", "actor"]
+    search_fields = ["=incident__id"]
+    autocomplete_fields = ["incident", "actor"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(admin.ModelAdmin):
+    list_display = ["user", "time_zone"]
+    list_select_related = ["user"]
+    search_fields = ["user__username"]
+    autocomplete_fields = ["user"]

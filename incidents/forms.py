@@ -1,0 +1,562 @@
+import zoneinfo
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import HTML, Div, Field, Fieldset, Layout, Row, Submit
+from django import forms
+from django.urls import reverse
+
+from . import selectors
+from .lifecycle import allowed_moves
+from .models import Category, Customer, Incident, JourneyMilestone, Priority, Signal
+from .sla import CLOCK_STATE_LABELS
+
+DATETIME_WIDGET = forms.DateTimeInput(
+    attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
+)
+IMMEDIATE_ACTION_ROWS = 3
+YES_NO_UNKNOWN = [("", "Unknown"), ("true", "Yes"), ("false", "No")]
+
+
+def _col(name: str, width: int = 6) -> Div:
+    return Div(Field(name), css_class=f"col-md-{width}")
+
+
+class CustomerField(forms.CharField):
+    """A customer picked by account id; the page suggests matches as you type.
+
+    A text box instead of a select: a select of 100,000 customers would be
+    megabytes of HTML and unusable.
+    """
+
+    widget = forms.TextInput(
+        attrs={
+            "list": "customer-suggestions",
+            "autocomplete": "off",
+            "data-customer-search": "",
+            "placeholder": "Type a name, e-mail or account id",
+        }
+    )
+
+    def to_python(self, value):
+        value = super().to_python(value).strip()
+        if not value:
+            return None
+        try:
+            return Customer.objects.get(account_id=value)
+        except Customer.DoesNotExist:
+            raise forms.ValidationError(
+                f"No customer has account id “{value}”. Pick one from the "
+                "suggestions, or ask an admin to add the customer.",
+                code="unknown_customer",
+            ) from None
+
+    def prepare_value(self, value):
+        if isinstance(value, Customer):
+            return value.account_id
+        return value
+
+
+class IncidentForm(forms.Form):
+    """The incident ticket, in the sections of the carrier playbook (000 2A)."""
+
+    title = forms.CharField(
+        max_length=200, help_text="One line someone scanning the list understands."
+    )
+    priority = forms.ChoiceField(
+        choices=Priority.choices,
+        help_text="P1 critical: outage or many customers; P4 low: cosmetic or a "
+        "question.",
+    )
+    signal = forms.ModelChoiceField(
+        queryset=Signal.objects.filter(is_active=True),
+        required=False,
+        empty_label="Reported (no proactive signal)",
+    )
+    category = forms.ModelChoiceField(queryset=Category.objects.filter(is_active=True))
+    detected_at = forms.DateTimeField(
+        widget=DATETIME_WIDGET,
+        required=False,
+        help_text="When the problem was first seen. Empty means now.",
+    )
+    customer = CustomerField(required=False)
+    is_systemic = forms.BooleanField(
+        required=False,
+        label="Systemic (many customers)",
+        help_text="List the affected customers on the incident page afterwards.",
+    )
+    service_status = forms.ChoiceField(choices=Incident.ServiceStatus.choices)
+    impact_started_at = forms.DateTimeField(
+        widget=DATETIME_WIDGET, required=False, label="Impact started"
+    )
+    amount_paid = forms.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        label="Amount paid ($)",
+    )
+    is_service_delivered = forms.TypedChoiceField(
+        choices=YES_NO_UNKNOWN,
+        coerce=lambda v: v == "true",
+        empty_value=None,
+        required=False,
+        label="Service delivered?",
+    )
+    customer_contact_count = forms.IntegerField(
+        min_value=0,
+        initial=0,
+        label="Times the customer contacted us",
+    )
+    sentiment = forms.ChoiceField(choices=Incident.Sentiment.choices)
+    what_happened = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Two or three plain sentences: what broke, for whom, since when.",
+    )
+    root_cause = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text="Leave empty while under investigation.",
+    )
+    is_partner_action_needed = forms.BooleanField(
+        required=False, label="Partner action needed"
+    )
+    partner_action_details = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Details"
+    )
+    is_vendor_action_needed = forms.BooleanField(
+        required=False, label="Vendor action needed"
+    )
+    vendor_action_details = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Details"
+    )
+    is_engineering_action_needed = forms.BooleanField(
+        required=False, label="Engineering action needed"
+    )
+    engineering_action_details = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Details"
+    )
+    owner = forms.ModelChoiceField(
+        queryset=selectors.assignable_staff(),
+        required=False,
+        empty_label="Unassigned — needs pickup",
+    )
+    extra_tags = forms.CharField(
+        required=False,
+        max_length=300,
+        label="Extra tags",
+        help_text="Comma-separated. Standard tags (incident, severity, signal, "
+        "category) are added for you.",
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, editing: Incident | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.editing = editing
+        journey_rows = []
+        for step, label in JourneyMilestone.Step.choices:
+            self.fields[f"journey_{step}_state"] = forms.ChoiceField(
+                choices=JourneyMilestone.State.choices, required=False, label=label
+            )
+            self.fields[f"journey_{step}_at"] = forms.DateTimeField(
+                widget=DATETIME_WIDGET, required=False, label="When"
+            )
+            journey_rows.append(
+                Row(_col(f"journey_{step}_state"), _col(f"journey_{step}_at"))
+            )
+        action_rows = []
+        if editing is None:
+            for n in range(1, IMMEDIATE_ACTION_ROWS + 1):
+                self.fields[f"action_{n}_who"] = forms.CharField(
+                    required=False, max_length=100, label="Who"
+                )
+                self.fields[f"action_{n}_what"] = forms.CharField(
+                    required=False, max_length=300, label="What"
+                )
+                self.fields[f"action_{n}_due_at"] = forms.DateTimeField(
+                    widget=DATETIME_WIDGET, required=False, label="By when"
+                )
+                action_rows.append(
+                    Row(
+                        _col(f"action_{n}_who", 3),
+                        _col(f"action_{n}_what", 6),
+                        _col(f"action_{n}_due_at", 3),
+                    )
+                )
+        else:
+            del self.fields["owner"]
+
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            Fieldset(
+                "Summary",
+                Row(_col("title", 12)),
+                Row(
+                    _col("priority", 3),
+                    _col("category", 3),
+                    _col("signal", 3),
+                    _col("detected_at", 3),
+                ),
+            ),
+            Fieldset(
+                "Customer impact",
+                Row(
+                    _col("customer", 6),
+                    Div(Field("is_systemic"), css_class="col-md-6 pt-md-4"),
+                ),
+                HTML('<datalist id="customer-suggestions"></datalist>'),
+                Row(
+                    _col("service_status", 3),
+                    _col("impact_started_at", 3),
+                    _col("amount_paid", 2),
+                    _col("is_service_delivered", 2),
+                    _col("customer_contact_count", 2),
+                ),
+                Row(_col("sentiment", 3)),
+            ),
+            Fieldset("What happened", Field("what_happened")),
+            Fieldset("Journey snapshot", *journey_rows),
+            Fieldset("Root cause", Field("root_cause")),
+            *(
+                [Fieldset("Immediate actions (who, what, by when)", *action_rows)]
+                if action_rows
+                else []
+            ),
+            Fieldset(
+                "Dependencies",
+                Row(
+                    _col("is_partner_action_needed", 4),
+                    _col("is_vendor_action_needed", 4),
+                    _col("is_engineering_action_needed", 4),
+                ),
+                Row(
+                    _col("partner_action_details", 4),
+                    _col("vendor_action_details", 4),
+                    _col("engineering_action_details", 4),
+                ),
+            ),
+            Fieldset(
+                "Ownership and tags",
+                Row(
+                    *([_col("owner", 6)] if "owner" in self.fields else []),
+                    _col("extra_tags", 6),
+                ),
+            ),
+            Field("version"),
+            Submit(
+                "save", "Save changes" if editing else "Open incident", css_class="mt-2"
+            ),
+        )
+
+    def clean_extra_tags(self):
+        raw = self.cleaned_data["extra_tags"]
+        return [
+            t.strip().lower().replace(" ", "_") for t in raw.split(",") if t.strip()
+        ]
+
+    def clean(self):
+        data = super().clean()
+        for n in range(1, IMMEDIATE_ACTION_ROWS + 1):
+            who, what = data.get(f"action_{n}_who"), data.get(f"action_{n}_what")
+            if who and not what:
+                self.add_error(f"action_{n}_what", "Say what must be done.")
+            if what and not who:
+                self.add_error(f"action_{n}_who", "Say who does it.")
+        return data
+
+    def incident_fields(self) -> dict:
+        data = self.cleaned_data
+        fields = {
+            name: data[name]
+            for name in (
+                "title",
+                "priority",
+                "signal",
+                "category",
+                "customer",
+                "is_systemic",
+                "what_happened",
+                "service_status",
+                "impact_started_at",
+                "amount_paid",
+                "is_service_delivered",
+                "customer_contact_count",
+                "sentiment",
+                "root_cause",
+                "is_partner_action_needed",
+                "partner_action_details",
+                "is_vendor_action_needed",
+                "vendor_action_details",
+                "is_engineering_action_needed",
+                "engineering_action_details",
+            )
+        }
+        if data.get("detected_at") or self.editing is None:
+            fields["detected_at"] = data.get("detected_at")
+        return fields
+
+    def immediate_actions(self) -> list[dict]:
+        data = self.cleaned_data
+        return [
+            {
+                "who": data[f"action_{n}_who"],
+                "what": data[f"action_{n}_what"],
+                "due_at": data[f"action_{n}_due_at"],
+            }
+            for n in range(1, IMMEDIATE_ACTION_ROWS + 1)
+            if data.get(f"action_{n}_who")
+        ]
+
+    def journey(self) -> dict:
+        data = self.cleaned_data
+        return {
+            step: {
+                "state": data[f"journey_{step}_state"],
+                "happened_at": data[f"journey_{step}_at"],
+            }
+            for step in JourneyMilestone.Step.values
+        }
+
+    @staticmethod
+    def initial_for(incident: Incident, custom_tags: list[str]) -> dict:
+        initial = {
+            name: getattr(incident, name)
+            for name in (
+                "title",
+                "priority",
+                "signal",
+                "category",
+                "customer",
+                "is_systemic",
+                "what_happened",
+                "service_status",
+                "impact_started_at",
+                "amount_paid",
+                "customer_contact_count",
+                "sentiment",
+                "root_cause",
+                "detected_at",
+                "is_partner_action_needed",
+                "partner_action_details",
+                "is_vendor_action_needed",
+                "vendor_action_details",
+                "is_engineering_action_needed",
+                "engineering_action_details",
+            )
+        }
+        delivered = incident.is_service_delivered
+        initial["is_service_delivered"] = (
+            "" if delivered is None else str(delivered).lower()
+        )
+        initial["extra_tags"] = ", ".join(custom_tags)
+        initial["version"] = incident.version
+        for milestone in incident.journey_milestones.all():
+            initial[f"journey_{milestone.step}_state"] = milestone.state
+            initial[f"journey_{milestone.step}_at"] = milestone.happened_at
+        return initial
+
+
+class IncidentFilterForm(forms.Form):
+    """The list page's filters; every field optional, bad values ignored."""
+
+    q = forms.CharField(
+        required=False,
+        label="Search",
+        widget=forms.TextInput(
+            attrs={
+                "placeholder": "INC-00042, title, customer name or e-mail",
+                "type": "search",
+            }
+        ),
+    )
+    status = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Any status"),
+            ("open", "Open (not closed)"),
+            *Incident.Status.choices,
+        ],
+    )
+    priority = forms.ChoiceField(
+        required=False, choices=[("", "Any priority"), *Priority.choices]
+    )
+    owner = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    category = forms.ModelChoiceField(
+        required=False, queryset=Category.objects.all(), empty_label="Any category"
+    )
+    sla = forms.ChoiceField(
+        required=False,
+        label="SLA",
+        choices=[
+            ("", "Any SLA state"),
+            *((state.value, label) for state, label in CLOCK_STATE_LABELS.items()),
+        ],
+    )
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("newest", "Newest first"),
+            ("oldest", "Oldest first"),
+            ("priority", "Priority"),
+            ("resolution_due", "Resolution due"),
+            ("updated", "Recently updated"),
+        ],
+    )
+
+    def __init__(self, *args, viewer, staff, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].choices = [
+            ("", "Anyone"),
+            (viewer.pk, "Mine"),
+            (-1, "Unassigned"),
+            *((u.pk, u.get_full_name() or u.get_username()) for u in staff),
+        ]
+        for name, field in self.fields.items():
+            css = "form-control" if name == "q" else "form-select"
+            field.widget.attrs["class"] = f"{css} form-control-sm"
+
+    def filters(self) -> selectors.IncidentFilters:
+        data = self.cleaned_data if self.is_valid() else {}
+        category = data.get("category")
+        return selectors.IncidentFilters(
+            status=data.get("status") or "",
+            priority=data.get("priority") or "",
+            owner_id=data.get("owner"),
+            category_id=category.pk if category else None,
+            sla_state=data.get("sla") or "",
+            search=data.get("q") or "",
+            sort=data.get("sort") or "newest",
+        )
+
+
+class MoveForm(forms.Form):
+    to_status = forms.ChoiceField(choices=Incident.Status.choices, label="Move to")
+    note = forms.CharField(
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(attrs={"placeholder": "Why (optional)"}),
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, incident: Incident, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to_status"].choices = [
+            (s, Incident.Status(s).label) for s in allowed_moves(incident.status)
+        ] or Incident.Status.choices
+        self.helper = FormHelper()
+        self.helper.form_action = reverse("incidents:move", args=[incident.pk])
+        self.helper.layout = Layout(
+            Field("to_status"),
+            Field("note"),
+            Field("version"),
+            Submit("move", "Change status", css_class="btn-sm"),
+        )
+
+
+class ReopenForm(forms.Form):
+    reason = forms.CharField(max_length=500, label="Why reopen?")
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, incident: Incident, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_action = reverse("incidents:reopen", args=[incident.pk])
+        self.helper.layout = Layout(
+            Field("reason"),
+            Field("version"),
+            Submit("reopen", "Reopen", css_class="btn-sm btn-warning"),
+        )
+
+
+class AssignForm(forms.Form):
+    owner = forms.ModelChoiceField(
+        queryset=selectors.assignable_staff(),
+        required=False,
+        empty_label="Unassigned — needs pickup",
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, incident: Incident, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_action = reverse("incidents:assign", args=[incident.pk])
+        self.helper.layout = Layout(
+            Field("owner"),
+            Field("version"),
+            Submit("assign", "Change owner", css_class="btn-sm"),
+        )
+
+
+class FirstResponseForm(forms.Form):
+    responded_at = forms.DateTimeField(
+        widget=DATETIME_WIDGET,
+        required=False,
+        label="Replied at",
+        help_text="Empty means now.",
+    )
+    channel = forms.CharField(
+        max_length=60,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "Phone, e-mail, chat…"}),
+    )
+
+    def __init__(self, *args, incident: Incident, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_action = reverse(
+            "incidents:first_response", args=[incident.pk]
+        )
+        self.helper.layout = Layout(
+            Field("responded_at"),
+            Field("channel"),
+            Submit("record", "Record first response", css_class="btn-sm"),
+        )
+
+
+class AffectedCustomerForm(forms.Form):
+    customer = CustomerField()
+    status_before = forms.CharField(
+        max_length=100, required=False, label="Their status before"
+    )
+
+    def __init__(self, *args, incident: Incident, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_action = reverse("incidents:add_affected", args=[incident.pk])
+        self.helper.layout = Layout(
+            Field("customer"),
+            HTML('<datalist id="customer-suggestions"></datalist>'),
+            Field("status_before"),
+            Submit("add", "Add affected customer", css_class="btn-sm"),
+        )
+
+
+class ImmediateActionForm(forms.Form):
+    who = forms.CharField(max_length=100)
+    what = forms.CharField(max_length=300)
+    due_at = forms.DateTimeField(
+        widget=DATETIME_WIDGET, required=False, label="By when"
+    )
+
+    def __init__(self, *args, incident: Incident, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_action = reverse("incidents:add_action", args=[incident.pk])
+        self.helper.layout = Layout(
+            Row(_col("who", 3), _col("what", 6), _col("due_at", 3)),
+            Submit("add", "Add action", css_class="btn-sm"),
+        )
+
+
+class TimeZoneForm(forms.Form):
+    time_zone = forms.ChoiceField(
+        help_text="Every time in the portal is shown in this zone."
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = [
+            (name, name) for name in sorted(zoneinfo.available_timezones())
+        ]
+        self.helper = FormHelper()
+        self.helper.layout = Layout(Field("time_zone"), Submit("save", "Save"))

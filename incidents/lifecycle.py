@@ -1,0 +1,61 @@
+"""The incident status machine: every allowed move, in one table."""
+
+from .models import Incident
+
+S = Incident.Status
+
+_WORKING = {
+    S.INVESTIGATING,
+    S.WAITING_PARTNER,
+    S.WAITING_VENDOR,
+    S.WAITING_CUSTOMER,
+    S.FIX_IN_PROGRESS,
+    S.MONITORING,
+}
+
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    S.NEW: frozenset({S.INVESTIGATING}),
+    **{
+        status: frozenset((_WORKING - {status}) | {S.RESOLVED})
+        for status in _WORKING
+        if status != S.WAITING_CUSTOMER
+    },
+    # Waiting on a customer who never answers ends as closed-pending: the
+    # 7-day auto-close rule, or an agent applying it by hand.
+    S.WAITING_CUSTOMER: frozenset(
+        (_WORKING - {S.WAITING_CUSTOMER}) | {S.RESOLVED, S.CLOSED_PENDING}
+    ),
+    # A recurrence before closing goes back to work without a reopen.
+    S.RESOLVED: frozenset({S.CLOSED, S.INVESTIGATING, S.FIX_IN_PROGRESS}),
+    # Leaving a closed state is a reopen (reopen_incident), not a move.
+    S.CLOSED: frozenset(),
+    S.CLOSED_PENDING: frozenset(),
+}
+
+REOPENABLE = frozenset({S.CLOSED, S.CLOSED_PENDING})
+
+
+def allowed_moves(status: str) -> list[str]:
+    """Return the statuses an incident in ``status`` may move to, in order."""
+    allowed = ALLOWED_TRANSITIONS[status]
+    return [s for s in S.values if s in allowed]
+
+
+def refusal_reason(current: str, target: str) -> str | None:
+    """Return why ``current`` → ``target`` is refused, or None if allowed."""
+    if target not in S.values:
+        return f"“{target}” is not a status."
+    if current == target:
+        return f"The incident is already {S(current).label.lower()}."
+    if current in REOPENABLE:
+        return (
+            f"The incident is {S(current).label.lower()}; reopen it first "
+            "(reopening keeps its history)."
+        )
+    if target not in ALLOWED_TRANSITIONS[current]:
+        options = ", ".join(S(s).label.lower() for s in allowed_moves(current))
+        return (
+            f"An incident that is {S(current).label.lower()} cannot move to "
+            f"{S(target).label.lower()}; it can move to: {options}."
+        )
+    return None

@@ -1,0 +1,675 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+WEEKDAYS_VALIDATOR = RegexValidator(
+    r"^(?!.*(.).*\1)[1-7]{1,7}$",
+    "List ISO weekday numbers once each, e.g. 12345 for Monday to Friday.",
+)
+
+
+class BusinessCalendar(models.Model):
+    """Working days and holidays that business-day SLA targets count."""
+
+    name = models.CharField(max_length=100, unique=True)
+    time_zone = models.CharField(
+        max_length=64,
+        default="UTC",
+        help_text="Business days begin and end at midnight in this zone.",
+    )
+    working_weekdays = models.CharField(
+        max_length=7,
+        default="12345",
+        validators=[WEEKDAYS_VALIDATOR],
+        help_text="ISO weekday numbers that are working days: 1 = Monday … "
+        "7 = Sunday. 12345 means Monday to Friday.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(self.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValidationError(
+                {"time_zone": f"“{self.time_zone}” is not a known time zone."}
+            ) from None
+
+
+class Holiday(models.Model):
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.CASCADE, related_name="holidays"
+    )
+    falls_on = models.DateField()
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["falls_on"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["calendar", "falls_on"],
+                name="%(app_label)s_%(class)s_one_per_day",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.falls_on:%Y-%m-%d} {self.name}"
+
+
+class Priority(models.TextChoices):
+    P1 = "P1", "P1 · Critical"
+    P2 = "P2", "P2 · High"
+    P3 = "P3", "P3 · Medium"
+    P4 = "P4", "P4 · Low"
+
+
+class Segment(models.TextChoices):
+    ENTERPRISE = "enterprise", "Enterprise"
+    STANDARD = "standard", "Standard"
+    TRIAL = "trial", "Trial / free tier"
+
+
+class Policy(models.Model):
+    """A set of SLA targets an organisation promises, one row per priority."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    is_default = models.BooleanField(
+        default=False,
+        help_text="Applies to customers that have no policy of their own. "
+        "Exactly one policy is the default.",
+    )
+    calendar = models.ForeignKey(
+        BusinessCalendar,
+        on_delete=models.PROTECT,
+        related_name="policies",
+        help_text="Counts business-day targets.",
+    )
+    enterprise_response_factor = models.DecimalField(
+        max_digits=4,
+        decimal_places=2,
+        default=0.5,
+        help_text="Multiplies the first-response target for enterprise customers "
+        "(0.5 = half the time).",
+    )
+    standard_response_factor = models.DecimalField(
+        max_digits=4, decimal_places=2, default=1
+    )
+    trial_response_factor = models.DecimalField(
+        max_digits=4,
+        decimal_places=2,
+        default=2,
+        help_text="2 = twice the time for trial and free-tier customers.",
+    )
+    at_risk_minutes = models.PositiveIntegerField(
+        default=120,
+        help_text="A running deadline closer than this is shown as at risk.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "policies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=Q(is_default=True),
+                name="%(app_label)s_%(class)s_single_default",
+            ),
+            models.CheckConstraint(
+                condition=Q(enterprise_response_factor__gt=0)
+                & Q(standard_response_factor__gt=0)
+                & Q(trial_response_factor__gt=0),
+                name="%(app_label)s_%(class)s_positive_factors",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def response_factor(self, segment: str):
+        return {
+            Segment.ENTERPRISE: self.enterprise_response_factor,
+            Segment.STANDARD: self.standard_response_factor,
+            Segment.TRIAL: self.trial_response_factor,
+        }[segment]
+
+
+class PolicyTarget(models.Model):
+    """What one policy promises for one priority."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="targets")
+    priority = models.CharField(max_length=2, choices=Priority.choices)
+    first_response_minutes = models.PositiveIntegerField(
+        help_text="Time to the first reply to the customer, before the segment factor."
+    )
+    resolution_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Resolution target in clock minutes. Fill this or business days.",
+    )
+    resolution_business_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Resolution target in business days of the policy's calendar.",
+    )
+    internal_update_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="How often the internal channel hears about the incident; "
+        "empty means as needed.",
+    )
+    customer_update_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="How often the customer hears from us; empty means as needed.",
+    )
+    partner_update_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="How often partners and vendors are chased; empty means as needed.",
+    )
+    no_response_escalation_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Escalate when a party stays silent this long; empty means "
+        "never automatically.",
+    )
+    manager_notify_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Notify a manager when the incident is still open after this long.",
+    )
+    notifies_executives = models.BooleanField(
+        default=False, help_text="Executives are told as soon as it opens."
+    )
+
+    class Meta:
+        ordering = ["policy", "priority"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["policy", "priority"],
+                name="%(app_label)s_%(class)s_one_per_priority",
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__in=Priority.values),
+                name="%(app_label)s_%(class)s_priority_valid",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(resolution_minutes__isnull=False)
+                    & Q(resolution_business_days__isnull=True)
+                )
+                | (
+                    Q(resolution_minutes__isnull=True)
+                    & Q(resolution_business_days__isnull=False)
+                ),
+                name="%(app_label)s_%(class)s_one_resolution_unit",
+                violation_error_message="Give the resolution target either in "
+                "minutes or in business days, not both.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.policy} · {self.priority}"
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=60, unique=True)
+    slug = models.SlugField(max_length=60, unique=True, help_text="Used in tags.")
+    is_active = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self):
+        return self.name
+
+
+class Signal(models.Model):
+    """A proactive detection signal (SIG-001 …) that can open an incident."""
+
+    code = models.CharField(
+        max_length=20,
+        unique=True,
+        validators=[RegexValidator(r"^SIG-\d{3}$", "Codes look like SIG-001.")],
+    )
+    description = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self):
+        return f"{self.code} · {self.description}"
+
+
+class Customer(models.Model):
+    name = models.CharField(max_length=200)
+    email = models.EmailField()
+    account_id = models.CharField(max_length=64, unique=True)
+    segment = models.CharField(
+        max_length=20, choices=Segment.choices, default=Segment.STANDARD
+    )
+    is_vip = models.BooleanField("VIP", default=False)
+    customer_since_on = models.DateField("customer since", null=True, blank=True)
+    policy = models.ForeignKey(
+        Policy,
+        on_delete=models.PROTECT,
+        related_name="customers",
+        null=True,
+        blank=True,
+        help_text="Leave empty to use the default policy.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [
+            # customers_matching: prefix search by name and e-mail.
+            models.Index(fields=["name"], name="customer_name_idx"),
+            models.Index(fields=["email"], name="customer_email_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(segment__in=Segment.values),
+                name="%(app_label)s_%(class)s_segment_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} <{self.email}>"
+
+
+class IncidentStatus(models.TextChoices):
+    NEW = "new", "New"
+    INVESTIGATING = "investigating", "Investigating"
+    WAITING_PARTNER = "waiting_partner", "Waiting on partner"
+    WAITING_VENDOR = "waiting_vendor", "Waiting on vendor"
+    WAITING_CUSTOMER = "waiting_customer", "Waiting on customer"
+    FIX_IN_PROGRESS = "fix_in_progress", "Fix in progress"
+    MONITORING = "monitoring", "Monitoring"
+    RESOLVED = "resolved", "Resolved"
+    CLOSED = "closed", "Closed"
+    CLOSED_PENDING = "closed_pending", "Closed (pending customer)"
+
+
+class ServiceStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    NO_SERVICE = "no_service", "No service"
+    DEGRADED = "degraded", "Degraded"
+    PENDING_ACTIVATION = "pending_activation", "Pending activation"
+
+
+class Sentiment(models.TextChoices):
+    UNKNOWN = "unknown", "Unknown"
+    NEUTRAL = "neutral", "Neutral"
+    FRUSTRATED = "frustrated", "Frustrated"
+    ANGRY = "angry", "Angry"
+
+
+class Incident(models.Model):
+    Status = IncidentStatus
+    ServiceStatus = ServiceStatus
+    Sentiment = Sentiment
+
+    CLOSED_STATUSES = (Status.CLOSED, Status.CLOSED_PENDING)
+    OPEN_STATUSES = (
+        Status.NEW,
+        Status.INVESTIGATING,
+        Status.WAITING_PARTNER,
+        Status.WAITING_VENDOR,
+        Status.WAITING_CUSTOMER,
+        Status.FIX_IN_PROGRESS,
+        Status.MONITORING,
+        Status.RESOLVED,
+    )
+
+    title = models.CharField(max_length=200)
+    priority = models.CharField(max_length=2, choices=Priority.choices)
+    signal = models.ForeignKey(
+        Signal,
+        on_delete=models.PROTECT,
+        related_name="incidents",
+        null=True,
+        blank=True,
+        help_text="The proactive signal that detected it; empty when reported.",
+    )
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, related_name="incidents"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.PROTECT,
+        related_name="incidents",
+        null=True,
+        blank=True,
+    )
+    is_systemic = models.BooleanField(
+        default=False, help_text="Affects many customers at once."
+    )
+    what_happened = models.TextField()
+    service_status = models.CharField(
+        max_length=20, choices=ServiceStatus.choices, default=ServiceStatus.ACTIVE
+    )
+    impact_started_at = models.DateTimeField(null=True, blank=True)
+    amount_paid = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    is_service_delivered = models.BooleanField(null=True, blank=True)
+    customer_contact_count = models.PositiveIntegerField(default=0)
+    sentiment = models.CharField(
+        max_length=20, choices=Sentiment.choices, default=Sentiment.UNKNOWN
+    )
+    root_cause = models.TextField(blank=True)
+    is_partner_action_needed = models.BooleanField(default=False)
+    partner_action_details = models.TextField(blank=True)
+    is_vendor_action_needed = models.BooleanField(default=False)
+    vendor_action_details = models.TextField(blank=True)
+    is_engineering_action_needed = models.BooleanField(default=False)
+    engineering_action_details = models.TextField(blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="owned_incidents",
+        null=True,
+        blank=True,
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="created_incidents",
+        null=True,
+        blank=True,
+        help_text="Empty when a system or signal opened it.",
+    )
+    policy = models.ForeignKey(
+        Policy, on_delete=models.PROTECT, related_name="incidents"
+    )
+    detected_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    first_response_due_at = models.DateTimeField()
+    first_response_at_risk_at = models.DateTimeField()
+    resolution_due_at = models.DateTimeField()
+    resolution_at_risk_at = models.DateTimeField()
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("change_incident_status", "Can move an incident through its statuses"),
+            ("assign_incident", "Can change an incident's owner"),
+            ("reopen_incident", "Can reopen a closed incident"),
+            ("record_first_response", "Can record the first customer response"),
+        ]
+        indexes = [
+            # incident_list: the default sort, newest first.
+            models.Index(fields=["-created_at", "-id"], name="incident_created_idx"),
+            # incident_list: status filter and the open/closed split.
+            models.Index(fields=["status", "-created_at"], name="incident_status_idx"),
+            # incident_list: "mine" and the owner filter.
+            models.Index(fields=["owner", "-created_at"], name="incident_owner_idx"),
+            # incident_list: priority filter.
+            models.Index(
+                fields=["priority", "-created_at"], name="incident_priority_idx"
+            ),
+            # incident_list: sort by resolution deadline and the SLA-state filter.
+            models.Index(fields=["resolution_due_at"], name="incident_res_due_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=IncidentStatus.values),
+                name="%(app_label)s_%(class)s_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__in=Priority.values),
+                name="%(app_label)s_%(class)s_priority_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(service_status__in=ServiceStatus.values),
+                name="%(app_label)s_%(class)s_service_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(sentiment__in=Sentiment.values),
+                name="%(app_label)s_%(class)s_sentiment_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(customer__isnull=False) | Q(is_systemic=True),
+                name="%(app_label)s_%(class)s_customer_or_systemic",
+                violation_error_message="Pick the affected customer, or mark the "
+                "incident as systemic.",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    resolved_at__isnull=False,
+                    status__in=["resolved", "closed"],
+                )
+                | (Q(resolved_at__isnull=True) & ~Q(status__in=["resolved", "closed"])),
+                name="%(app_label)s_%(class)s_resolved_at_iff_resolved",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    closed_at__isnull=False, status__in=["closed", "closed_pending"]
+                )
+                | (
+                    Q(closed_at__isnull=True)
+                    & ~Q(status__in=["closed", "closed_pending"])
+                ),
+                name="%(app_label)s_%(class)s_closed_at_iff_closed",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.reference} {self.title}"
+
+    def get_absolute_url(self):
+        return reverse("incidents:detail", args=[self.pk])
+
+    @property
+    def reference(self) -> str:
+        return f"INC-{self.pk:05d}" if self.pk else "INC-(new)"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in self.CLOSED_STATUSES
+
+
+class AffectedCustomer(models.Model):
+    """A customer hit by a systemic incident, with their before/after state."""
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.PROTECT, related_name="affected_customers"
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="affected_by"
+    )
+    status_before = models.CharField(max_length=100, blank=True)
+    status_after = models.CharField(max_length=100, blank=True)
+    is_confirmed = models.BooleanField(default=False)
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["added_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "customer"],
+                name="%(app_label)s_%(class)s_once_per_incident",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.customer} in {self.incident.reference}"
+
+
+class ActionItemKind(models.TextChoices):
+    IMMEDIATE = "immediate", "Immediate action"
+    POST_MORTEM = "post_mortem", "Post-mortem action"
+
+
+class ActionItemStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    DONE = "done", "Done"
+
+
+class ActionItem(models.Model):
+    """Something someone must do by a time: immediate or post-mortem action."""
+
+    Kind = ActionItemKind
+    Status = ActionItemStatus
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.PROTECT, related_name="action_items"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    what = models.CharField(max_length=300)
+    who = models.CharField(max_length=100)
+    due_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default="open")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=ActionItemKind.values),
+                name="%(app_label)s_%(class)s_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=ActionItemStatus.values),
+                name="%(app_label)s_%(class)s_status_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return self.what
+
+
+class JourneyMilestoneStep(models.TextChoices):
+    ORDER_CREATED = "order_created", "Order created"
+    PAYMENT = "payment", "Payment"
+    ESIM_PROVISION = "esim_provision", "eSIM provision"
+    ACTIVATION = "activation", "Activation"
+    PORT_IN = "port_in", "Port-in"
+
+
+class JourneyMilestoneState(models.TextChoices):
+    UNKNOWN = "", "—"
+    DONE = "done", "Done"
+    PENDING = "pending", "Pending"
+    FAILED = "failed", "Failed"
+    NOT_APPLICABLE = "n/a", "Not applicable"
+
+
+class JourneyMilestone(models.Model):
+    """One step of the customer's journey snapshot (order, payment, …)."""
+
+    Step = JourneyMilestoneStep
+    State = JourneyMilestoneState
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.PROTECT, related_name="journey_milestones"
+    )
+    step = models.CharField(max_length=20, choices=Step.choices)
+    state = models.CharField(max_length=10, choices=State.choices, blank=True)
+    happened_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "step"],
+                name="%(app_label)s_%(class)s_one_per_step",
+            ),
+            models.CheckConstraint(
+                condition=Q(step__in=JourneyMilestoneStep.values),
+                name="%(app_label)s_%(class)s_step_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_step_display()}: {self.get_state_display()}"
+
+
+class TimelineEventKind(models.TextChoices):
+    OPENED = "opened", "Incident opened"
+    EDITED = "edited", "Details edited"
+    STATUS_CHANGED = "status_changed", "Status changed"
+    REOPENED = "reopened", "Reopened"
+    OWNER_CHANGED = "owner_changed", "Owner changed"
+    SLA_RECOMPUTED = "sla_recomputed", "SLA deadlines recomputed"
+    FIRST_RESPONSE = "first_response", "First response recorded"
+    AFFECTED_CUSTOMER_ADDED = "affected_customer_added", "Affected customer added"
+    ACTION_ITEM_DONE = "action_item_done", "Action item done"
+
+
+class TimelineEvent(models.Model):
+    """One entry of an incident's append-only history.
+
+    The database refuses UPDATE (and DELETE on PostgreSQL) of these rows; see
+    migration 0002.
+    """
+
+    Kind = TimelineEventKind
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.PROTECT, related_name="timeline_events"
+    )
+    kind = models.CharField(max_length=40, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="timeline_events",
+        null=True,
+        blank=True,
+    )
+    created_at = models.DateTimeField()
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            # incident_timeline: one incident's history in order.
+            models.Index(fields=["incident", "created_at", "id"], name="timeline_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=TimelineEventKind.values),
+                name="%(app_label)s_%(class)s_kind_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class StaffProfile(models.Model):
+    """Per-person preferences: the zone times are shown in."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+    )
+    time_zone = models.CharField(max_length=64, default="UTC")
+
+    def __str__(self):
+        return f"{self.user} ({self.time_zone})"

@@ -1,0 +1,664 @@
+"""Every change to incidents, one function per intention."""
+
+import datetime as dt
+import zoneinfo
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from . import lifecycle, sla
+from .models import (
+    ActionItem,
+    AffectedCustomer,
+    Category,
+    Customer,
+    Incident,
+    JourneyMilestone,
+    Policy,
+    PolicyTarget,
+    Priority,
+    Signal,
+    StaffProfile,
+    TimelineEvent,
+)
+
+User = AbstractBaseUser
+
+# Fields an edit may change, in the order the form shows them. Status, owner
+# and the clocks have intentions of their own.
+EDITABLE_FIELDS = (
+    "title",
+    "priority",
+    "signal",
+    "category",
+    "customer",
+    "is_systemic",
+    "what_happened",
+    "service_status",
+    "impact_started_at",
+    "detected_at",
+    "amount_paid",
+    "is_service_delivered",
+    "customer_contact_count",
+    "sentiment",
+    "root_cause",
+    "is_partner_action_needed",
+    "partner_action_details",
+    "is_vendor_action_needed",
+    "vendor_action_details",
+    "is_engineering_action_needed",
+    "engineering_action_details",
+)
+SLA_INPUT_FIELDS = {"priority", "customer"}
+
+
+def record_timeline_event(
+    *,
+    incident: Incident,
+    kind: str,
+    actor: User | None,
+    details: dict[str, Any] | None = None,
+    at: dt.datetime | None = None,
+) -> TimelineEvent:
+    """Append one entry to the incident's history (called by other services)."""
+    return TimelineEvent.objects.create(
+        incident=incident,
+        kind=kind,
+        actor=actor,
+        created_at=at or timezone.now(),
+        details=details or {},
+    )
+
+
+def policy_for(customer: Customer | None) -> Policy:
+    """Return the policy that governs an incident for ``customer``."""
+    if customer is not None and customer.policy_id:
+        return customer.policy
+    policy = Policy.objects.filter(is_default=True).select_related("calendar").first()
+    if policy is None:
+        raise ValidationError(
+            "No default SLA policy is set; an admin must mark one as default.",
+            code="no_default_policy",
+        )
+    return policy
+
+
+def _apply_deadlines(incident: Incident) -> None:
+    policy = incident.policy
+    try:
+        target = policy.targets.get(priority=incident.priority)
+    except PolicyTarget.DoesNotExist:
+        raise ValidationError(
+            f"Policy “{policy}” has no target for {incident.priority}; an admin "
+            "must add one.",
+            code="no_policy_target",
+        ) from None
+    deadlines = sla.compute_deadlines(
+        target=target,
+        policy=policy,
+        segment=incident.customer.segment if incident.customer else None,
+        start=incident.created_at,
+        working_days=sla.WorkingDays.of(policy.calendar),
+    )
+    for name, value in vars(deadlines).items():
+        setattr(incident, name, value)
+
+
+def standard_tags(incident: Incident) -> list[str]:
+    """Return the tags every incident carries, from 000's tagging rule."""
+    tags = ["incident", f"severity_{incident.get_priority_display().split()[-1]}"]
+    if incident.signal_id:
+        tags += ["proactive_alert", f"signal_{incident.signal.code.lower()}"]
+    tags.append(incident.category.slug)
+    return [t.lower() for t in tags]
+
+
+def _all_standard_tags() -> set[str]:
+    tags = {"incident", "proactive_alert"}
+    tags |= {f"severity_{label.split()[-1].lower()}" for label in Priority.labels}
+    tags |= {
+        f"signal_{code.lower()}"
+        for code in Signal.objects.values_list("code", flat=True)
+    }
+    tags |= set(Category.objects.values_list("slug", flat=True))
+    return tags
+
+
+def custom_tags(incident: Incident) -> list[str]:
+    """Return the tags a person added, without the standard ones."""
+    standard = _all_standard_tags()
+    return [t for t in incident.tags if t not in standard]
+
+
+def _merge_tags(incident: Incident, extra: list[str]) -> list[str]:
+    tags = standard_tags(incident)
+    for tag in extra:
+        tag = tag.strip().lower()
+        if tag and tag not in tags:
+            tags.append(tag)
+    return tags
+
+
+def _check_rules(incident: Incident, now: dt.datetime) -> None:
+    errors: dict[str, str] = {}
+    if incident.customer_id is None and not incident.is_systemic:
+        errors["customer"] = (
+            "Pick the affected customer, or mark the incident as systemic."
+        )
+    if incident.impact_started_at and incident.impact_started_at > now:
+        errors["impact_started_at"] = "Impact cannot start in the future."
+    if incident.detected_at > now:
+        errors["detected_at"] = "Detection cannot be in the future."
+    for party in ("partner", "vendor", "engineering"):
+        if (
+            getattr(incident, f"is_{party}_action_needed")
+            and not getattr(incident, f"{party}_action_details").strip()
+        ):
+            errors[f"{party}_action_details"] = f"Say what the {party} needs to do."
+    if errors:
+        raise ValidationError(errors, code="invalid")
+
+
+def _lock(incident: Incident, expected_version: int | None) -> Incident:
+    locked = (
+        Incident.objects.select_for_update()
+        .select_related("policy__calendar", "customer", "category", "signal")
+        .get(pk=incident.pk)
+    )
+    if expected_version is not None and locked.version != expected_version:
+        raise ValidationError(
+            stale_edit_message(locked, expected_version), code="stale"
+        )
+    return locked
+
+
+def stale_edit_message(incident: Incident, seen_version: int) -> str:
+    """Describe what others changed since ``seen_version``."""
+    events = (
+        TimelineEvent.objects.filter(
+            incident=incident, details__version__gt=seen_version
+        )
+        .select_related("actor")
+        .order_by("created_at", "id")
+    )
+    changes = []
+    for event in events:
+        who = event.actor.get_username() if event.actor else "the system"
+        fields = ", ".join(event.details.get("changes", {})) or event.get_kind_display()
+        changes.append(f"{who} changed {fields}")
+    summary = "; ".join(changes) or "someone else changed it"
+    return (
+        f"{incident.reference} changed while you were editing ({summary}). "
+        "Nothing was saved: review the current values and save again."
+    )
+
+
+def _display(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return str(value)
+
+
+@transaction.atomic
+def open_incident(
+    *,
+    actor: User | None,
+    title: str,
+    priority: str,
+    category: Category,
+    what_happened: str,
+    customer: Customer | None = None,
+    is_systemic: bool = False,
+    signal: Signal | None = None,
+    service_status: str = Incident.ServiceStatus.ACTIVE,
+    impact_started_at: dt.datetime | None = None,
+    detected_at: dt.datetime | None = None,
+    amount_paid: Decimal | None = None,
+    is_service_delivered: bool | None = None,
+    customer_contact_count: int = 0,
+    sentiment: str = Incident.Sentiment.UNKNOWN,
+    root_cause: str = "",
+    is_partner_action_needed: bool = False,
+    partner_action_details: str = "",
+    is_vendor_action_needed: bool = False,
+    vendor_action_details: str = "",
+    is_engineering_action_needed: bool = False,
+    engineering_action_details: str = "",
+    owner: User | None = None,
+    extra_tags: list[str] | None = None,
+    immediate_actions: list[dict[str, Any]] | None = None,
+    journey: dict[str, dict[str, Any]] | None = None,
+) -> Incident:
+    """Open an incident: stamp its SLA deadlines, tags and first timeline entry."""
+    now = timezone.now()
+    incident = Incident(
+        title=title,
+        priority=priority,
+        category=category,
+        what_happened=what_happened,
+        customer=customer,
+        is_systemic=is_systemic,
+        signal=signal,
+        service_status=service_status,
+        impact_started_at=impact_started_at,
+        detected_at=detected_at or now,
+        amount_paid=amount_paid,
+        is_service_delivered=is_service_delivered,
+        customer_contact_count=customer_contact_count,
+        sentiment=sentiment,
+        root_cause=root_cause,
+        is_partner_action_needed=is_partner_action_needed,
+        partner_action_details=partner_action_details,
+        is_vendor_action_needed=is_vendor_action_needed,
+        vendor_action_details=vendor_action_details,
+        is_engineering_action_needed=is_engineering_action_needed,
+        engineering_action_details=engineering_action_details,
+        owner=owner,
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+    )
+    _check_rules(incident, now)
+    incident.policy = policy_for(customer)
+    _apply_deadlines(incident)
+    incident.tags = _merge_tags(incident, extra_tags or [])
+    incident.full_clean()
+    incident.save()
+    ActionItem.objects.bulk_create(
+        ActionItem(incident=incident, kind=ActionItem.Kind.IMMEDIATE, **action)
+        for action in immediate_actions or []
+    )
+    _save_journey(incident, journey or {})
+    record_timeline_event(
+        incident=incident,
+        kind=TimelineEvent.Kind.OPENED,
+        actor=actor,
+        at=now,
+        details={
+            "version": incident.version,
+            "priority": incident.priority,
+            "policy": incident.policy.name,
+            "first_response_due_at": incident.first_response_due_at.isoformat(),
+            "resolution_due_at": incident.resolution_due_at.isoformat(),
+        },
+    )
+    return incident
+
+
+def _save_journey(
+    incident: Incident, journey: dict[str, dict[str, Any]]
+) -> dict[str, list[Any]]:
+    """Write the journey snapshot; return what changed per step."""
+    existing = {m.step: m for m in incident.journey_milestones.all()}
+    changes: dict[str, list[Any]] = {}
+    for step, values in journey.items():
+        state = values.get("state") or ""
+        happened_at = values.get("happened_at")
+        milestone = existing.get(step)
+        if milestone is None:
+            if not state and not happened_at:
+                continue
+            JourneyMilestone.objects.create(
+                incident=incident, step=step, state=state, happened_at=happened_at
+            )
+            changes[f"journey: {step}"] = [None, state]
+        elif (milestone.state, milestone.happened_at) != (state, happened_at):
+            changes[f"journey: {step}"] = [milestone.state, state]
+            milestone.state, milestone.happened_at = state, happened_at
+            milestone.save(update_fields=["state", "happened_at"])
+    return changes
+
+
+@transaction.atomic
+def edit_incident_details(
+    *,
+    incident: Incident,
+    actor: User,
+    expected_version: int,
+    changes: dict[str, Any],
+    extra_tags: list[str] | None = None,
+    journey: dict[str, dict[str, Any]] | None = None,
+) -> Incident:
+    """Save an agent's edits; refuse if someone else changed it meanwhile."""
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"Not editable here: {sorted(unknown)}")
+    incident = _lock(incident, expected_version)
+    now = timezone.now()
+    changed: dict[str, list[Any]] = {}
+    for field, value in changes.items():
+        old = getattr(incident, field)
+        if old != value:
+            changed[field] = [_display(old), _display(value)]
+            setattr(incident, field, value)
+    _check_rules(incident, now)
+    if changed.keys() & SLA_INPUT_FIELDS:
+        incident.policy = policy_for(incident.customer)
+    new_tags = _merge_tags(
+        incident, extra_tags if extra_tags is not None else custom_tags(incident)
+    )
+    if new_tags != incident.tags:
+        changed["tags"] = [incident.tags, new_tags]
+        incident.tags = new_tags
+    changed |= _save_journey(incident, journey or {})
+    if not changed:
+        return incident
+    incident.version += 1
+    incident.updated_at = now
+    incident.full_clean()
+    incident.save()
+    record_timeline_event(
+        incident=incident,
+        kind=TimelineEvent.Kind.EDITED,
+        actor=actor,
+        at=now,
+        details={"version": incident.version, "changes": changed},
+    )
+    if changed.keys() & SLA_INPUT_FIELDS:
+        _recompute_sla(incident, actor=actor, at=now)
+    return incident
+
+
+def _recompute_sla(incident: Incident, *, actor: User | None, at: dt.datetime) -> None:
+    before = {
+        "first_response_due_at": incident.first_response_due_at,
+        "resolution_due_at": incident.resolution_due_at,
+    }
+    _apply_deadlines(incident)
+    incident.save(
+        update_fields=[
+            "policy",
+            "first_response_due_at",
+            "first_response_at_risk_at",
+            "resolution_due_at",
+            "resolution_at_risk_at",
+        ]
+    )
+    record_timeline_event(
+        incident=incident,
+        kind=TimelineEvent.Kind.SLA_RECOMPUTED,
+        actor=actor,
+        at=at,
+        details={
+            "policy": incident.policy.name,
+            "priority": incident.priority,
+            "segment": incident.customer.segment if incident.customer else None,
+            "changes": {
+                name: [old.isoformat(), getattr(incident, name).isoformat()]
+                for name, old in before.items()
+            },
+        },
+    )
+
+
+@transaction.atomic
+def move_incident(
+    *,
+    incident: Incident,
+    actor: User | None,
+    to_status: str,
+    note: str = "",
+    expected_version: int | None = None,
+) -> Incident:
+    """Move an incident to another status, if the status machine allows it."""
+    incident = _lock(incident, expected_version)
+    reason = lifecycle.refusal_reason(incident.status, to_status)
+    if reason:
+        raise ValidationError(reason, code="transition_refused")
+    now = timezone.now()
+    from_status = incident.status
+    incident.status = to_status
+    if to_status == Incident.Status.RESOLVED:
+        incident.resolved_at = now
+    elif (
+        from_status == Incident.Status.RESOLVED and to_status != Incident.Status.CLOSED
+    ):
+        incident.resolved_at = None
+    if to_status in Incident.CLOSED_STATUSES:
+        incident.closed_at = now
+    incident.version += 1
+    incident.updated_at = now
+    incident.full_clean()
+    incident.save(
+        update_fields=["status", "resolved_at", "closed_at", "version", "updated_at"]
+    )
+    record_timeline_event(
+        incident=incident,
+        kind=TimelineEvent.Kind.STATUS_CHANGED,
+        actor=actor,
+        at=now,
+        details={
+            "version": incident.version,
+            "changes": {"status": [from_status, to_status]},
+            "note": note,
+        },
+    )
+    return incident
+
+
+@transaction.atomic
+def reopen_incident(
+    *,
+    incident: Incident,
+    actor: User | None,
+    reason: str,
+    expected_version: int | None = None,
+) -> Incident:
+    """Bring a closed incident back into investigation, keeping its history."""
+    if not reason.strip():
+        raise ValidationError(
+            {"reason": "Say why the incident is reopened."}, code="reason_required"
+        )
+    incident = _lock(incident, expected_version)
+    if incident.status not in lifecycle.REOPENABLE:
+        raise ValidationError(
+            "Only closed incidents can be reopened.", code="not_closed"
+        )
+    now = timezone.now()
+    from_status = incident.status
+    previous = {
+        "resolved_at": _display(incident.resolved_at),
+        "closed_at": _display(incident.closed_at),
+    }
+    incident.status = Incident.Status.INVESTIGATING
+    incident.resolved_at = incident.closed_at = None
+    incident.version += 1
+    incident.updated_at = now
+    incident.full_clean()
+    incident.save(
+        update_fields=["status", "resolved_at", "closed_at", "version", "updated_at"]
+    )
+    record_timeline_event(
+        incident=incident,
+        kind=TimelineEvent.Kind.REOPENED,
+        actor=actor,
+        at=now,
+        details={
+            "version": incident.version,
+            "changes": {"status": [from_status, incident.status]},
+            "reason": reason.strip(),
+            "previous": previous,
+        },
+    )
+    return incident
+
+
+@transaction.atomic
+def assign_incident(
+    *,
+    incident: Incident,
+    actor: User,
+    owner: User | None,
+    expected_version: int | None = None,
+) -> Incident:
+    """Give the incident to ``owner`` (or leave it unassigned for pickup)."""
+    incident = _lock(incident, expected_version)
+    if incident.owner_id == (owner.pk if owner else None):
+        raise ValidationError("That is already the owner.", code="same_owner")
+    if owner is not None and not owner.is_active:
+        raise ValidationError(
+            {"owner": "That person's account is inactive."}, code="inactive_owner"
+        )
+    now = timezone.now()
+    previous = incident.owner.get_username() if incident.owner else None
+    incident.owner = owner
+    incident.version += 1
+    incident.updated_at = now
+    incident.save(update_fields=["owner", "version", "updated_at"])
+    record_timeline_event(
+        incident=incident,
+        kind=TimelineEvent.Kind.OWNER_CHANGED,
+        actor=actor,
+        at=now,
+        details={
+            "version": incident.version,
+            "changes": {"owner": [previous, owner.get_username() if owner else None]},
+        },
+    )
+    return incident
+
+
+@transaction.atomic
+def record_first_response(
+    *,
+    incident: Incident,
+    actor: User | None,
+    responded_at: dt.datetime | None = None,
+    channel: str = "",
+) -> Incident:
+    """Stamp the first reply to the customer and the SLA result it earned."""
+    incident = _lock(incident, None)
+    if incident.first_response_at is not None:
+        raise ValidationError(
+            "The first response is already recorded.", code="already_responded"
+        )
+    now = timezone.now()
+    responded_at = responded_at or now
+    if responded_at > now:
+        raise ValidationError(
+            {"responded_at": "The response cannot be in the future."},
+            code="future_response",
+        )
+    if responded_at < incident.created_at:
+        raise ValidationError(
+            {"responded_at": "The response cannot precede the incident."},
+            code="response_before_incident",
+        )
+    incident.first_response_at = responded_at
+    incident.version += 1
+    incident.updated_at = now
+    incident.save(update_fields=["first_response_at", "version", "updated_at"])
+    met = responded_at <= incident.first_response_due_at
+    record_timeline_event(
+        incident=incident,
+        kind=TimelineEvent.Kind.FIRST_RESPONSE,
+        actor=actor,
+        at=now,
+        details={
+            "version": incident.version,
+            "changes": {"first_response_at": [None, responded_at.isoformat()]},
+            "sla": "met" if met else "breached",
+            "channel": channel,
+        },
+    )
+    return incident
+
+
+@transaction.atomic
+def add_affected_customer(
+    *,
+    incident: Incident,
+    actor: User,
+    customer: Customer,
+    status_before: str = "",
+) -> AffectedCustomer:
+    """List one more customer hit by a systemic incident."""
+    incident = _lock(incident, None)
+    if not incident.is_systemic:
+        raise ValidationError(
+            "Only systemic incidents list affected customers; this one has its "
+            "own customer.",
+            code="not_systemic",
+        )
+    if incident.affected_customers.filter(customer=customer).exists():
+        raise ValidationError(
+            {"customer": f"{customer.name} is already listed."}, code="duplicate"
+        )
+    affected = AffectedCustomer.objects.create(
+        incident=incident, customer=customer, status_before=status_before
+    )
+    record_timeline_event(
+        incident=incident,
+        kind=TimelineEvent.Kind.AFFECTED_CUSTOMER_ADDED,
+        actor=actor,
+        details={"customer": customer.account_id, "status_before": status_before},
+    )
+    return affected
+
+
+@transaction.atomic
+def add_immediate_action(
+    *,
+    incident: Incident,
+    actor: User,
+    what: str,
+    who: str,
+    due_at: dt.datetime | None = None,
+) -> ActionItem:
+    """Add an immediate action (who does what by when) to the incident."""
+    incident = _lock(incident, None)
+    item = ActionItem.objects.create(
+        incident=incident,
+        kind=ActionItem.Kind.IMMEDIATE,
+        what=what,
+        who=who,
+        due_at=due_at,
+    )
+    record_timeline_event(
+        incident=incident,
+        kind=TimelineEvent.Kind.EDITED,
+        actor=actor,
+        details={"changes": {"immediate action": [None, f"{who}: {what}"]}},
+    )
+    return item
+
+
+@transaction.atomic
+def complete_action_item(*, item: ActionItem, actor: User) -> ActionItem:
+    """Mark an action item done."""
+    item = ActionItem.objects.select_for_update().get(pk=item.pk)
+    if item.status == ActionItem.Status.DONE:
+        raise ValidationError("That action is already done.", code="already_done")
+    item.status = ActionItem.Status.DONE
+    item.save(update_fields=["status"])
+    record_timeline_event(
+        incident=item.incident,
+        kind=TimelineEvent.Kind.ACTION_ITEM_DONE,
+        actor=actor,
+        details={"what": item.what, "who": item.who},
+    )
+    return item
+
+
+@transaction.atomic
+def choose_time_zone(*, user: User, time_zone: str) -> StaffProfile:
+    """Set the zone a person reads times in."""
+    try:
+        zoneinfo.ZoneInfo(time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(
+            {"time_zone": f"“{time_zone}” is not a known time zone."},
+            code="unknown_zone",
+        ) from None
+    profile, _ = StaffProfile.objects.update_or_create(
+        user=user, defaults={"time_zone": time_zone}
+    )
+    return profile

@@ -1,0 +1,1 @@
+"""django-q2 entry points for incidents (the sweep lives in portal.tasks)."""

@@ -1,0 +1,356 @@
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from portal.middleware import SESSION_TIME_ZONE_KEY
+
+from . import selectors, services
+from .forms import (
+    AffectedCustomerForm,
+    AssignForm,
+    FirstResponseForm,
+    ImmediateActionForm,
+    IncidentFilterForm,
+    IncidentForm,
+    MoveForm,
+    ReopenForm,
+    TimeZoneForm,
+)
+from .lifecycle import REOPENABLE
+from .models import ActionItem, Incident, StaffProfile
+
+PAGE_SIZE = 25
+
+
+def _errors(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+class SignInView(auth_views.LoginView):
+    """Sign in, then carry the person's time zone in the session."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        profile = StaffProfile.objects.filter(user=form.get_user()).first()
+        if profile:
+            self.request.session[SESSION_TIME_ZONE_KEY] = profile.time_zone
+        return response
+
+
+@require_GET
+def incident_list(request):
+    staff = list(selectors.assignable_staff())
+    filter_form = IncidentFilterForm(
+        request.GET or None, viewer=request.user, staff=staff
+    )
+    now = timezone.now()
+    incidents = selectors.incident_list(filters=filter_form.filters(), now=now)
+    page = Paginator(incidents, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = []
+    for incident in page.object_list:
+        clocks = selectors.incident_clocks(incident, now)
+        rows.append((incident, clocks, selectors.overall_clock_state(clocks)))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "incidents/incident_list.html",
+        {
+            "filter_form": filter_form,
+            "page": page,
+            "rows": rows,
+            "query_string": query.urlencode(),
+            "is_filtered": any(v for k, v in request.GET.items() if k != "page"),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("incidents.add_incident", raise_exception=True)
+def incident_create(request):
+    form = IncidentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            incident = services.open_incident(
+                actor=request.user,
+                owner=form.cleaned_data["owner"],
+                extra_tags=form.cleaned_data["extra_tags"],
+                immediate_actions=form.immediate_actions(),
+                journey=form.journey(),
+                **form.incident_fields(),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"{incident.reference} opened.")
+            return redirect(incident)
+    return render(request, "incidents/incident_form.html", {"form": form})
+
+
+@require_GET
+def incident_detail(request, pk):
+    try:
+        incident = selectors.incident_detail(pk=pk)
+    except Incident.DoesNotExist:
+        raise Http404("No such incident.") from None
+    now = timezone.now()
+    clocks = selectors.incident_clocks(incident, now)
+    version = {"version": incident.version}
+    context = {
+        "incident": incident,
+        "clocks": clocks,
+        "overall": selectors.overall_clock_state(clocks),
+        "timeline": incident.timeline_events.all(),
+        "is_closed": incident.status in REOPENABLE,
+    }
+    if incident.status in REOPENABLE:
+        context["reopen_form"] = ReopenForm(initial=version, incident=incident)
+    else:
+        context["move_form"] = MoveForm(initial=version, incident=incident)
+    context["assign_form"] = AssignForm(
+        initial={**version, "owner": incident.owner_id}, incident=incident
+    )
+    if incident.first_response_at is None:
+        context["first_response_form"] = FirstResponseForm(incident=incident)
+    if incident.is_systemic:
+        context["affected_form"] = AffectedCustomerForm(incident=incident)
+    context["action_form"] = ImmediateActionForm(incident=incident)
+    return render(request, "incidents/incident_detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("incidents.change_incident", raise_exception=True)
+def incident_edit(request, pk):
+    incident = get_object_or_404(
+        Incident.objects.select_related("customer", "category", "signal"), pk=pk
+    )
+    custom = services.custom_tags(incident)
+    form = IncidentForm(
+        request.POST or None,
+        initial=IncidentForm.initial_for(incident, custom),
+        editing=incident,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.edit_incident_details(
+                incident=incident,
+                actor=request.user,
+                expected_version=form.cleaned_data["version"] or 0,
+                changes=form.incident_fields(),
+                extra_tags=form.cleaned_data["extra_tags"],
+                journey=form.journey(),
+            )
+        except ValidationError as exc:
+            if exc.code == "stale":
+                # Re-arm the form with the current version so a deliberate
+                # second save goes through, and keep what the user typed.
+                current = Incident.objects.get(pk=pk)
+                data = request.POST.copy()
+                data["version"] = current.version
+                form = IncidentForm(data, editing=current)
+                form.is_valid()
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"{incident.reference} saved.")
+            return redirect(incident)
+    return render(
+        request, "incidents/incident_form.html", {"form": form, "incident": incident}
+    )
+
+
+def _run(request, pk, action, success: str):
+    incident = get_object_or_404(Incident, pk=pk)
+    try:
+        action(incident)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, success)
+    return redirect(incident)
+
+
+@require_POST
+@permission_required("incidents.change_incident_status", raise_exception=True)
+def incident_move(request, pk):
+    incident = get_object_or_404(Incident, pk=pk)
+    form = MoveForm(request.POST, incident=incident)
+    if not form.is_valid():
+        messages.error(request, "Pick a status the incident can move to.")
+        return redirect(incident)
+    data = form.cleaned_data
+    return _run(
+        request,
+        pk,
+        lambda inc: services.move_incident(
+            incident=inc,
+            actor=request.user,
+            to_status=data["to_status"],
+            note=data["note"],
+            expected_version=data["version"],
+        ),
+        f"Status changed to {Incident.Status(data['to_status']).label.lower()}.",
+    )
+
+
+@require_POST
+@permission_required("incidents.reopen_incident", raise_exception=True)
+def incident_reopen(request, pk):
+    incident = get_object_or_404(Incident, pk=pk)
+    form = ReopenForm(request.POST, incident=incident)
+    if not form.is_valid():
+        messages.error(request, "Say why the incident is reopened.")
+        return redirect(incident)
+    return _run(
+        request,
+        pk,
+        lambda inc: services.reopen_incident(
+            incident=inc,
+            actor=request.user,
+            reason=form.cleaned_data["reason"],
+            expected_version=form.cleaned_data["version"],
+        ),
+        "Incident reopened; its history is kept below.",
+    )
+
+
+@require_POST
+@permission_required("incidents.assign_incident", raise_exception=True)
+def incident_assign(request, pk):
+    incident = get_object_or_404(Incident, pk=pk)
+    form = AssignForm(request.POST, incident=incident)
+    if not form.is_valid():
+        messages.error(request, "Pick someone from the list.")
+        return redirect(incident)
+    owner = form.cleaned_data["owner"]
+    return _run(
+        request,
+        pk,
+        lambda inc: services.assign_incident(
+            incident=inc,
+            actor=request.user,
+            owner=owner,
+            expected_version=form.cleaned_data["version"],
+        ),
+        f"Owner set to {owner.get_username()}." if owner else "Incident unassigned.",
+    )
+
+
+@require_POST
+@permission_required("incidents.record_first_response", raise_exception=True)
+def incident_first_response(request, pk):
+    incident = get_object_or_404(Incident, pk=pk)
+    form = FirstResponseForm(request.POST, incident=incident)
+    if not form.is_valid():
+        messages.error(request, "Give the reply time as a date and time.")
+        return redirect(incident)
+    return _run(
+        request,
+        pk,
+        lambda inc: services.record_first_response(
+            incident=inc,
+            actor=request.user,
+            responded_at=form.cleaned_data["responded_at"],
+            channel=form.cleaned_data["channel"],
+        ),
+        "First response recorded.",
+    )
+
+
+@require_POST
+@permission_required("incidents.change_incident", raise_exception=True)
+def incident_add_affected(request, pk):
+    incident = get_object_or_404(Incident, pk=pk)
+    form = AffectedCustomerForm(request.POST, incident=incident)
+    if not form.is_valid():
+        messages.error(
+            request, " ".join(e for errs in form.errors.values() for e in errs)
+        )
+        return redirect(incident)
+    customer = form.cleaned_data["customer"]
+    return _run(
+        request,
+        pk,
+        lambda inc: services.add_affected_customer(
+            incident=inc,
+            actor=request.user,
+            customer=customer,
+            status_before=form.cleaned_data["status_before"],
+        ),
+        f"{customer.name} added to the affected customers.",
+    )
+
+
+@require_POST
+@permission_required("incidents.change_incident", raise_exception=True)
+def incident_add_action(request, pk):
+    incident = get_object_or_404(Incident, pk=pk)
+    form = ImmediateActionForm(request.POST, incident=incident)
+    if not form.is_valid():
+        messages.error(request, "An action needs who does it and what they do.")
+        return redirect(incident)
+    return _run(
+        request,
+        pk,
+        lambda inc: services.add_immediate_action(
+            incident=inc, actor=request.user, **form.cleaned_data
+        ),
+        "Action added.",
+    )
+
+
+@require_POST
+@permission_required("incidents.change_incident", raise_exception=True)
+def action_item_complete(request, pk, item_pk):
+    item = get_object_or_404(ActionItem, pk=item_pk, incident_id=pk)
+    try:
+        services.complete_action_item(item=item, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, "Action marked done.")
+    return redirect("incidents:detail", pk=pk)
+
+
+@require_GET
+@permission_required("incidents.view_customer", raise_exception=True)
+def customer_search(request):
+    customers = selectors.customers_matching(request.GET.get("q", ""))
+    return JsonResponse(
+        {
+            "results": [
+                {
+                    "account_id": c.account_id,
+                    "label": f"{c.name} <{c.email}> · {c.get_segment_display()}"
+                    + (" · VIP" if c.is_vip else ""),
+                }
+                for c in customers
+            ]
+        }
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def profile(request):
+    current = (
+        request.session.get(SESSION_TIME_ZONE_KEY)
+        or timezone.get_current_timezone_name()
+    )
+    form = TimeZoneForm(request.POST or None, initial={"time_zone": current})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.choose_time_zone(
+                user=request.user, time_zone=form.cleaned_data["time_zone"]
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            request.session[SESSION_TIME_ZONE_KEY] = form.cleaned_data["time_zone"]
+            messages.success(request, "Time zone saved.")
+            return redirect("profile")
+    return render(request, "incidents/profile.html", {"form": form})

@@ -1,0 +1,60 @@
+"""The staff roles and what each may do, as codenames per app.
+
+Later apps add their intentions here and ship a migration that calls
+`sync_roles` again, so the groups stay the single statement of who may do what.
+"""
+
+AGENT = [
+    "incidents.view_incident",
+    "incidents.add_incident",
+    "incidents.change_incident",
+    "incidents.change_incident_status",
+    "incidents.assign_incident",
+    "incidents.reopen_incident",
+    "incidents.record_first_response",
+    "incidents.view_customer",
+    "incidents.view_category",
+    "incidents.view_signal",
+    "incidents.view_policy",
+    "incidents.view_timelineevent",
+]
+SENIOR_AGENT = AGENT
+MANAGER = SENIOR_AGENT
+VP = MANAGER
+
+ROLES = {
+    "Agent": AGENT,
+    "Senior agent": SENIOR_AGENT,
+    "Manager": MANAGER,
+    "VP": VP,
+}
+# Admins get every permission of these apps (and reach the Django admin).
+ADMIN_APPS = ["incidents", "comms", "escalations", "django_q"]
+
+
+def sync_roles(apps, schema_editor=None):
+    """Create the groups and set their permissions exactly (idempotent)."""
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, verbosity=0, apps=apps)
+        app_config.models_module = None
+
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for name, codenames in ROLES.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        wanted = []
+        for dotted in codenames:
+            app_label, codename = dotted.split(".")
+            wanted.append(
+                Permission.objects.get(
+                    content_type__app_label=app_label, codename=codename
+                )
+            )
+        group.permissions.set(wanted)
+    admin, _ = Group.objects.get_or_create(name="Admin")
+    admin.permissions.set(
+        Permission.objects.filter(content_type__app_label__in=ADMIN_APPS)
+    )
