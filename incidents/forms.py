@@ -21,6 +21,11 @@ def _col(name: str, width: int = 6) -> Div:
     return Div(Field(name), css_class=f"col-md-{width}")
 
 
+class StaffChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return obj.get_full_name() or obj.get_username()
+
+
 class CustomerField(forms.CharField):
     """A customer picked by account id; the page suggests matches as you type.
 
@@ -63,7 +68,7 @@ class IncidentForm(forms.Form):
         max_length=200, help_text="One line someone scanning the list understands."
     )
     priority = forms.ChoiceField(
-        choices=Priority.choices,
+        choices=[("", "Choose a priority"), *Priority.choices],
         help_text="P1 critical: outage or many customers; P4 low: cosmetic or a "
         "question.",
     )
@@ -135,7 +140,7 @@ class IncidentForm(forms.Form):
     engineering_action_details = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Details"
     )
-    owner = forms.ModelChoiceField(
+    owner = StaffChoiceField(
         queryset=selectors.assignable_staff(),
         required=False,
         empty_label="Unassigned — needs pickup",
@@ -160,9 +165,10 @@ class IncidentForm(forms.Form):
             self.fields[f"journey_{step}_at"] = forms.DateTimeField(
                 widget=DATETIME_WIDGET, required=False, label="When"
             )
-            journey_rows.append(
-                Row(_col(f"journey_{step}_state"), _col(f"journey_{step}_at"))
-            )
+            journey_rows += [
+                _col(f"journey_{step}_state", 3),
+                _col(f"journey_{step}_at", 3),
+            ]
         action_rows = []
         if editing is None:
             for n in range(1, IMMEDIATE_ACTION_ROWS + 1):
@@ -215,7 +221,7 @@ class IncidentForm(forms.Form):
                 Row(_col("sentiment", 3)),
             ),
             Fieldset("What happened", Field("what_happened")),
-            Fieldset("Journey snapshot", *journey_rows),
+            Fieldset("Journey snapshot", Row(*journey_rows)),
             Fieldset("Root cause", Field("root_cause")),
             *(
                 [Fieldset("Immediate actions (who, what, by when)", *action_rows)]
@@ -469,7 +475,7 @@ class ReopenForm(forms.Form):
 
 
 class AssignForm(forms.Form):
-    owner = forms.ModelChoiceField(
+    owner = StaffChoiceField(
         queryset=selectors.assignable_staff(),
         required=False,
         empty_label="Unassigned — needs pickup",

@@ -56,6 +56,11 @@ EDITABLE_FIELDS = (
 SLA_INPUT_FIELDS = {"priority", "customer"}
 
 
+def _field_error(field: str, message: str, *, code: str) -> ValidationError:
+    """Return an error that forms attach to ``field``, keeping its code."""
+    return ValidationError({field: ValidationError(message, code=code)})
+
+
 def record_timeline_event(
     *,
     incident: Incident,
@@ -144,15 +149,20 @@ def _merge_tags(incident: Incident, extra: list[str]) -> list[str]:
 
 
 def _check_rules(incident: Incident, now: dt.datetime) -> None:
-    errors: dict[str, str] = {}
+    errors: dict[str, ValidationError] = {}
     if incident.customer_id is None and not incident.is_systemic:
-        errors["customer"] = (
-            "Pick the affected customer, or mark the incident as systemic."
+        errors["customer"] = ValidationError(
+            "Pick the affected customer, or mark the incident as systemic.",
+            code="customer_required",
         )
     if incident.impact_started_at and incident.impact_started_at > now:
-        errors["impact_started_at"] = "Impact cannot start in the future."
+        errors["impact_started_at"] = ValidationError(
+            "Impact cannot start in the future.", code="future_impact"
+        )
     if incident.detected_at > now:
-        errors["detected_at"] = "Detection cannot be in the future."
+        errors["detected_at"] = ValidationError(
+            "Detection cannot be in the future.", code="future_detection"
+        )
     for party in ("partner", "vendor", "engineering"):
         if (
             getattr(incident, f"is_{party}_action_needed")
@@ -160,12 +170,12 @@ def _check_rules(incident: Incident, now: dt.datetime) -> None:
         ):
             errors[f"{party}_action_details"] = f"Say what the {party} needs to do."
     if errors:
-        raise ValidationError(errors, code="invalid")
+        raise ValidationError(errors)
 
 
 def _lock(incident: Incident, expected_version: int | None) -> Incident:
     locked = (
-        Incident.objects.select_for_update()
+        Incident.objects.select_for_update(of=("self",))
         .select_related("policy__calendar", "customer", "category", "signal")
         .get(pk=incident.pk)
     )
@@ -454,8 +464,8 @@ def reopen_incident(
 ) -> Incident:
     """Bring a closed incident back into investigation, keeping its history."""
     if not reason.strip():
-        raise ValidationError(
-            {"reason": "Say why the incident is reopened."}, code="reason_required"
+        raise _field_error(
+            "reason", "Say why the incident is reopened.", code="reason_required"
         )
     incident = _lock(incident, expected_version)
     if incident.status not in lifecycle.REOPENABLE:
@@ -504,8 +514,8 @@ def assign_incident(
     if incident.owner_id == (owner.pk if owner else None):
         raise ValidationError("That is already the owner.", code="same_owner")
     if owner is not None and not owner.is_active:
-        raise ValidationError(
-            {"owner": "That person's account is inactive."}, code="inactive_owner"
+        raise _field_error(
+            "owner", "That person's account is inactive.", code="inactive_owner"
         )
     now = timezone.now()
     previous = incident.owner.get_username() if incident.owner else None
@@ -543,13 +553,15 @@ def record_first_response(
     now = timezone.now()
     responded_at = responded_at or now
     if responded_at > now:
-        raise ValidationError(
-            {"responded_at": "The response cannot be in the future."},
+        raise _field_error(
+            "responded_at",
+            "The response cannot be in the future.",
             code="future_response",
         )
     if responded_at < incident.created_at:
-        raise ValidationError(
-            {"responded_at": "The response cannot precede the incident."},
+        raise _field_error(
+            "responded_at",
+            "The response cannot precede the incident.",
             code="response_before_incident",
         )
     incident.first_response_at = responded_at
@@ -589,8 +601,8 @@ def add_affected_customer(
             code="not_systemic",
         )
     if incident.affected_customers.filter(customer=customer).exists():
-        raise ValidationError(
-            {"customer": f"{customer.name} is already listed."}, code="duplicate"
+        raise _field_error(
+            "customer", f"{customer.name} is already listed.", code="duplicate"
         )
     affected = AffectedCustomer.objects.create(
         incident=incident, customer=customer, status_before=status_before
@@ -654,9 +666,8 @@ def choose_time_zone(*, user: User, time_zone: str) -> StaffProfile:
     try:
         zoneinfo.ZoneInfo(time_zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(
-            {"time_zone": f"“{time_zone}” is not a known time zone."},
-            code="unknown_zone",
+        raise _field_error(
+            "time_zone", f"“{time_zone}” is not a known time zone.", code="unknown_zone"
         ) from None
     profile, _ = StaffProfile.objects.update_or_create(
         user=user, defaults={"time_zone": time_zone}

@@ -11,7 +11,8 @@ from django.db import migrations
 POSTGRES_UP = """
 CREATE OR REPLACE FUNCTION incidents_timeline_refuse_change() RETURNS trigger AS $$
 BEGIN
-    RAISE EXCEPTION 'timeline events are append-only';
+    RAISE EXCEPTION 'timeline events are append-only'
+        USING ERRCODE = 'restrict_violation';
 END;
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER incidents_timeline_no_update

@@ -1,0 +1,46 @@
+import datetime as dt
+import shutil
+
+import pytest
+
+from tests.factories import UserFactory
+
+ROLES = ["Agent", "Senior agent", "Manager", "VP", "Admin"]
+
+
+@pytest.fixture
+def agent(db):
+    return UserFactory(username="agent-a", role="Agent")
+
+
+@pytest.fixture
+def other_agent(db):
+    return UserFactory(username="agent-b", role="Agent")
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="admin-a", role="Admin", is_staff=True)
+
+
+@pytest.fixture
+def user_without_role(db):
+    return UserFactory(username="nobody")
+
+
+@pytest.fixture
+def agent_client(client, agent):
+    client.force_login(agent)
+    return client
+
+
+@pytest.fixture
+def frozen_now(time_machine):
+    """A fixed Wednesday noon UTC; tests move from here."""
+    moment = dt.datetime(2026, 11, 18, 12, 0, tzinfo=dt.UTC)
+    time_machine.move_to(moment, tick=False)
+    return moment
+
+
+def chromium_available() -> bool:
+    return bool(shutil.which("chromium") and shutil.which("chromedriver"))

@@ -1,0 +1,78 @@
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from incidents import services
+from incidents.models import Category, Customer, Incident, Priority, Segment
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    password = factory.django.Password("pw-for-tests")
+
+    @factory.post_generation
+    def role(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.groups.add(Group.objects.get(name=extracted))
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+
+    name = factory.Faker("name")
+    email = factory.Sequence(lambda n: f"customer{n}@example.com")
+    account_id = factory.Sequence(lambda n: f"ACC-T{n:05d}")
+    segment = Segment.STANDARD
+
+
+class IncidentFactory(factory.django.DjangoModelFactory):
+    """Opens incidents through the service, so deadlines and timeline are real."""
+
+    class Meta:
+        model = Incident
+
+    title = factory.Sequence(lambda n: f"Test incident {n}")
+    priority = Priority.P3
+    category = factory.LazyFunction(lambda: Category.objects.get(slug="esim"))
+    customer = factory.SubFactory(CustomerFactory)
+    what_happened = "Something broke for a customer."
+    actor = None
+
+    @classmethod
+    def _create(cls, model_class, *args, actor=None, status=None, **kwargs):
+        incident = services.open_incident(actor=actor, **kwargs)
+        if status and status != Incident.Status.NEW:
+            incident = _walk_to(incident, status)
+        return incident
+
+
+# Paths through the status machine used to reach a status in tests.
+_PATHS = {
+    Incident.Status.INVESTIGATING: ["investigating"],
+    Incident.Status.WAITING_PARTNER: ["investigating", "waiting_partner"],
+    Incident.Status.WAITING_VENDOR: ["investigating", "waiting_vendor"],
+    Incident.Status.WAITING_CUSTOMER: ["investigating", "waiting_customer"],
+    Incident.Status.FIX_IN_PROGRESS: ["investigating", "fix_in_progress"],
+    Incident.Status.MONITORING: ["investigating", "monitoring"],
+    Incident.Status.RESOLVED: ["investigating", "resolved"],
+    Incident.Status.CLOSED: ["investigating", "resolved", "closed"],
+    Incident.Status.CLOSED_PENDING: [
+        "investigating",
+        "waiting_customer",
+        "closed_pending",
+    ],
+}
+
+
+def _walk_to(incident, status):
+    for step in _PATHS[status]:
+        incident = services.move_incident(incident=incident, actor=None, to_status=step)
+    return incident

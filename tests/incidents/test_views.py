@@ -1,0 +1,417 @@
+import datetime as dt
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from incidents.models import Category, Incident, Priority, TimelineEvent
+from tests.factories import CustomerFactory, IncidentFactory, UserFactory
+
+ROLES = ["Agent", "Senior agent", "Manager", "VP", "Admin"]
+
+
+def _form_data(**overrides):
+    data = {
+        "title": "Port-in stuck",
+        "priority": "P2",
+        "category": Category.objects.get(slug="port_in").pk,
+        "customer": "",
+        "service_status": "no_service",
+        "sentiment": "frustrated",
+        "customer_contact_count": "1",
+        "what_happened": "The number transfer is stuck since Monday.",
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.mark.django_db
+def test_every_page_needs_login(client):
+    incident = IncidentFactory()
+
+    for url in [
+        reverse("incidents:list"),
+        reverse("incidents:create"),
+        incident.get_absolute_url(),
+        reverse("incidents:edit", args=[incident.pk]),
+        reverse("incidents:customer_search") + "?q=ac",
+        reverse("profile"),
+    ]:
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response.url.startswith(reverse("login")), url
+
+
+@pytest.mark.django_db
+def test_roles_exist_with_their_permissions():
+    for name in ROLES:
+        group = Group.objects.get(name=name)
+        codenames = set(group.permissions.values_list("codename", flat=True))
+        assert {"add_incident", "change_incident_status", "view_incident"} <= codenames
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+def test_every_role_can_open_an_incident(client, role):
+    client.force_login(UserFactory(role=role))
+    customer = CustomerFactory()
+
+    response = client.post(
+        reverse("incidents:create"), _form_data(customer=customer.account_id)
+    )
+
+    incident = Incident.objects.get()
+    assert response.status_code == 302
+    assert response.url == incident.get_absolute_url()
+
+
+@pytest.mark.django_db
+def test_a_user_without_a_role_can_read_but_not_change(client, user_without_role):
+    incident = IncidentFactory()
+    client.force_login(user_without_role)
+
+    assert client.get(incident.get_absolute_url()).status_code == 200
+    assert client.get(reverse("incidents:create")).status_code == 403
+    response = client.post(
+        reverse("incidents:move", args=[incident.pk]),
+        {"to_status": "investigating", "version": 1},
+    )
+    assert response.status_code == 403
+    incident.refresh_from_db()
+    assert incident.status == Incident.Status.NEW
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("role", "allowed"), [(r, r == "Admin") for r in ROLES] + [(None, False)]
+)
+def test_only_admins_reach_the_django_admin(client, role, allowed):
+    client.force_login(UserFactory(role=role, is_staff=True))
+
+    response = client.get(reverse("admin:index"))
+
+    assert (response.status_code == 200) == allowed
+
+
+@pytest.mark.django_db
+def test_create_incident_form_opens_it_and_says_so(agent_client, agent):
+    customer = CustomerFactory()
+
+    response = agent_client.post(
+        reverse("incidents:create"),
+        _form_data(
+            customer=customer.account_id,
+            action_1_who="Alex",
+            action_1_what="Call the old carrier",
+            journey_port_in_state="failed",
+        ),
+        follow=True,
+    )
+
+    incident = Incident.objects.get()
+    assert incident.customer == customer
+    assert incident.created_by == agent
+    assert incident.action_items.get().who == "Alex"
+    assert incident.journey_milestones.get().state == "failed"
+    assert f"{incident.reference} opened." in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"title": ""}, "title", "This field is required."),
+        ({"what_happened": ""}, "what_happened", "This field is required."),
+        ({"priority": "P9"}, "priority", "Select a valid choice"),
+        ({"customer": "NOPE-1"}, "customer", "No customer has account id"),
+        ({"customer": ""}, "customer", "mark the incident as systemic"),
+        (
+            {"impact_started_at": "2099-01-01T10:00"},
+            "impact_started_at",
+            "cannot start in the future",
+        ),
+        ({"impact_started_at": "yesterday"}, "impact_started_at", "valid date/time"),
+        ({"customer_contact_count": "-2"}, "customer_contact_count", "greater than"),
+        ({"action_1_who": "Alex"}, "action_1_what", "Say what must be done."),
+        (
+            {"is_engineering_action_needed": "on"},
+            "engineering_action_details",
+            "Say what the engineering needs to do.",
+        ),
+    ],
+)
+def test_create_incident_form_shows_errors_next_to_fields_and_writes_nothing(
+    agent_client, overrides, field, message
+):
+    response = agent_client.post(reverse("incidents:create"), _form_data(**overrides))
+
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert field in errors
+    assert any(message in error for error in errors[field])
+    assert not Incident.objects.exists()
+    assert not TimelineEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_html_in_text_fields_is_shown_escaped(agent_client):
+    customer = CustomerFactory()
+    agent_client.post(
+        reverse("incidents:create"),
+        _form_data(
+            customer=customer.account_id,
+            title="<script>alert(1)</script>",
+            what_happened="<b>bold</b> & <img src=x onerror=alert(2)>",
+        ),
+    )
+    incident = Incident.objects.get()
+
+    page = agent_client.get(incident.get_absolute_url()).content.decode()
+    listing = agent_client.get(reverse("incidents:list")).content.decode()
+
+    assert "<script>alert(1)</script>" not in page + listing
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;img src=x onerror=alert(2)&gt;" in page
+
+
+@pytest.mark.django_db
+def test_edit_form_saves_and_records_changes(agent_client):
+    incident = IncidentFactory(title="Old", priority=Priority.P3)
+    data = _form_data(
+        title="New title",
+        priority="P3",
+        customer=incident.customer.account_id,
+        category=incident.category.pk,
+        version=incident.version,
+    )
+
+    response = agent_client.post(reverse("incidents:edit", args=[incident.pk]), data)
+
+    assert response.status_code == 302
+    incident.refresh_from_db()
+    assert incident.title == "New title"
+    assert incident.timeline_events.filter(kind="edited").exists()
+
+
+@pytest.mark.django_db
+def test_stale_edit_is_refused_with_a_message_and_keeps_the_other_change(
+    agent_client, other_agent
+):
+    incident = IncidentFactory(title="Old")
+    page_version = incident.version
+    from incidents import services
+
+    services.edit_incident_details(
+        incident=incident,
+        actor=other_agent,
+        expected_version=page_version,
+        changes={"title": "Theirs"},
+    )
+    data = _form_data(
+        title="Mine",
+        customer=incident.customer.account_id,
+        category=incident.category.pk,
+        version=page_version,
+    )
+
+    response = agent_client.post(reverse("incidents:edit", args=[incident.pk]), data)
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "changed while you were editing" in body
+    assert "agent-b changed title" in body
+    incident.refresh_from_db()
+    assert incident.title == "Theirs"
+    # The re-shown form carries the current version: saving again is deliberate.
+    assert response.context["form"]["version"].value() == incident.version
+
+
+@pytest.mark.django_db
+def test_forbidden_transition_shows_why(agent_client):
+    incident = IncidentFactory()
+
+    response = agent_client.post(
+        reverse("incidents:move", args=[incident.pk]),
+        {"to_status": "closed", "version": incident.version},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    incident.refresh_from_db()
+    assert incident.status == Incident.Status.NEW
+    assert "Pick a status the incident can move to." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_status_move_from_the_page(agent_client):
+    incident = IncidentFactory()
+
+    response = agent_client.post(
+        reverse("incidents:move", args=[incident.pk]),
+        {"to_status": "investigating", "version": incident.version},
+        follow=True,
+    )
+
+    incident.refresh_from_db()
+    assert incident.status == Incident.Status.INVESTIGATING
+    assert "Status changed to investigating." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_reopen_from_the_page(agent_client):
+    incident = IncidentFactory(status=Incident.Status.CLOSED)
+
+    agent_client.post(
+        reverse("incidents:reopen", args=[incident.pk]),
+        {"reason": "Customer wrote back", "version": incident.version},
+    )
+
+    incident.refresh_from_db()
+    assert incident.status == Incident.Status.INVESTIGATING
+
+
+@pytest.mark.django_db
+def test_assign_from_the_page(agent_client, other_agent):
+    incident = IncidentFactory()
+
+    agent_client.post(
+        reverse("incidents:assign", args=[incident.pk]),
+        {"owner": other_agent.pk, "version": incident.version},
+    )
+
+    incident.refresh_from_db()
+    assert incident.owner == other_agent
+
+
+@pytest.mark.django_db
+def test_unknown_incident_is_a_404(agent_client):
+    assert agent_client.get("/incidents/999999/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_customer_search_suggests_by_name_email_or_account(agent_client):
+    CustomerFactory(name="Zed Example", account_id="ZED-1", email="zed@example.com")
+    CustomerFactory(name="Other", account_id="OTH-1", email="other@example.com")
+
+    by_name = agent_client.get(reverse("incidents:customer_search"), {"q": "zed"})
+    by_account = agent_client.get(reverse("incidents:customer_search"), {"q": "OTH"})
+    too_short = agent_client.get(reverse("incidents:customer_search"), {"q": "z"})
+
+    assert [r["account_id"] for r in by_name.json()["results"]] == ["ZED-1"]
+    assert [r["account_id"] for r in by_account.json()["results"]] == ["OTH-1"]
+    assert too_short.json()["results"] == []
+
+
+@pytest.mark.django_db
+def test_list_filters_search_and_mine(agent_client, agent, other_agent):
+    mine = IncidentFactory(title="Router on fire", owner=agent, priority=Priority.P1)
+    IncidentFactory(title="Billing question", owner=other_agent, priority=Priority.P4)
+    url = reverse("incidents:list")
+
+    def titles(params):
+        response = agent_client.get(url, params)
+        return [row[0].title for row in response.context["rows"]]
+
+    assert titles({"owner": agent.pk}) == ["Router on fire"]
+    assert titles({"priority": "P4"}) == ["Billing question"]
+    assert titles({"q": "router"}) == ["Router on fire"]
+    assert titles({"q": mine.reference}) == ["Router on fire"]
+    assert titles({"q": mine.customer.name[:6]}) == ["Router on fire"]
+    assert titles({"status": "closed"}) == []
+    assert titles({"priority": "bogus"}) == ["Billing question", "Router on fire"]
+
+
+@pytest.mark.django_db
+def test_list_filters_by_sla_state(agent_client, frozen_now, time_machine):
+    IncidentFactory(title="Fast", priority=Priority.P1)
+    IncidentFactory(title="Slow", priority=Priority.P4)
+    time_machine.move_to(frozen_now + dt.timedelta(hours=1), tick=False)
+    url = reverse("incidents:list")
+
+    def titles(state):
+        response = agent_client.get(url, {"sla": state})
+        return {row[0].title for row in response.context["rows"]}
+
+    assert titles("breached") == {"Fast"}  # 30-minute first response passed
+    assert titles("running") == {"Slow"}
+    assert titles("at_risk") == set()
+
+
+@pytest.mark.django_db
+def test_list_paginates(agent_client):
+    for _ in range(27):
+        IncidentFactory()
+
+    first = agent_client.get(reverse("incidents:list"))
+    second = agent_client.get(reverse("incidents:list"), {"page": 2})
+    past_end = agent_client.get(reverse("incidents:list"), {"page": 99})
+
+    assert len(first.context["rows"]) == 25
+    assert len(second.context["rows"]) == 2
+    assert past_end.status_code == 200
+
+
+@pytest.mark.django_db
+def test_time_zone_choice_changes_how_times_are_shown(agent_client, frozen_now):
+    incident = IncidentFactory(priority=Priority.P1)
+
+    agent_client.post(reverse("profile"), {"time_zone": "Asia/Tokyo"})
+    page = agent_client.get(incident.get_absolute_url()).content.decode()
+
+    # Opened 12:00 UTC = 21:00 in Tokyo; first response due 21:30.
+    assert "21:30" in page
+    assert "Asia/Tokyo" in page
+
+
+def _populate(count):
+    owner = UserFactory()
+    for n in range(count):
+        incident = IncidentFactory(owner=owner, is_systemic=n % 2 == 0)
+        if n % 3 == 0:
+            from incidents import services
+
+            services.move_incident(
+                incident=incident, actor=owner, to_status="investigating"
+            )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("count", [5, 50])
+def test_list_page_query_count_is_constant(
+    agent_client, django_assert_num_queries, count
+):
+    _populate(count)
+
+    # session, user, staff (owner filter), count, page rows, two permission
+    # lookups, categories (category filter)
+    with django_assert_num_queries(8):
+        response = agent_client.get(reverse("incidents:list"), {"status": "open"})
+
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("count", [5, 50])
+def test_detail_page_query_count_is_constant(
+    agent_client, django_assert_num_queries, count
+):
+    incident = IncidentFactory(
+        customer=None,
+        is_systemic=True,
+        immediate_actions=[
+            {"who": f"p{n}", "what": "w", "due_at": None} for n in range(count)
+        ],
+    )
+    from incidents import services
+
+    for _ in range(count):
+        services.add_affected_customer(
+            incident=incident, actor=None, customer=CustomerFactory()
+        )
+
+    # session, user, incident, timeline, actions, journey, affected customers,
+    # two permission lookups, staff (owner picker)
+    with django_assert_num_queries(10):
+        response = agent_client.get(incident.get_absolute_url())
+
+    assert response.status_code == 200

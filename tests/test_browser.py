@@ -1,0 +1,84 @@
+"""End to end in headless Chromium against the live server."""
+
+import os
+
+import pytest
+from django.urls import reverse
+
+from tests.conftest import chromium_available
+from tests.factories import CustomerFactory, UserFactory
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-extensions",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1280,900",
+]
+
+
+@pytest.fixture
+def browser():
+    if not chromium_available():
+        if os.environ.get("CI"):
+            pytest.fail("Chromium and chromedriver must be installed in CI.")
+        pytest.skip("Chromium or chromedriver is not installed here.")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.implicitly_wait(5)
+    yield driver
+    driver.quit()
+
+
+def test_agent_opens_an_incident_and_finds_it_in_the_list(live_server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    UserFactory(username="browser-agent", role="Agent")
+    customer = CustomerFactory(name="Greta Browser", account_id="ACC-BROWSER")
+
+    browser.get(live_server.url + reverse("incidents:list"))
+    browser.find_element(By.NAME, "username").send_keys("browser-agent")
+    browser.find_element(By.NAME, "password").send_keys("pw-for-tests")
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    browser.find_element(By.LINK_TEXT, "Open an incident").click()
+
+    browser.find_element(By.NAME, "title").send_keys("Activation fails after eSIM")
+    Select(browser.find_element(By.NAME, "priority")).select_by_value("P2")
+    Select(browser.find_element(By.NAME, "category")).select_by_visible_text("eSIM")
+    browser.find_element(By.NAME, "customer").send_keys(customer.account_id)
+    browser.find_element(By.NAME, "what_happened").send_keys(
+        "The eSIM installed but activation times out."
+    )
+    save = browser.find_element(By.NAME, "save")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", save)
+    save.click()
+
+    alert = browser.find_element(By.CSS_SELECTOR, ".alert-success")
+    assert "opened" in alert.text
+    reference = alert.text.split()[0]
+    assert browser.find_element(By.TAG_NAME, "h1").text.startswith(reference)
+
+    browser.find_element(By.LINK_TEXT, "All incidents").click()
+    browser.find_element(By.NAME, "q").send_keys("Activation fails")
+    browser.find_element(By.CSS_SELECTOR, "form[role=search] button").click()
+    rows = browser.find_elements(By.CSS_SELECTOR, "table tbody tr")
+    assert len(rows) == 1
+    assert reference in rows[0].text
+    assert "Greta Browser" in rows[0].text
