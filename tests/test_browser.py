@@ -67,7 +67,9 @@ def test_agent_opens_an_incident_and_finds_it_in_the_list(live_server, browser):
         "The eSIM installed but activation times out."
     )
     save = browser.find_element(By.NAME, "save")
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", save)
+    browser.execute_script(
+        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", save
+    )
     save.click()
 
     alert = browser.find_element(By.CSS_SELECTOR, ".alert-success")

@@ -80,9 +80,12 @@ def test_reopen_incident_returns_to_investigation_and_keeps_history(
     incident.refresh_from_db()
     assert incident.status == S.INVESTIGATING
     assert incident.closed_at is None and incident.resolved_at is None
-    assert list(
-        incident.timeline_events.filter(id__in=history).values_list("id", flat=True)
-    ) == history
+    assert (
+        list(
+            incident.timeline_events.filter(id__in=history).values_list("id", flat=True)
+        )
+        == history
+    )
     event = incident.timeline_events.latest("id")
     assert event.kind == TimelineEvent.Kind.REOPENED
     assert event.details["reason"] == "Customer says it broke again."

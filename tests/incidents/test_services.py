@@ -175,7 +175,9 @@ def test_edit_with_no_change_writes_no_event(agent):
 def test_assign_incident_records_old_and_new_owner(agent, other_agent):
     incident = IncidentFactory(owner=agent)
 
-    incident = services.assign_incident(incident=incident, actor=agent, owner=other_agent)
+    incident = services.assign_incident(
+        incident=incident, actor=agent, owner=other_agent
+    )
 
     event = incident.timeline_events.get(kind=TimelineEvent.Kind.OWNER_CHANGED)
     assert event.details["changes"]["owner"] == ["agent-a", "agent-b"]

@@ -1,0 +1,125 @@
+"""Page-speed benchmark on PostgreSQL with 100,000 incidents and customers.
+
+Run with `make bench`. Fills the database named by DATABASE_URL once (timing
+the demo-data loader), then requests the incident list (plain, filtered,
+searched) and a detail page through Django's test client, in process, and
+prints median and p95 latency and the query count of each.
+"""
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+TARGET_ROWS = int(os.environ.get("BENCH_ROWS", "100000"))
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "60"))
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    admin_url = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+        ).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def measure(client, url: str, requests: int) -> dict:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(3):  # warm caches and connections
+        client.get(url)
+    timings, queries = [], set()
+    for _ in range(requests):
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            response = client.get(url)
+            timings.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, (url, response.status_code)
+        queries.add(len(captured))
+    timings.sort()
+    return {
+        "median": statistics.median(timings),
+        "p95": timings[int(len(timings) * 0.95) - 1],
+        "queries": sorted(queries),
+    }
+
+
+def main() -> None:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        sys.exit("make bench needs DATABASE_URL pointing at PostgreSQL.")
+    ensure_database(url)
+
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.test import Client
+
+    from incidents.models import Customer, Incident
+
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    have = Incident.objects.count()
+    if have < TARGET_ROWS:
+        started = time.perf_counter()
+        call_command(
+            "load_demo_data",
+            customers=TARGET_ROWS,
+            incidents=TARGET_ROWS,
+            stdout=open(os.devnull, "w"),  # noqa: SIM115
+        )
+        load_seconds = time.perf_counter() - started
+        print(
+            f"Loaded {Incident.objects.count():,} incidents and "
+            f"{Customer.objects.count():,} customers in {load_seconds:.1f} s"
+        )
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    else:
+        print(f"Using the {have:,} incidents already loaded.")
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="agent"))
+    agent_id = get_user_model().objects.get(username="agent").pk
+    sample = Incident.objects.order_by("-id").values_list("id", flat=True)[500]
+    customer = Customer.objects.filter(account_id__startswith="GEN-").first()
+    pages = {
+        "list, plain": "/incidents/",
+        "list, open + P1": "/incidents/?status=open&priority=P1",
+        "list, mine + open": f"/incidents/?status=open&owner={agent_id}",
+        "list, SLA breached": "/incidents/?sla=breached",
+        "list, page 200": "/incidents/?page=200",
+        "list, search title": "/incidents/?q=Network+issue+4242",
+        "list, search customer": f"/incidents/?q={customer.name.split()[0]}",
+        "list, search INC-": f"/incidents/?q=INC-{sample:05d}",
+        "detail": f"/incidents/{sample}/",
+    }
+    print(f"\n{REQUESTS} requests each, in process (Django test client):")
+    print(f"{'page':<24} {'median ms':>10} {'p95 ms':>9} {'queries':>8}")
+    for name, path in pages.items():
+        result = measure(client, path, REQUESTS)
+        queries = ",".join(str(q) for q in result["queries"])
+        print(
+            f"{name:<24} {result['median']:>10.1f} {result['p95']:>9.1f} {queries:>8}"
+        )
+
+
+if __name__ == "__main__":
+    main()
