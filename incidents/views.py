@@ -2,7 +2,6 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -24,6 +23,7 @@ from .forms import (
 )
 from .lifecycle import REOPENABLE
 from .models import ActionItem, Incident, StaffProfile
+from .pagination import CappedCountPaginator
 
 PAGE_SIZE = 25
 
@@ -51,7 +51,7 @@ def incident_list(request):
     )
     now = timezone.now()
     incidents = selectors.incident_list(filters=filter_form.filters(), now=now)
-    page = Paginator(incidents, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedCountPaginator(incidents, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = []
     for incident in page.object_list:
         clocks = selectors.incident_clocks(incident, now)

@@ -382,9 +382,9 @@ def test_list_page_query_count_is_constant(
 ):
     _populate(count)
 
-    # session, user, staff (owner filter), count, page rows, two permission
+    # session, user, staff (owner filter), count, page ids, page rows, two permission
     # lookups, categories (category filter)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(9):
         response = agent_client.get(reverse("incidents:list"), {"status": "open"})
 
     assert response.status_code == 200
@@ -415,3 +415,93 @@ def test_detail_page_query_count_is_constant(
         response = agent_client.get(incident.get_absolute_url())
 
     assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_list_pages_past_the_count_cap(agent_client, monkeypatch):
+    from incidents import pagination
+
+    monkeypatch.setattr(pagination, "COUNT_CAP", 30)
+    for _ in range(60):
+        IncidentFactory()
+    url = reverse("incidents:list")
+
+    first = agent_client.get(url)
+    third = agent_client.get(url, {"page": 3})
+
+    assert first.context["page"].paginator.is_count_capped
+    assert "more than 30 incidents match" in first.content.decode()
+    assert first.context["page"].has_next()
+    assert len(third.context["rows"]) == 10
+    assert not third.context["page"].has_next()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "page",
+    [
+        "admin:incidents_customer_changelist",
+        "admin:incidents_customer_add",
+        "admin:incidents_policy_changelist",
+        "admin:incidents_policy_add",
+        "admin:incidents_businesscalendar_changelist",
+        "admin:incidents_businesscalendar_add",
+        "admin:incidents_category_changelist",
+        "admin:incidents_signal_changelist",
+        "admin:incidents_incident_changelist",
+        "admin:incidents_timelineevent_changelist",
+    ],
+)
+def test_admin_pages_open_for_admins(client, admin_user, page):
+    IncidentFactory()
+    client.force_login(admin_user)
+
+    assert client.get(reverse(page)).status_code == 200
+
+
+@pytest.mark.django_db
+def test_admin_edits_a_policy_target(client, admin_user):
+    from incidents.models import Policy
+
+    policy = Policy.objects.get(name="Carrier playbook")
+    client.force_login(admin_user)
+    url = reverse("admin:incidents_policy_change", args=[policy.pk])
+    form = client.get(url).context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if k not in ("id",) and v is not None}
+    data["calendar"] = policy.calendar_id
+    targets = list(policy.targets.order_by("priority"))
+    data.update(
+        {
+            "targets-TOTAL_FORMS": len(targets),
+            "targets-INITIAL_FORMS": len(targets),
+            "targets-MIN_NUM_FORMS": 0,
+            "targets-MAX_NUM_FORMS": 4,
+        }
+    )
+    for n, target in enumerate(targets):
+        for field in (
+            "priority",
+            "first_response_minutes",
+            "resolution_minutes",
+            "resolution_business_days",
+            "internal_update_minutes",
+            "customer_update_minutes",
+            "partner_update_minutes",
+            "no_response_escalation_minutes",
+            "manager_notify_minutes",
+        ):
+            value = getattr(target, field)
+            data[f"targets-{n}-{field}"] = "" if value is None else value
+        data[f"targets-{n}-id"] = target.pk
+        data[f"targets-{n}-policy"] = policy.pk
+    data["targets-0-first_response_minutes"] = 20
+    data["targets-0-resolution_business_days"] = 2  # both units: refused
+
+    refused = client.post(url, data)
+    data["targets-0-resolution_business_days"] = ""
+    accepted = client.post(url, data)
+
+    assert refused.status_code == 200
+    assert "either in minutes or in business days" in refused.content.decode()
+    assert accepted.status_code == 302
+    assert policy.targets.get(priority="P1").first_response_minutes == 20
