@@ -81,7 +81,11 @@ class Segment(models.TextChoices):
 
 
 class Policy(models.Model):
-    """A set of SLA targets an organisation promises, one row per priority."""
+    """A set of SLA targets an organisation promises, one row per priority.
+
+    Edits apply to incidents opened, re-prioritised or moved to another
+    customer afterwards; deadlines already stamped stay as promised.
+    """
 
     name = models.CharField(max_length=100, unique=True)
     description = models.TextField(blank=True)
@@ -127,6 +131,8 @@ class Policy(models.Model):
                 fields=["is_default"],
                 condition=Q(is_default=True),
                 name="%(app_label)s_%(class)s_single_default",
+                violation_error_message="Another policy is already the default; "
+                "untick it there first.",
             ),
             models.CheckConstraint(
                 condition=Q(enterprise_response_factor__gt=0)
