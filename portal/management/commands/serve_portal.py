@@ -20,6 +20,10 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
 
     def handle(self, *args, port, host, **options):
+        # A shell that starts this in the background ignores SIGINT; take it
+        # back, and treat SIGTERM the same, so both processes always stop.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _interrupt)
         cluster = subprocess.Popen(
             [sys.executable, "manage.py", "qcluster"],
             cwd=settings.BASE_DIR,
@@ -44,3 +48,7 @@ class Command(BaseCommand):
                     cluster.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     cluster.kill()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
