@@ -89,8 +89,21 @@ class TimelineEventInline(admin.TabularInline):
         return False
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Viewable in the admin, changed only through the portal's services."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(ReadOnlyAdmin):
     """Read-only here: incidents change through the portal's own pages, which
     keep the timeline complete."""
 
@@ -102,33 +115,15 @@ class IncidentAdmin(admin.ModelAdmin):
     show_full_result_count = False
     inlines = [TimelineEventInline]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(TimelineEvent)
-class TimelineEventAdmin(admin.ModelAdmin):
+class TimelineEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "incident", "kind", "actor"]
     list_filter = ["kind"]
     list_select_related = ["incident", "actor"]
     search_fields = ["=incident__id"]
     autocomplete_fields = ["incident", "actor"]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(StaffProfile)

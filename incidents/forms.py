@@ -7,6 +7,7 @@ from django import forms
 from . import selectors
 from .lifecycle import allowed_moves
 from .models import Category, Customer, Incident, JourneyMilestone, Priority, Signal
+from .services import EDITABLE_FIELDS
 from .sla import CLOCK_STATE_LABELS
 
 DATETIME_WIDGET = forms.DateTimeInput(
@@ -271,31 +272,9 @@ class IncidentForm(forms.Form):
 
     def incident_fields(self) -> dict:
         data = self.cleaned_data
-        fields = {
-            name: data[name]
-            for name in (
-                "title",
-                "priority",
-                "signal",
-                "category",
-                "customer",
-                "is_systemic",
-                "what_happened",
-                "service_status",
-                "impact_started_at",
-                "amount_paid",
-                "is_service_delivered",
-                "customer_contact_count",
-                "sentiment",
-                "root_cause",
-                "is_partner_action_needed",
-                "partner_action_details",
-                "is_vendor_action_needed",
-                "vendor_action_details",
-                "is_engineering_action_needed",
-                "engineering_action_details",
-            )
-        }
+        fields = {name: data[name] for name in EDITABLE_FIELDS if name != "detected_at"}
+        # An empty detection time means "now" when opening; when editing it
+        # means "leave it as it was".
         if data.get("detected_at") or self.editing is None:
             fields["detected_at"] = data.get("detected_at")
         return fields
@@ -324,31 +303,7 @@ class IncidentForm(forms.Form):
 
     @staticmethod
     def initial_for(incident: Incident, custom_tags: list[str]) -> dict:
-        initial = {
-            name: getattr(incident, name)
-            for name in (
-                "title",
-                "priority",
-                "signal",
-                "category",
-                "customer",
-                "is_systemic",
-                "what_happened",
-                "service_status",
-                "impact_started_at",
-                "amount_paid",
-                "customer_contact_count",
-                "sentiment",
-                "root_cause",
-                "detected_at",
-                "is_partner_action_needed",
-                "partner_action_details",
-                "is_vendor_action_needed",
-                "vendor_action_details",
-                "is_engineering_action_needed",
-                "engineering_action_details",
-            )
-        }
+        initial = {name: getattr(incident, name) for name in EDITABLE_FIELDS}
         delivered = incident.is_service_delivered
         initial["is_service_delivered"] = (
             "" if delivered is None else str(delivered).lower()
