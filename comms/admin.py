@@ -1,1 +1,266 @@
-"""Filled in by the comms issue; kept so every app has the same module set."""
+import difflib
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from incidents.models import Incident
+from incidents.selectors import REFERENCE_PATTERN, incident_clocks, overall_clock_state
+
+from . import services
+from .catalogue import CATALOGUE, incident_context
+from .models import MessageTemplate, MessageTemplateVersion
+
+
+class MessageTemplateForm(forms.ModelForm):
+    """Template settings plus its wording; saving new wording makes a version."""
+
+    subject = forms.CharField(
+        required=False,
+        max_length=300,
+        widget=forms.TextInput(attrs={"size": 100}),
+        help_text="One line; leave empty for chat messages and notes.",
+    )
+    body = forms.CharField(
+        widget=forms.Textarea(
+            attrs={"rows": 20, "cols": 100, "class": "vLargeTextField"}
+        ),
+        help_text="Jinja2: {{ incident.title }}, {% if … %}…{% endif %}. Only the "
+        "variables listed below are available.",
+    )
+
+    class Meta:
+        model = MessageTemplate
+        fields = [
+            "key",
+            "name",
+            "description",
+            "audience",
+            "channel",
+            "stage",
+            "follow_up_from",
+            "follow_up_to",
+            "priority",
+            "category",
+            "situation",
+            "is_active",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        current = self.instance.current_version if self.instance.pk else None
+        if current and not self.is_bound:
+            self.initial["subject"] = current.subject
+            self.initial["body"] = current.body
+
+    def clean(self):
+        data = super().clean()
+        if "body" in data:
+            try:
+                services.check_template_source(
+                    subject=data.get("subject", ""), body=data["body"]
+                )
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return data
+
+
+class VersionInline(admin.TabularInline):
+    model = MessageTemplateVersion
+    fields = ["number", "created_at", "created_by", "subject", "compare"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["-number"]
+    verbose_name_plural = "History (every saved wording; messages keep theirs)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Compare")
+    def compare(self, version):
+        if version.number == 1:
+            return "first version"
+        url = reverse("admin:comms_messagetemplate_diff", args=[version.template_id])
+        return format_html(
+            '<a href="{}?a={}&amp;b={}">changes from v{}</a>',
+            url,
+            version.number - 1,
+            version.number,
+            version.number - 1,
+        )
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(admin.ModelAdmin):
+    form = MessageTemplateForm
+    list_display = [
+        "name",
+        "key",
+        "stage",
+        "audience",
+        "channel",
+        "follow_up_range",
+        "situation",
+        "priority",
+        "is_active",
+        "version_number",
+    ]
+    list_filter = ["stage", "audience", "channel", "situation", "is_active"]
+    list_select_related = ["current_version", "category"]
+    search_fields = ["name", "key", "description"]
+    autocomplete_fields = ["category"]
+    inlines = [VersionInline]
+    change_form_template = "admin/comms/messagetemplate/change_form.html"
+    fieldsets = [
+        (None, {"fields": ["name", "key", "description", "is_active"]}),
+        (
+            "When it is used",
+            {
+                "fields": [
+                    ("stage", "audience", "channel"),
+                    ("follow_up_from", "follow_up_to"),
+                    ("priority", "category", "situation"),
+                ],
+                "description": "The most specific active template that matches a "
+                "message's stage, audience, channel, follow-up number and filters "
+                "is the one used.",
+            },
+        ),
+        ("Wording", {"fields": ["subject", "body"]}),
+    ]
+
+    @admin.display(description="Follow-ups")
+    def follow_up_range(self, template):
+        if template.follow_up_from is None:
+            return "any"
+        if template.follow_up_to is None:
+            return f"{template.follow_up_from}+"
+        if template.follow_up_to == template.follow_up_from:
+            return str(template.follow_up_from)
+        return f"{template.follow_up_from}–{template.follow_up_to}"
+
+    @admin.display(description="Version")
+    def version_number(self, template):
+        return template.current_version.number if template.current_version else "—"
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        before = obj.current_version_id
+        version = services.revise_template(
+            template=obj,
+            subject=form.cleaned_data.get("subject", ""),
+            body=form.cleaned_data["body"],
+            actor=request.user,
+        )
+        if version.pk != before:
+            self.message_user(
+                request, f"Saved as version {version.number}.", messages.SUCCESS
+            )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/diff/",
+                self.admin_site.admin_view(self.diff_view),
+                name="comms_messagetemplate_diff",
+            ),
+            path(
+                "<int:pk>/preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="comms_messagetemplate_preview",
+            ),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        context["catalogue"] = sorted(CATALOGUE.items())
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    def diff_view(self, request, pk):
+        template = get_object_or_404(MessageTemplate, pk=pk)
+        versions = {v.number: v for v in template.versions.all()}
+        try:
+            old = versions[int(request.GET.get("a", 0))]
+            new = versions[int(request.GET.get("b", 0))]
+        except (KeyError, ValueError):
+            messages.error(request, "Pick two versions of this template.")
+            old = new = template.current_version
+        table = difflib.HtmlDiff(wrapcolumn=70).make_table(
+            f"Subject: {old.subject}\n\n{old.body}".splitlines(),
+            f"Subject: {new.subject}\n\n{new.body}".splitlines(),
+            fromdesc=f"Version {old.number}",
+            todesc=f"Version {new.number}",
+            context=True,
+        )
+        return TemplateResponse(
+            request,
+            "admin/comms/messagetemplate/diff.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "original": template,
+                "title": f"Changes in “{template}”",
+                "diff_table": table,
+            },
+        )
+
+    def preview_view(self, request, pk):
+        template = get_object_or_404(
+            MessageTemplate.objects.select_related("current_version"), pk=pk
+        )
+        reference = request.GET.get("incident", "").strip()
+        match = REFERENCE_PATTERN.match(reference)
+        rendered = error = incident = None
+        if reference and not match:
+            error = "Give an incident number such as INC-00042."
+        elif match:
+            incident = (
+                Incident.objects.select_related(
+                    "customer", "category", "signal", "owner"
+                )
+                .filter(pk=int(match.group(1)))
+                .first()
+            )
+            if incident is None:
+                error = f"There is no incident {reference}."
+            else:
+                context = incident_context(
+                    incident,
+                    reader_zone=request.session.get("time_zone") or "UTC",
+                    sender_name=request.user.get_full_name()
+                    or request.user.get_username(),
+                    follow_up_number=template.follow_up_from or 1,
+                    sla_state=overall_clock_state(
+                        incident_clocks(incident, timezone.now())
+                    ).value,
+                    base_url=request.build_absolute_uri("/")[:-1],
+                )
+                try:
+                    rendered = services.preview_template(
+                        version=template.current_version, context=context
+                    )
+                except ValidationError as exc:
+                    error = " ".join(exc.messages)
+        return TemplateResponse(
+            request,
+            "admin/comms/messagetemplate/preview.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "original": template,
+                "title": f"Preview “{template}”",
+                "reference": reference,
+                "incident": incident,
+                "rendered": rendered,
+                "error": error,
+            },
+        )

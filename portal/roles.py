@@ -17,6 +17,8 @@ AGENT = [
     "incidents.view_signal",
     "incidents.view_policy",
     "incidents.view_timelineevent",
+    "comms.view_messagetemplate",
+    "comms.view_messagetemplateversion",
 ]
 SENIOR_AGENT = AGENT
 MANAGER = SENIOR_AGENT

@@ -1,0 +1,204 @@
+"""The variables a message template may use, and how they are filled.
+
+Templates see plain values (strings, numbers, lists), never model objects,
+so they cannot follow relations or call methods that query or write.
+Times are already formatted in the reader's time zone.
+"""
+
+import datetime as dt
+import zoneinfo
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from incidents.models import Incident
+
+CATALOGUE: dict[str, str] = {
+    "incident.reference": "INC number, e.g. INC-00042",
+    "incident.title": "One-line title",
+    "incident.priority": "P1 … P4",
+    "incident.severity": "Critical, High, Medium or Low",
+    "incident.status": "Current status, in words",
+    "incident.category": "Category name (eSIM, Port-In, …)",
+    "incident.signal": "Signal code (SIG-003) or REPORTED",
+    "incident.what_happened": "The plain-language description",
+    "incident.service_status": "Active, No service, Degraded, Pending activation",
+    "incident.impact_started_at": "When impact began (reader's zone), or empty",
+    "incident.impact_duration": "How long the impact has lasted, e.g. 5 hours",
+    "incident.root_cause": "Root cause, or 'Under investigation'",
+    "incident.contact_count": "Times the customer contacted us",
+    "incident.sentiment": "Customer sentiment",
+    "incident.is_systemic": "True when many customers are affected",
+    "incident.affected_count": "Number of affected customers listed",
+    "incident.opened_at": "When the incident was opened (reader's zone)",
+    "incident.resolved_at": "When it was resolved, or empty",
+    "incident.url": "Link to the incident page",
+    "incident.tags": "List of tags",
+    "incident.amount_paid": "Amount the customer paid, e.g. $45.00, or empty",
+    "incident.partner_action": "What the partner must do, or empty",
+    "incident.vendor_action": "What the vendor must do, or empty",
+    "incident.engineering_action": "What engineering must do, or empty",
+    "sla.first_response_due": "First-response deadline (reader's zone)",
+    "sla.resolution_due": "Resolution deadline (reader's zone)",
+    "sla.state": "Met, Running, At risk or Breached (worst clock)",
+    "customer.name": "Customer name (empty on systemic incidents)",
+    "customer.first_name": "First word of the customer name",
+    "customer.email": "Customer e-mail",
+    "customer.account_id": "Account id",
+    "customer.segment": "Enterprise, Standard or Trial",
+    "customer.is_vip": "True for VIP customers",
+    "owner.name": "Incident owner, or 'Unassigned'",
+    "owner.email": "Owner's e-mail, or empty",
+    "sender.name": "Person sending the message",
+    "party.name": "Partner or vendor name (partner/vendor messages)",
+    "party.account_ref": "Our account reference at the partner or vendor",
+    "party.ack_hours": "Contracted acknowledgement time, in hours",
+    "follow_up_number": "1 for the first follow-up, 2 for the second, …",
+    "next_update_at": "When the reader will hear from us next (reader's zone)",
+    "support.team": "Our support team's name",
+}
+TOP_LEVEL_NAMES = {path.split(".")[0] for path in CATALOGUE}
+
+
+def _when(moment: dt.datetime | None, zone: zoneinfo.ZoneInfo) -> str:
+    if moment is None:
+        return ""
+    local = moment.astimezone(zone)
+    return f"{local:%a %d %b %Y, %H:%M} {local.tzname()}"
+
+
+def _duration(since: dt.datetime | None, now: dt.datetime) -> str:
+    if since is None:
+        return ""
+    hours = max(int((now - since).total_seconds() // 3600), 0)
+    if hours < 48:
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{hours // 24} days"
+
+
+def incident_context(
+    incident: Incident,
+    *,
+    reader_zone: str = "UTC",
+    sender_name: str = "",
+    follow_up_number: int = 0,
+    next_update_at: dt.datetime | None = None,
+    party: dict[str, Any] | None = None,
+    base_url: str = "",
+    sla_state: str = "",
+) -> dict[str, Any]:
+    """Return the template context for one incident, for one reader."""
+    zone = zoneinfo.ZoneInfo(reader_zone)
+    now = timezone.now()
+    customer = incident.customer
+    owner = incident.owner
+    return {
+        "incident": {
+            "reference": incident.reference,
+            "title": incident.title,
+            "priority": incident.priority,
+            "severity": incident.get_priority_display().split()[-1],
+            "status": incident.get_status_display(),
+            "category": incident.category.name,
+            "signal": incident.signal.code if incident.signal_id else "REPORTED",
+            "what_happened": incident.what_happened,
+            "service_status": incident.get_service_status_display(),
+            "impact_started_at": _when(incident.impact_started_at, zone),
+            "impact_duration": _duration(
+                incident.impact_started_at or incident.detected_at, now
+            ),
+            "root_cause": incident.root_cause or "Under investigation",
+            "contact_count": incident.customer_contact_count,
+            "sentiment": incident.get_sentiment_display(),
+            "is_systemic": incident.is_systemic,
+            "affected_count": incident.affected_customers.count()
+            if incident.is_systemic
+            else (1 if customer else 0),
+            "opened_at": _when(incident.created_at, zone),
+            "resolved_at": _when(incident.resolved_at, zone),
+            "url": f"{base_url}{incident.get_absolute_url()}",
+            "tags": list(incident.tags),
+            "amount_paid": f"${incident.amount_paid}"
+            if incident.amount_paid is not None
+            else "",
+            "partner_action": incident.partner_action_details,
+            "vendor_action": incident.vendor_action_details,
+            "engineering_action": incident.engineering_action_details,
+        },
+        "sla": {
+            "first_response_due": _when(incident.first_response_due_at, zone),
+            "resolution_due": _when(incident.resolution_due_at, zone),
+            "state": sla_state,
+        },
+        "customer": {
+            "name": customer.name if customer else "",
+            "first_name": customer.name.split()[0] if customer else "",
+            "email": customer.email if customer else "",
+            "account_id": customer.account_id if customer else "",
+            "segment": customer.get_segment_display() if customer else "",
+            "is_vip": customer.is_vip if customer else False,
+        },
+        "owner": {
+            "name": (owner.get_full_name() or owner.get_username())
+            if owner
+            else "Unassigned",
+            "email": owner.email if owner else "",
+        },
+        "sender": {"name": sender_name or "The support team"},
+        "party": party or {"name": "", "account_ref": "", "ack_hours": ""},
+        "follow_up_number": follow_up_number,
+        "next_update_at": _when(next_update_at, zone),
+        "support": {"team": getattr(settings, "SUPPORT_TEAM_NAME", "Support")},
+    }
+
+
+def sample_context() -> dict[str, Any]:
+    """Return a context with every catalogue variable, for save-time checks."""
+    return {
+        "incident": {
+            "reference": "INC-00042",
+            "title": "eSIM stuck in provisioning",
+            "priority": "P2",
+            "severity": "High",
+            "status": "Investigating",
+            "category": "eSIM",
+            "signal": "SIG-002",
+            "what_happened": "The eSIM profile never finished provisioning.",
+            "service_status": "Pending activation",
+            "impact_started_at": "Mon 23 Nov 2026, 09:10 UTC",
+            "impact_duration": "5 hours",
+            "root_cause": "Under investigation",
+            "contact_count": 2,
+            "sentiment": "Frustrated",
+            "is_systemic": False,
+            "affected_count": 1,
+            "opened_at": "Mon 23 Nov 2026, 09:30 UTC",
+            "resolved_at": "",
+            "url": "https://switchboard.example/incidents/42/",
+            "tags": ["incident", "severity_high", "esim"],
+            "amount_paid": "$45.00",
+            "partner_action": "Re-push the eSIM profile.",
+            "vendor_action": "",
+            "engineering_action": "",
+        },
+        "sla": {
+            "first_response_due": "Mon 23 Nov 2026, 11:30 UTC",
+            "resolution_due": "Tue 24 Nov 2026, 09:30 UTC",
+            "state": "Running",
+        },
+        "customer": {
+            "name": "Priya Raman",
+            "first_name": "Priya",
+            "email": "priya@example.com",
+            "account_id": "ACC-1001",
+            "segment": "Enterprise",
+            "is_vip": True,
+        },
+        "owner": {"name": "Alex Agent", "email": "alex@example.com"},
+        "sender": {"name": "Alex Agent"},
+        "party": {"name": "ConnectX", "account_ref": "CX-7781", "ack_hours": 4},
+        "follow_up_number": 2,
+        "next_update_at": "Mon 23 Nov 2026, 21:30 UTC",
+        "support": {"team": "Support"},
+    }

@@ -1,0 +1,299 @@
+"""Render admin-written message templates safely.
+
+Templates are Jinja2 in an immutable sandbox with strict undefined, plus
+guards the sandbox lacks: a small `range`, bounded `*`/`**`, an allowlist of
+filters and string methods, an output size cap and a time limit. A template
+can read only the variables of the catalogue; it cannot reach settings,
+the ORM or Python internals.
+"""
+
+import contextlib
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes
+from jinja2.exceptions import SecurityError, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+MAX_OUTPUT_CHARS = 50_000
+MAX_RANGE = 1_000
+TIME_LIMIT_SECONDS = 1.0
+
+SAFE_FILTERS = {
+    "abs",
+    "capitalize",
+    "default",
+    "d",
+    "e",
+    "escape",
+    "first",
+    "float",
+    "int",
+    "last",
+    "length",
+    "list",
+    "lower",
+    "max",
+    "min",
+    "round",
+    "sort",
+    "string",
+    "sum",
+    "title",
+    "trim",
+    "truncate",
+    "unique",
+    "upper",
+    "wordcount",
+    "count",
+    "select",
+    "reject",
+    "selectattr",
+    "rejectattr",
+    "map",
+    "batch",
+    "dictsort",
+    "items",
+}
+SAFE_STR_METHODS = {
+    "upper",
+    "lower",
+    "title",
+    "capitalize",
+    "strip",
+    "lstrip",
+    "rstrip",
+    "startswith",
+    "endswith",
+    "split",
+    "splitlines",
+    "isdigit",
+    "isalpha",
+}
+
+
+class RenderError(Exception):
+    """A template that cannot be rendered, with a reason fit for the admin."""
+
+    def __init__(self, message: str, *, line: int | None = None):
+        self.line = line
+        super().__init__(f"Line {line}: {message}" if line else message)
+
+
+class _Budget(threading.local):
+    deadline: float = math.inf
+
+
+_budget = _Budget()
+
+
+def _check_time() -> None:
+    if time.monotonic() > _budget.deadline:
+        raise RenderError(
+            f"The template took longer than {TIME_LIMIT_SECONDS:g} s to render."
+        )
+
+
+def _guarded_range(*args):
+    bounds = range(*args)
+    if len(bounds) > MAX_RANGE:
+        raise RenderError(f"range() is limited to {MAX_RANGE} items in templates.")
+    for value in bounds:
+        _check_time()
+        yield value
+
+
+def _size(value) -> int | None:
+    return len(value) if isinstance(value, str | list | tuple) else None
+
+
+def _guarded_join(value, separator="", attribute=None):
+    items = [str(item) for item in value]
+    total = sum(len(item) for item in items) + len(separator) * max(len(items) - 1, 0)
+    if total > MAX_OUTPUT_CHARS:
+        raise RenderError("The joined text would be too long.")
+    return separator.join(items)
+
+
+class GuardedEnvironment(ImmutableSandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context, operator, left, right):
+        _check_time()
+        if operator == "**" and (not isinstance(right, int | float) or abs(right) > 64):
+            raise SecurityError("Exponents in templates are limited to 64.")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                size = _size(seq)
+                if (
+                    size is not None
+                    and isinstance(times, int)
+                    and size * times > MAX_OUTPUT_CHARS
+                ):
+                    raise SecurityError("That repetition would be too long.")
+        return super().call_binop(context, operator, left, right)
+
+    def getattr(self, obj, attribute):
+        # Jinja hands str.format back wrapped before any safety check; only
+        # the listed text methods are reachable at all.
+        if isinstance(obj, str) and attribute not in SAFE_STR_METHODS:
+            return self.unsafe_undefined(obj, attribute)
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj, argument):
+        if isinstance(obj, str) and isinstance(argument, str):
+            return self.getattr(obj, argument)
+        return super().getitem(obj, argument)
+
+    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805
+        _check_time()
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str) and __obj.__name__ not in SAFE_STR_METHODS:
+            raise SecurityError(f"The text method {__obj.__name__}() is not allowed.")
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+@lru_cache(maxsize=1)
+def environment() -> GuardedEnvironment:
+    env = GuardedEnvironment(
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters = {name: env.filters[name] for name in SAFE_FILTERS}
+    env.filters["join"] = _guarded_join
+    env.globals = {"range": _guarded_range}
+    env.tests = {
+        name: env.tests[name]
+        for name in ("defined", "undefined", "none", "number", "string", "even", "odd")
+    }
+    return env
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    body: str
+
+
+def referenced_names(source: str) -> set[str]:
+    """Return the top-level variables a template reads (syntax-checked)."""
+    try:
+        tree = environment().parse(source)
+    except TemplateSyntaxError as exc:
+        raise RenderError(exc.message or "Syntax error.", line=exc.lineno) from None
+    return meta.find_undeclared_variables(tree)
+
+
+def variable_uses(source: str) -> list[tuple[str, int]]:
+    """Return (dotted name, line) for every variable read, outermost first.
+
+    ``{{ incident.title }}`` gives ("incident.title", n); a bare ``{{ x }}``
+    gives ("x", n). Names a template assigns itself are left out.
+    """
+    try:
+        tree = environment().parse(source)
+    except TemplateSyntaxError as exc:
+        raise RenderError(exc.message or "Syntax error.", line=exc.lineno) from None
+    assigned = {
+        node.name
+        for node in tree.find_all(nodes.Name)
+        if node.ctx in ("store", "param")
+    }
+    uses, inner = [], set()
+    for node in tree.find_all(nodes.Getattr):
+        parts, current = [], node
+        while isinstance(current, nodes.Getattr):
+            parts.append(current.attr)
+            inner.add(id(current.node))
+            current = current.node
+        if isinstance(current, nodes.Name) and current.name not in assigned:
+            inner.add(id(current))
+            uses.append((".".join([current.name, *reversed(parts)]), node.lineno))
+    for node in tree.find_all(nodes.Name):
+        if node.ctx == "load" and id(node) not in inner and node.name not in assigned:
+            uses.append((node.name, node.lineno))
+    # find_all visits parents before children, so drop the partial paths of
+    # nested Getattr nodes (incident from incident.title).
+    full = {path for path, _ in uses}
+    return [
+        (path, line)
+        for path, line in uses
+        if not any(other.startswith(path + ".") for other in full)
+    ]
+
+
+@lru_cache(maxsize=2048)
+def _compiled(source: str):
+    return environment().from_string(source)
+
+
+@contextlib.contextmanager
+def _time_limit():
+    _budget.deadline = time.monotonic() + TIME_LIMIT_SECONDS
+    # A loop that emits nothing never reaches the checks above, so the main
+    # thread (gunicorn sync workers, q2 workers) also gets a hard alarm.
+    use_alarm = threading.current_thread() is threading.main_thread() and hasattr(
+        signal, "SIGALRM"
+    )
+    if use_alarm:
+
+        def _expired(signum, frame):
+            raise RenderError(
+                f"The template took longer than {TIME_LIMIT_SECONDS:g} s to render."
+            )
+
+        previous = signal.signal(signal.SIGALRM, _expired)
+        signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT_SECONDS + 0.5)
+    try:
+        yield
+    finally:
+        _budget.deadline = math.inf
+        if use_alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+
+def render_text(source: str, context: dict) -> str:
+    """Render one template string against ``context`` within the limits."""
+    try:
+        template = _compiled(source)
+    except TemplateSyntaxError as exc:
+        raise RenderError(exc.message or "Syntax error.", line=exc.lineno) from None
+    produced, size = [], 0
+    try:
+        with _time_limit():
+            for chunk in template.generate(**context):
+                size += len(chunk)
+                if size > MAX_OUTPUT_CHARS:
+                    raise RenderError(
+                        f"The text would be longer than {MAX_OUTPUT_CHARS:,} "
+                        "characters."
+                    )
+                produced.append(chunk)
+                _check_time()
+    except UndefinedError as exc:
+        raise RenderError(f"Unknown variable or field: {exc.message}") from None
+    except SecurityError as exc:
+        raise RenderError(f"Not allowed in templates: {exc}") from None
+    except RenderError:
+        raise
+    except RecursionError:
+        raise RenderError("The template calls itself without end.") from None
+    except (TemplateError, Exception) as exc:
+        # Anything else an admin-written template does wrong is reported to
+        # the admin, never turned into a server error.
+        raise RenderError(f"The template failed: {exc}") from None
+    return "".join(produced)
+
+
+def render(subject: str, body: str, context: dict) -> Rendered:
+    """Render a subject and body; the subject is one line."""
+    rendered_subject = " ".join(render_text(subject, context).split())
+    return Rendered(subject=rendered_subject, body=render_text(body, context))

@@ -1,0 +1,14 @@
+from django.db import migrations
+
+from portal.roles import sync_roles
+
+
+class Migration(migrations.Migration):
+    """Give the roles their permissions on the template library too."""
+
+    dependencies = [
+        ("portal", "0001_roles"),
+        ("comms", "0002_default_library"),
+    ]
+
+    operations = [migrations.RunPython(sync_roles, migrations.RunPython.noop)]

@@ -1,0 +1,104 @@
+import pytest
+
+from comms.catalogue import sample_context
+from comms.rendering import RenderError, render, render_text
+
+SSTI_PAYLOADS = [
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+    "{{ lipsum.__globals__['os'].popen('id').read() }}",
+    "{{ namespace.__init__.__globals__ }}",
+    "{{ self._TemplateReference__context }}",
+    "{{ config.items() }}",
+    "{{ settings.SECRET_KEY }}",
+    "{{ request.application.__globals__ }}",
+    "{{ incident.__class__.__base__.__subclasses__() }}",
+    "{{ incident.title.__class__ }}",
+    "{{ ''|attr('__class__') }}",
+    "{% for c in ().__class__.__base__.__subclasses__() %}{{ c }}{% endfor %}",
+    "{{ incident.items.__self__.__class__ }}",
+    "{{ 'x'.format_map }}",
+    "{{ '{0.__class__}'.format(incident) }}",
+    "{% set x = incident.tags.append('y') %}{{ x }}",
+    "{{ incident.tags.pop() }}",
+    "{% import 'os' as os %}",
+    "{% include '/etc/passwd' %}",
+    "{% extends 'base.html' %}",
+]
+
+
+@pytest.mark.parametrize("payload", SSTI_PAYLOADS)
+def test_known_template_injection_payloads_fail_cleanly(payload):
+    with pytest.raises(RenderError):
+        render_text(payload, sample_context())
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "{{ 'x' * 100000000 }}",
+        "{{ [1] * 100000000 }}",
+        "{{ 9 ** 9999999 }}",
+        "{% for a in range(100000) %}x{% endfor %}",
+        "{{ 'x'.ljust(100000000) }}",
+        "{{ '%0100000000d'|format(1) }}",
+        "{{ 'x'|center(100000000) }}",
+        "{{ range(1000)|join('x' * 40000) }}",
+        "{% for a in range(1000) %}{% for b in range(1000) %}{{ 'x' * 49 }}"
+        "{% endfor %}{% endfor %}",
+        "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
+        "{{ 1 / 0 }}",
+    ],
+)
+def test_resource_hungry_templates_fail_within_limits(payload):
+    with pytest.raises(RenderError):
+        render_text(payload, sample_context())
+
+
+def test_loops_that_print_nothing_are_stopped_by_the_time_limit():
+    nested = (
+        "{% for a in range(1000) %}{% for b in range(1000) %}"
+        "{% for c in range(1000) %}{% endfor %}{% endfor %}{% endfor %}"
+    )
+
+    with pytest.raises(RenderError, match="longer than"):
+        render_text(nested, {})
+
+
+def test_loops_over_long_text_are_stopped_by_the_alarm():
+    nested = (
+        "{% for a in 'x' * 40000 %}{% for b in 'x' * 40000 %}{% endfor %}{% endfor %}"
+    )
+
+    with pytest.raises(RenderError, match="longer than"):
+        render_text(nested, {})
+
+
+def test_unknown_variables_are_errors_not_blanks():
+    with pytest.raises(RenderError, match="titel"):
+        render_text("{{ incident.titel }}", sample_context())
+
+
+def test_syntax_errors_name_the_line():
+    with pytest.raises(RenderError) as exc_info:
+        render_text("Hello\n{{ incident.title \n", sample_context())
+
+    assert exc_info.value.line == 2
+
+
+def test_render_fills_variables_and_keeps_the_subject_on_one_line():
+    rendered = render(
+        "Update on\n{{ incident.reference }}",
+        "Hi {{ customer.first_name }}, {{ incident.title|upper }}.",
+        sample_context(),
+    )
+
+    assert rendered.subject == "Update on INC-00042"
+    assert rendered.body == "Hi Priya, ESIM STUCK IN PROVISIONING."
+
+
+def test_rendering_is_not_html_escaped_for_plain_text_messages():
+    context = sample_context()
+    context["incident"]["title"] = "Tom & Jerry <test>"
+
+    assert render_text("{{ incident.title }}", context) == "Tom & Jerry <test>"
