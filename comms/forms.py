@@ -1,1 +1,139 @@
-"""Filled in by the comms issue; kept so every app has the same module set."""
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import HTML, Div, Field, Layout, Row, Submit
+from django import forms
+
+from incidents.forms import DATETIME_WIDGET
+
+from .models import Audience, Channel, ExternalParty, Reply, Situation, Stage
+
+
+def _col(name: str, width: int) -> Div:
+    return Div(Field(name), css_class=f"col-md-{width}")
+
+
+class RecipientsField(forms.CharField):
+    """Comma- or line-separated addresses (or one chat channel)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return [
+            part.strip() for part in value.replace("\n", ",").split(",") if part.strip()
+        ]
+
+    def prepare_value(self, value):
+        if isinstance(value, list | tuple):
+            return ", ".join(value)
+        return value
+
+
+class ComposeForm(forms.Form):
+    template_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    audience = forms.ChoiceField(choices=Audience.choices)
+    channel = forms.ChoiceField(choices=Channel.choices)
+    stage = forms.ChoiceField(choices=Stage.choices)
+    situation = forms.ChoiceField(choices=Situation.choices, required=False)
+    follow_up_number = forms.IntegerField(
+        min_value=1, required=False, label="Follow-up #"
+    )
+    party = forms.ModelChoiceField(
+        queryset=ExternalParty.objects.filter(is_active=True),
+        required=False,
+        label="Partner or vendor",
+        empty_label="—",
+    )
+    recipients = RecipientsField(
+        required=False,
+        help_text="E-mail addresses separated by commas, or the chat channel.",
+    )
+    subject = forms.CharField(max_length=300, required=False)
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 14}))
+    send_after = forms.DateTimeField(
+        widget=DATETIME_WIDGET,
+        required=False,
+        label="Send at (optional)",
+        help_text="Leave empty to send now.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            Row(
+                _col("audience", 2),
+                _col("channel", 2),
+                _col("stage", 2),
+                _col("situation", 3),
+                _col("follow_up_number", 1),
+                _col("party", 2),
+            ),
+            Field("recipients"),
+            Field("subject"),
+            Field("body"),
+            Row(_col("send_after", 4)),
+            Field("template_version"),
+            HTML('<div class="d-flex gap-2">'),
+            Submit("action", "Send", css_class="btn-primary"),
+            Submit("action", "Save draft", css_class="btn-outline-secondary"),
+            HTML("</div>"),
+        )
+
+    def message_fields(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "audience": data["audience"],
+            "channel": data["channel"],
+            "stage": data["stage"],
+            "situation": data.get("situation") or "",
+            "follow_up_number": data.get("follow_up_number"),
+            "party": data.get("party"),
+            "recipients": data["recipients"],
+            "subject": data.get("subject") or "",
+            "body": data["body"],
+            "send_after": data.get("send_after"),
+        }
+
+
+class ReplyForm(forms.Form):
+    sender_kind = forms.ChoiceField(choices=Reply.From.choices, label="From")
+    party = forms.ModelChoiceField(
+        queryset=ExternalParty.objects.filter(is_active=True),
+        required=False,
+        label="Partner or vendor",
+        empty_label="—",
+    )
+    sender_name = forms.CharField(max_length=120, required=False, label="Name")
+    kind = forms.ChoiceField(choices=Reply.Kind.choices)
+    text = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), label="What they said"
+    )
+    received_at = forms.DateTimeField(
+        widget=DATETIME_WIDGET,
+        required=False,
+        label="Received",
+        help_text="Empty means now.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.layout = Layout(
+            Row(
+                _col("sender_kind", 3),
+                _col("party", 3),
+                _col("sender_name", 3),
+                _col("kind", 3),
+            ),
+            Field("text"),
+            Row(_col("received_at", 4)),
+            Submit("log", "Log reply", css_class="btn-sm"),
+        )
+
+
+class ApprovalForm(forms.Form):
+    subject = forms.CharField(max_length=300, required=False)
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}))
+
+
+class RejectionForm(forms.Form):
+    reason = forms.CharField(max_length=300)

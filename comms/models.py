@@ -175,3 +175,260 @@ class MessageTemplateVersion(models.Model):
 
     def __str__(self):
         return f"{self.template} v{self.number}"
+
+
+class ExternalParty(models.Model):
+    """A partner (carrier) or vendor the support team depends on."""
+
+    class Kind(models.TextChoices):
+        PARTNER = "partner", "Partner"
+        VENDOR = "vendor", "Vendor"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    name = models.CharField(max_length=120, unique=True)
+    support_email = models.EmailField()
+    escalation_contact = models.CharField(max_length=120, blank=True)
+    escalation_email = models.EmailField(blank=True)
+    account_ref = models.CharField("our account reference", max_length=80, blank=True)
+    ack_hours = models.PositiveSmallIntegerField(
+        "contracted acknowledgement (hours)", default=4
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        verbose_name_plural = "external parties"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["partner", "vendor"]),
+                name="%(app_label)s_%(class)s_kind_valid",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_kind_display().lower()})"
+
+
+class ChatRoute(models.Model):
+    """Where an incident's chat messages go, and who gets pinged (000 2B).
+
+    The most specific matching route wins: priority, then systemic, then
+    category; a route with no condition is the fallback.
+    """
+
+    priority = models.CharField(max_length=2, choices=Priority.choices, blank=True)
+    is_systemic = models.BooleanField(
+        default=False, help_text="Only for systemic incidents."
+    )
+    category = models.ForeignKey(
+        Category,
+        on_delete=models.PROTECT,
+        related_name="chat_routes",
+        null=True,
+        blank=True,
+    )
+    channel_name = models.CharField(max_length=80, help_text="e.g. #cs-urgent")
+    ping = models.CharField(
+        max_length=120, blank=True, help_text="e.g. @channel or @port-team"
+    )
+    webhook_url = models.URLField(
+        blank=True,
+        help_text="Incoming-webhook address of this channel; empty uses "
+        "CHAT_WEBHOOK_URL.",
+    )
+
+    class Meta:
+        ordering = ["priority", "-is_systemic", "category__name"]
+
+    def __str__(self):
+        return f"{self.channel_name} {self.ping}".strip()
+
+
+class DeliveryRule(models.Model):
+    """How external messages leave: at once, as a draft, or after approval.
+
+    The most specific matching rule wins (priority and systemic count);
+    without a rule, messages a person sends go at once.
+    """
+
+    class Mode(models.TextChoices):
+        AUTOMATIC = "automatic", "Send automatically"
+        DRAFT = "draft", "Draft for the owner to send"
+        APPROVAL = "approval", "Needs a manager's approval"
+
+    audience = models.CharField(max_length=20, choices=Audience.choices)
+    priority = models.CharField(max_length=2, choices=Priority.choices, blank=True)
+    is_systemic = models.BooleanField(default=False)
+    mode = models.CharField(max_length=20, choices=Mode.choices)
+
+    class Meta:
+        ordering = ["audience", "priority", "-is_systemic"]
+
+    def __str__(self):
+        scope = " ".join(
+            filter(None, [self.priority, "systemic" if self.is_systemic else ""])
+        )
+        return f"{self.get_audience_display()} {scope}: {self.get_mode_display()}"
+
+
+class Message(models.Model):
+    """One message about an incident, from draft to delivery.
+
+    The body is the rendered snapshot: what was (or will be) sent, whatever
+    happens to the template afterwards.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+        REJECTED = "rejected", "Rejected"
+        SCHEDULED = "scheduled", "Scheduled"
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SUPPRESSED = "suppressed", "Suppressed (duplicate)"
+
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.PROTECT, related_name="messages"
+    )
+    template_version = models.ForeignKey(
+        MessageTemplateVersion,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        null=True,
+        blank=True,
+    )
+    audience = models.CharField(max_length=20, choices=Audience.choices)
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    stage = models.CharField(max_length=20, choices=Stage.choices)
+    situation = models.CharField(max_length=40, blank=True)
+    follow_up_number = models.PositiveSmallIntegerField(null=True, blank=True)
+    party = models.ForeignKey(
+        ExternalParty,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        null=True,
+        blank=True,
+    )
+    recipients = models.JSONField(
+        default=list, help_text="E-mail addresses, or the chat channel."
+    )
+    subject = models.CharField(max_length=300, blank=True)
+    body = models.TextField()
+    status = models.CharField(max_length=20, choices=Status.choices)
+    status_reason = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="messages_written",
+        null=True,
+        blank=True,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="messages_decided",
+        null=True,
+        blank=True,
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    send_after = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("send_message", "Can compose and send incident messages"),
+            ("approve_message", "Can approve or reject external messages"),
+        ]
+        indexes = [
+            # messages_due: queued messages whose next attempt has come.
+            models.Index(fields=["status", "next_attempt_at"], name="message_due_idx"),
+            # approval_queue and the incident page's message list.
+            models.Index(
+                fields=["incident", "-created_at"], name="message_incident_idx"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=[
+                        "draft",
+                        "awaiting_approval",
+                        "rejected",
+                        "scheduled",
+                        "queued",
+                        "sending",
+                        "sent",
+                        "failed",
+                        "suppressed",
+                    ]
+                ),
+                name="%(app_label)s_%(class)s_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(sent_at__isnull=True) | Q(status="sent"),
+                name="%(app_label)s_%(class)s_sent_at_only_when_sent",
+            ),
+        ]
+
+    def __str__(self):
+        summary = self.subject or self.body[:40]
+        return f"{self.get_audience_display()} {self.get_channel_display()}: {summary}"
+
+
+class Reply(models.Model):
+    """A reply logged from a customer, partner or vendor."""
+
+    class Kind(models.TextChoices):
+        REPLY = "reply", "Reply"
+        CONFIRMED = "confirmed", "Customer confirmed it works"
+
+    class From(models.TextChoices):
+        CUSTOMER = "customer", "Customer"
+        PARTNER = "partner", "Partner"
+        VENDOR = "vendor", "Vendor"
+
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.PROTECT, related_name="replies"
+    )
+    sender_kind = models.CharField(max_length=20, choices=From.choices)
+    party = models.ForeignKey(
+        ExternalParty,
+        on_delete=models.PROTECT,
+        related_name="replies",
+        null=True,
+        blank=True,
+    )
+    sender_name = models.CharField(max_length=120, blank=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default="reply")
+    text = models.TextField()
+    received_at = models.DateTimeField()
+    logged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="replies_logged",
+        null=True,
+        blank=True,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        verbose_name_plural = "replies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="reply") | Q(sender_kind="customer"),
+                name="%(app_label)s_%(class)s_only_customers_confirm",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_sender_kind_display()} reply on {self.received_at:%Y-%m-%d}"

@@ -1,15 +1,36 @@
-"""Changes to the message template library, one function per intention."""
+"""Changes to the template library and to messages, one function per intention."""
 
+import contextlib
+import datetime as dt
 import multiprocessing
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django_q.tasks import async_task
 
-from . import rendering
+from incidents import services as incident_services
+from incidents.models import Incident, TimelineEvent
+
+from . import channels, rendering, selectors
 from .catalogue import CATALOGUE, TOP_LEVEL_NAMES, sample_context
-from .models import MessageTemplate, MessageTemplateVersion
+from .models import (
+    Audience,
+    Channel,
+    DeliveryRule,
+    ExternalParty,
+    Message,
+    MessageTemplate,
+    MessageTemplateVersion,
+    Reply,
+    Situation,
+    Stage,
+)
 
 User = AbstractBaseUser
 
@@ -132,3 +153,493 @@ def preview_template(
         return rendering.render(version.subject, version.body, context)
     except rendering.RenderError as exc:
         raise ValidationError(str(exc), code="render_failed") from None
+
+
+# --- Messages --------------------------------------------------------------
+
+DEDUP_WINDOW = dt.timedelta(hours=24)
+LIVE_STATUSES = (
+    Message.Status.SCHEDULED,
+    Message.Status.QUEUED,
+    Message.Status.SENDING,
+    Message.Status.SENT,
+)
+
+
+def _check_recipients(channel: str, recipients: list[str]) -> list[str]:
+    cleaned = [r.strip() for r in recipients if r and r.strip()]
+    if channel == Channel.EMAIL:
+        if not cleaned:
+            raise _field_error(
+                "recipients", "Add at least one e-mail address.", "no_recipients"
+            )
+        for address in cleaned:
+            try:
+                validate_email(address)
+            except ValidationError:
+                raise _field_error(
+                    "recipients",
+                    f"“{address}” is not a valid e-mail address.",
+                    "bad_recipient",
+                ) from None
+    if channel == Channel.CHAT and not cleaned:
+        raise _field_error(
+            "recipients",
+            "Name the chat channel (no chat route matches this incident).",
+            "no_recipients",
+        )
+    return cleaned
+
+
+def _field_error(field: str, message: str, code: str) -> ValidationError:
+    return ValidationError({field: ValidationError(message, code=code)})
+
+
+def _dedup_kind(message: Message) -> str | None:
+    """Return which 24-hour allowance a customer message uses, if any."""
+    if message.audience != Audience.CUSTOMER:
+        return None
+    if message.stage == Stage.FOLLOW_UP:
+        return "follow_up"
+    if message.stage == Stage.CREATION and message.situation == Situation.PROACTIVE:
+        return "proactive"
+    return None
+
+
+def _duplicate_of(message: Message, now: dt.datetime) -> Message | None:
+    """Return a live message this one would repeat (000 part 7), if any.
+
+    Same customer address, same kind (proactive or follow-up), within 24 h,
+    about the same incident or another incident with the same root cause.
+    """
+    kind = _dedup_kind(message)
+    if kind is None:
+        return None
+    same_cause = Q(incident=message.incident)
+    root_cause = message.incident.root_cause.strip()
+    if root_cause:
+        same_cause |= Q(incident__root_cause__iexact=root_cause)
+    kind_q = (
+        Q(stage=Stage.FOLLOW_UP)
+        if kind == "follow_up"
+        else Q(stage=Stage.CREATION, situation=Situation.PROACTIVE)
+    )
+    candidates = (
+        Message.objects.filter(
+            kind_q,
+            same_cause,
+            audience=Audience.CUSTOMER,
+            status__in=LIVE_STATUSES,
+            created_at__gte=now - DEDUP_WINDOW,
+        )
+        .exclude(pk=message.pk)
+        .order_by("-created_at")
+    )
+    wanted = set(message.recipients)
+    return next((m for m in candidates if set(m.recipients) & wanted), None)
+
+
+def _event(message: Message, kind: str, actor, **details) -> None:
+    incident_services.record_timeline_event(
+        incident=message.incident,
+        kind=kind,
+        actor=actor,
+        details={
+            "message": message.pk,
+            "audience": message.audience,
+            "channel": message.channel,
+            "subject": message.subject,
+            **details,
+        },
+    )
+
+
+def _release(message: Message, actor, now: dt.datetime) -> Message:
+    """Queue, schedule or suppress a message cleared to leave."""
+    duplicate = _duplicate_of(message, now)
+    if duplicate is not None:
+        message.status = Message.Status.SUPPRESSED
+        message.status_reason = (
+            f"The customer already got a {duplicate.get_stage_display().lower()} "
+            f"message about this root cause within 24 hours (message "
+            f"{duplicate.pk})."
+        )
+        message.save()
+        _event(
+            message,
+            TimelineEvent.Kind.MESSAGE_SUPPRESSED,
+            actor,
+            reason=message.status_reason,
+        )
+        return message
+    if message.send_after and message.send_after > now:
+        message.status = Message.Status.SCHEDULED
+        message.save()
+        _event(
+            message,
+            TimelineEvent.Kind.MESSAGE_QUEUED,
+            actor,
+            send_after=message.send_after.isoformat(),
+        )
+        return message
+    message.status = Message.Status.QUEUED
+    message.queued_at = now
+    message.next_attempt_at = now
+    message.save()
+    _event(message, TimelineEvent.Kind.MESSAGE_QUEUED, actor)
+    message_id = message.pk
+    transaction.on_commit(lambda: async_task("comms.tasks.deliver_message", message_id))
+    return message
+
+
+def _new_message(
+    *,
+    incident: Incident,
+    actor,
+    audience: str,
+    channel: str,
+    stage: str,
+    subject: str,
+    body: str,
+    recipients: list[str],
+    template_version: MessageTemplateVersion | None,
+    party: ExternalParty | None,
+    follow_up_number: int | None,
+    situation: str,
+    send_after: dt.datetime | None,
+) -> Message:
+    if not body.strip():
+        raise _field_error("body", "The message is empty.", "empty_body")
+    if channel == Channel.EMAIL and not subject.strip():
+        raise _field_error("subject", "An e-mail needs a subject.", "no_subject")
+    if audience in (Audience.PARTNER, Audience.VENDOR) and party is None:
+        raise _field_error(
+            "party", f"Pick the {audience} this goes to.", "party_required"
+        )
+    return Message(
+        incident=incident,
+        template_version=template_version,
+        audience=audience,
+        channel=channel,
+        stage=stage,
+        situation=situation,
+        follow_up_number=follow_up_number,
+        party=party,
+        recipients=_check_recipients(channel, recipients),
+        subject=" ".join(subject.split()),
+        body=body,
+        created_by=actor,
+        send_after=send_after,
+    )
+
+
+@transaction.atomic
+def save_draft(*, incident: Incident, actor, **fields) -> Message:
+    """Keep a message as a draft on the incident, to finish later."""
+    message = _new_message(incident=incident, actor=actor, **fields)
+    message.status = Message.Status.DRAFT
+    message.save()
+    _event(message, TimelineEvent.Kind.MESSAGE_DRAFTED, actor)
+    return message
+
+
+@transaction.atomic
+def send_message(*, incident: Incident, actor, **fields) -> Message:
+    """Send a message now or at ``send_after``, or hold it as policy says.
+
+    External messages follow the delivery rules: some wait for a manager's
+    approval, some become a draft for the incident owner.
+    """
+    message = _new_message(incident=incident, actor=actor, **fields)
+    return _dispatch(message, actor)
+
+
+def _dispatch(message: Message, actor) -> Message:
+    now = timezone.now()
+    mode = selectors.delivery_mode(message.incident, audience=message.audience)
+    # Approval always needs a second person, managers' own messages included.
+    if mode == DeliveryRule.Mode.APPROVAL:
+        message.status = Message.Status.AWAITING_APPROVAL
+        message.save()
+        _event(message, TimelineEvent.Kind.MESSAGE_SUBMITTED, actor)
+        return message
+    if mode == DeliveryRule.Mode.DRAFT and actor is None:
+        message.status = Message.Status.DRAFT
+        message.save()
+        _event(message, TimelineEvent.Kind.MESSAGE_DRAFTED, actor)
+        return message
+    return _release(message, actor, now)
+
+
+@transaction.atomic
+def send_draft(*, message: Message, actor) -> Message:
+    """Send a saved draft, under the same rules as a new message."""
+    message = Message.objects.select_for_update().get(pk=message.pk)
+    if message.status != Message.Status.DRAFT:
+        raise ValidationError("Only drafts can be sent from here.", code="not_draft")
+    return _dispatch(message, actor)
+
+
+@transaction.atomic
+def approve_message(
+    *,
+    message: Message,
+    actor,
+    subject: str | None = None,
+    body: str | None = None,
+) -> Message:
+    """Let an external message go, optionally after editing it."""
+    if not actor.has_perm("comms.approve_message"):
+        raise PermissionDenied("Only managers approve external messages.")
+    message = (
+        Message.objects.select_for_update(of=("self",))
+        .select_related("incident")
+        .get(pk=message.pk)
+    )
+    if message.status != Message.Status.AWAITING_APPROVAL:
+        raise ValidationError(
+            "This message is not waiting for approval.", code="not_awaiting"
+        )
+    if message.created_by_id == actor.pk:
+        raise ValidationError(
+            "You wrote this message; another manager must approve it.",
+            code="self_approval",
+        )
+    edited = {}
+    if subject is not None and subject != message.subject:
+        edited["subject"] = [message.subject, subject]
+        message.subject = subject
+    if body is not None and body != message.body:
+        edited["body"] = ["(edited)", "(see message)"]
+        message.body = body
+    now = timezone.now()
+    message.decided_by, message.decided_at = actor, now
+    message.save()
+    _event(message, TimelineEvent.Kind.MESSAGE_APPROVED, actor, changes=edited)
+    return _release(message, actor, now)
+
+
+@transaction.atomic
+def reject_message(*, message: Message, actor, reason: str) -> Message:
+    """Stop an external message, saying why, so its author can rework it."""
+    if not actor.has_perm("comms.approve_message"):
+        raise PermissionDenied("Only managers reject external messages.")
+    if not reason.strip():
+        raise _field_error(
+            "reason", "Say why, so the author can fix it.", "reason_required"
+        )
+    message = Message.objects.select_for_update(of=("self",)).get(pk=message.pk)
+    if message.status != Message.Status.AWAITING_APPROVAL:
+        raise ValidationError(
+            "This message is not waiting for approval.", code="not_awaiting"
+        )
+    if message.created_by_id == actor.pk:
+        raise ValidationError(
+            "You wrote this message; another manager must decide on it.",
+            code="self_approval",
+        )
+    message.status = Message.Status.REJECTED
+    message.status_reason = reason.strip()
+    message.decided_by, message.decided_at = actor, timezone.now()
+    message.save()
+    _event(message, TimelineEvent.Kind.MESSAGE_REJECTED, actor, reason=reason.strip())
+    return message
+
+
+@transaction.atomic
+def retry_message(*, message: Message, actor) -> Message:
+    """Queue a failed message again, from the incident page."""
+    message = Message.objects.select_for_update(of=("self",)).get(pk=message.pk)
+    if message.status != Message.Status.FAILED:
+        raise ValidationError("Only failed messages can be retried.", code="not_failed")
+    message.attempts = 0
+    message.last_error = ""
+    return _release(message, actor, timezone.now())
+
+
+def _backoff(attempts: int) -> dt.timedelta:
+    return dt.timedelta(seconds=settings.COMMS_RETRY_BASE_SECONDS * 2 ** (attempts - 1))
+
+
+def deliver_message(*, message_id: int) -> Message | None:
+    """Hand one queued message to its channel, exactly once.
+
+    The claim is a conditional UPDATE: of two workers given the same
+    message, one changes the row and sends; the other changes nothing and
+    stops. A failure is retried later with a doubling delay, then marked
+    failed and shown on the incident.
+    """
+    now = timezone.now()
+    claimed = (
+        Message.objects.filter(
+            pk=message_id,
+            status=Message.Status.QUEUED,
+        )
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .update(
+            status=Message.Status.SENDING,
+            claimed_at=now,
+            attempts=F("attempts") + 1,
+        )
+    )
+    if not claimed:
+        return None
+    message = Message.objects.select_related("incident", "party").get(pk=message_id)
+    webhook = ""
+    if message.channel == Channel.CHAT:
+        route = selectors.chat_route_for(message.incident)
+        webhook = route.webhook_url if route else ""
+    try:
+        channels.backend_for(message.channel).send(message, chat_webhook_url=webhook)
+    except channels.DeliveryError as exc:
+        return _record_failure(message, str(exc))
+    return _record_success(message)
+
+
+@transaction.atomic
+def _record_success(message: Message) -> Message:
+    now = timezone.now()
+    Message.objects.filter(pk=message.pk).update(
+        status=Message.Status.SENT, sent_at=now, last_error="", next_attempt_at=None
+    )
+    message.refresh_from_db()
+    _event(
+        message,
+        TimelineEvent.Kind.MESSAGE_SENT,
+        None,
+        recipients=message.recipients,
+        attempts=message.attempts,
+    )
+    incident = message.incident
+    if message.audience == Audience.CUSTOMER and incident.first_response_at is None:
+        # Someone may have recorded it by hand in the meantime.
+        with contextlib.suppress(ValidationError):
+            incident_services.record_first_response(
+                incident=incident,
+                actor=message.created_by,
+                responded_at=now,
+                channel=message.get_channel_display(),
+            )
+    return message
+
+
+@transaction.atomic
+def _record_failure(message: Message, error: str) -> Message:
+    now = timezone.now()
+    if message.attempts >= settings.COMMS_MAX_ATTEMPTS:
+        Message.objects.filter(pk=message.pk).update(
+            status=Message.Status.FAILED, last_error=error, next_attempt_at=None
+        )
+        message.refresh_from_db()
+        _event(
+            message,
+            TimelineEvent.Kind.MESSAGE_FAILED,
+            None,
+            error=error,
+            attempts=message.attempts,
+        )
+    else:
+        Message.objects.filter(pk=message.pk).update(
+            status=Message.Status.QUEUED,
+            last_error=error,
+            next_attempt_at=now + _backoff(message.attempts),
+        )
+        message.refresh_from_db()
+    return message
+
+
+def due_work(now: dt.datetime) -> dict[str, int]:
+    """Release scheduled messages, enqueue due retries, settle dead claims."""
+    released = 0
+    for message_id in Message.objects.filter(
+        status=Message.Status.SCHEDULED, send_after__lte=now
+    ).values_list("pk", flat=True):
+        with transaction.atomic():
+            updated = Message.objects.filter(
+                pk=message_id, status=Message.Status.SCHEDULED
+            ).update(status=Message.Status.QUEUED, queued_at=now, next_attempt_at=now)
+            released += updated
+    due = list(
+        Message.objects.filter(
+            status=Message.Status.QUEUED, next_attempt_at__lte=now
+        ).values_list("pk", flat=True)[:500]
+    )
+    for message_id in due:
+        async_task("comms.tasks.deliver_message", message_id)
+    stale_before = now - dt.timedelta(seconds=settings.COMMS_STALE_CLAIM_SECONDS)
+    stale = 0
+    for message in Message.objects.filter(
+        status=Message.Status.SENDING, claimed_at__lt=stale_before
+    ).select_related("incident"):
+        # The worker stopped mid-send: it may or may not have handed the
+        # message over. Resending could duplicate it, so a person decides.
+        with transaction.atomic():
+            if Message.objects.filter(
+                pk=message.pk, status=Message.Status.SENDING
+            ).update(
+                status=Message.Status.FAILED,
+                last_error="The delivery worker stopped mid-send; the message "
+                "may or may not have gone out. Check, then retry if needed.",
+            ):
+                message.refresh_from_db()
+                _event(
+                    message,
+                    TimelineEvent.Kind.MESSAGE_FAILED,
+                    None,
+                    error=message.last_error,
+                )
+                stale += 1
+    return {"released": released, "enqueued": len(due), "stale": stale}
+
+
+@transaction.atomic
+def log_reply(
+    *,
+    incident: Incident,
+    actor,
+    sender_kind: str,
+    text: str,
+    received_at: dt.datetime | None = None,
+    kind: str = Reply.Kind.REPLY,
+    party: ExternalParty | None = None,
+    sender_name: str = "",
+) -> Reply:
+    """Record what a customer, partner or vendor answered."""
+    now = timezone.now()
+    received_at = received_at or now
+    if not text.strip():
+        raise _field_error("text", "Paste or summarise what they said.", "empty")
+    if received_at > now:
+        raise _field_error(
+            "received_at", "A reply cannot come from the future.", "future_reply"
+        )
+    if kind == Reply.Kind.CONFIRMED and sender_kind != Reply.From.CUSTOMER:
+        raise _field_error(
+            "kind", "Only the customer can confirm the fix.", "not_customer"
+        )
+    if sender_kind in (Reply.From.PARTNER, Reply.From.VENDOR) and party is None:
+        raise _field_error("party", f"Pick the {sender_kind}.", "party_required")
+    reply = Reply.objects.create(
+        incident=incident,
+        sender_kind=sender_kind,
+        party=party,
+        sender_name=sender_name,
+        kind=kind,
+        text=text.strip(),
+        received_at=received_at,
+        logged_by=actor,
+    )
+    incident_services.record_timeline_event(
+        incident=incident,
+        kind=TimelineEvent.Kind.REPLY_LOGGED,
+        actor=actor,
+        details={
+            "from": sender_kind,
+            "party": party.name if party else "",
+            "name": sender_name,
+            "confirmed": kind == Reply.Kind.CONFIRMED,
+            "received_at": received_at.isoformat(),
+            "text": text.strip()[:500],
+        },
+    )
+    return reply

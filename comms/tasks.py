@@ -1,1 +1,9 @@
-"""Filled in by the comms issue; kept so every app has the same module set."""
+"""django-q2 entry points for comms; each loads fresh rows and calls a service."""
+
+from . import services
+
+
+def deliver_message(message_id: int) -> str:
+    """Deliver one queued message (a no-op if another worker already has)."""
+    message = services.deliver_message(message_id=message_id)
+    return message.status if message else "not claimed"

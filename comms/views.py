@@ -1,1 +1,273 @@
-"""Filled in by the comms issue; kept so every app has the same module set."""
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from incidents.models import Incident
+from incidents.selectors import incident_clocks, overall_clock_state
+
+from . import selectors, services
+from .catalogue import incident_context
+from .forms import ApprovalForm, ComposeForm, RejectionForm, ReplyForm
+from .models import ExternalParty, Message, MessageTemplate, MessageTemplateVersion
+from .rendering import RenderError
+from .rendering import render as render_template
+
+
+def _incident(pk):
+    return get_object_or_404(
+        Incident.objects.select_related("customer", "category", "signal", "owner"),
+        pk=pk,
+    )
+
+
+@require_GET
+def incident_messages(request, pk):
+    incident = _incident(pk)
+    return render(
+        request,
+        "comms/incident_messages.html",
+        {
+            "incident": incident,
+            "suggestions": selectors.suggested_messages(incident),
+            "messages_list": selectors.incident_messages(incident),
+            "replies": incident.replies.select_related("party", "logged_by"),
+            "reply_form": ReplyForm(),
+        },
+    )
+
+
+def _prefill(request, incident: Incident) -> dict:
+    """Render the chosen template into the composer's starting text."""
+    initial = {
+        "audience": request.GET.get("audience", "customer"),
+        "channel": request.GET.get("channel", "email"),
+        "stage": request.GET.get("stage", "creation"),
+        "situation": request.GET.get("situation", ""),
+        "follow_up_number": request.GET.get("follow_up") or None,
+    }
+    party = None
+    if request.GET.get("party", "").isdigit():
+        party = ExternalParty.objects.filter(pk=request.GET["party"]).first()
+    if party is None and initial["audience"] in ("partner", "vendor"):
+        party = ExternalParty.objects.filter(
+            kind=initial["audience"], is_active=True
+        ).first()
+    initial["party"] = party
+    template = None
+    if request.GET.get("template", "").isdigit():
+        template = (
+            MessageTemplate.objects.select_related("current_version")
+            .filter(pk=request.GET["template"], current_version__isnull=False)
+            .first()
+        )
+    if template:
+        initial.update(
+            audience=template.audience, channel=template.channel, stage=template.stage
+        )
+        follow_up = int(initial["follow_up_number"] or template.follow_up_from or 0)
+        context = incident_context(
+            incident,
+            reader_zone=request.session.get("time_zone") or "UTC",
+            sender_name=request.user.get_full_name() or request.user.get_username(),
+            follow_up_number=follow_up,
+            party={
+                "name": party.name,
+                "account_ref": party.account_ref,
+                "ack_hours": party.ack_hours,
+            }
+            if party
+            else None,
+            sla_state=overall_clock_state(incident_clocks(incident, timezone.now()))
+            .value.replace("_", " ")
+            .capitalize(),
+            base_url=request.build_absolute_uri("/")[:-1],
+        )
+        version = template.current_version
+        try:
+            rendered = render_template(version.subject, version.body, context)
+        except RenderError as exc:
+            messages.error(request, f"The template could not be rendered: {exc}")
+        else:
+            initial.update(
+                subject=rendered.subject,
+                body=rendered.body,
+                template_version=version.pk,
+            )
+    initial["recipients"] = selectors.default_recipients(
+        incident,
+        audience=initial["audience"],
+        channel=initial["channel"],
+        stage=initial["stage"],
+        party=party,
+    )
+    return initial
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("comms.send_message", raise_exception=True)
+def compose(request, pk):
+    incident = _incident(pk)
+    if request.method == "POST":
+        form = ComposeForm(request.POST)
+        if form.is_valid():
+            fields = form.message_fields()
+            version_id = form.cleaned_data.get("template_version")
+            fields["template_version"] = (
+                MessageTemplateVersion.objects.filter(pk=version_id).first()
+                if version_id
+                else None
+            )
+            is_draft = request.POST.get("action") == "Save draft"
+            action = services.save_draft if is_draft else services.send_message
+            try:
+                message = action(incident=incident, actor=request.user, **fields)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, _outcome(message))
+                return redirect("comms:incident_messages", pk=incident.pk)
+    else:
+        form = ComposeForm(initial=_prefill(request, incident))
+    return render(
+        request,
+        "comms/compose.html",
+        {
+            "incident": incident,
+            "form": form,
+            "suggestions": selectors.suggested_messages(incident),
+        },
+    )
+
+
+def _outcome(message: Message) -> str:
+    return {
+        Message.Status.DRAFT: "Saved as a draft.",
+        Message.Status.AWAITING_APPROVAL: "Sent to a manager for approval.",
+        Message.Status.SCHEDULED: "Scheduled.",
+        Message.Status.QUEUED: "Queued for delivery.",
+        Message.Status.SUPPRESSED: f"Not sent: {message.status_reason}",
+    }.get(message.status, f"Message {message.get_status_display().lower()}.")
+
+
+def _message_action(request, message_pk, action, success):
+    message = get_object_or_404(Message, pk=message_pk)
+    try:
+        message = action(message)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, success(message))
+    return message
+
+
+@require_POST
+@permission_required("comms.send_message", raise_exception=True)
+def message_retry(request, message_pk):
+    message = _message_action(
+        request,
+        message_pk,
+        lambda m: services.retry_message(message=m, actor=request.user),
+        _outcome,
+    )
+    return redirect("comms:incident_messages", pk=message.incident_id)
+
+
+@require_POST
+@permission_required("comms.send_message", raise_exception=True)
+def message_send_draft(request, message_pk):
+    message = _message_action(
+        request,
+        message_pk,
+        lambda m: services.send_draft(message=m, actor=request.user),
+        _outcome,
+    )
+    return redirect("comms:incident_messages", pk=message.incident_id)
+
+
+@require_POST
+@permission_required("comms.add_reply", raise_exception=True)
+def reply_log(request, pk):
+    incident = _incident(pk)
+    form = ReplyForm(request.POST)
+    if form.is_valid():
+        try:
+            services.log_reply(
+                incident=incident, actor=request.user, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Reply logged.")
+            return redirect("comms:incident_messages", pk=incident.pk)
+    return render(
+        request,
+        "comms/incident_messages.html",
+        {
+            "incident": incident,
+            "suggestions": selectors.suggested_messages(incident),
+            "messages_list": selectors.incident_messages(incident),
+            "replies": incident.replies.select_related("party", "logged_by"),
+            "reply_form": form,
+        },
+        status=400,
+    )
+
+
+@require_GET
+@permission_required("comms.approve_message", raise_exception=True)
+def approval_queue(request):
+    queue = [
+        (
+            m,
+            ApprovalForm(
+                initial={"subject": m.subject, "body": m.body}, prefix=str(m.pk)
+            ),
+        )
+        for m in selectors.approval_queue()[:100]
+    ]
+    return render(request, "comms/approval_queue.html", {"queue": queue})
+
+
+@require_POST
+@permission_required("comms.approve_message", raise_exception=True)
+def message_approve(request, message_pk):
+    form = ApprovalForm(request.POST, prefix=str(message_pk))
+    if not form.is_valid():
+        messages.error(request, "The message body cannot be empty.")
+        return redirect("comms:approvals")
+    _message_action(
+        request,
+        message_pk,
+        lambda m: services.approve_message(
+            message=m,
+            actor=request.user,
+            subject=form.cleaned_data["subject"],
+            body=form.cleaned_data["body"],
+        ),
+        lambda m: f"Approved. {_outcome(m)}",
+    )
+    return redirect("comms:approvals")
+
+
+@require_POST
+@permission_required("comms.approve_message", raise_exception=True)
+def message_reject(request, message_pk):
+    form = RejectionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say why the message is rejected.")
+        return redirect("comms:approvals")
+    _message_action(
+        request,
+        message_pk,
+        lambda m: services.reject_message(
+            message=m, actor=request.user, reason=form.cleaned_data["reason"]
+        ),
+        lambda m: "Rejected; the author will see your reason on the incident.",
+    )
+    return redirect(reverse("comms:approvals"))

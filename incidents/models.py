@@ -627,6 +627,15 @@ class TimelineEventKind(models.TextChoices):
     FIRST_RESPONSE = "first_response", "First response recorded"
     AFFECTED_CUSTOMER_ADDED = "affected_customer_added", "Affected customer added"
     ACTION_ITEM_DONE = "action_item_done", "Action item done"
+    MESSAGE_DRAFTED = "message_drafted", "Message drafted"
+    MESSAGE_SUBMITTED = "message_submitted", "Message sent for approval"
+    MESSAGE_APPROVED = "message_approved", "Message approved"
+    MESSAGE_REJECTED = "message_rejected", "Message rejected"
+    MESSAGE_QUEUED = "message_queued", "Message queued"
+    MESSAGE_SENT = "message_sent", "Message sent"
+    MESSAGE_FAILED = "message_failed", "Message failed"
+    MESSAGE_SUPPRESSED = "message_suppressed", "Message suppressed"
+    REPLY_LOGGED = "reply_logged", "Reply logged"
 
 
 class TimelineEvent(models.Model):

@@ -19,9 +19,13 @@ AGENT = [
     "incidents.view_timelineevent",
     "comms.view_messagetemplate",
     "comms.view_messagetemplateversion",
+    "comms.view_message",
+    "comms.send_message",
+    "comms.view_reply",
+    "comms.add_reply",
 ]
 SENIOR_AGENT = AGENT
-MANAGER = SENIOR_AGENT
+MANAGER = [*SENIOR_AGENT, "comms.approve_message"]
 VP = MANAGER
 
 ROLES = {

@@ -142,6 +142,30 @@ if env.bool("BEHIND_TLS_PROXY", default=False):
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="switchboard@localhost")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+EMAIL_MESSAGE_ID_DOMAIN = env("EMAIL_MESSAGE_ID_DOMAIN", default="switchboard.local")
+
+# Message delivery: one backend per channel (see comms/channels.py).
+CHAT_BACKEND = env(
+    "CHAT_BACKEND",
+    default="comms.channels.LogChatChannel"
+    if DEBUG
+    else "comms.channels.WebhookChatChannel",
+)
+CHAT_WEBHOOK_URL = env("CHAT_WEBHOOK_URL", default="")
+CHAT_WEBHOOK_TIMEOUT = env.int("CHAT_WEBHOOK_TIMEOUT", default=10)
+COMMS_CHANNEL_BACKENDS = {
+    "email": "comms.channels.EmailChannel",
+    "chat": CHAT_BACKEND,
+    "note": "comms.channels.NoteChannel",
+}
+# Attempts before a message is marked failed, and the first retry delay
+# (doubled each time).
+COMMS_MAX_ATTEMPTS = env.int("COMMS_MAX_ATTEMPTS", default=5)
+COMMS_RETRY_BASE_SECONDS = env.int("COMMS_RETRY_BASE_SECONDS", default=60)
+# A delivery claimed longer ago than this was cut off (worker died).
+COMMS_STALE_CLAIM_SECONDS = env.int("COMMS_STALE_CLAIM_SECONDS", default=300)
+SUPPORT_TEAM_NAME = env("SUPPORT_TEAM_NAME", default="Customer Support")
 
 # django-q2: the ORM broker needs no extra server; REDIS_URL switches to Redis
 # when one cluster machine is not enough.

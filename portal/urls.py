@@ -11,5 +11,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("me/", incident_views.profile, name="profile"),
     path("incidents/", include("incidents.urls")),
+    path("", include("comms.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("portal", "0001_roles"),
-        ("comms", "0002_default_library"),
+        ("comms", "0004_routes_and_rules"),
     ]
 
     operations = [migrations.RunPython(sync_roles, migrations.RunPython.noop)]

@@ -51,6 +51,25 @@ DEMO_CUSTOMERS = [
     ),
     ("Jonas Weber", "jonas.weber@example.org", "ACC-1005", Segment.STANDARD, False),
 ]
+DEMO_PARTIES = [
+    (
+        "partner",
+        "ConnectX",
+        "noc@connectx.example",
+        "escalations@connectx.example",
+        "CX-20418",
+        2,
+    ),
+    (
+        "vendor",
+        "PayFlow payments",
+        "support@payflow.example",
+        "accounts@payflow.example",
+        "PF-7731",
+        4,
+    ),
+    ("vendor", "TextGate SMS", "help@textgate.example", "", "TG-0092", 8),
+]
 DEMO_INCIDENTS = [
     {
         "title": "eSIM stuck in provisioning after payment",
@@ -124,6 +143,7 @@ class Command(BaseCommand):
         users = self._users()
         self._customers()
         self._incidents(users)
+        self._external_parties()
         if customers:
             self._bulk_customers(customers)
         if incidents:
@@ -188,6 +208,22 @@ class Command(BaseCommand):
                     owner=users["agent"] if hours_ago > 2 else None,
                     **spec,
                 )
+
+    def _external_parties(self):
+        from comms.models import ExternalParty
+
+        for kind, name, email, escalation, ref, hours in DEMO_PARTIES:
+            ExternalParty.objects.get_or_create(
+                name=name,
+                defaults={
+                    "kind": kind,
+                    "support_email": email,
+                    "escalation_email": escalation,
+                    "escalation_contact": "Account management",
+                    "account_ref": ref,
+                    "ack_hours": hours,
+                },
+            )
 
     def _bulk_customers(self, count):
         existing = Customer.objects.filter(account_id__startswith="GEN-").count()

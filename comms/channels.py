@@ -1,0 +1,93 @@
+"""Delivery backends, chosen in settings like Django's e-mail backends.
+
+E-mail goes through Django's mail system (EMAIL_URL). Chat goes to an
+incoming webhook per channel in the common JSON shape ({"text": …}); the
+log backend stands in during development. Internal notes stay on the
+incident and need no delivery.
+"""
+
+import json
+import logging
+import urllib.error
+import urllib.request
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.utils.module_loading import import_string
+
+logger = logging.getLogger(__name__)
+
+
+class DeliveryError(Exception):
+    """The channel did not accept the message; worth retrying."""
+
+
+class EmailChannel:
+    def send(self, message, *, chat_webhook_url: str = "") -> None:
+        email = EmailMessage(
+            subject=message.subject,
+            body=message.body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=list(message.recipients),
+            headers={
+                # A stable Message-ID lets mail systems drop a duplicate if a
+                # retry ever resends what a dead worker had already handed over.
+                "Message-ID": f"<switchboard-message-{message.pk}@"
+                f"{settings.EMAIL_MESSAGE_ID_DOMAIN}>",
+                "X-Switchboard-Incident": message.incident.reference,
+            },
+        )
+        try:
+            email.send(fail_silently=False)
+        except (OSError, ValueError) as exc:
+            raise DeliveryError(f"E-mail not accepted: {exc}") from exc
+
+
+class WebhookChatChannel:
+    def send(self, message, *, chat_webhook_url: str = "") -> None:
+        url = chat_webhook_url or settings.CHAT_WEBHOOK_URL
+        if not url:
+            raise DeliveryError(
+                "No webhook address for this chat channel; set one on its chat "
+                "route or CHAT_WEBHOOK_URL."
+            )
+        payload = json.dumps(
+            {
+                "text": message.body,
+                "channel": ", ".join(message.recipients),
+                "username": "Switchboard",
+                "idempotency_key": f"switchboard-message-{message.pk}",
+            }
+        ).encode()
+        request = urllib.request.Request(
+            url,
+            data=payload,
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(
+                request, timeout=settings.CHAT_WEBHOOK_TIMEOUT
+            ) as response:
+                status = response.status
+        except urllib.error.HTTPError as exc:
+            raise DeliveryError(f"Chat webhook answered {exc.code}.") from exc
+        except (urllib.error.URLError, OSError) as exc:
+            raise DeliveryError(f"Chat webhook unreachable: {exc}") from exc
+        if not 200 <= status < 300:
+            raise DeliveryError(f"Chat webhook answered {status}.")
+
+
+class LogChatChannel:
+    def send(self, message, *, chat_webhook_url: str = "") -> None:
+        logger.info("chat to %s: %s", ", ".join(message.recipients), message.body)
+
+
+class NoteChannel:
+    def send(self, message, *, chat_webhook_url: str = "") -> None:
+        """Notes live on the incident; delivering one is storing it."""
+
+
+def backend_for(channel: str):
+    path = settings.COMMS_CHANNEL_BACKENDS[channel]
+    return import_string(path)()

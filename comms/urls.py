@@ -1,0 +1,22 @@
+from django.urls import path
+
+from . import views
+
+app_name = "comms"
+
+urlpatterns = [
+    path(
+        "incidents/<int:pk>/messages/",
+        views.incident_messages,
+        name="incident_messages",
+    ),
+    path("incidents/<int:pk>/compose/", views.compose, name="compose"),
+    path("incidents/<int:pk>/replies/", views.reply_log, name="log_reply"),
+    path("messages/approvals/", views.approval_queue, name="approvals"),
+    path("messages/<int:message_pk>/retry/", views.message_retry, name="retry"),
+    path(
+        "messages/<int:message_pk>/send/", views.message_send_draft, name="send_draft"
+    ),
+    path("messages/<int:message_pk>/approve/", views.message_approve, name="approve"),
+    path("messages/<int:message_pk>/reject/", views.message_reject, name="reject"),
+]
