@@ -48,7 +48,7 @@ def browser():
 
 def test_agent_opens_an_incident_and_finds_it_in_the_list(live_server, browser):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     UserFactory(username="browser-agent", role="Agent")
     customer = CustomerFactory(name="Greta Browser", account_id="ACC-BROWSER")
@@ -71,6 +71,7 @@ def test_agent_opens_an_incident_and_finds_it_in_the_list(live_server, browser):
         "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", save
     )
     save.click()
+    WebDriverWait(browser, 10).until(lambda d: "/new/" not in d.current_url)
 
     alert = browser.find_element(By.CSS_SELECTOR, ".alert-success")
     assert "opened" in alert.text
@@ -80,7 +81,50 @@ def test_agent_opens_an_incident_and_finds_it_in_the_list(live_server, browser):
     browser.find_element(By.LINK_TEXT, "All incidents").click()
     browser.find_element(By.NAME, "q").send_keys("Activation fails")
     browser.find_element(By.CSS_SELECTOR, "form[role=search] button").click()
+    WebDriverWait(browser, 10).until(lambda d: "q=Activation" in d.current_url)
     rows = browser.find_elements(By.CSS_SELECTOR, "table tbody tr")
     assert len(rows) == 1
     assert reference in rows[0].text
     assert "Greta Browser" in rows[0].text
+
+
+def test_agent_composes_previews_and_sends_a_customer_message(live_server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from comms.models import Message
+    from tests.factories import IncidentFactory
+
+    agent = UserFactory(username="browser-composer", role="Agent")
+    incident = IncidentFactory(title="Port-in stuck", owner=agent)
+
+    browser.get(live_server.url + reverse("login"))
+    browser.find_element(By.NAME, "username").send_keys("browser-composer")
+    browser.find_element(By.NAME, "password").send_keys("pw-for-tests")
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 10).until(lambda d: "/login/" not in d.current_url)
+    browser.get(live_server.url + incident.get_absolute_url())
+    browser.find_element(By.LINK_TEXT, "Compose").click()
+
+    # The suggestions list offers the customer's first message, rendered.
+    browser.find_element(By.PARTIAL_LINK_TEXT, "Customer:").click()
+    WebDriverWait(browser, 10).until(lambda d: "template=" in d.current_url)
+    body = browser.find_element(By.NAME, "body")
+    assert incident.customer.name.split()[0] in body.get_attribute("value")
+    assert incident.reference in browser.find_element(By.NAME, "subject").get_attribute(
+        "value"
+    )
+    body.send_keys("\nP.S. We will call you tomorrow.")
+    send = browser.find_element(By.CSS_SELECTOR, "input[value=Send]")
+    browser.execute_script(
+        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", send
+    )
+    send.click()
+
+    assert (
+        "Queued for delivery."
+        in browser.find_element(By.CSS_SELECTOR, ".alert-success").text
+    )
+    message = Message.objects.get()
+    assert message.recipients == [incident.customer.email]
+    assert "We will call you tomorrow." in message.body

@@ -1,0 +1,408 @@
+import datetime as dt
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from comms import services
+from comms.models import Message
+from incidents.models import Priority, TimelineEvent
+from tests.assertions import error_codes
+from tests.factories import IncidentFactory, UserFactory
+
+
+def _customer_email(incident, actor, **overrides):
+    fields = {
+        "audience": "customer",
+        "channel": "email",
+        "stage": "follow_up",
+        "situation": "",
+        "follow_up_number": 1,
+        "party": None,
+        "recipients": [
+            incident.customer.email if incident.customer else "x@example.com"
+        ],
+        "subject": f"Update on {incident.reference}",
+        "body": "We are still on it.",
+        "send_after": None,
+        "template_version": None,
+    }
+    fields.update(overrides)
+    return services.send_message(incident=incident, actor=actor, **fields)
+
+
+@pytest.mark.django_db
+def test_a_customer_email_is_delivered_once_and_stamps_the_first_response(
+    agent, smtp_server, django_capture_on_commit_callbacks, q2_sync
+):
+    incident = IncidentFactory(priority=Priority.P3)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        message = _customer_email(incident, agent)
+
+    assert len(callbacks) == 1
+    message.refresh_from_db()
+    assert message.status == Message.Status.SENT
+    assert message.attempts == 1
+    assert len(smtp_server.messages) == 1
+    envelope = smtp_server.messages[0]
+    assert envelope.rcpt_tos == [incident.customer.email]
+    assert f"Update on {incident.reference}" in envelope.content.decode()
+    incident.refresh_from_db()
+    assert incident.first_response_at == message.sent_at
+    kinds = list(incident.timeline_events.values_list("kind", flat=True))
+    assert TimelineEvent.Kind.MESSAGE_QUEUED in kinds
+    assert TimelineEvent.Kind.MESSAGE_SENT in kinds
+    assert TimelineEvent.Kind.FIRST_RESPONSE in kinds
+
+
+@pytest.mark.django_db
+def test_deliver_message_twice_sends_once(agent, smtp_server):
+    incident = IncidentFactory()
+    message = _customer_email(incident, agent)
+
+    first = services.deliver_message(message_id=message.pk)
+    second = services.deliver_message(message_id=message.pk)
+
+    assert first.status == Message.Status.SENT
+    assert second is None
+    assert len(smtp_server.messages) == 1
+
+
+@pytest.mark.django_db
+def test_an_unreachable_mail_server_is_retried_then_shown_as_failed(
+    agent, smtp_down, settings, time_machine, frozen_now, q2_sync
+):
+    settings.COMMS_MAX_ATTEMPTS = 3
+    settings.COMMS_RETRY_BASE_SECONDS = 60
+    incident = IncidentFactory()
+    message = _customer_email(incident, agent)
+
+    services.deliver_message(message_id=message.pk)
+    message.refresh_from_db()
+    assert message.status == Message.Status.QUEUED
+    assert message.next_attempt_at == frozen_now + dt.timedelta(seconds=60)
+    assert "E-mail not accepted" in message.last_error
+
+    # Not yet due: the sweep leaves it alone.
+    services.due_work(frozen_now + dt.timedelta(seconds=30))
+    message.refresh_from_db()
+    assert message.attempts == 1
+
+    time_machine.move_to(frozen_now + dt.timedelta(seconds=61), tick=False)
+    services.due_work(frozen_now + dt.timedelta(seconds=61))
+    message.refresh_from_db()
+    assert message.attempts == 2
+    assert message.next_attempt_at == frozen_now + dt.timedelta(seconds=61 + 120)
+
+    time_machine.move_to(frozen_now + dt.timedelta(seconds=200), tick=False)
+    services.due_work(frozen_now + dt.timedelta(seconds=200))
+    message.refresh_from_db()
+    assert message.status == Message.Status.FAILED
+    assert message.attempts == 3
+    assert message.last_error
+    assert incident.timeline_events.filter(
+        kind=TimelineEvent.Kind.MESSAGE_FAILED
+    ).exists()
+
+
+@pytest.mark.django_db
+def test_a_failed_message_can_be_retried_and_then_goes_out(
+    agent, smtp_down, settings, smtp_server
+):
+    incident = IncidentFactory()
+    message = _customer_email(incident, agent)
+    Message.objects.filter(pk=message.pk).update(
+        status=Message.Status.FAILED, attempts=5, last_error="boom"
+    )
+
+    services.retry_message(message=message, actor=agent)
+    services.deliver_message(message_id=message.pk)
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.SENT
+    assert message.attempts == 1
+
+
+@pytest.mark.django_db
+def test_chat_messages_post_to_the_routed_webhook(agent, chat_server):
+    incident = IncidentFactory(priority=Priority.P1)
+    message = services.send_message(
+        incident=incident,
+        actor=agent,
+        audience="internal",
+        channel="chat",
+        stage="creation",
+        situation="",
+        follow_up_number=None,
+        party=None,
+        recipients=["#cs-urgent"],
+        subject="",
+        body="P1 incident opened",
+        send_after=None,
+        template_version=None,
+    )
+
+    services.deliver_message(message_id=message.pk)
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.SENT
+    assert chat_server.posts == [
+        {
+            "text": "P1 incident opened",
+            "channel": "#cs-urgent",
+            "username": "Switchboard",
+            "idempotency_key": f"switchboard-message-{message.pk}",
+        }
+    ]
+
+
+@pytest.mark.django_db
+def test_a_chat_webhook_error_is_retried(agent, chat_server):
+    chat_server.status = 500
+    incident = IncidentFactory()
+    message = services.send_message(
+        incident=incident,
+        actor=agent,
+        audience="internal",
+        channel="chat",
+        stage="follow_up",
+        situation="",
+        follow_up_number=1,
+        party=None,
+        recipients=["#esim-support"],
+        subject="",
+        body="Update",
+        send_after=None,
+        template_version=None,
+    )
+
+    services.deliver_message(message_id=message.pk)
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.QUEUED
+    assert "answered 500" in message.last_error
+
+
+@pytest.mark.django_db
+def test_a_delivery_cut_off_mid_send_is_shown_for_a_person_to_check(
+    agent, frozen_now, settings
+):
+    incident = IncidentFactory()
+    message = _customer_email(incident, agent)
+    Message.objects.filter(pk=message.pk).update(
+        status=Message.Status.SENDING,
+        claimed_at=frozen_now
+        - dt.timedelta(seconds=settings.COMMS_STALE_CLAIM_SECONDS + 1),
+        attempts=1,
+    )
+
+    result = services.due_work(frozen_now)
+
+    message.refresh_from_db()
+    assert result["stale"] == 1
+    assert message.status == Message.Status.FAILED
+    assert "may or may not have gone out" in message.last_error
+
+
+@pytest.mark.django_db
+def test_scheduled_messages_leave_when_due(
+    agent, frozen_now, smtp_server, q2_sync, time_machine
+):
+    incident = IncidentFactory()
+    message = _customer_email(
+        incident, agent, send_after=frozen_now + dt.timedelta(hours=2)
+    )
+    assert message.status == Message.Status.SCHEDULED
+
+    services.due_work(frozen_now + dt.timedelta(hours=1))
+    message.refresh_from_db()
+    assert message.status == Message.Status.SCHEDULED
+
+    time_machine.move_to(frozen_now + dt.timedelta(hours=2), tick=False)
+    services.due_work(frozen_now + dt.timedelta(hours=2))
+    message.refresh_from_db()
+    assert message.status == Message.Status.SENT
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("recipients", "code"),
+    [([], "no_recipients"), (["not-an-address"], "bad_recipient")],
+)
+def test_send_message_refuses_bad_recipients(agent, recipients, code):
+    incident = IncidentFactory()
+
+    with pytest.raises(ValidationError) as exc_info:
+        _customer_email(incident, agent, recipients=recipients)
+
+    assert code in error_codes(exc_info.value)
+    assert not Message.objects.exists()
+
+
+# --- Approvals ---------------------------------------------------------------
+
+
+@pytest.fixture
+def manager(db):
+    return UserFactory(username="manager-a", role="Manager")
+
+
+@pytest.fixture
+def other_manager(db):
+    return UserFactory(username="manager-b", role="Manager")
+
+
+@pytest.mark.django_db
+def test_customer_messages_on_p1_wait_for_approval(agent):
+    incident = IncidentFactory(priority=Priority.P1)
+
+    message = _customer_email(incident, agent)
+
+    assert message.status == Message.Status.AWAITING_APPROVAL
+    assert incident.timeline_events.filter(
+        kind=TimelineEvent.Kind.MESSAGE_SUBMITTED
+    ).exists()
+
+
+@pytest.mark.django_db
+def test_customer_messages_on_systemic_incidents_wait_for_approval(agent):
+    incident = IncidentFactory(customer=None, is_systemic=True)
+
+    message = _customer_email(incident, agent, recipients=["someone@example.com"])
+
+    assert message.status == Message.Status.AWAITING_APPROVAL
+
+
+@pytest.mark.django_db
+def test_agents_cannot_approve(agent, other_agent):
+    message = _customer_email(IncidentFactory(priority=Priority.P1), agent)
+
+    with pytest.raises(PermissionDenied):
+        services.approve_message(message=message, actor=other_agent)
+
+
+@pytest.mark.django_db
+def test_nobody_approves_their_own_message(manager):
+    message = _customer_email(IncidentFactory(priority=Priority.P1), manager)
+
+    with pytest.raises(ValidationError) as exc_info:
+        services.approve_message(message=message, actor=manager)
+
+    assert exc_info.value.code == "self_approval"
+
+
+@pytest.mark.django_db
+def test_a_manager_edits_then_approves(
+    agent, manager, smtp_server, q2_sync, django_capture_on_commit_callbacks
+):
+    message = _customer_email(IncidentFactory(priority=Priority.P1), agent)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.approve_message(
+            message=message, actor=manager, body="Edited by the manager."
+        )
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.SENT
+    assert message.decided_by == manager
+    assert "Edited by the manager." in smtp_server.messages[0].content.decode()
+
+
+@pytest.mark.django_db
+def test_a_manager_rejects_with_a_reason(agent, manager):
+    message = _customer_email(IncidentFactory(priority=Priority.P1), agent)
+
+    services.reject_message(message=message, actor=manager, reason="Too vague")
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.REJECTED
+    assert message.status_reason == "Too vague"
+
+
+# --- De-duplication ------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_second_follow_up_within_24h_for_the_same_root_cause_is_suppressed(
+    agent, frozen_now, time_machine
+):
+    customer_incident = IncidentFactory(root_cause="Carrier API outage")
+    sibling = IncidentFactory(
+        customer=customer_incident.customer, root_cause="carrier api outage"
+    )
+    _customer_email(customer_incident, agent)
+
+    time_machine.move_to(frozen_now + dt.timedelta(hours=23), tick=False)
+    repeat = _customer_email(sibling, agent)
+
+    time_machine.move_to(frozen_now + dt.timedelta(hours=25), tick=False)
+    later = _customer_email(sibling, agent)
+
+    assert repeat.status == Message.Status.SUPPRESSED
+    assert "within 24 hours" in repeat.status_reason
+    assert sibling.timeline_events.filter(
+        kind=TimelineEvent.Kind.MESSAGE_SUPPRESSED
+    ).exists()
+    assert later.status == Message.Status.QUEUED
+
+
+@pytest.mark.django_db
+def test_different_root_causes_are_not_duplicates(agent):
+    first = IncidentFactory(root_cause="Billing bug")
+    second = IncidentFactory(customer=first.customer, root_cause="Network outage")
+    _customer_email(first, agent)
+
+    message = _customer_email(second, agent)
+
+    assert message.status == Message.Status.QUEUED
+
+
+@pytest.mark.django_db
+def test_resolution_messages_are_never_suppressed(agent):
+    incident = IncidentFactory()
+    _customer_email(incident, agent, stage="resolution", follow_up_number=None)
+
+    again = _customer_email(incident, agent, stage="resolution", follow_up_number=None)
+
+    assert again.status == Message.Status.QUEUED
+
+
+# --- Replies ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_log_reply_adds_it_to_the_timeline(agent):
+    incident = IncidentFactory()
+
+    services.log_reply(
+        incident=incident,
+        actor=agent,
+        sender_kind="customer",
+        text="It works now, thanks!",
+        kind="confirmed",
+    )
+
+    event = incident.timeline_events.get(kind=TimelineEvent.Kind.REPLY_LOGGED)
+    assert event.details["confirmed"] is True
+    assert event.actor == agent
+
+
+@pytest.mark.django_db
+def test_only_customers_confirm_the_fix(agent):
+    from comms.models import ExternalParty
+
+    party = ExternalParty.objects.create(
+        kind="partner", name="ConnectX", support_email="noc@connectx.example"
+    )
+
+    with pytest.raises(ValidationError) as exc_info:
+        services.log_reply(
+            incident=IncidentFactory(),
+            actor=agent,
+            sender_kind="partner",
+            party=party,
+            text="Fixed on our side",
+            kind="confirmed",
+        )
+
+    assert "not_customer" in error_codes(exc_info.value)
