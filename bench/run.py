@@ -15,6 +15,7 @@ from urllib.parse import quote_plus, urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 TARGET_ROWS = int(os.environ.get("BENCH_ROWS", "100000"))
@@ -125,6 +126,12 @@ def main() -> None:
         print(
             f"{name:<28} {result['median']:>10.1f} {result['p95']:>9.1f} {queries:>8}"
         )
+
+    from bench_comms import delivery_rate, render_rate
+
+    print()
+    render_rate()
+    delivery_rate()
 
 
 if __name__ == "__main__":

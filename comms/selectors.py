@@ -1,8 +1,10 @@
 """Reads that the composer, the approval queue and the scheduler share."""
 
+import datetime as dt
+
 from django.db.models import Count, Q, QuerySet
 
-from incidents.models import Incident
+from incidents.models import Incident, PolicyTarget
 
 from .models import (
     Audience,
@@ -256,3 +258,23 @@ def approval_queue() -> QuerySet:
         .select_related("incident", "created_by", "party")
         .order_by("created_at", "id")
     )
+
+
+CADENCE_FIELD = {
+    Audience.INTERNAL: "internal_update_minutes",
+    Audience.CUSTOMER: "customer_update_minutes",
+    Audience.PARTNER: "partner_update_minutes",
+    Audience.VENDOR: "partner_update_minutes",
+}
+
+
+def next_update_due(incident: Incident, *, audience: str, now) -> dt.datetime | None:
+    """Return when ``audience`` is next due an update under the incident's policy."""
+    minutes = (
+        PolicyTarget.objects.filter(
+            policy_id=incident.policy_id, priority=incident.priority
+        )
+        .values_list(CADENCE_FIELD[audience], flat=True)
+        .first()
+    )
+    return now + dt.timedelta(minutes=minutes) if minutes else None

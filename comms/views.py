@@ -74,6 +74,9 @@ def _prefill(request, incident: Incident) -> dict:
             reader_zone=request.session.get("time_zone") or "UTC",
             sender_name=request.user.get_full_name() or request.user.get_username(),
             follow_up_number=follow_up,
+            next_update_at=selectors.next_update_due(
+                incident, audience=template.audience, now=timezone.now()
+            ),
             party={
                 "name": party.name,
                 "account_ref": party.account_ref,
