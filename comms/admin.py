@@ -3,6 +3,7 @@ import difflib
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -14,7 +15,15 @@ from incidents.selectors import REFERENCE_PATTERN, incident_clocks, overall_cloc
 
 from . import services
 from .catalogue import CATALOGUE, incident_context
-from .models import MessageTemplate, MessageTemplateVersion
+from .models import (
+    ChatRoute,
+    DeliveryRule,
+    ExternalParty,
+    Message,
+    MessageTemplate,
+    MessageTemplateVersion,
+    Reply,
+)
 
 
 class MessageTemplateForm(forms.ModelForm):
@@ -264,3 +273,66 @@ class MessageTemplateAdmin(admin.ModelAdmin):
                 "error": error,
             },
         )
+
+
+@admin.register(ExternalParty)
+class ExternalPartyAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "support_email", "escalation_email", "ack_hours"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["name", "support_email", "account_ref"]
+
+
+@admin.register(ChatRoute)
+class ChatRouteAdmin(admin.ModelAdmin):
+    list_display = ["channel_name", "ping", "priority", "is_systemic", "category"]
+    list_filter = ["priority", "is_systemic", "category"]
+    list_select_related = ["category"]
+    search_fields = ["channel_name", "ping"]
+    autocomplete_fields = ["category"]
+    # A webhook address typed without a scheme is an https one.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+
+@admin.register(DeliveryRule)
+class DeliveryRuleAdmin(admin.ModelAdmin):
+    list_display = ["audience", "priority", "is_systemic", "mode"]
+    list_filter = ["audience", "mode"]
+    search_fields = ["audience"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Shown for inspection; messages and replies change through the portal."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyAdmin):
+    list_display = [
+        "__str__",
+        "incident",
+        "status",
+        "attempts",
+        "created_at",
+        "sent_at",
+    ]
+    list_filter = ["status", "audience", "channel", "stage"]
+    list_select_related = ["incident"]
+    search_fields = ["=incident__id", "subject"]
+    show_full_result_count = False
+
+
+@admin.register(Reply)
+class ReplyAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "incident", "sender_kind", "kind", "received_at"]
+    list_filter = ["sender_kind", "kind"]
+    list_select_related = ["incident"]
+    search_fields = ["=incident__id", "text"]
+    show_full_result_count = False

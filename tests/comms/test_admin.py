@@ -125,3 +125,24 @@ def test_agents_cannot_edit_templates(client, agent, template):
     )
 
     assert response.status_code == 302  # sent to the admin login
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "page",
+    [
+        "admin:comms_externalparty_changelist",
+        "admin:comms_externalparty_add",
+        "admin:comms_chatroute_changelist",
+        "admin:comms_chatroute_add",
+        "admin:comms_deliveryrule_changelist",
+        "admin:comms_message_changelist",
+        "admin:comms_reply_changelist",
+        "admin:comms_messagetemplate_changelist",
+        "admin:comms_messagetemplate_add",
+    ],
+)
+def test_comms_admin_pages_open(client, admin_user, page):
+    client.force_login(admin_user)
+
+    assert client.get(reverse(page)).status_code == 200
