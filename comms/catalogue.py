@@ -43,7 +43,8 @@ CATALOGUE: dict[str, str] = {
     "sla.resolution_due": "Resolution deadline (reader's zone)",
     "sla.state": "Met, Running, At risk or Breached (worst clock)",
     "customer.name": "Customer name (empty on systemic incidents)",
-    "customer.first_name": "First word of the customer name",
+    "customer.first_name": "First word of the customer name ('there' when the "
+    "incident has no single customer, so greetings still read well)",
     "customer.email": "Customer e-mail",
     "customer.account_id": "Account id",
     "customer.segment": "Enterprise, Standard or Trial",
@@ -133,7 +134,7 @@ def incident_context(
         },
         "customer": {
             "name": customer.name if customer else "",
-            "first_name": customer.name.split()[0] if customer else "",
+            "first_name": customer.name.split()[0] if customer else "there",
             "email": customer.email if customer else "",
             "account_id": customer.account_id if customer else "",
             "segment": customer.get_segment_display() if customer else "",
