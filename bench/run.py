@@ -117,6 +117,8 @@ def main() -> None:
         "list, search 'Ana' (broad)": "/incidents/?q=Ana",
         "list, search INC-": f"/incidents/?q=INC-{sample:05d}",
         "detail": f"/incidents/{sample}/",
+        "messages tab": f"/incidents/{sample}/messages/",
+        "compose": f"/incidents/{sample}/compose/",
     }
     print(f"\n{REQUESTS} requests each, in process (Django test client):")
     print(f"{'page':<28} {'median ms':>10} {'p95 ms':>9} {'queries':>8}")
