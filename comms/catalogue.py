@@ -203,3 +203,46 @@ def sample_context() -> dict[str, Any]:
         "next_update_at": "Mon 23 Nov 2026, 21:30 UTC",
         "support": {"team": "Support"},
     }
+
+
+def sample_contexts() -> list[dict[str, Any]]:
+    """Return sample contexts covering the branches templates usually take.
+
+    Every priority, a systemic incident without a customer, and one with the
+    optional fields empty: a template that only misbehaves on a P1 is caught
+    when it is saved, not when an agent composes.
+    """
+    import copy
+
+    severities = {"P1": "Critical", "P2": "High", "P3": "Medium", "P4": "Low"}
+    contexts = []
+    for priority, severity in severities.items():
+        context = sample_context()
+        context["incident"].update(priority=priority, severity=severity)
+        contexts.append(context)
+    systemic = sample_context()
+    systemic["incident"].update(is_systemic=True, affected_count=250)
+    systemic["customer"] = {
+        "name": "",
+        "first_name": "there",
+        "email": "",
+        "account_id": "",
+        "segment": "",
+        "is_vip": False,
+    }
+    contexts.append(systemic)
+    sparse = copy.deepcopy(sample_context())
+    for key in (
+        "impact_started_at",
+        "resolved_at",
+        "amount_paid",
+        "partner_action",
+        "vendor_action",
+        "engineering_action",
+    ):
+        sparse["incident"][key] = ""
+    sparse["incident"]["tags"] = []
+    sparse["next_update_at"] = ""
+    sparse["party"] = {"name": "", "account_ref": "", "ack_hours": ""}
+    contexts.append(sparse)
+    return contexts

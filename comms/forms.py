@@ -33,7 +33,7 @@ class ComposeForm(forms.Form):
     stage = forms.ChoiceField(choices=Stage.choices)
     situation = forms.ChoiceField(choices=Situation.choices, required=False)
     follow_up_number = forms.IntegerField(
-        min_value=1, required=False, label="Follow-up #"
+        min_value=1, max_value=99, required=False, label="Follow-up #"
     )
     party = forms.ModelChoiceField(
         queryset=ExternalParty.objects.filter(is_active=True),
@@ -132,7 +132,9 @@ class ReplyForm(forms.Form):
 
 class ApprovalForm(forms.Form):
     subject = forms.CharField(max_length=300, required=False)
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}))
+    # Not stripped: the service compares it with the stored text to tell an
+    # edit from an untouched approval (it also normalises line endings).
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), strip=False)
 
 
 class RejectionForm(forms.Form):

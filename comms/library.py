@@ -562,19 +562,6 @@ LIBRARY = [
         situation="to_l2",
     ),
     _t(
-        "customer-escalation-l2-chat",
-        "Customer chat: escalated to senior support",
-        "customer",
-        "chat",
-        "escalation",
-        "",
-        """
-        I've passed your case to a senior specialist with everything we've covered, so
-        you won't need to explain it again. You'll hear from us within 24 hours.
-        """,
-        situation="to_l2",
-    ),
-    _t(
         "customer-escalation-engineering",
         "Customer: escalated to engineering",
         "customer",

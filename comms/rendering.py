@@ -41,7 +41,6 @@ SAFE_FILTERS = {
     "min",
     "round",
     "sort",
-    "string",
     "sum",
     "title",
     "trim",
@@ -55,7 +54,6 @@ SAFE_FILTERS = {
     "selectattr",
     "rejectattr",
     "map",
-    "batch",
     "dictsort",
     "items",
 }
@@ -120,27 +118,46 @@ def _guarded_join(value, separator="", attribute=None):
 
 
 class GuardedEnvironment(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "%"})
 
     def call_binop(self, context, operator, left, right):
         _check_time()
-        if operator == "**" and (not isinstance(right, int | float) or abs(right) > 64):
-            raise SecurityError("Exponents in templates are limited to 64.")
+        if operator == "%" and isinstance(left, str):
+            raise SecurityError("Use filters, not % formatting, in templates.")
+        if operator == "**":
+            if not isinstance(right, int | float) or abs(right) > 64:
+                raise SecurityError("Exponents in templates are limited to 64.")
+            if isinstance(left, int) and left.bit_length() * abs(right) > 4096:
+                raise SecurityError("That number would be too large.")
         if operator == "*":
             for seq, times in ((left, right), (right, left)):
                 size = _size(seq)
-                if (
-                    size is not None
-                    and isinstance(times, int)
-                    and size * times > MAX_OUTPUT_CHARS
-                ):
+                if size is None or not isinstance(times, int):
+                    continue
+                limit = MAX_OUTPUT_CHARS if isinstance(seq, str) else MAX_RANGE
+                if size * times > limit:
                     raise SecurityError("That repetition would be too long.")
+            if (
+                isinstance(left, int)
+                and isinstance(right, int)
+                and (left.bit_length() + right.bit_length() > 4096)
+            ):
+                raise SecurityError("That number would be too large.")
         return super().call_binop(context, operator, left, right)
 
     def getattr(self, obj, attribute):
-        # Jinja hands str.format back wrapped before any safety check; only
-        # the listed text methods are reachable at all.
-        if isinstance(obj, str) and attribute not in SAFE_STR_METHODS:
+        # Templates see plain data. Only the listed text methods are
+        # reachable (Jinja hands str.format back before any safety check);
+        # dicts give their keys, never their methods; numbers and lists give
+        # nothing (int.to_bytes can allocate any amount of memory).
+        if isinstance(obj, str):
+            if attribute not in SAFE_STR_METHODS:
+                return self.unsafe_undefined(obj, attribute)
+        elif isinstance(obj, dict):
+            if attribute in obj:
+                return obj[attribute]
+            return self.undefined(obj=obj, name=attribute)
+        elif isinstance(obj, int | float | list | tuple | set | frozenset | bytes):
             return self.unsafe_undefined(obj, attribute)
         return super().getattr(obj, attribute)
 

@@ -6,11 +6,13 @@ import multiprocessing
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -18,7 +20,7 @@ from incidents import services as incident_services
 from incidents.models import Incident, TimelineEvent
 
 from . import channels, rendering, selectors
-from .catalogue import CATALOGUE, TOP_LEVEL_NAMES, sample_context
+from .catalogue import CATALOGUE, TOP_LEVEL_NAMES, sample_contexts
 from .models import (
     Audience,
     Channel,
@@ -56,7 +58,8 @@ def _unknown_variables(source: str) -> list[str]:
 
 def _render_sample(subject: str, body: str, connection) -> None:
     try:
-        rendering.render(subject, body, sample_context())
+        for context in sample_contexts():
+            rendering.render(subject, body, context)
     except rendering.RenderError as exc:
         connection.send(str(exc))
     else:
@@ -64,7 +67,7 @@ def _render_sample(subject: str, body: str, connection) -> None:
 
 
 def _sample_render_error(subject: str, body: str) -> str | None:
-    """Render against the sample context in a child process with a hard limit.
+    """Render against the sample contexts in a child process with a hard limit.
 
     A child process can be killed whatever the template does (a loop that
     emits nothing never yields control to the in-process checks).
@@ -195,6 +198,25 @@ def _field_error(field: str, message: str, code: str) -> ValidationError:
     return ValidationError({field: ValidationError(message, code=code)})
 
 
+def _check_staff_addresses(recipients: list[str]) -> None:
+    """Internal e-mail goes to staff only, so it cannot bypass approval rules."""
+    wanted = {r.strip().lower() for r in recipients if r.strip()}
+    staff = {
+        email.lower()
+        for email in get_user_model()
+        .objects.filter(is_active=True, email__in=[*wanted, *recipients])
+        .values_list("email", flat=True)
+    }
+    outsiders = sorted(wanted - staff)
+    if outsiders:
+        raise _field_error(
+            "recipients",
+            f"Internal e-mail goes to staff addresses only; {', '.join(outsiders)} "
+            "is not one. Pick the customer, partner or vendor audience instead.",
+            "not_staff",
+        )
+
+
 def _dedup_kind(message: Message) -> str | None:
     """Return which 24-hour allowance a customer message uses, if any."""
     if message.audience != Audience.CUSTOMER:
@@ -225,12 +247,17 @@ def _duplicate_of(message: Message, now: dt.datetime) -> Message | None:
         else Q(stage=Stage.CREATION, situation=Situation.PROACTIVE)
     )
     candidates = (
-        Message.objects.filter(
+        Message.objects.annotate(
+            # When it left (or will leave), not when someone started writing
+            # it: a draft or an approval can sit for a day.
+            released_at=Coalesce("sent_at", "queued_at", "send_after", "created_at")
+        )
+        .filter(
             kind_q,
             same_cause,
             audience=Audience.CUSTOMER,
             status__in=LIVE_STATUSES,
-            created_at__gte=now - DEDUP_WINDOW,
+            released_at__gte=now - DEDUP_WINDOW,
         )
         .exclude(pk=message.pk)
         .order_by("-created_at")
@@ -256,6 +283,16 @@ def _event(message: Message, kind: str, actor, **details) -> None:
 
 def _release(message: Message, actor, now: dt.datetime) -> Message:
     """Queue, schedule or suppress a message cleared to leave."""
+    # Two sends racing for the same customer would both pass the duplicate
+    # check; holding the incident row makes them take turns.
+    Incident.objects.select_for_update().filter(pk=message.incident_id).first()
+    if message.incident.root_cause.strip():
+        # Incidents sharing the root cause share the allowance too.
+        list(
+            Incident.objects.select_for_update()
+            .filter(root_cause__iexact=message.incident.root_cause.strip())
+            .values_list("pk", flat=True)
+        )
     duplicate = _duplicate_of(message, now)
     if duplicate is not None:
         message.status = Message.Status.SUPPRESSED
@@ -310,6 +347,19 @@ def _new_message(
 ) -> Message:
     if not body.strip():
         raise _field_error("body", "The message is empty.", "empty_body")
+    if audience != Audience.INTERNAL and channel != Channel.EMAIL:
+        raise _field_error(
+            "channel",
+            "Customers, partners and vendors are written to by e-mail here; chat "
+            "and notes reach the team only.",
+            "external_channel",
+        )
+    if audience == Audience.INTERNAL and channel == Channel.EMAIL:
+        _check_staff_addresses(recipients)
+    if follow_up_number is not None and not 1 <= follow_up_number <= 99:
+        raise _field_error(
+            "follow_up_number", "Follow-up numbers run from 1 to 99.", "bad_number"
+        )
     if channel == Channel.EMAIL and not subject.strip():
         raise _field_error("subject", "An e-mail needs a subject.", "no_subject")
     if audience in (Audience.PARTNER, Audience.VENDOR) and party is None:
@@ -406,12 +456,20 @@ def approve_message(
             code="self_approval",
         )
     edited = {}
-    if subject is not None and subject != message.subject:
-        edited["subject"] = [message.subject, subject]
-        message.subject = subject
-    if body is not None and body != message.body:
-        edited["body"] = ["(edited)", "(see message)"]
-        message.body = body
+    if subject is not None:
+        subject = " ".join(subject.split())
+        if message.channel == Channel.EMAIL and not subject:
+            raise _field_error("subject", "An e-mail needs a subject.", "no_subject")
+        if subject != message.subject:
+            edited["subject"] = [message.subject, subject]
+            message.subject = subject
+    if body is not None:
+        body = body.replace("\r\n", "\n")
+        if not body.strip():
+            raise _field_error("body", "The message is empty.", "empty_body")
+        if body.strip() != message.body.strip():
+            edited["body"] = ["(original)", "(edited by the approver)"]
+            message.body = body
     now = timezone.now()
     message.decided_by, message.decided_at = actor, now
     message.save()
@@ -499,9 +557,12 @@ def deliver_message(*, message_id: int) -> Message | None:
 @transaction.atomic
 def _record_success(message: Message) -> Message:
     now = timezone.now()
-    Message.objects.filter(pk=message.pk).update(
+    # Only the claim still in force may settle the message: if the stale-claim
+    # sweep already gave up on this attempt, a person now decides.
+    if not Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
         status=Message.Status.SENT, sent_at=now, last_error="", next_attempt_at=None
-    )
+    ):
+        return message
     message.refresh_from_db()
     _event(
         message,
@@ -526,10 +587,12 @@ def _record_success(message: Message) -> Message:
 @transaction.atomic
 def _record_failure(message: Message, error: str) -> Message:
     now = timezone.now()
+    still_claimed = Message.objects.filter(pk=message.pk, status=Message.Status.SENDING)
     if message.attempts >= settings.COMMS_MAX_ATTEMPTS:
-        Message.objects.filter(pk=message.pk).update(
+        if not still_claimed.update(
             status=Message.Status.FAILED, last_error=error, next_attempt_at=None
-        )
+        ):
+            return message
         message.refresh_from_db()
         _event(
             message,
@@ -539,7 +602,7 @@ def _record_failure(message: Message, error: str) -> Message:
             attempts=message.attempts,
         )
     else:
-        Message.objects.filter(pk=message.pk).update(
+        still_claimed.update(
             status=Message.Status.QUEUED,
             last_error=error,
             next_attempt_at=now + _backoff(message.attempts),

@@ -12,7 +12,16 @@ from incidents.selectors import incident_clocks, overall_clock_state
 from . import selectors, services
 from .catalogue import incident_context
 from .forms import ApprovalForm, ComposeForm, RejectionForm, ReplyForm
-from .models import ExternalParty, Message, MessageTemplate, MessageTemplateVersion
+from .models import (
+    Audience,
+    Channel,
+    ExternalParty,
+    Message,
+    MessageTemplate,
+    MessageTemplateVersion,
+    Situation,
+    Stage,
+)
 from .rendering import RenderError
 from .rendering import render as render_template
 
@@ -40,35 +49,49 @@ def incident_messages(request, pk):
     )
 
 
+def _int_param(request, name: str) -> int | None:
+    """Return a small positive integer from the query string, or None."""
+    value = request.GET.get(name, "")
+    if value.isascii() and value.isdecimal() and len(value) <= 9:
+        return int(value)
+    return None
+
+
+def _choice_param(request, name: str, choices, default: str) -> str:
+    value = request.GET.get(name, default)
+    return value if value in dict(choices) else default
+
+
 def _prefill(request, incident: Incident) -> dict:
     """Render the chosen template into the composer's starting text."""
+    follow_up = _int_param(request, "follow_up")
     initial = {
-        "audience": request.GET.get("audience", "customer"),
-        "channel": request.GET.get("channel", "email"),
-        "stage": request.GET.get("stage", "creation"),
-        "situation": request.GET.get("situation", ""),
-        "follow_up_number": request.GET.get("follow_up") or None,
+        "audience": _choice_param(request, "audience", Audience.choices, "customer"),
+        "channel": _choice_param(request, "channel", Channel.choices, "email"),
+        "stage": _choice_param(request, "stage", Stage.choices, "creation"),
+        "situation": _choice_param(request, "situation", Situation.choices, ""),
+        "follow_up_number": follow_up if follow_up and follow_up <= 99 else None,
     }
     party = None
-    if request.GET.get("party", "").isdigit():
-        party = ExternalParty.objects.filter(pk=request.GET["party"]).first()
+    if _int_param(request, "party"):
+        party = ExternalParty.objects.filter(pk=_int_param(request, "party")).first()
     if party is None and initial["audience"] in ("partner", "vendor"):
         party = ExternalParty.objects.filter(
             kind=initial["audience"], is_active=True
         ).first()
     initial["party"] = party
     template = None
-    if request.GET.get("template", "").isdigit():
+    if _int_param(request, "template"):
         template = (
             MessageTemplate.objects.select_related("current_version")
-            .filter(pk=request.GET["template"], current_version__isnull=False)
+            .filter(pk=_int_param(request, "template"), current_version__isnull=False)
             .first()
         )
     if template:
         initial.update(
             audience=template.audience, channel=template.channel, stage=template.stage
         )
-        follow_up = int(initial["follow_up_number"] or template.follow_up_from or 0)
+        follow_up = initial["follow_up_number"] or template.follow_up_from or 0
         context = incident_context(
             incident,
             reader_zone=request.session.get("time_zone") or "UTC",

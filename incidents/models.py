@@ -651,9 +651,11 @@ class TimelineEvent(models.Model):
         Incident, on_delete=models.PROTECT, related_name="timeline_events"
     )
     kind = models.CharField(max_length=40, choices=Kind.choices)
+    # PROTECT, not SET_NULL: nulling the actor would edit an append-only row.
+    # Staff who leave are deactivated, and their history keeps their name.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
+        on_delete=models.PROTECT,
         related_name="timeline_events",
         null=True,
         blank=True,

@@ -1,6 +1,6 @@
 """Pagination that stays fast on large tables."""
 
-from django.core.paginator import Page, Paginator
+from django.core.paginator import EmptyPage, Page, Paginator
 from django.utils.functional import cached_property
 
 COUNT_CAP = 1_000
@@ -42,6 +42,22 @@ class CappedCountPaginator(Paginator):
         if self.is_count_capped:
             return 10**9
         return super().num_pages
+
+    def get_page(self, number):
+        """Return a valid page: the first for nonsense, an empty one past the end.
+
+        With a capped count the last page is unknown, so a number past the
+        end gives an empty page (the list says so and links back) instead of
+        Django's "last page".
+        """
+        try:
+            number = int(number)
+        except (TypeError, ValueError):
+            number = 1
+        try:
+            return self.page(max(number, 1))
+        except EmptyPage:
+            return self.page(self.num_pages)
 
     def page(self, number):
         number = self.validate_number(number)

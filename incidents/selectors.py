@@ -185,7 +185,8 @@ def overall_clock_state(clocks: dict[str, ClockState]) -> ClockState:
 def customers_matching(text: str, *, limit: int = 10) -> QuerySet:
     """Return customers whose account id, e-mail or name starts with ``text``."""
     text = text.strip()
-    if len(text) < 2:
+    # PostgreSQL cannot take a NUL character in a query parameter.
+    if len(text) < 2 or "\x00" in text:
         return Customer.objects.none()
     return (
         Customer.objects.filter(

@@ -28,6 +28,14 @@ from .pagination import CappedCountPaginator
 PAGE_SIZE = 25
 
 
+def _shown(field, value):
+    """Return a value as the form would label it (choice labels, not codes)."""
+    choices = getattr(field, "choices", None)
+    if choices and not hasattr(value, "pk"):
+        return dict(choices).get(value, value)
+    return value
+
+
 def _errors(exc: ValidationError) -> str:
     return " ".join(exc.messages)
 
@@ -147,15 +155,36 @@ def incident_edit(request, pk):
                 journey=form.journey(),
             )
         except ValidationError as exc:
-            if exc.code == "stale":
-                # Re-arm the form with the current version so a deliberate
-                # second save goes through, and keep what the user typed.
-                current = Incident.objects.get(pk=pk)
-                data = request.POST.copy()
-                data["version"] = current.version
-                form = IncidentForm(data, editing=current)
-                form.is_valid()
-            form.add_error(None, exc)
+            if exc.code != "stale":
+                form.add_error(None, exc)
+            else:
+                # Show the current values (saving them back would undo the
+                # other person's change) and list what this person meant to
+                # change, so they can apply it again on purpose.
+                current = Incident.objects.select_related(
+                    "customer", "category", "signal"
+                ).get(pk=pk)
+                attempted = form.incident_fields()
+                stale = {
+                    "message": exc.messages[0],
+                    "yours": [
+                        (form[name].label, _shown(form.fields[name], value))
+                        for name, value in attempted.items()
+                        if getattr(current, name) != value
+                    ],
+                }
+                form = IncidentForm(
+                    initial=IncidentForm.initial_for(
+                        current, services.custom_tags(current)
+                    ),
+                    editing=current,
+                )
+                return render(
+                    request,
+                    "incidents/incident_form.html",
+                    {"form": form, "incident": current, "stale": stale},
+                    status=409,
+                )
         else:
             messages.success(request, f"{incident.reference} saved.")
             return redirect(incident)

@@ -406,3 +406,116 @@ def test_only_customers_confirm_the_fix(agent):
         )
 
     assert "not_customer" in error_codes(exc_info.value)
+
+
+# --- Rules found in review -------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_internal_email_only_goes_to_staff_so_it_cannot_skip_approval(agent):
+    incident = IncidentFactory(priority=Priority.P1)
+
+    with pytest.raises(ValidationError) as exc_info:
+        _customer_email(
+            incident, agent, audience="internal", recipients=[incident.customer.email]
+        )
+
+    assert "not_staff" in error_codes(exc_info.value)
+
+
+@pytest.mark.django_db
+def test_internal_email_to_staff_goes_out(agent, manager):
+    manager.email = "morgan@switchboard.example"
+    manager.save()
+    incident = IncidentFactory(priority=Priority.P1)
+
+    message = _customer_email(
+        incident, agent, audience="internal", recipients=["Morgan@switchboard.example"]
+    )
+
+    assert message.status == Message.Status.QUEUED
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("channel", ["note", "chat"])
+def test_customers_are_not_written_to_on_team_channels(agent, channel):
+    incident = IncidentFactory()
+
+    with pytest.raises(ValidationError) as exc_info:
+        _customer_email(incident, agent, channel=channel, recipients=["#support"])
+
+    assert "external_channel" in error_codes(exc_info.value)
+
+
+@pytest.mark.django_db
+def test_duplicates_count_from_when_a_message_left_not_when_it_was_drafted(
+    agent, frozen_now, time_machine
+):
+    incident = IncidentFactory()
+    draft = services.save_draft(
+        incident=incident,
+        actor=agent,
+        audience="customer",
+        channel="email",
+        stage="follow_up",
+        situation="",
+        follow_up_number=1,
+        party=None,
+        recipients=[incident.customer.email],
+        subject="Update",
+        body="Draft from yesterday",
+        send_after=None,
+        template_version=None,
+    )
+    time_machine.move_to(frozen_now + dt.timedelta(hours=30), tick=False)
+    services.send_draft(message=draft, actor=agent)
+
+    time_machine.move_to(frozen_now + dt.timedelta(hours=31), tick=False)
+    second = _customer_email(incident, agent)
+
+    assert second.status == Message.Status.SUPPRESSED
+
+
+@pytest.mark.django_db
+def test_a_late_worker_does_not_undo_the_stale_claim_decision(
+    agent, frozen_now, settings, smtp_server
+):
+    incident = IncidentFactory()
+    message = _customer_email(incident, agent)
+    Message.objects.filter(pk=message.pk).update(
+        status=Message.Status.FAILED, attempts=1, last_error="stalled"
+    )
+    message.refresh_from_db()
+
+    services._record_success(message)
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.FAILED
+    assert message.sent_at is None
+
+
+@pytest.mark.django_db
+def test_an_untouched_approval_is_not_logged_as_an_edit(agent, manager):
+    message = _customer_email(IncidentFactory(priority=Priority.P1), agent)
+
+    services.approve_message(
+        message=message,
+        actor=manager,
+        subject=message.subject,
+        body=message.body.replace("\n", "\r\n") + "\r\n",
+    )
+
+    event = message.incident.timeline_events.get(
+        kind=TimelineEvent.Kind.MESSAGE_APPROVED
+    )
+    assert event.details["changes"] == {}
+
+
+@pytest.mark.django_db
+def test_an_approver_cannot_blank_the_subject_of_an_email(agent, manager):
+    message = _customer_email(IncidentFactory(priority=Priority.P1), agent)
+
+    with pytest.raises(ValidationError) as exc_info:
+        services.approve_message(message=message, actor=manager, subject="  ")
+
+    assert "no_subject" in error_codes(exc_info.value)

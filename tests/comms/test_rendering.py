@@ -48,6 +48,12 @@ def test_known_template_injection_payloads_fail_cleanly(payload):
         "{% endfor %}{% endfor %}",
         "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
         "{{ 1 / 0 }}",
+        "{{ '%300000000s' % 'x' }}",
+        "{{ [1]|batch(100000000, 0)|list }}",
+        "{{ (['x' * 50000] * 5000)|string }}",
+        "{{ (1).to_bytes(300000000, 'big') }}",
+        "{{ (((10 ** 64) ** 64) ** 64) ** 64 }}",
+        "{{ incident.items() }}",
     ],
 )
 def test_resource_hungry_templates_fail_within_limits(payload):

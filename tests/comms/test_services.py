@@ -105,3 +105,12 @@ def test_revise_template_refuses_bad_wording_and_keeps_the_current(template, age
         )
 
     assert template.versions.count() == 1
+
+
+def test_check_template_source_renders_every_priority_before_accepting():
+    only_on_p1 = "{% if incident.priority == 'P1' %}{{ 'x' * 10000000 }}{% endif %}ok"
+
+    with pytest.raises(ValidationError) as exc_info:
+        services.check_template_source(subject="", body=only_on_p1)
+
+    assert error_codes(exc_info.value) == {"render_failed"}

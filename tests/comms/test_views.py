@@ -191,3 +191,39 @@ def test_messages_page_query_count_is_constant(
         )
 
     assert response.status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"template": "1", "follow_up": "abc"},
+        {"template": "²"},
+        {"party": "²", "audience": "partner"},
+        {"audience": "martian", "channel": "pigeon", "follow_up": "70000"},
+    ],
+)
+def test_compose_ignores_nonsense_in_the_query_string(agent_client, params):
+    incident = IncidentFactory()
+
+    response = agent_client.get(reverse("comms:compose", args=[incident.pk]), params)
+
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_compose_refuses_an_absurd_follow_up_number(agent_client):
+    incident = IncidentFactory()
+    data = {
+        "audience": "internal",
+        "channel": "note",
+        "stage": "follow_up",
+        "follow_up_number": "70000",
+        "body": "x",
+        "action": "Send",
+    }
+
+    response = agent_client.post(reverse("comms:compose", args=[incident.pk]), data)
+
+    assert response.status_code == 200
+    assert not Message.objects.exists()

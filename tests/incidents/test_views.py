@@ -216,14 +216,18 @@ def test_stale_edit_is_refused_with_a_message_and_keeps_the_other_change(
 
     response = agent_client.post(reverse("incidents:edit", args=[incident.pk]), data)
 
-    assert response.status_code == 200
+    assert response.status_code == 409
     body = response.content.decode()
     assert "changed while you were editing" in body
     assert "agent-b changed title" in body
     incident.refresh_from_db()
     assert incident.title == "Theirs"
-    # The re-shown form carries the current version: saving again is deliberate.
-    assert response.context["form"]["version"].value() == incident.version
+    # The form shows the current values, with the current version, and lists
+    # what this person tried to change so they can redo it on purpose.
+    form = response.context["form"]
+    assert form["title"].value() == "Theirs"
+    assert form["version"].value() == incident.version
+    assert ("Title", "Mine") in response.context["stale"]["yours"]
 
 
 @pytest.mark.django_db
@@ -505,3 +509,50 @@ def test_admin_edits_a_policy_target(client, admin_user):
     assert "either in minutes or in business days" in refused.content.decode()
     assert accepted.status_code == 302
     assert policy.targets.get(priority="P1").first_response_minutes == 20
+
+
+@pytest.mark.django_db
+def test_customer_search_with_a_nul_byte_is_harmless(agent_client):
+    response = agent_client.get(reverse("incidents:customer_search"), {"q": "ab\x00"})
+
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", ["0", "-3", "abc", "99999999999"])
+def test_list_survives_odd_page_numbers(agent_client, page):
+    IncidentFactory()
+
+    response = agent_client.get(reverse("incidents:list"), {"page": page})
+
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_list_past_the_end_of_a_capped_count_links_back(agent_client, monkeypatch):
+    from incidents import pagination
+
+    monkeypatch.setattr(pagination, "COUNT_CAP", 2)
+    for _ in range(3):
+        IncidentFactory()
+
+    response = agent_client.get(reverse("incidents:list"), {"page": 50})
+
+    assert "past the end of the list" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_staff_with_history_cannot_be_deleted_only_deactivated(client):
+    from django.contrib.auth import get_user_model
+
+    root = UserFactory(username="root", is_staff=True, is_superuser=True)
+    leaver = UserFactory(username="leaver", role="Agent")
+    IncidentFactory(actor=leaver)
+    client.force_login(root)
+    url = reverse("admin:auth_user_delete", args=[leaver.pk])
+
+    response = client.post(url, {"post": "yes"})
+
+    assert response.status_code == 200  # the admin's "cannot delete" page
+    assert get_user_model().objects.filter(pk=leaver.pk).exists()
