@@ -41,6 +41,7 @@ ADMIN_APPS = ["incidents", "comms", "escalations", "django_q"]
 def sync_roles(apps, schema_editor=None):
     """Create the groups and set their permissions exactly (idempotent)."""
     from django.contrib.auth.management import create_permissions
+    from django.db.models import Q
 
     for app_config in apps.get_app_configs():
         app_config.models_module = True
@@ -51,15 +52,13 @@ def sync_roles(apps, schema_editor=None):
     Permission = apps.get_model("auth", "Permission")
     for name, codenames in ROLES.items():
         group, _ = Group.objects.get_or_create(name=name)
-        wanted = []
+        # Permissions of apps not migrated yet are skipped here; each app's
+        # later migration calls sync_roles again once its models exist.
+        wanted = Q()
         for dotted in codenames:
             app_label, codename = dotted.split(".")
-            wanted.append(
-                Permission.objects.get(
-                    content_type__app_label=app_label, codename=codename
-                )
-            )
-        group.permissions.set(wanted)
+            wanted |= Q(content_type__app_label=app_label, codename=codename)
+        group.permissions.set(Permission.objects.filter(wanted))
     admin, _ = Group.objects.get_or_create(name="Admin")
     admin.permissions.set(
         Permission.objects.filter(content_type__app_label__in=ADMIN_APPS)
