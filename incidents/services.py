@@ -409,6 +409,35 @@ def _recompute_sla(incident: Incident, *, actor: User | None, at: dt.datetime) -
     )
 
 
+def _save_status(
+    incident: Incident,
+    *,
+    kind: str,
+    actor: User | None,
+    now: dt.datetime,
+    from_status: str,
+    **details: Any,
+) -> None:
+    """Save a status change and its timeline entry (inside the caller's lock)."""
+    incident.version += 1
+    incident.updated_at = now
+    incident.full_clean()
+    incident.save(
+        update_fields=["status", "resolved_at", "closed_at", "version", "updated_at"]
+    )
+    record_timeline_event(
+        incident=incident,
+        kind=kind,
+        actor=actor,
+        at=now,
+        details={
+            "version": incident.version,
+            "changes": {"status": [from_status, incident.status]},
+            **details,
+        },
+    )
+
+
 @transaction.atomic
 def move_incident(
     *,
@@ -434,22 +463,13 @@ def move_incident(
         incident.resolved_at = None
     if to_status in Incident.CLOSED_STATUSES:
         incident.closed_at = now
-    incident.version += 1
-    incident.updated_at = now
-    incident.full_clean()
-    incident.save(
-        update_fields=["status", "resolved_at", "closed_at", "version", "updated_at"]
-    )
-    record_timeline_event(
-        incident=incident,
+    _save_status(
+        incident,
         kind=TimelineEvent.Kind.STATUS_CHANGED,
         actor=actor,
-        at=now,
-        details={
-            "version": incident.version,
-            "changes": {"status": [from_status, to_status]},
-            "note": note,
-        },
+        now=now,
+        from_status=from_status,
+        note=note,
     )
     return incident
 
@@ -480,23 +500,14 @@ def reopen_incident(
     }
     incident.status = Incident.Status.INVESTIGATING
     incident.resolved_at = incident.closed_at = None
-    incident.version += 1
-    incident.updated_at = now
-    incident.full_clean()
-    incident.save(
-        update_fields=["status", "resolved_at", "closed_at", "version", "updated_at"]
-    )
-    record_timeline_event(
-        incident=incident,
+    _save_status(
+        incident,
         kind=TimelineEvent.Kind.REOPENED,
         actor=actor,
-        at=now,
-        details={
-            "version": incident.version,
-            "changes": {"status": [from_status, incident.status]},
-            "reason": reason.strip(),
-            "previous": previous,
-        },
+        now=now,
+        from_status=from_status,
+        reason=reason.strip(),
+        previous=previous,
     )
     return incident
 

@@ -76,3 +76,26 @@ def _walk_to(incident, status):
     for step in _PATHS[status]:
         incident = services.move_incident(incident=incident, actor=None, to_status=step)
     return incident
+
+
+def send_test_message(incident, actor, **overrides):
+    """Send a customer follow-up e-mail through the service; override any field."""
+    from comms import services as comms_services
+
+    fields = {
+        "audience": "customer",
+        "channel": "email",
+        "stage": "follow_up",
+        "situation": "",
+        "follow_up_number": 1,
+        "party": None,
+        "recipients": [
+            incident.customer.email if incident.customer else "x@example.com"
+        ],
+        "subject": f"Update on {incident.reference}",
+        "body": "We are still on it.",
+        "send_after": None,
+        "template_version": None,
+    }
+    fields.update(overrides)
+    return comms_services.send_message(incident=incident, actor=actor, **fields)

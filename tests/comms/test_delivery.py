@@ -7,27 +7,7 @@ from comms import services
 from comms.models import Message
 from incidents.models import Priority, TimelineEvent
 from tests.assertions import error_codes
-from tests.factories import IncidentFactory, UserFactory
-
-
-def _customer_email(incident, actor, **overrides):
-    fields = {
-        "audience": "customer",
-        "channel": "email",
-        "stage": "follow_up",
-        "situation": "",
-        "follow_up_number": 1,
-        "party": None,
-        "recipients": [
-            incident.customer.email if incident.customer else "x@example.com"
-        ],
-        "subject": f"Update on {incident.reference}",
-        "body": "We are still on it.",
-        "send_after": None,
-        "template_version": None,
-    }
-    fields.update(overrides)
-    return services.send_message(incident=incident, actor=actor, **fields)
+from tests.factories import IncidentFactory, UserFactory, send_test_message
 
 
 @pytest.mark.django_db
@@ -37,7 +17,7 @@ def test_a_customer_email_is_delivered_once_and_stamps_the_first_response(
     incident = IncidentFactory(priority=Priority.P3)
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        message = _customer_email(incident, agent)
+        message = send_test_message(incident, agent)
 
     assert len(callbacks) == 1
     message.refresh_from_db()
@@ -58,7 +38,7 @@ def test_a_customer_email_is_delivered_once_and_stamps_the_first_response(
 @pytest.mark.django_db
 def test_deliver_message_twice_sends_once(agent, smtp_server):
     incident = IncidentFactory()
-    message = _customer_email(incident, agent)
+    message = send_test_message(incident, agent)
 
     first = services.deliver_message(message_id=message.pk)
     second = services.deliver_message(message_id=message.pk)
@@ -75,7 +55,7 @@ def test_an_unreachable_mail_server_is_retried_then_shown_as_failed(
     settings.COMMS_MAX_ATTEMPTS = 3
     settings.COMMS_RETRY_BASE_SECONDS = 60
     incident = IncidentFactory()
-    message = _customer_email(incident, agent)
+    message = send_test_message(incident, agent)
 
     services.deliver_message(message_id=message.pk)
     message.refresh_from_db()
@@ -110,7 +90,7 @@ def test_a_failed_message_can_be_retried_and_then_goes_out(
     agent, smtp_down, settings, smtp_server
 ):
     incident = IncidentFactory()
-    message = _customer_email(incident, agent)
+    message = send_test_message(incident, agent)
     Message.objects.filter(pk=message.pk).update(
         status=Message.Status.FAILED, attempts=5, last_error="boom"
     )
@@ -188,7 +168,7 @@ def test_a_delivery_cut_off_mid_send_is_shown_for_a_person_to_check(
     agent, frozen_now, settings
 ):
     incident = IncidentFactory()
-    message = _customer_email(incident, agent)
+    message = send_test_message(incident, agent)
     Message.objects.filter(pk=message.pk).update(
         status=Message.Status.SENDING,
         claimed_at=frozen_now
@@ -209,7 +189,7 @@ def test_scheduled_messages_leave_when_due(
     agent, frozen_now, smtp_server, q2_sync, time_machine
 ):
     incident = IncidentFactory()
-    message = _customer_email(
+    message = send_test_message(
         incident, agent, send_after=frozen_now + dt.timedelta(hours=2)
     )
     assert message.status == Message.Status.SCHEDULED
@@ -233,7 +213,7 @@ def test_send_message_refuses_bad_recipients(agent, recipients, code):
     incident = IncidentFactory()
 
     with pytest.raises(ValidationError) as exc_info:
-        _customer_email(incident, agent, recipients=recipients)
+        send_test_message(incident, agent, recipients=recipients)
 
     assert code in error_codes(exc_info.value)
     assert not Message.objects.exists()
@@ -256,7 +236,7 @@ def other_manager(db):
 def test_customer_messages_on_p1_wait_for_approval(agent):
     incident = IncidentFactory(priority=Priority.P1)
 
-    message = _customer_email(incident, agent)
+    message = send_test_message(incident, agent)
 
     assert message.status == Message.Status.AWAITING_APPROVAL
     assert incident.timeline_events.filter(
@@ -268,14 +248,14 @@ def test_customer_messages_on_p1_wait_for_approval(agent):
 def test_customer_messages_on_systemic_incidents_wait_for_approval(agent):
     incident = IncidentFactory(customer=None, is_systemic=True)
 
-    message = _customer_email(incident, agent, recipients=["someone@example.com"])
+    message = send_test_message(incident, agent, recipients=["someone@example.com"])
 
     assert message.status == Message.Status.AWAITING_APPROVAL
 
 
 @pytest.mark.django_db
 def test_agents_cannot_approve(agent, other_agent):
-    message = _customer_email(IncidentFactory(priority=Priority.P1), agent)
+    message = send_test_message(IncidentFactory(priority=Priority.P1), agent)
 
     with pytest.raises(PermissionDenied):
         services.approve_message(message=message, actor=other_agent)
@@ -283,7 +263,7 @@ def test_agents_cannot_approve(agent, other_agent):
 
 @pytest.mark.django_db
 def test_nobody_approves_their_own_message(manager):
-    message = _customer_email(IncidentFactory(priority=Priority.P1), manager)
+    message = send_test_message(IncidentFactory(priority=Priority.P1), manager)
 
     with pytest.raises(ValidationError) as exc_info:
         services.approve_message(message=message, actor=manager)
@@ -295,7 +275,7 @@ def test_nobody_approves_their_own_message(manager):
 def test_a_manager_edits_then_approves(
     agent, manager, smtp_server, q2_sync, django_capture_on_commit_callbacks
 ):
-    message = _customer_email(IncidentFactory(priority=Priority.P1), agent)
+    message = send_test_message(IncidentFactory(priority=Priority.P1), agent)
 
     with django_capture_on_commit_callbacks(execute=True):
         services.approve_message(
@@ -310,7 +290,7 @@ def test_a_manager_edits_then_approves(
 
 @pytest.mark.django_db
 def test_a_manager_rejects_with_a_reason(agent, manager):
-    message = _customer_email(IncidentFactory(priority=Priority.P1), agent)
+    message = send_test_message(IncidentFactory(priority=Priority.P1), agent)
 
     services.reject_message(message=message, actor=manager, reason="Too vague")
 
@@ -330,13 +310,13 @@ def test_a_second_follow_up_within_24h_for_the_same_root_cause_is_suppressed(
     sibling = IncidentFactory(
         customer=customer_incident.customer, root_cause="carrier api outage"
     )
-    _customer_email(customer_incident, agent)
+    send_test_message(customer_incident, agent)
 
     time_machine.move_to(frozen_now + dt.timedelta(hours=23), tick=False)
-    repeat = _customer_email(sibling, agent)
+    repeat = send_test_message(sibling, agent)
 
     time_machine.move_to(frozen_now + dt.timedelta(hours=25), tick=False)
-    later = _customer_email(sibling, agent)
+    later = send_test_message(sibling, agent)
 
     assert repeat.status == Message.Status.SUPPRESSED
     assert "within 24 hours" in repeat.status_reason
@@ -350,9 +330,9 @@ def test_a_second_follow_up_within_24h_for_the_same_root_cause_is_suppressed(
 def test_different_root_causes_are_not_duplicates(agent):
     first = IncidentFactory(root_cause="Billing bug")
     second = IncidentFactory(customer=first.customer, root_cause="Network outage")
-    _customer_email(first, agent)
+    send_test_message(first, agent)
 
-    message = _customer_email(second, agent)
+    message = send_test_message(second, agent)
 
     assert message.status == Message.Status.QUEUED
 
@@ -360,9 +340,11 @@ def test_different_root_causes_are_not_duplicates(agent):
 @pytest.mark.django_db
 def test_resolution_messages_are_never_suppressed(agent):
     incident = IncidentFactory()
-    _customer_email(incident, agent, stage="resolution", follow_up_number=None)
+    send_test_message(incident, agent, stage="resolution", follow_up_number=None)
 
-    again = _customer_email(incident, agent, stage="resolution", follow_up_number=None)
+    again = send_test_message(
+        incident, agent, stage="resolution", follow_up_number=None
+    )
 
     assert again.status == Message.Status.QUEUED
 
@@ -416,7 +398,7 @@ def test_internal_email_only_goes_to_staff_so_it_cannot_skip_approval(agent):
     incident = IncidentFactory(priority=Priority.P1)
 
     with pytest.raises(ValidationError) as exc_info:
-        _customer_email(
+        send_test_message(
             incident, agent, audience="internal", recipients=[incident.customer.email]
         )
 
@@ -429,7 +411,7 @@ def test_internal_email_to_staff_goes_out(agent, manager):
     manager.save()
     incident = IncidentFactory(priority=Priority.P1)
 
-    message = _customer_email(
+    message = send_test_message(
         incident, agent, audience="internal", recipients=["Morgan@switchboard.example"]
     )
 
@@ -442,7 +424,7 @@ def test_customers_are_not_written_to_on_team_channels(agent, channel):
     incident = IncidentFactory()
 
     with pytest.raises(ValidationError) as exc_info:
-        _customer_email(incident, agent, channel=channel, recipients=["#support"])
+        send_test_message(incident, agent, channel=channel, recipients=["#support"])
 
     assert "external_channel" in error_codes(exc_info.value)
 
@@ -471,7 +453,7 @@ def test_duplicates_count_from_when_a_message_left_not_when_it_was_drafted(
     services.send_draft(message=draft, actor=agent)
 
     time_machine.move_to(frozen_now + dt.timedelta(hours=31), tick=False)
-    second = _customer_email(incident, agent)
+    second = send_test_message(incident, agent)
 
     assert second.status == Message.Status.SUPPRESSED
 
@@ -481,7 +463,7 @@ def test_a_late_worker_does_not_undo_the_stale_claim_decision(
     agent, frozen_now, settings, smtp_server
 ):
     incident = IncidentFactory()
-    message = _customer_email(incident, agent)
+    message = send_test_message(incident, agent)
     Message.objects.filter(pk=message.pk).update(
         status=Message.Status.FAILED, attempts=1, last_error="stalled"
     )
@@ -496,7 +478,7 @@ def test_a_late_worker_does_not_undo_the_stale_claim_decision(
 
 @pytest.mark.django_db
 def test_an_untouched_approval_is_not_logged_as_an_edit(agent, manager):
-    message = _customer_email(IncidentFactory(priority=Priority.P1), agent)
+    message = send_test_message(IncidentFactory(priority=Priority.P1), agent)
 
     services.approve_message(
         message=message,
@@ -513,7 +495,7 @@ def test_an_untouched_approval_is_not_logged_as_an_edit(agent, manager):
 
 @pytest.mark.django_db
 def test_an_approver_cannot_blank_the_subject_of_an_email(agent, manager):
-    message = _customer_email(IncidentFactory(priority=Priority.P1), agent)
+    message = send_test_message(IncidentFactory(priority=Priority.P1), agent)
 
     with pytest.raises(ValidationError) as exc_info:
         services.approve_message(message=message, actor=manager, subject="  ")

@@ -3,7 +3,7 @@ from django.urls import reverse
 
 from comms.models import Message, MessageTemplate
 from incidents.models import Priority
-from tests.factories import IncidentFactory, UserFactory
+from tests.factories import IncidentFactory, UserFactory, send_test_message
 
 
 @pytest.mark.django_db
@@ -108,24 +108,8 @@ def test_approval_queue_is_for_managers(client, agent):
 
 @pytest.mark.django_db
 def test_manager_approves_from_the_queue(client, agent):
-    from comms import services
-
     incident = IncidentFactory(priority=Priority.P1)
-    message = services.send_message(
-        incident=incident,
-        actor=agent,
-        audience="customer",
-        channel="email",
-        stage="follow_up",
-        situation="",
-        follow_up_number=1,
-        party=None,
-        recipients=[incident.customer.email],
-        subject="S",
-        body="B",
-        send_after=None,
-        template_version=None,
-    )
+    message = send_test_message(incident, agent, subject="S", body="B")
     manager = UserFactory(role="Manager")
     client.force_login(manager)
 
