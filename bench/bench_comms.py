@@ -92,7 +92,7 @@ def delivery_rate() -> None:
                     situation="",
                     follow_up_number=None,
                     party=None,
-                    recipients=["ops@example.com"],
+                    recipients=["agent@switchboard.example"],  # a demo staff address
                     subject=f"[bench] delivery {n}",
                     body="Benchmark message.",
                     send_after=None,
