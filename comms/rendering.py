@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -197,15 +197,6 @@ def environment() -> GuardedEnvironment:
 class Rendered:
     subject: str
     body: str
-
-
-def referenced_names(source: str) -> set[str]:
-    """Return the top-level variables a template reads (syntax-checked)."""
-    try:
-        tree = environment().parse(source)
-    except TemplateSyntaxError as exc:
-        raise RenderError(exc.message or "Syntax error.", line=exc.lineno) from None
-    return meta.find_undeclared_variables(tree)
 
 
 def variable_uses(source: str) -> list[tuple[str, int]]:

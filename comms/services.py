@@ -161,12 +161,6 @@ def preview_template(
 # --- Messages --------------------------------------------------------------
 
 DEDUP_WINDOW = dt.timedelta(hours=24)
-LIVE_STATUSES = (
-    Message.Status.SCHEDULED,
-    Message.Status.QUEUED,
-    Message.Status.SENDING,
-    Message.Status.SENT,
-)
 
 
 def _check_recipients(channel: str, recipients: list[str]) -> list[str]:
@@ -256,7 +250,7 @@ def _duplicate_of(message: Message, now: dt.datetime) -> Message | None:
             kind_q,
             same_cause,
             audience=Audience.CUSTOMER,
-            status__in=LIVE_STATUSES,
+            status__in=selectors.LIVE_MESSAGE_STATUSES,
             released_at__gte=now - DEDUP_WINDOW,
         )
         .exclude(pk=message.pk)
