@@ -277,14 +277,17 @@ def _event(message: Message, kind: str, actor, **details) -> None:
 
 def _release(message: Message, actor, now: dt.datetime) -> Message:
     """Queue, schedule or suppress a message cleared to leave."""
-    # Two sends racing for the same customer would both pass the duplicate
-    # check; holding the incident row makes them take turns.
-    Incident.objects.select_for_update().filter(pk=message.incident_id).first()
-    if message.incident.root_cause.strip():
-        # Incidents sharing the root cause share the allowance too.
+    if _dedup_kind(message):
+        # Two sends racing for the same customer would both pass the
+        # duplicate check; holding the incident rows (and those sharing the
+        # root cause, which share the allowance) makes them take turns.
+        same_cause = Q(pk=message.incident_id)
+        if message.incident.root_cause.strip():
+            same_cause |= Q(root_cause__iexact=message.incident.root_cause.strip())
         list(
             Incident.objects.select_for_update()
-            .filter(root_cause__iexact=message.incident.root_cause.strip())
+            .filter(same_cause)
+            .order_by("pk")
             .values_list("pk", flat=True)
         )
     duplicate = _duplicate_of(message, now)
