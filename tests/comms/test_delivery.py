@@ -5,6 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from comms import services
 from comms.models import Message
+from comms.services import messages
 from incidents.models import Priority, TimelineEvent
 from tests.assertions import error_codes
 from tests.factories import IncidentFactory, UserFactory, send_test_message
@@ -469,7 +470,7 @@ def test_a_late_worker_does_not_undo_the_stale_claim_decision(
     )
     message.refresh_from_db()
 
-    services._record_success(message)
+    messages._record_success(message)
 
     message.refresh_from_db()
     assert message.status == Message.Status.FAILED

@@ -1,0 +1,32 @@
+"""Changes to the template library and to messages, one function per intention.
+
+Split by subject (templates, messages); callers import from here.
+"""
+
+from .messages import (
+    approve_message,
+    deliver_message,
+    due_work,
+    log_reply,
+    reject_message,
+    retry_message,
+    save_draft,
+    send_draft,
+    send_message,
+)
+from .templates import check_template_source, preview_template, revise_template
+
+__all__ = [
+    "approve_message",
+    "check_template_source",
+    "deliver_message",
+    "due_work",
+    "log_reply",
+    "preview_template",
+    "reject_message",
+    "retry_message",
+    "revise_template",
+    "save_draft",
+    "send_draft",
+    "send_message",
+]
