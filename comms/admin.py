@@ -10,6 +10,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from incidents.admin import ReadOnlyAdmin
 from incidents.models import Incident
 from incidents.selectors import REFERENCE_PATTERN, incident_clocks, overall_clock_state
 
@@ -298,19 +299,6 @@ class DeliveryRuleAdmin(admin.ModelAdmin):
     list_display = ["audience", "priority", "is_systemic", "mode"]
     list_filter = ["audience", "mode"]
     search_fields = ["audience"]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Shown for inspection; messages and replies change through the portal."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Message)

@@ -107,20 +107,16 @@ def test_a_failed_message_can_be_retried_and_then_goes_out(
 @pytest.mark.django_db
 def test_chat_messages_post_to_the_routed_webhook(agent, chat_server):
     incident = IncidentFactory(priority=Priority.P1)
-    message = services.send_message(
-        incident=incident,
-        actor=agent,
+    message = send_test_message(
+        incident,
+        agent,
         audience="internal",
         channel="chat",
         stage="creation",
-        situation="",
         follow_up_number=None,
-        party=None,
         recipients=["#cs-urgent"],
         subject="",
         body="P1 incident opened",
-        send_after=None,
-        template_version=None,
     )
 
     services.deliver_message(message_id=message.pk)
@@ -141,20 +137,14 @@ def test_chat_messages_post_to_the_routed_webhook(agent, chat_server):
 def test_a_chat_webhook_error_is_retried(agent, chat_server):
     chat_server.status = 500
     incident = IncidentFactory()
-    message = services.send_message(
-        incident=incident,
-        actor=agent,
+    message = send_test_message(
+        incident,
+        agent,
         audience="internal",
         channel="chat",
-        stage="follow_up",
-        situation="",
-        follow_up_number=1,
-        party=None,
         recipients=["#esim-support"],
         subject="",
         body="Update",
-        send_after=None,
-        template_version=None,
     )
 
     services.deliver_message(message_id=message.pk)
