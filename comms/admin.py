@@ -7,15 +7,14 @@ from django.db import models
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
 from incidents.admin import ReadOnlyAdmin
 from incidents.models import Incident
-from incidents.selectors import REFERENCE_PATTERN, incident_clocks, overall_clock_state
+from incidents.selectors import REFERENCE_PATTERN
 
 from . import services
-from .catalogue import CATALOGUE, incident_context
+from .catalogue import CATALOGUE, reader_context
 from .models import (
     ChatRoute,
     DeliveryRule,
@@ -243,16 +242,11 @@ class MessageTemplateAdmin(admin.ModelAdmin):
             if incident is None:
                 error = f"There is no incident {reference}."
             else:
-                context = incident_context(
+                context = reader_context(
+                    request,
                     incident,
-                    reader_zone=request.session.get("time_zone") or "UTC",
-                    sender_name=request.user.get_full_name()
-                    or request.user.get_username(),
+                    audience=template.audience,
                     follow_up_number=template.follow_up_from or 1,
-                    sla_state=overall_clock_state(
-                        incident_clocks(incident, timezone.now())
-                    ).value,
-                    base_url=request.build_absolute_uri("/")[:-1],
                 )
                 try:
                     rendered = services.preview_template(

@@ -13,6 +13,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from incidents.models import Incident
+from incidents.selectors import incident_clocks, overall_clock_state
+from incidents.sla import CLOCK_STATE_LABELS
+from portal.middleware import SESSION_TIME_ZONE_KEY
+
+from .models import ExternalParty
+from .selectors import next_update_due
 
 CATALOGUE: dict[str, str] = {
     "incident.reference": "INC number, e.g. INC-00042",
@@ -81,17 +87,25 @@ def _duration(since: dt.datetime | None, now: dt.datetime) -> str:
 def incident_context(
     incident: Incident,
     *,
+    audience: str | None = None,
     reader_zone: str = "UTC",
     sender_name: str = "",
     follow_up_number: int = 0,
-    next_update_at: dt.datetime | None = None,
-    party: dict[str, Any] | None = None,
+    party: ExternalParty | None = None,
     base_url: str = "",
-    sla_state: str = "",
 ) -> dict[str, Any]:
-    """Return the template context for one incident, for one reader."""
+    """Return the template context for one incident, for one reader.
+
+    The SLA state and the next update time (the policy's cadence for
+    ``audience``) are derived here, so the composer, the admin preview and
+    the scheduler all fill templates the same way.
+    """
     zone = zoneinfo.ZoneInfo(reader_zone)
     now = timezone.now()
+    sla_state = CLOCK_STATE_LABELS[overall_clock_state(incident_clocks(incident, now))]
+    next_update_at = (
+        next_update_due(incident, audience=audience, now=now) if audience else None
+    )
     customer = incident.customer
     owner = incident.owner
     return {
@@ -147,11 +161,26 @@ def incident_context(
             "email": owner.email if owner else "",
         },
         "sender": {"name": sender_name or "The support team"},
-        "party": party or {"name": "", "account_ref": "", "ack_hours": ""},
+        "party": {
+            "name": party.name if party else "",
+            "account_ref": party.account_ref if party else "",
+            "ack_hours": party.ack_hours if party else "",
+        },
         "follow_up_number": follow_up_number,
         "next_update_at": _when(next_update_at, zone),
         "support": {"team": getattr(settings, "SUPPORT_TEAM_NAME", "Support")},
     }
+
+
+def reader_context(request, incident: Incident, **kwargs) -> dict[str, Any]:
+    """Return the context for ``incident`` as the signed-in person reads it."""
+    return incident_context(
+        incident,
+        reader_zone=request.session.get(SESSION_TIME_ZONE_KEY) or "UTC",
+        sender_name=request.user.get_full_name() or request.user.get_username(),
+        base_url=request.build_absolute_uri("/")[:-1],
+        **kwargs,
+    )
 
 
 def sample_context() -> dict[str, Any]:

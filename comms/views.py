@@ -3,14 +3,12 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from incidents.models import Incident
-from incidents.selectors import incident_clocks, overall_clock_state
 
 from . import selectors, services
-from .catalogue import incident_context
+from .catalogue import reader_context
 from .forms import ApprovalForm, ComposeForm, RejectionForm, ReplyForm
 from .models import (
     Audience,
@@ -22,8 +20,6 @@ from .models import (
     Situation,
     Stage,
 )
-from .rendering import RenderError
-from .rendering import render as render_template
 
 
 def _incident(pk):
@@ -64,6 +60,13 @@ def _choice_param(request, name: str, choices, default: str) -> str:
 
 def _prefill(request, incident: Incident) -> dict:
     """Render the chosen template into the composer's starting text."""
+    template = None
+    if _int_param(request, "template"):
+        template = (
+            MessageTemplate.objects.select_related("current_version")
+            .filter(pk=_int_param(request, "template"), current_version__isnull=False)
+            .first()
+        )
     follow_up = _int_param(request, "follow_up")
     initial = {
         "audience": _choice_param(request, "audience", Audience.choices, "customer"),
@@ -72,6 +75,11 @@ def _prefill(request, incident: Incident) -> dict:
         "situation": _choice_param(request, "situation", Situation.choices, ""),
         "follow_up_number": follow_up if follow_up and follow_up <= 99 else None,
     }
+    if template:
+        # The template decides who it is for, whatever the link said.
+        initial.update(
+            audience=template.audience, channel=template.channel, stage=template.stage
+        )
     party = None
     if _int_param(request, "party"):
         party = ExternalParty.objects.filter(pk=_int_param(request, "party")).first()
@@ -80,48 +88,29 @@ def _prefill(request, incident: Incident) -> dict:
             kind=initial["audience"], is_active=True
         ).first()
     initial["party"] = party
-    template = None
-    if _int_param(request, "template"):
-        template = (
-            MessageTemplate.objects.select_related("current_version")
-            .filter(pk=_int_param(request, "template"), current_version__isnull=False)
-            .first()
-        )
     if template:
-        initial.update(
-            audience=template.audience, channel=template.channel, stage=template.stage
-        )
-        follow_up = initial["follow_up_number"] or template.follow_up_from or 0
-        context = incident_context(
+        context = reader_context(
+            request,
             incident,
-            reader_zone=request.session.get("time_zone") or "UTC",
-            sender_name=request.user.get_full_name() or request.user.get_username(),
-            follow_up_number=follow_up,
-            next_update_at=selectors.next_update_due(
-                incident, audience=template.audience, now=timezone.now()
-            ),
-            party={
-                "name": party.name,
-                "account_ref": party.account_ref,
-                "ack_hours": party.ack_hours,
-            }
-            if party
-            else None,
-            sla_state=overall_clock_state(incident_clocks(incident, timezone.now()))
-            .value.replace("_", " ")
-            .capitalize(),
-            base_url=request.build_absolute_uri("/")[:-1],
+            audience=template.audience,
+            follow_up_number=initial["follow_up_number"]
+            or template.follow_up_from
+            or 0,
+            party=party,
         )
-        version = template.current_version
         try:
-            rendered = render_template(version.subject, version.body, context)
-        except RenderError as exc:
-            messages.error(request, f"The template could not be rendered: {exc}")
+            rendered = services.preview_template(
+                version=template.current_version, context=context
+            )
+        except ValidationError as exc:
+            messages.error(
+                request, f"The template could not be rendered: {exc.messages[0]}"
+            )
         else:
             initial.update(
                 subject=rendered.subject,
                 body=rendered.body,
-                template_version=version.pk,
+                template_version=template.current_version_id,
             )
     initial["recipients"] = selectors.default_recipients(
         incident,

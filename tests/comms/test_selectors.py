@@ -1,7 +1,7 @@
 import pytest
 
 from comms.library import LIBRARY
-from comms.models import Audience, MessageTemplate
+from comms.models import Audience, ExternalParty, MessageTemplate
 from comms.selectors import template_for
 from comms.services import check_template_source
 from incidents.models import Priority
@@ -120,10 +120,11 @@ def test_every_default_template_renders_against_real_incidents(priority, agent):
     for incident in (single, systemic):
         context = incident_context(
             incident,
+            audience="customer",
             reader_zone="Europe/Berlin",
             sender_name="Alex",
             follow_up_number=2,
-            party={"name": "ConnectX", "account_ref": "CX-1", "ack_hours": 4},
+            party=ExternalParty(name="ConnectX", account_ref="CX-1", ack_hours=4),
         )
         for template in MessageTemplate.objects.select_related("current_version"):
             version = template.current_version

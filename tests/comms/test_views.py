@@ -211,3 +211,27 @@ def test_compose_refuses_an_absurd_follow_up_number(agent_client):
 
     assert response.status_code == 200
     assert not Message.objects.exists()
+
+
+@pytest.mark.django_db
+def test_compose_from_a_partner_template_fills_in_the_partner(agent_client):
+    from comms.models import ExternalParty
+
+    party = ExternalParty.objects.create(
+        kind="partner",
+        name="ConnectX",
+        support_email="noc@connectx.example",
+        account_ref="CX-20418",
+    )
+    incident = IncidentFactory()
+    template = MessageTemplate.objects.get(key="partner-initial")
+
+    response = agent_client.get(
+        reverse("comms:compose", args=[incident.pk]), {"template": template.pk}
+    )
+
+    form = response.context["form"]
+    assert form.initial["audience"] == "partner"
+    assert form.initial["party"] == party
+    assert form.initial["recipients"] == ["noc@connectx.example"]
+    assert "CX-20418" in form.initial["body"]
