@@ -36,11 +36,18 @@ class IncidentFilters:
 
 
 def _sla_state_q(state: str, now: dt.datetime) -> Q:
-    response_running = Q(first_response_at__isnull=True)
+    # Resolving or closing stops every clock; a first response stops its own.
     resolution_running = Q(resolved_at__isnull=True, closed_at__isnull=True)
+    response_running = Q(first_response_at__isnull=True) & resolution_running
     breached = (
         (response_running & Q(first_response_due_at__lt=now))
         | Q(first_response_at__gt=F("first_response_due_at"))
+        | Q(first_response_at__isnull=True, resolved_at__gt=F("first_response_due_at"))
+        | Q(
+            first_response_at__isnull=True,
+            resolved_at__isnull=True,
+            closed_at__gt=F("first_response_due_at"),
+        )
         | (resolution_running & Q(resolution_due_at__lt=now))
         | Q(resolved_at__gt=F("resolution_due_at"))
         | Q(resolved_at__isnull=True, closed_at__gt=F("resolution_due_at"))
@@ -157,7 +164,11 @@ def incident_clocks(incident: Incident, now: dt.datetime) -> dict[str, ClockStat
         "first_response": clock_state(
             due_at=incident.first_response_due_at,
             at_risk_at=incident.first_response_at_risk_at,
-            stopped_at=incident.first_response_at,
+            # An incident resolved without a recorded reply stops this clock
+            # too: a resolved incident shows no running clock.
+            stopped_at=incident.first_response_at
+            or incident.resolved_at
+            or incident.closed_at,
             now=now,
         ),
         "resolution": clock_state(
