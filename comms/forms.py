@@ -27,6 +27,7 @@ class RecipientsField(forms.CharField):
 
 
 class ComposeForm(forms.Form):
+    message = forms.IntegerField(widget=forms.HiddenInput, required=False)
     template_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
     audience = forms.ChoiceField(choices=Audience.choices)
     channel = forms.ChoiceField(choices=Channel.choices)
@@ -72,6 +73,7 @@ class ComposeForm(forms.Form):
             Field("body"),
             Row(_col("send_after", 4)),
             Field("template_version"),
+            Field("message"),
             HTML('<div class="d-flex gap-2">'),
             Submit("action", "Send", css_class="btn-primary"),
             Submit("action", "Save draft", css_class="btn-outline-secondary"),

@@ -330,7 +330,10 @@ def test_different_root_causes_are_not_duplicates(agent):
 
 @pytest.mark.django_db
 def test_resolution_messages_are_never_suppressed(agent):
-    incident = IncidentFactory()
+    incident = IncidentFactory(
+        customer_summary="Your eSIM did not activate.",
+        fix_summary="We issued a new eSIM profile.",
+    )
     send_test_message(incident, agent, stage="resolution", follow_up_number=None)
 
     again = send_test_message(

@@ -31,9 +31,16 @@ def test_compose_suggests_a_message_for_each_involved_audience(agent_client):
 
     response = agent_client.get(reverse("comms:compose", args=[incident.pk]))
 
-    audiences = [s["audience"] for s in response.context["suggestions"]]
-    assert audiences == ["internal", "customer", "partner"]
-    assert all(s["template"] for s in response.context["suggestions"])
+    groups = response.context["template_groups"]
+    assert [g["audience"] for g in groups] == ["Internal", "Customer", "Partner"]
+    due = [
+        choice["template"].audience
+        for group in groups
+        for stage in group["stages"]
+        for choice in stage["templates"]
+        if choice["is_due"]
+    ]
+    assert sorted(due) == ["customer", "internal", "partner"]
 
 
 @pytest.mark.django_db
