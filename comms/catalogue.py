@@ -143,6 +143,10 @@ def _team_phrase(team: str) -> str:
     return team if "team" in team.lower() else f"the {team} team"
 
 
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _greeting_name(customer: Customer | None) -> str:
     if customer is None:
         return "there"
@@ -269,7 +273,7 @@ def incident_context(
             "is_vip": customer.is_vip if customer else False,
         },
         "owner": {"name": owner_name, "email": owner.email if owner else ""},
-        "sender": {"name": sender_name or _team_phrase(team).capitalize()},
+        "sender": {"name": sender_name or _capitalised(_team_phrase(team))},
         "party": {
             "name": party.name if party else "",
             "account_ref": party.account_ref if party else "",

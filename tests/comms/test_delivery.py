@@ -8,7 +8,7 @@ from comms.models import Message
 from comms.services import messages
 from incidents.models import Priority, TimelineEvent
 from tests.assertions import error_codes
-from tests.factories import IncidentFactory, UserFactory, send_test_message
+from tests.factories import IncidentFactory, send_test_message
 
 
 @pytest.mark.django_db
@@ -211,16 +211,6 @@ def test_send_message_refuses_bad_recipients(agent, recipients, code):
 
 
 # --- Approvals ---------------------------------------------------------------
-
-
-@pytest.fixture
-def manager(db):
-    return UserFactory(username="manager-a", role="Manager")
-
-
-@pytest.fixture
-def other_manager(db):
-    return UserFactory(username="manager-b", role="Manager")
 
 
 @pytest.mark.django_db

@@ -12,6 +12,7 @@ from incidents.models import (
     Segment,
     TimelineEvent,
 )
+from incidents.selectors import _sla_state_q, incident_clocks
 from incidents.sla import ClockState, WorkingDays, clock_state
 from tests.factories import CustomerFactory, IncidentFactory
 
@@ -37,9 +38,9 @@ def test_open_incident_stamps_deadlines_from_policy_priority_and_segment(
 
     incident = IncidentFactory(priority=priority, customer=customer)
 
-    assert incident.first_response_due_at == frozen_now + CARRIER_FIRST_RESPONSE[
-        priority
-    ]
+    assert (
+        incident.first_response_due_at == frozen_now + CARRIER_FIRST_RESPONSE[priority]
+    )
     if priority == "P4":
         # Wednesday noon + 5 business days = next Wednesday noon.
         assert incident.resolution_due_at == frozen_now + dt.timedelta(days=7)
@@ -248,3 +249,68 @@ def test_edit_without_sla_inputs_keeps_deadlines(frozen_now, agent):
         incident=incident, kind=TimelineEvent.Kind.SLA_RECOMPUTED
     ).exists()
     assert Incident.objects.get(pk=incident.pk).title == "Clearer title"
+
+
+@pytest.mark.django_db
+def test_a_short_first_response_is_not_at_risk_from_its_first_minute(frozen_now):
+    incident = IncidentFactory(priority=Priority.P1)
+
+    # 30 minutes to reply: at risk for its second half, not from the start
+    # because resolution targets warn 2 hours ahead.
+    assert incident.first_response_at_risk_at == frozen_now + 15 * MIN
+    assert incident.resolution_at_risk_at == frozen_now + 2 * H
+    clocks = incident_clocks(incident, frozen_now + MIN)
+    assert clocks["first_response"] == ClockState.RUNNING
+
+
+@pytest.mark.django_db
+def test_a_target_may_set_its_own_at_risk_window(frozen_now):
+    policy = Policy.objects.get(is_default=True)
+    policy.targets.filter(priority=Priority.P2).update(
+        first_response_at_risk_minutes=10, resolution_at_risk_minutes=240
+    )
+
+    incident = IncidentFactory(priority=Priority.P2)
+
+    assert incident.first_response_at_risk_at == frozen_now + 2 * H - 10 * MIN
+    assert incident.resolution_at_risk_at == frozen_now + 20 * H
+
+
+@pytest.mark.django_db
+def test_a_resolved_incident_shows_no_running_clock(frozen_now, time_machine):
+    incident = IncidentFactory(priority=Priority.P3)
+    time_machine.move_to(frozen_now + H, tick=False)
+    incident = services.move_incident(
+        incident=incident, actor=None, to_status="investigating"
+    )
+    incident = services.move_incident(
+        incident=incident, actor=None, to_status="resolved"
+    )
+
+    clocks = incident_clocks(incident, frozen_now + 30 * H)
+
+    assert clocks == {"first_response": ClockState.MET, "resolution": ClockState.MET}
+    for state in (ClockState.RUNNING, ClockState.AT_RISK, ClockState.BREACHED):
+        listed = Incident.objects.filter(_sla_state_q(state, frozen_now + 30 * H))
+        assert incident not in listed
+    met = Incident.objects.filter(_sla_state_q(ClockState.MET, frozen_now + 30 * H))
+    assert incident in met
+
+
+@pytest.mark.django_db
+def test_resolving_after_the_reply_deadline_without_replying_is_a_breach(
+    frozen_now, time_machine
+):
+    incident = IncidentFactory(priority=Priority.P3)
+    time_machine.move_to(frozen_now + 10 * H, tick=False)
+    incident = services.move_incident(
+        incident=incident, actor=None, to_status="investigating"
+    )
+    incident = services.move_incident(
+        incident=incident, actor=None, to_status="resolved"
+    )
+
+    clocks = incident_clocks(incident, frozen_now + 11 * H)
+
+    assert clocks["first_response"] == ClockState.BREACHED
+    assert clocks["resolution"] == ClockState.MET
