@@ -74,10 +74,15 @@ class ComposeForm(forms.Form):
             Row(_col("send_after", 4)),
             Field("template_version"),
             Field("message"),
-            HTML('<div class="d-flex gap-2">'),
-            Submit("action", "Send", css_class="btn-primary"),
-            Submit("action", "Save draft", css_class="btn-outline-secondary"),
-            HTML("</div>"),
+            # Plain buttons: crispy's Submit always adds btn-primary, which made
+            # the outlined "Save draft" look disabled.
+            HTML(
+                '<div class="d-flex gap-2">'
+                '<button type="submit" name="action" value="Send" '
+                'class="btn btn-primary">Send</button>'
+                '<button type="submit" name="action" value="Save draft" '
+                'class="btn btn-outline-secondary">Save draft</button></div>'
+            ),
         )
 
     def message_fields(self) -> dict:

@@ -96,10 +96,10 @@ LIBRARY = [
 
         Thank you for your patience. We have opened {{ incident.reference }} for the
         problem you are seeing and a specialist is looking into it now.
-        {% if incident.customer_summary %}
-        What we know so far: {{ incident.customer_summary }}
-        {% endif %}
-        You will hear from us again by {{ next_update_at or sla.resolution_due }},
+
+        {% if incident.customer_summary %}What we know so far: {{ incident.customer_summary }}
+
+        {% endif %}You will hear from us again by {{ next_update_at or sla.resolution_due }},
         sooner if we fix it first. Reply to this e-mail at any time to add details.
         """
         + SIGN_OFF,
@@ -116,6 +116,7 @@ LIBRARY = [
 
         Our monitoring picked up a problem that affects your account before you had
         to tell us about it.{% if incident.customer_summary %} {{ incident.customer_summary }}{% endif %}
+
 
         You don't need to do anything. We are already working on it under
         {{ incident.reference }} and will update you by {{ next_update_at or sla.resolution_due }}.
@@ -141,8 +142,8 @@ LIBRARY = [
         What we are doing: our senior team is on it now, and {{ owner.name }} owns
         your case until it is fixed.
 
-        {% if cadence.customer %}You will get an update {{ cadence.customer }} until service is back, the
-        next one by {{ next_update_at }}.{% else %}We will keep you updated at every step until service is back.{% endif %}
+        You will get an update {{ cadence.customer or 'at every step' }} until service is
+        back{% if next_update_at %}, the next one by {{ next_update_at }}{% endif %}.
         """
         + SIGN_OFF,
         priority="P1",
@@ -289,7 +290,9 @@ LIBRARY = [
         {% if incident.customer_summary %}Where things stand: {{ incident.customer_summary }}
         {% else %}We are narrowing down the cause and have ruled out the common ones.
         {% endif %}
-        You don't need to do anything right now.{% if next_update_at %} Next update by {{ next_update_at }}.{% endif %}
+
+        You don't need to do anything right now{% if next_update_at %}; we will update
+        you again by {{ next_update_at }}{% endif %}.
         """
         + SIGN_OFF,
         follow_up_from=1,
@@ -309,6 +312,7 @@ LIBRARY = [
         where things stand: {% if incident.needs_outside_help %}the fix needs
         action from one of our partners, and we are pressing them for a firm time.{% else %}our
         team is working through the fix.{% endif %}
+
 
         I will write again by {{ next_update_at }} with what has changed.
         """

@@ -105,7 +105,7 @@ def _template_choices(incident: Incident, suggestions: list[dict]) -> list[dict]
                 "is_due": template.pk in due,
                 "needs": missing
                 if template.audience == Audience.CUSTOMER
-                and template.stage == Stage.RESOLUTION
+                and template.stage in services.FACT_STAGES
                 else [],
             }
         )
@@ -156,7 +156,7 @@ def _prefill(request, incident: Incident, suggestions: list[dict]) -> dict:
     missing = (
         services.missing_resolution_facts(incident)
         if initial["audience"] == Audience.CUSTOMER
-        and initial["stage"] == Stage.RESOLUTION
+        and initial["stage"] in services.FACT_STAGES
         else []
     )
     if missing:

@@ -4,6 +4,7 @@ Split by subject (templates, messages); callers import from here.
 """
 
 from .messages import (
+    FACT_STAGES,
     approve_message,
     cancel_message,
     deliver_message,
@@ -21,6 +22,7 @@ from .messages import (
 from .templates import check_template_source, preview_template, revise_template
 
 __all__ = [
+    "FACT_STAGES",
     "approve_message",
     "cancel_message",
     "check_template_source",

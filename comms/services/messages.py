@@ -101,9 +101,13 @@ def _check_party_addresses(party: ExternalParty, recipients: list[str]) -> None:
         )
 
 
+# Messages that tell the customer what was wrong and what was done.
+FACT_STAGES = (Stage.RESOLUTION, Stage.POST_INCIDENT)
+
+
 def _check_resolution_facts(message: Message) -> None:
     """Refuse to tell a customer it is fixed before the incident says how."""
-    if message.audience != Audience.CUSTOMER or message.stage != Stage.RESOLUTION:
+    if message.audience != Audience.CUSTOMER or message.stage not in FACT_STAGES:
         return
     missing = missing_resolution_facts(message.incident)
     if missing:

@@ -44,7 +44,7 @@ def test_a_critical_notice_promises_the_policys_own_cadence(policy, promise):
 
     body = _render("customer-initial-critical", incident).body
 
-    assert f"update {promise} until" in body
+    assert f"update {promise} until" in body.replace("\n", " ")
     assert "half hour" not in body or promise == "every 30 minutes"
 
 
