@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from . import lifecycle, sla
+from . import lifecycle, sla, timeline
 from .models import (
     ActionItem,
     AffectedCustomer,
@@ -199,9 +199,16 @@ def stale_edit_message(incident: Incident, seen_version: int) -> str:
     )
     changes = []
     for event in events:
-        who = event.actor.get_username() if event.actor else "the system"
-        fields = ", ".join(event.details.get("changes", {})) or event.get_kind_display()
-        changes.append(f"{who} changed {fields}")
+        who = (
+            (event.actor.get_full_name() or event.actor.get_username())
+            if event.actor
+            else "the system"
+        )
+        labels = [
+            timeline.change_label(key) for key in event.details.get("changes", {})
+        ]
+        what = ", ".join(labels) if labels else event.get_kind_display().lower()
+        changes.append(f"{who} changed {what}")
     summary = "; ".join(changes) or "someone else changed it"
     return (
         f"{incident.reference} changed while you were editing ({summary}). "
@@ -535,7 +542,7 @@ def assign_incident(
             "owner", "That person's account is inactive.", code="inactive_owner"
         )
     now = timezone.now()
-    previous = incident.owner.get_username() if incident.owner else None
+    previous = _person(incident.owner)
     incident.owner = owner
     incident.version += 1
     incident.updated_at = now
@@ -547,10 +554,14 @@ def assign_incident(
         at=now,
         details={
             "version": incident.version,
-            "changes": {"owner": [previous, owner.get_username() if owner else None]},
+            "changes": {"owner": [previous, _person(owner)]},
         },
     )
     return incident
+
+
+def _person(user: User | None) -> str | None:
+    return (user.get_full_name() or user.get_username()) if user else None
 
 
 @transaction.atomic
