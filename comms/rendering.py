@@ -2,7 +2,8 @@
 
 Templates are Jinja2 in an immutable sandbox with strict undefined, plus
 guards the sandbox lacks: a small `range`, bounded `*`/`**`, an allowlist of
-filters and string methods, an output size cap and a time limit. A template
+filters and string methods, a nesting limit, an output size cap and a time
+limit. A template
 can read only the variables of the catalogue; it cannot reach settings,
 the ORM or Python internals.
 """
@@ -22,6 +23,10 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 MAX_OUTPUT_CHARS = 50_000
 MAX_RANGE = 1_000
 TIME_LIMIT_SECONDS = 1.0
+# Blocks, brackets, filters and operators inside one another. CPython
+# refuses more than 20 nested loops in one function, so a higher limit
+# would only move the failure from the save to the compiler.
+MAX_NESTING = 20
 
 SAFE_FILTERS = {
     "abs",
@@ -72,6 +77,8 @@ SAFE_STR_METHODS = {
     "isdigit",
     "isalpha",
 }
+# Nodes that wrap another without nesting anything the author wrote.
+_TRANSPARENT_NODES = (nodes.Output, nodes.Operand, nodes.Keyword, nodes.Pair)
 
 
 class RenderError(Exception):
@@ -193,6 +200,40 @@ def environment() -> GuardedEnvironment:
     return env
 
 
+def _too_deep(line: int | None = None) -> RenderError:
+    return RenderError(
+        f"The template is nested too deeply: blocks, brackets, filters and "
+        f"operators can be nested at most {MAX_NESTING} levels.",
+        line=line,
+    )
+
+
+def _check_nesting(tree: nodes.Template) -> None:
+    # Iterative on purpose: the tree is only known to be shallow afterwards.
+    pending = [(tree, 0)]
+    while pending:
+        node, depth = pending.pop()
+        for child in node.iter_child_nodes():
+            level = depth if isinstance(child, _TRANSPARENT_NODES) else depth + 1
+            if level > MAX_NESTING and next(child.iter_child_nodes(), None):
+                raise _too_deep(child.lineno)
+            pending.append((child, level))
+
+
+def _parse(source: str) -> nodes.Template:
+    """Parse a template, refusing syntax errors and deep nesting."""
+    try:
+        tree = environment().parse(source)
+    except TemplateSyntaxError as exc:
+        raise RenderError(exc.message or "Syntax error.", line=exc.lineno) from None
+    except RecursionError:
+        # The parser recurses once or more per level: far beyond the limit
+        # it runs out of stack before the tree can be measured.
+        raise _too_deep() from None
+    _check_nesting(tree)
+    return tree
+
+
 @dataclass(frozen=True)
 class Rendered:
     subject: str
@@ -205,10 +246,7 @@ def variable_uses(source: str) -> list[tuple[str, int]]:
     ``{{ incident.title }}`` gives ("incident.title", n); a bare ``{{ x }}``
     gives ("x", n). Names a template assigns itself are left out.
     """
-    try:
-        tree = environment().parse(source)
-    except TemplateSyntaxError as exc:
-        raise RenderError(exc.message or "Syntax error.", line=exc.lineno) from None
+    tree = _parse(source)
     assigned = {
         node.name
         for node in tree.find_all(nodes.Name)
@@ -239,7 +277,13 @@ def variable_uses(source: str) -> list[tuple[str, int]]:
 
 @lru_cache(maxsize=2048)
 def _compiled(source: str):
-    return environment().from_string(source)
+    tree = _parse(source)
+    try:
+        return environment().from_string(tree)
+    except TemplateSyntaxError as exc:
+        raise RenderError(exc.message or "Syntax error.", line=exc.lineno) from None
+    except (RecursionError, SyntaxError):
+        raise _too_deep() from None
 
 
 @contextlib.contextmanager
@@ -270,10 +314,7 @@ def _time_limit():
 
 def render_text(source: str, context: dict) -> str:
     """Render one template string against ``context`` within the limits."""
-    try:
-        template = _compiled(source)
-    except TemplateSyntaxError as exc:
-        raise RenderError(exc.message or "Syntax error.", line=exc.lineno) from None
+    template = _compiled(source)
     produced, size = [], 0
     try:
         with _time_limit():

@@ -1,7 +1,7 @@
 import pytest
 
 from comms.catalogue import sample_context
-from comms.rendering import RenderError, render, render_text
+from comms.rendering import RenderError, render, render_text, variable_uses
 
 SSTI_PAYLOADS = [
     "{{ ''.__class__.__mro__[1].__subclasses__() }}",
@@ -108,3 +108,41 @@ def test_rendering_is_not_html_escaped_for_plain_text_messages():
     context["incident"]["title"] = "Tom & Jerry <test>"
 
     assert render_text("{{ incident.title }}", context) == "Tom & Jerry <test>"
+
+
+def _nested(opening: str, middle: str, closing: str, levels: int) -> str:
+    return opening * levels + middle + closing * levels
+
+
+DEEP_TEMPLATES = [
+    _nested("{% if 1 %}", "x", "{% endif %}", 300),
+    _nested("{% for a in [1] %}", "x", "{% endfor %}", 300),
+    _nested("{% for a in [1] %}", "x", "{% endfor %}", 25),
+    "{{ " + "(" * 300 + "1" + ")" * 300 + " }}",
+    "{{ " + "[" * 300 + "1" + "]" * 300 + " }}",
+    "{{ " + "not " * 1000 + "1 }}",
+    "{{ " + "-" * 1000 + "1 }}",
+    "{{ " + " + ".join(["1"] * 3000) + " }}",
+    "{{ incident.title" + "|upper" * 1000 + " }}",
+    "{{ incident" + ".title" * 1000 + " }}",
+]
+
+
+@pytest.mark.parametrize("source", DEEP_TEMPLATES)
+def test_deeply_nested_templates_are_refused_naming_the_limit(source):
+    for check in (variable_uses, lambda source: render_text(source, {})):
+        with pytest.raises(RenderError, match="at most 20 levels"):
+            check(source)
+
+
+def test_templates_nested_up_to_the_limit_render():
+    loops = _nested("{% for a in items %}", "{{ a }}", "{% endfor %}", 20)
+
+    assert render_text(loops, {"items": [7]}) == "7"
+
+
+def test_templates_that_recurse_without_end_fail_cleanly():
+    endless = "{% for x in [1] recursive %}{{ loop([1]) }}{% endfor %}"
+
+    with pytest.raises(RenderError):
+        render_text(endless, {})
