@@ -2,13 +2,15 @@
 
 Templates are Jinja2 in an immutable sandbox with strict undefined, plus
 guards the sandbox lacks: a small `range`, bounded `*`/`**`, an allowlist of
-filters and string methods, a nesting limit, an output size cap and a time
-limit. A template
-can read only the variables of the catalogue; it cannot reach settings,
-the ORM or Python internals.
+filters and string methods, a nesting limit, a size cap on every value a
+template builds, an output size cap and a time limit. A template can read
+only the variables of the catalogue; it cannot reach settings, the ORM or
+Python internals.
 """
 
 import contextlib
+import functools
+import itertools
 import math
 import signal
 import threading
@@ -16,8 +18,16 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2 import (
+    StrictUndefined,
+    TemplateSyntaxError,
+    UndefinedError,
+    nodes,
+    pass_environment,
+)
+from jinja2.compiler import CodeGenerator, optimizeconst
 from jinja2.exceptions import SecurityError, TemplateError
+from jinja2.filters import make_attrgetter
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 MAX_OUTPUT_CHARS = 50_000
@@ -27,6 +37,11 @@ TIME_LIMIT_SECONDS = 1.0
 # refuses more than 20 nested loops in one function, so a higher limit
 # would only move the failure from the save to the compiler.
 MAX_NESTING = 20
+# Any text or list a template builds, counting the items and text of nested
+# lists: a list of 5,000 references to one long text is short to build but
+# huge once printed or joined.
+MAX_TEXT_CHARS = 50_000
+MAX_ITEMS = 10_000
 
 SAFE_FILTERS = {
     "abs",
@@ -77,6 +92,7 @@ SAFE_STR_METHODS = {
     "isdigit",
     "isalpha",
 }
+_CONTAINERS = (list, tuple, dict, set, frozenset)
 # Nodes that wrap another without nesting anything the author wrote.
 _TRANSPARENT_NODES = (nodes.Output, nodes.Operand, nodes.Keyword, nodes.Pair)
 
@@ -103,6 +119,50 @@ def _check_time() -> None:
         )
 
 
+def _within_limits(value):
+    """Return ``value``, or raise if it holds too much text or too many items.
+
+    Nested lists count in full, as often as they are referenced; the walk
+    stops as soon as a limit is passed, so it costs at most the limits.
+    """
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT_CHARS:
+            raise RenderError(
+                f"A text in the template would be longer than "
+                f"{MAX_TEXT_CHARS:,} characters."
+            )
+        return value
+    if not isinstance(value, _CONTAINERS):
+        return value
+    chars, items, pending = 0, 0, [value]
+    while pending:
+        current = pending.pop()
+        items += len(current)
+        if items > MAX_ITEMS:
+            raise RenderError(
+                f"A list in the template would hold more than {MAX_ITEMS:,} items."
+            )
+        members = (
+            itertools.chain.from_iterable(current.items())
+            if isinstance(current, dict)
+            else current
+        )
+        for member in members:
+            if isinstance(member, str):
+                chars += len(member)
+            elif isinstance(member, int):
+                # Printed, a big number takes a digit per 3.3 bits.
+                chars += member.bit_length() // 3
+            elif isinstance(member, _CONTAINERS):
+                pending.append(member)
+        if chars > MAX_TEXT_CHARS:
+            raise RenderError(
+                f"A list in the template would hold more than "
+                f"{MAX_TEXT_CHARS:,} characters of text."
+            )
+    return value
+
+
 def _guarded_range(*args):
     bounds = range(*args)
     if len(bounds) > MAX_RANGE:
@@ -116,32 +176,114 @@ def _size(value) -> int | None:
     return len(value) if isinstance(value, str | list | tuple) else None
 
 
-def _guarded_join(value, separator="", attribute=None):
+@pass_environment
+def _guarded_join(environment, value, separator="", attribute=None):
+    if attribute is not None:
+        value = map(make_attrgetter(environment, attribute), value)
     items = [str(item) for item in value]
+    separator = str(separator)
     total = sum(len(item) for item in items) + len(separator) * max(len(items) - 1, 0)
-    if total > MAX_OUTPUT_CHARS:
+    if total > MAX_TEXT_CHARS:
         raise RenderError("The joined text would be too long.")
     return separator.join(items)
 
 
+@pass_environment
+def _guarded_sum(environment, iterable, attribute=None, start=0):
+    # The builtin sum() would concatenate lists of lists (start=[]) without
+    # looking at the size; add one by one so each step is checked.
+    if attribute is not None:
+        iterable = map(make_attrgetter(environment, attribute), iterable)
+    total = start
+    for value in iterable:
+        total = environment.call_binop(None, "+", total, value)
+    return total
+
+
+def _guarded_filter(func):
+    @functools.wraps(func)  # keeps Jinja's pass_* markers
+    def guarded(*args, **kwargs):
+        return _within_limits(func(*args, **kwargs))
+
+    return guarded
+
+
+class GuardedCodeGenerator(CodeGenerator):
+    """Compile ``~`` and literals through the environment's guards."""
+
+    @optimizeconst
+    def visit_Concat(self, node, frame):  # noqa: N802
+        if frame.eval_ctx.volatile:
+            join = "(markup_join if context.eval_ctx.volatile else str_join)"
+        elif frame.eval_ctx.autoescape:
+            join = "markup_join"
+        else:
+            join = "str_join"
+        self.write(f"environment.concat_values({join}, (")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+    def _checked_literal(self, visit, node, frame):
+        self.write("environment.checked_value(")
+        visit(node, frame)
+        self.write(")")
+
+    def visit_List(self, node, frame):  # noqa: N802
+        self._checked_literal(super().visit_List, node, frame)
+
+    def visit_Dict(self, node, frame):  # noqa: N802
+        self._checked_literal(super().visit_Dict, node, frame)
+
+    def visit_Tuple(self, node, frame):  # noqa: N802
+        if node.ctx == "store":
+            super().visit_Tuple(node, frame)
+        else:
+            self._checked_literal(super().visit_Tuple, node, frame)
+
+
 class GuardedEnvironment(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**", "%"})
+    code_generator_class = GuardedCodeGenerator
+    intercepted_binops = frozenset({"+", "-", "*", "/", "//", "**", "%"})
+
+    @staticmethod
+    def concat(parts) -> str:
+        # Joins the output of macros, call blocks and {% set %} blocks: each
+        # part is small, but a loop can gather many references to one text.
+        parts = list(parts)
+        if sum(map(len, parts)) > MAX_TEXT_CHARS:
+            raise RenderError(
+                f"A text in the template would be longer than "
+                f"{MAX_TEXT_CHARS:,} characters."
+            )
+        return "".join(parts)
+
+    @staticmethod
+    def concat_values(join, values) -> str:
+        # The operands are within the limits (or context data), so even
+        # printed lists make at most a few times the limit before the check.
+        return _within_limits(join(values))
+
+    @staticmethod
+    def checked_value(value):
+        return _within_limits(value)
 
     def call_binop(self, context, operator, left, right):
         _check_time()
         if operator == "%" and isinstance(left, str):
             raise SecurityError("Use filters, not % formatting, in templates.")
-        if operator == "**":
+        elif operator == "**":
             if not isinstance(right, int | float) or abs(right) > 64:
                 raise SecurityError("Exponents in templates are limited to 64.")
             if isinstance(left, int) and left.bit_length() * abs(right) > 4096:
                 raise SecurityError("That number would be too large.")
-        if operator == "*":
+        elif operator == "*":
             for seq, times in ((left, right), (right, left)):
                 size = _size(seq)
                 if size is None or not isinstance(times, int):
                     continue
-                limit = MAX_OUTPUT_CHARS if isinstance(seq, str) else MAX_RANGE
+                limit = MAX_TEXT_CHARS if isinstance(seq, str) else MAX_ITEMS
                 if size * times > limit:
                     raise SecurityError("That repetition would be too long.")
             if (
@@ -150,7 +292,7 @@ class GuardedEnvironment(ImmutableSandboxedEnvironment):
                 and (left.bit_length() + right.bit_length() > 4096)
             ):
                 raise SecurityError("That number would be too large.")
-        return super().call_binop(context, operator, left, right)
+        return _within_limits(self.binop_table[operator](left, right))
 
     def getattr(self, obj, attribute):
         # Templates see plain data. Only the listed text methods are
@@ -178,7 +320,7 @@ class GuardedEnvironment(ImmutableSandboxedEnvironment):
         owner = getattr(__obj, "__self__", None)
         if isinstance(owner, str) and __obj.__name__ not in SAFE_STR_METHODS:
             raise SecurityError(f"The text method {__obj.__name__}() is not allowed.")
-        return super().call(__context, __obj, *args, **kwargs)
+        return _within_limits(super().call(__context, __obj, *args, **kwargs))
 
 
 @lru_cache(maxsize=1)
@@ -190,8 +332,10 @@ def environment() -> GuardedEnvironment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters = {name: env.filters[name] for name in SAFE_FILTERS}
-    env.filters["join"] = _guarded_join
+    filters = {name: env.filters[name] for name in SAFE_FILTERS}
+    filters["join"] = _guarded_join
+    filters["sum"] = _guarded_sum
+    env.filters = {name: _guarded_filter(func) for name, func in filters.items()}
     env.globals = {"range": _guarded_range}
     env.tests = {
         name: env.tests[name]

@@ -146,3 +146,40 @@ def test_templates_that_recurse_without_end_fail_cleanly():
 
     with pytest.raises(RenderError):
         render_text(endless, {})
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        # Each prints a short number, but builds a large value on the way.
+        "{% macro twice(s, n) %}{% if n %}{{ twice(s ~ s, n - 1) }}{% else %}"
+        "{{ s|length }}{% endif %}{% endmacro %}{{ twice('x' * 1000, 7) }}",
+        "{% set s = 'x' * 30000 %}{% set s = s ~ s %}{{ s|length }}",
+        "{% set s = 'x' * 30000 %}{{ (s + s)|length }}",
+        "{% set l = [1] * 1000 %}{% set l = l + l %}{% set l = l + l %}"
+        "{% set l = l + l %}{% set l = l + l %}{{ l|length }}",
+        "{% set a = ['x' * 40000] %}{% set b = [a, a, a, a] %}{{ b|length }}",
+        "{% set a = 'x' * 40000 %}{{ (a, a)|length }}",
+        "{% set a = 'x' * 40000 %}{{ {'a': a, 'b': a}|length }}",
+        "{% set r = range(1000)|list %}"
+        "{{ [r, r, r, r, r, r, r, r, r, r, r]|sum(start=[])|length }}",
+        "{% set l = ['x' * 10000] * 10 %}{{ l|upper|length }}",
+        "{% set l = ['x' * 10000] * 10 %}{{ (l ~ '')|length }}",
+        "{{ ([2 ** 64 * 2 ** 64 * 2 ** 64] * 10000)|length }}",
+        "{{ ('x ' * 20000).split()|length }}",
+        "{{ ('x' * 20000)|list|length }}",
+        "{% macro m() %}{% for i in range(1000) %}{{ 'x' * 100 }}{% endfor %}"
+        "{% endmacro %}{{ m()|length }}",
+        "{% set s %}{% for i in range(1000) %}{{ 'x' * 100 }}{% endfor %}"
+        "{% endset %}{{ s|length }}",
+    ],
+)
+def test_large_intermediate_values_are_refused(payload):
+    with pytest.raises(RenderError, match="more than|longer than"):
+        render_text(payload, sample_context())
+
+
+@pytest.mark.parametrize("name", ["replace", "center", "format", "indent", "wordwrap"])
+def test_filters_that_can_grow_text_are_not_available(name):
+    with pytest.raises(RenderError, match=f"No filter named '{name}'"):
+        render_text(f"{{{{ 'x'|{name} }}}}", {})

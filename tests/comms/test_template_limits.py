@@ -21,3 +21,13 @@ def test_check_template_source_refuses_deep_nesting_naming_the_limit(body):
 
     assert "at most 20 levels" in " ".join(exc_info.value.message_dict["body"])
     assert error_codes(exc_info.value) == {"invalid_template"}
+
+
+def test_check_template_source_refuses_large_intermediate_values():
+    doubled = "{% set s = 'x' * 30000 %}{% set s = s ~ s %}{{ s|length }}"
+
+    with pytest.raises(ValidationError) as exc_info:
+        services.check_template_source(subject="", body=doubled)
+
+    assert "longer than 50,000 characters" in exc_info.value.message_dict["body"][0]
+    assert error_codes(exc_info.value) == {"render_failed"}
