@@ -3,18 +3,19 @@
 Templates are Jinja2 in an immutable sandbox with strict undefined, plus
 guards the sandbox lacks: a small `range`, bounded `*`/`**`, an allowlist of
 filters and string methods, a nesting limit, a size cap on every value a
-template builds, an output size cap and a time limit. A template can read
-only the variables of the catalogue; it cannot reach settings, the ORM or
-Python internals.
+template builds, an output size cap, and a work budget (a count of steps and
+a deadline) that holds in any thread, not only where a signal can reach. A
+template can read only the variables of the catalogue; it cannot reach
+settings, the ORM or Python internals.
 """
 
 import contextlib
 import functools
 import itertools
-import math
 import signal
 import threading
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -28,6 +29,7 @@ from jinja2 import (
 from jinja2.compiler import CodeGenerator, optimizeconst
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.filters import make_attrgetter
+from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 MAX_OUTPUT_CHARS = 50_000
@@ -42,6 +44,10 @@ MAX_NESTING = 20
 # huge once printed or joined.
 MAX_TEXT_CHARS = 50_000
 MAX_ITEMS = 10_000
+# Loop rounds, attribute and item lookups, calls, filters and operators per
+# render. The shipped templates take at most a few dozen; the count stops a
+# render in any thread, where no signal can reach it.
+MAX_OPERATIONS = 100_000
 
 SAFE_FILTERS = {
     "abs",
@@ -105,18 +111,43 @@ class RenderError(Exception):
         super().__init__(f"Line {line}: {message}" if line else message)
 
 
-class _Budget(threading.local):
-    deadline: float = math.inf
+class _Budget:
+    """The work one render may still do, and when it must stop."""
+
+    __slots__ = ("remaining", "deadline")
+
+    def __init__(self):
+        self.remaining = MAX_OPERATIONS
+        self.deadline = _clock() + TIME_LIMIT_SECONDS
 
 
-_budget = _Budget()
+# Per thread (and asyncio task), and cheaper to read than a threading.local;
+# None outside a render, where nothing is counted.
+_current_budget: ContextVar[_Budget | None] = ContextVar(
+    "template_budget", default=None
+)
+_clock = time.monotonic
 
 
-def _check_time() -> None:
-    if time.monotonic() > _budget.deadline:
+def _too_slow() -> RenderError:
+    return RenderError(
+        f"The template took longer than {TIME_LIMIT_SECONDS:g} s to render."
+    )
+
+
+def _spend() -> None:
+    """Count one step of template work; stop past the budget or the deadline."""
+    budget = _current_budget.get()
+    if budget is None:
+        return
+    budget.remaining -= 1
+    if budget.remaining < 0:
         raise RenderError(
-            f"The template took longer than {TIME_LIMIT_SECONDS:g} s to render."
+            f"The template does too much work: more than {MAX_OPERATIONS:,} "
+            "steps (loop rounds, lookups, calls, filters and operators)."
         )
+    if _clock() > budget.deadline:
+        raise _too_slow()
 
 
 def _within_limits(value):
@@ -163,13 +194,17 @@ def _within_limits(value):
     return value
 
 
+def _counted(iterable):
+    for item in iterable:
+        _spend()
+        yield item
+
+
 def _guarded_range(*args):
     bounds = range(*args)
     if len(bounds) > MAX_RANGE:
         raise RenderError(f"range() is limited to {MAX_RANGE} items in templates.")
-    for value in bounds:
-        _check_time()
-        yield value
+    return bounds
 
 
 def _size(value) -> int | None:
@@ -203,13 +238,22 @@ def _guarded_sum(environment, iterable, attribute=None, start=0):
 def _guarded_filter(func):
     @functools.wraps(func)  # keeps Jinja's pass_* markers
     def guarded(*args, **kwargs):
+        _spend()
         return _within_limits(func(*args, **kwargs))
 
     return guarded
 
 
+def _counted_rounds(node: nodes.Expr) -> nodes.Call:
+    # Jinja forbids custom node types; templates cannot write an
+    # EnvironmentAttribute, so this call is recognised when compiling.
+    return nodes.Call(
+        nodes.EnvironmentAttribute("count_rounds"), [node], [], None, None
+    )
+
+
 class GuardedCodeGenerator(CodeGenerator):
-    """Compile ``~`` and literals through the environment's guards."""
+    """Compile ``~``, loops and literals through the environment's guards."""
 
     @optimizeconst
     def visit_Concat(self, node, frame):  # noqa: N802
@@ -224,6 +268,18 @@ class GuardedCodeGenerator(CodeGenerator):
             self.visit(arg, frame)
             self.write(", ")
         self.write("))")
+
+    def visit_Call(self, node, frame, forward_caller=False):  # noqa: N802
+        # The loop guard is called directly, not through the sandbox.
+        if (
+            isinstance(node.node, nodes.EnvironmentAttribute)
+            and node.node.name == "count_rounds"
+        ):
+            self.write("environment.count_rounds(")
+            self.visit(node.args[0], frame)
+            self.write(")")
+            return
+        super().visit_Call(node, frame, forward_caller=forward_caller)
 
     def _checked_literal(self, visit, node, frame):
         self.write("environment.checked_value(")
@@ -263,14 +319,20 @@ class GuardedEnvironment(ImmutableSandboxedEnvironment):
     def concat_values(join, values) -> str:
         # The operands are within the limits (or context data), so even
         # printed lists make at most a few times the limit before the check.
+        _spend()
         return _within_limits(join(values))
 
     @staticmethod
+    def count_rounds(iterable):
+        return _counted(iterable)
+
+    @staticmethod
     def checked_value(value):
+        _spend()
         return _within_limits(value)
 
     def call_binop(self, context, operator, left, right):
-        _check_time()
+        _spend()
         if operator == "%" and isinstance(left, str):
             raise SecurityError("Use filters, not % formatting, in templates.")
         elif operator == "**":
@@ -295,6 +357,7 @@ class GuardedEnvironment(ImmutableSandboxedEnvironment):
         return _within_limits(self.binop_table[operator](left, right))
 
     def getattr(self, obj, attribute):
+        _spend()
         # Templates see plain data. Only the listed text methods are
         # reachable (Jinja hands str.format back before any safety check);
         # dicts give their keys, never their methods; numbers and lists give
@@ -313,13 +376,17 @@ class GuardedEnvironment(ImmutableSandboxedEnvironment):
     def getitem(self, obj, argument):
         if isinstance(obj, str) and isinstance(argument, str):
             return self.getattr(obj, argument)
+        _spend()
         return super().getitem(obj, argument)
 
     def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805
-        _check_time()
+        _spend()
         owner = getattr(__obj, "__self__", None)
         if isinstance(owner, str) and __obj.__name__ not in SAFE_STR_METHODS:
             raise SecurityError(f"The text method {__obj.__name__}() is not allowed.")
+        if isinstance(__obj, LoopContext) and args:
+            # loop(children) in a recursive for: count those rounds too.
+            args = (_counted(args[0]), *args[1:])
         return _within_limits(super().call(__context, __obj, *args, **kwargs))
 
 
@@ -422,6 +489,8 @@ def variable_uses(source: str) -> list[tuple[str, int]]:
 @lru_cache(maxsize=2048)
 def _compiled(source: str):
     tree = _parse(source)
+    for loop in list(tree.find_all(nodes.For)):
+        loop.iter = _counted_rounds(loop.iter).set_lineno(loop.iter.lineno)
     try:
         return environment().from_string(tree)
     except TemplateSyntaxError as exc:
@@ -431,26 +500,25 @@ def _compiled(source: str):
 
 
 @contextlib.contextmanager
-def _time_limit():
-    _budget.deadline = time.monotonic() + TIME_LIMIT_SECONDS
-    # A loop that emits nothing never reaches the checks above, so the main
-    # thread (gunicorn sync workers, q2 workers) also gets a hard alarm.
+def _limits():
+    token = _current_budget.set(_Budget())
+    # The budget holds in any thread. In the main thread (gunicorn sync
+    # workers, q2 workers) an alarm also backs it up, for work between
+    # counted steps.
     use_alarm = threading.current_thread() is threading.main_thread() and hasattr(
         signal, "SIGALRM"
     )
     if use_alarm:
 
         def _expired(signum, frame):
-            raise RenderError(
-                f"The template took longer than {TIME_LIMIT_SECONDS:g} s to render."
-            )
+            raise _too_slow()
 
         previous = signal.signal(signal.SIGALRM, _expired)
         signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT_SECONDS + 0.5)
     try:
         yield
     finally:
-        _budget.deadline = math.inf
+        _current_budget.reset(token)
         if use_alarm:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
@@ -458,10 +526,10 @@ def _time_limit():
 
 def render_text(source: str, context: dict) -> str:
     """Render one template string against ``context`` within the limits."""
-    template = _compiled(source)
     produced, size = [], 0
     try:
-        with _time_limit():
+        with _limits():
+            template = _compiled(source)
             for chunk in template.generate(**context):
                 size += len(chunk)
                 if size > MAX_OUTPUT_CHARS:
@@ -469,8 +537,9 @@ def render_text(source: str, context: dict) -> str:
                         f"The text would be longer than {MAX_OUTPUT_CHARS:,} "
                         "characters."
                     )
+                # Every chunk comes from counted work or from the
+                # template's own text: no clock reading needed here.
                 produced.append(chunk)
-                _check_time()
     except UndefinedError as exc:
         raise RenderError(f"Unknown variable or field: {exc.message}") from None
     except SecurityError as exc:

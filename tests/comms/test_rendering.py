@@ -1,6 +1,11 @@
+import itertools
+import threading
+
 import pytest
 
+from comms import rendering
 from comms.catalogue import sample_context
+from comms.library import LIBRARY
 from comms.rendering import RenderError, render, render_text, variable_uses
 
 SSTI_PAYLOADS = [
@@ -61,22 +66,22 @@ def test_resource_hungry_templates_fail_within_limits(payload):
         render_text(payload, sample_context())
 
 
-def test_loops_that_print_nothing_are_stopped_by_the_time_limit():
+def test_loops_that_print_nothing_are_stopped_by_the_work_budget():
     nested = (
         "{% for a in range(1000) %}{% for b in range(1000) %}"
         "{% for c in range(1000) %}{% endfor %}{% endfor %}{% endfor %}"
     )
 
-    with pytest.raises(RenderError, match="longer than"):
+    with pytest.raises(RenderError, match="too much work"):
         render_text(nested, {})
 
 
-def test_loops_over_long_text_are_stopped_by_the_alarm():
+def test_loops_over_long_text_are_stopped_by_the_work_budget():
     nested = (
         "{% for a in 'x' * 40000 %}{% for b in 'x' * 40000 %}{% endfor %}{% endfor %}"
     )
 
-    with pytest.raises(RenderError, match="longer than"):
+    with pytest.raises(RenderError, match="too much work"):
         render_text(nested, {})
 
 
@@ -183,3 +188,61 @@ def test_large_intermediate_values_are_refused(payload):
 def test_filters_that_can_grow_text_are_not_available(name):
     with pytest.raises(RenderError, match=f"No filter named '{name}'"):
         render_text(f"{{{{ 'x'|{name} }}}}", {})
+
+
+def _render_in_thread(source: str, context: dict) -> dict:
+    outcome = {}
+
+    def target():
+        try:
+            outcome["text"] = render_text(source, context)
+        except RenderError as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    return outcome
+
+
+_LEAVES = [{"children": []}] * 100
+_TREE = [{"children": [{"children": _LEAVES}] * 100}] * 100
+
+
+@pytest.mark.parametrize(
+    ("source", "context"),
+    [
+        (
+            "{% for a in items %}{% for b in items %}{% endfor %}{% endfor %}",
+            {"items": list(range(3000))},
+        ),
+        (
+            "{% for node in items recursive %}{{ loop(node.children) }}{% endfor %}",
+            {"items": _TREE},
+        ),
+    ],
+)
+def test_slow_data_dependent_templates_stop_in_any_thread(source, context):
+    outcome = _render_in_thread(source, context)
+
+    assert "too much work" in str(outcome.get("error"))
+    assert "100,000 steps" in str(outcome["error"])
+
+
+def test_renders_past_the_deadline_stop_in_any_thread(monkeypatch):
+    ticks = itertools.count()
+    # Each reading of the clock is a hundredth of a second later.
+    monkeypatch.setattr(rendering, "_clock", lambda: next(ticks) / 100)
+    rounds = "{% for a in range(1000) %}{% for b in range(3) %}{% endfor %}{% endfor %}"
+
+    outcome = _render_in_thread(rounds, {})
+
+    assert "longer than 1 s" in str(outcome.get("error"))
+
+
+def test_shipped_templates_render_well_within_the_budget(monkeypatch):
+    monkeypatch.setattr(rendering, "MAX_OPERATIONS", 1_000)
+    context = sample_context()
+
+    for entry in LIBRARY:
+        render(entry["subject"], entry["body"], context)
