@@ -2,7 +2,8 @@
 
 import datetime as dt
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
+from django.db.models.functions import Coalesce
 
 from incidents.models import AffectedCustomer, Incident, PolicyTarget
 
@@ -398,3 +399,76 @@ def next_update_due(incident: Incident, *, audience: str, now) -> dt.datetime | 
     """Return when ``audience`` is next due an update under the incident's policy."""
     cadence = update_cadence(policy_target_for(incident), audience)
     return now + cadence if cadence else None
+
+
+def updates_due(incidents: list[Incident], *, now) -> list[dict]:
+    """Return when each incident's customer and team are next owed an update.
+
+    An update is due one cadence after the last message that audience got
+    (or after the incident opened, if none). Two queries, however many
+    incidents.
+    """
+    if not incidents:
+        return []
+    last_sent = {
+        (incident_id, audience): sent_at
+        for incident_id, audience, sent_at in Message.objects.filter(
+            incident__in=incidents,
+            status__in=LIVE_MESSAGE_STATUSES,
+            audience__in=[Audience.INTERNAL, Audience.CUSTOMER],
+        )
+        .order_by()
+        .values_list("incident_id", "audience")
+        .annotate(
+            last=Max(Coalesce("sent_at", "queued_at", "send_after", "created_at"))
+        )
+    }
+    targets = {
+        (t.policy_id, t.priority): t
+        for t in PolicyTarget.objects.filter(
+            policy_id__in={i.policy_id for i in incidents},
+            priority__in={i.priority for i in incidents},
+        )
+    }
+    due = []
+    for incident in incidents:
+        target = targets.get((incident.policy_id, incident.priority))
+        for audience in (Audience.INTERNAL, Audience.CUSTOMER):
+            if audience == Audience.CUSTOMER and not (
+                incident.customer_id or incident.is_systemic
+            ):
+                continue
+            cadence = update_cadence(target, audience)
+            if cadence is None:
+                continue
+            since = last_sent.get((incident.pk, audience)) or incident.created_at
+            due_at = since + cadence
+            due.append(
+                {
+                    "incident": incident,
+                    "audience": Audience(audience).label,
+                    "due_at": due_at,
+                    "is_overdue": due_at <= now,
+                }
+            )
+    return sorted(due, key=lambda row: row["due_at"])
+
+
+def messages_needing(user) -> QuerySet:
+    """Return someone's drafts and rejected messages, to finish or rework."""
+    return (
+        Message.objects.filter(
+            created_by=user,
+            status__in=[Message.Status.DRAFT, Message.Status.REJECTED],
+        )
+        .select_related("incident")
+        .order_by("-created_at", "-id")
+    )
+
+
+def failed_deliveries(*, owner=None) -> QuerySet:
+    """Return messages that could not be delivered, newest first."""
+    failed = Message.objects.filter(status=Message.Status.FAILED)
+    if owner is not None:
+        failed = failed.filter(Q(incident__owner=owner) | Q(created_by=owner))
+    return failed.select_related("incident").order_by("-created_at", "-id")

@@ -5,7 +5,8 @@ import re
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import Case, F, Prefetch, Q, QuerySet, When
+from django.db.models.functions import Least
 
 from .models import AffectedCustomer, Customer, Incident, TimelineEvent
 from .sla import ClockState, clock_state
@@ -80,6 +81,7 @@ def incident_list(*, filters: IncidentFilters, now: dt.datetime) -> QuerySet:
         "priority",
         "status",
         "is_systemic",
+        "version",
         "created_at",
         "updated_at",
         "first_response_at",
@@ -217,4 +219,33 @@ def assignable_staff() -> QuerySet:
         .objects.filter(is_active=True)
         .only("id", "username", "first_name", "last_name")
         .order_by("first_name", "last_name", "username")
+    )
+
+
+def incidents_owned_by(user, *, limit: int = 25) -> list[Incident]:
+    """Return someone's open incidents, the nearest running deadline first."""
+    running = Incident.objects.filter(
+        owner=user, status__in=Incident.OPEN_STATUSES
+    ).exclude(status=Incident.Status.RESOLVED)
+    next_deadline = Case(
+        When(
+            first_response_at__isnull=True,
+            then=Least("first_response_due_at", "resolution_due_at"),
+        ),
+        default=F("resolution_due_at"),
+    )
+    return list(
+        running.select_related("customer", "category")
+        .annotate(next_deadline_at=next_deadline)
+        .order_by("next_deadline_at", "id")[:limit]
+    )
+
+
+def unassigned_incidents(*, limit: int = 10) -> list[Incident]:
+    """Return open incidents nobody owns yet, oldest deadline first."""
+    return list(
+        Incident.objects.filter(owner__isnull=True, status__in=Incident.OPEN_STATUSES)
+        .exclude(status=Incident.Status.RESOLVED)
+        .select_related("customer", "category")
+        .order_by("resolution_due_at", "id")[:limit]
     )
