@@ -76,4 +76,4 @@ def test_permission_denied_elsewhere_logs_one_line(client, user_without_role, ca
     records = [r for r in caplog.records if r.name == "django.request"]
     assert len(records) == 1
     assert records[0].exc_info is None
-    assert "\n" not in caplog.text.strip()
+    assert "\n" not in logging.Formatter().format(records[0])
