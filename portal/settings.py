@@ -24,6 +24,8 @@ if not SECRET_KEY:
             "Set SECRET_KEY in the environment; it is required when DEBUG is off."
         )
     SECRET_KEY = "development-only-key-never-used-with-debug-off"
+# Old keys, still accepted for signatures while sessions move to a new key.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -151,18 +153,23 @@ STORAGES = {
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
-# Secure by default; a plain-HTTP development server turns the cookie flags off
-# through DEBUG.
+# Every setting `check --deploy` names can come from the environment. The
+# defaults are the safe values, except the HTTPS ones that would break a
+# plain-HTTP development server: the cookie flags follow DEBUG, and the
+# redirect and HSTS settings are off until production turns them on (see the
+# README and .env.example, which pass `check --deploy`).
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
-SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_HTTPONLY = env.bool("SESSION_COOKIE_HTTPONLY", default=True)
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 60 * 60)
-SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
-SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = env.bool("SECURE_CONTENT_TYPE_NOSNIFF", default=True)
+SECURE_REFERRER_POLICY = env("SECURE_REFERRER_POLICY", default="same-origin")
+SECURE_CROSS_ORIGIN_OPENER_POLICY = env(
+    "SECURE_CROSS_ORIGIN_OPENER_POLICY", default="same-origin"
+)
+X_FRAME_OPTIONS = env("X_FRAME_OPTIONS", default="DENY")
 # Content-Security-Policy (django-csp): scripts, styles and everything else
 # from this site only, never inline, so injected markup cannot run. Templates
 # carry no inline <script>, on*= handler or style= (a test checks), and
@@ -183,6 +190,13 @@ CONTENT_SECURITY_POLICY = {
 }
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+# Both only matter with HSTS on. includeSubDomains binds every sub-domain of
+# the portal's host name; preload binds nothing until someone submits the
+# registrable domain to the browsers' list, which needs it on that domain.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool(
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False
+)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
