@@ -40,10 +40,22 @@ def browser():
     options.binary_location = "/usr/bin/chromium"
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
+    # The console shows what the Content-Security-Policy refused.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.implicitly_wait(5)
     yield driver
     driver.quit()
+
+
+def assert_nothing_refused(browser):
+    """Fail if the page's policy refused a script, a style or anything else."""
+    refused = [
+        entry["message"]
+        for entry in browser.get_log("browser")
+        if "Content Security Policy" in entry["message"]
+    ]
+    assert refused == []
 
 
 def test_agent_opens_an_incident_and_finds_it_in_the_list(live_server, browser):
@@ -86,6 +98,7 @@ def test_agent_opens_an_incident_and_finds_it_in_the_list(live_server, browser):
     assert len(rows) == 1
     assert reference in rows[0].text
     assert "Greta Browser" in rows[0].text
+    assert_nothing_refused(browser)
 
 
 def test_agent_composes_previews_and_sends_a_customer_message(live_server, browser):
@@ -128,3 +141,4 @@ def test_agent_composes_previews_and_sends_a_customer_message(live_server, brows
     message = Message.objects.get()
     assert message.recipients == [incident.customer.email]
     assert "We will call you tomorrow." in message.body
+    assert_nothing_refused(browser)
