@@ -76,7 +76,7 @@ LIBRARY = [
         "New incident {{ incident.reference }} ({{ incident.priority }})",
         """
         :rotating_light: New {{ incident.priority }} incident {{ incident.reference }}: {{ incident.title }}
-        Customer: {% if incident.is_systemic %}systemic{% else %}{{ customer.name }} <{{ customer.email }}>{% endif %}
+        Customer: {% if incident.is_systemic %}systemic{% else %}{{ customer.name }} <{{ customer.email }}>{% endif +%}
         Category: {{ incident.category }} · Signal: {{ incident.signal }}
         Service: {{ incident.service_status }}, {{ incident.impact_duration }} so far
         Owner: {{ owner.name }}
@@ -677,7 +677,7 @@ LIBRARY = [
         Executive briefing on {{ incident.reference }}.
 
         Business impact: {{ incident.what_happened }}
-        Customers affected: {{ incident.affected_count }}{% if customer.is_vip %} (VIP){% endif %}
+        Customers affected: {{ incident.affected_count }}{% if customer.is_vip %} (VIP){% endif +%}
         Duration: {{ incident.impact_duration }} · SLA {{ sla.state }}
         Plan: {{ incident.root_cause }}; resolution due {{ sla.resolution_due }}.
         Owner: {{ owner.name }}
