@@ -125,14 +125,11 @@ class ReplyForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.layout = Layout(
-            Row(
-                _col("sender_kind", 3),
-                _col("party", 3),
-                _col("sender_name", 3),
-                _col("kind", 3),
-            ),
+            # Two to a row: the form sits in the page's narrow side column.
+            Row(_col("sender_kind", 6), _col("kind", 6)),
+            Row(_col("party", 6), _col("sender_name", 6)),
             Field("text"),
-            Row(_col("received_at", 4)),
+            Field("received_at"),
             Submit("log", "Log reply", css_class="btn-sm"),
         )
 
