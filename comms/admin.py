@@ -236,7 +236,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         elif match:
             incident = (
                 Incident.objects.select_related(
-                    "customer", "category", "signal", "owner"
+                    "customer__success_manager", "category", "signal", "owner"
                 )
                 .filter(pk=int(match.group(1)))
                 .first()

@@ -66,6 +66,22 @@ CATALOGUE: dict[str, str] = {
     "customer.account_id": "Account id",
     "customer.segment": "Enterprise, Standard or Trial",
     "customer.is_vip": "True for VIP customers",
+    "customer.contact_title": "The contact person's title, e.g. Fleet Manager",
+    "customer.company": "Company name, or empty",
+    "customer.phone": "Phone number, or empty",
+    "customer.account_status": "Active, Pending activation, Suspended or "
+    "Cancelled (internal)",
+    "customer.old_carrier_account": "Old carrier's account number, masked to "
+    "its last four characters (internal)",
+    "customer.package": "Package level, or empty",
+    "customer.annual_value": "Annual contract value with its currency, e.g. "
+    "100,000.00 USD, or empty (internal)",
+    "customer.relationship": "How long and how well, e.g. 'customer for 3 "
+    "years, at risk' (internal)",
+    "customer.success_manager": "Name of the assigned customer success "
+    "manager, or empty",
+    "customer.renewal_on": "Contract renewal date, e.g. 1 Mar 2027, or empty "
+    "(internal)",
     "owner.name": "Incident owner; before anyone owns it, 'Unassigned' in "
     "internal messages and the support team's name in external ones",
     "owner.email": "Owner's e-mail, or empty",
@@ -96,6 +112,11 @@ INTERNAL_ONLY = frozenset(
         "incident.engineering_action",
         "sla.state",
         "next_customer_update_at",
+        "customer.account_status",
+        "customer.old_carrier_account",
+        "customer.annual_value",
+        "customer.relationship",
+        "customer.renewal_on",
     }
 )
 EXTERNAL_AUDIENCES = frozenset({Audience.CUSTOMER, Audience.PARTNER, Audience.VENDOR})
@@ -139,6 +160,58 @@ def every(interval: dt.timedelta | None) -> str:
     return f"every {minutes} minutes"
 
 
+def _years(since: dt.date | None, today: dt.date) -> str:
+    if since is None:
+        return ""
+    months = (today.year - since.year) * 12 + today.month - since.month
+    if months < 12:
+        return f"customer for {max(months, 0)} month{'s' if months != 1 else ''}"
+    years = months // 12
+    return f"customer for {years} year{'s' if years != 1 else ''}"
+
+
+def customer_record(customer: Customer | None, *, today: dt.date) -> dict[str, Any]:
+    """Return the customer record's fields as templates see them."""
+    if customer is None:
+        return dict.fromkeys(CUSTOMER_RECORD_FIELDS, "")
+    value = customer.annual_contract_value
+    since = _years(customer.customer_since_on, today)
+    relationship = customer.get_relationship_status_display().lower()
+    return {
+        "contact_title": customer.contact_title,
+        "company": customer.company,
+        "phone": customer.phone,
+        "account_status": customer.get_account_status_display(),
+        "old_carrier_account": customer.masked_old_carrier_account,
+        "package": customer.package_level,
+        "annual_value": f"{value:,.2f} {customer.contract_currency}"
+        if value is not None
+        else "",
+        "relationship": f"{since}, {relationship}" if since else relationship,
+        "success_manager": (
+            customer.success_manager.get_full_name()
+            or customer.success_manager.get_username()
+        )
+        if customer.success_manager
+        else "",
+        "renewal_on": f"{customer.renewal_on:%-d %b %Y}" if customer.renewal_on else "",
+    }
+
+
+CUSTOMER_RECORD_FIELDS = (
+    "contact_title",
+    "company",
+    "phone",
+    "account_status",
+    "old_carrier_account",
+    "package",
+    "annual_value",
+    "relationship",
+    "success_manager",
+    "renewal_on",
+)
+
+
 def _team_phrase(team: str) -> str:
     return team if "team" in team.lower() else f"the {team} team"
 
@@ -154,13 +227,14 @@ def _greeting_name(customer: Customer | None) -> str:
     return words[0] if words else "there"
 
 
-def message_zone(incident: Incident, *, audience: str | None, reader_zone: str) -> str:
+def message_zone(
+    incident: Incident, *, audience: str | None, reader_zone: str, policy_zone: str
+) -> str:
     """Return the zone the reader of a message sees times in.
 
     Customers read their own zone (else the policy's); partners and vendors
     the policy's; only the team's own messages use the writer's zone.
     """
-    policy_zone = incident.policy.calendar.time_zone
     if audience == Audience.CUSTOMER:
         customer = incident.customer
         if customer and customer.time_zone and not incident.is_systemic:
@@ -198,12 +272,18 @@ def incident_context(
     and the scheduler all fill templates the same way. A customer's context
     leaves out internal notes and shows times in the customer's zone.
     """
+    target = policy_target_for(incident)
+    policy = target.policy if target else incident.policy
     zone = zoneinfo.ZoneInfo(
-        message_zone(incident, audience=audience, reader_zone=reader_zone)
+        message_zone(
+            incident,
+            audience=audience,
+            reader_zone=reader_zone,
+            policy_zone=policy.calendar.time_zone,
+        )
     )
     now = timezone.now()
     sla_state = CLOCK_STATE_LABELS[overall_clock_state(incident_clocks(incident, now))]
-    target = policy_target_for(incident)
     cadences = {
         name: update_cadence(target, name)
         for name in (Audience.INTERNAL, Audience.CUSTOMER, Audience.PARTNER)
@@ -271,6 +351,7 @@ def incident_context(
             "account_id": customer.account_id if customer else "",
             "segment": customer.get_segment_display() if customer else "",
             "is_vip": customer.is_vip if customer else False,
+            **customer_record(customer, today=now.astimezone(zone).date()),
         },
         "owner": {"name": owner_name, "email": owner.email if owner else ""},
         "sender": {"name": sender_name or _capitalised(_team_phrase(team))},
@@ -352,6 +433,16 @@ def sample_context() -> dict[str, Any]:
             "name": "Priya Raman",
             "first_name": "Priya",
             "contact_name": "Priya Raman",
+            "contact_title": "Operations Lead",
+            "company": "Raman Logistics",
+            "phone": "+1 555 123 4567",
+            "account_status": "Active",
+            "old_carrier_account": "••••••7781",
+            "package": "Enterprise",
+            "annual_value": "100,000.00 USD",
+            "relationship": "customer for 3 years, healthy",
+            "success_manager": "Jane Doe",
+            "renewal_on": "1 Mar 2027",
             "email": "priya@example.com",
             "account_id": "ACC-1001",
             "segment": "Enterprise",
@@ -388,6 +479,7 @@ def sample_contexts() -> list[dict[str, Any]]:
         "name": "",
         "first_name": "there",
         "contact_name": "",
+        **dict.fromkeys(CUSTOMER_RECORD_FIELDS, ""),
         "email": "",
         "account_id": "",
         "segment": "",

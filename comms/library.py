@@ -616,6 +616,26 @@ LIBRARY = [
         situation="to_carrier",
     ),
     _t(
+        "internal-carrier-escalation-note",
+        "Carrier team: escalation note",
+        "internal",
+        "note",
+        "escalation",
+        "Carrier escalation: {{ incident.reference }} ({{ incident.category }})",
+        """
+        Carrier escalation · {{ incident.reference }} ({{ incident.priority }})
+        Customer: {{ customer.email }}{% if customer.phone %} · phone {{ customer.phone }}{% endif +%}
+        Account number (old carrier): {{ customer.old_carrier_account or 'not on file' }}
+        Account status: {{ customer.account_status or 'n/a' }}
+
+        What happened: {{ incident.what_happened }}
+        Carrier to do: {{ incident.partner_action or 'see the incident' }}
+        Open for {{ incident.impact_duration }} · resolve by {{ sla.resolution_due }}
+        {{ incident.url }}
+        """,
+        situation="to_carrier",
+    ),
+    _t(
         "customer-escalation-urgent",
         "Customer: treated as urgent",
         "customer",
@@ -658,8 +678,11 @@ LIBRARY = [
         """
         {{ incident.reference }} needs a manager's decision.
 
-        Customer: {{ customer.name or 'systemic' }} ({{ customer.segment or 'n/a' }})
-        Open for {{ incident.impact_duration }} · SLA {{ sla.state }} · sentiment {{ incident.sentiment }}
+        Customer: {{ customer.company or customer.name or 'systemic' }} ({{ customer.segment or 'n/a' }})
+        {% if customer.contact_name %}Contact: {{ customer.contact_name }}{% if customer.contact_title %}, {{ customer.contact_title }}{% endif %} · {{ customer.email }}{% if customer.phone %} · {{ customer.phone }}{% endif +%}
+        {% endif %}{% if customer.annual_value %}Contract value: {{ customer.annual_value }}{% if customer.renewal_on %} · renews {{ customer.renewal_on }}{% endif +%}
+        {% endif %}{% if customer.success_manager %}Customer success manager: {{ customer.success_manager }}
+        {% endif %}Open for {{ incident.impact_duration }} · SLA {{ sla.state }} · sentiment {{ incident.sentiment }}
         Summary: {{ incident.what_happened }}
         Root cause: {{ incident.root_cause }}
         Owner: {{ owner.name }} · {{ incident.url }}
@@ -676,7 +699,8 @@ LIBRARY = [
         """
         Executive briefing on {{ incident.reference }}.
 
-        Business impact: {{ incident.what_happened }}
+        {% if customer.name %}Client: {{ customer.company or customer.name }}{% if customer.package %} · {{ customer.package }} package{% endif %}{% if customer.annual_value %} · {{ customer.annual_value }} a year{% endif %} · {{ customer.relationship }}
+        {% endif %}Business impact: {{ incident.what_happened }}
         Customers affected: {{ incident.affected_count }}{% if customer.is_vip %} (VIP){% endif +%}
         Duration: {{ incident.impact_duration }} · SLA {{ sla.state }}
         Plan: {{ incident.root_cause }}; resolution due {{ sla.resolution_due }}.

@@ -27,7 +27,9 @@ from .models import (
 
 def _incident(pk):
     return get_object_or_404(
-        Incident.objects.select_related("customer", "category", "signal", "owner"),
+        Incident.objects.select_related(
+            "customer__success_manager", "category", "signal", "owner"
+        ),
         pk=pk,
     )
 

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from import_export.admin import ImportExportModelAdmin
 
 from .models import (
     BusinessCalendar,
@@ -12,6 +13,7 @@ from .models import (
     StaffProfile,
     TimelineEvent,
 )
+from .resources import CustomerResource
 
 
 class HolidayInline(admin.TabularInline):
@@ -66,13 +68,69 @@ class SignalAdmin(admin.ModelAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["name", "email", "account_id", "segment", "is_vip", "policy"]
-    list_filter = ["segment", "is_vip", "policy"]
+class CustomerAdmin(ImportExportModelAdmin):
+    list_display = [
+        "name",
+        "company",
+        "email",
+        "account_id",
+        "segment",
+        "account_status",
+        "is_vip",
+        "policy",
+    ]
+    list_filter = [
+        "segment",
+        "account_status",
+        "relationship_status",
+        "is_vip",
+        "policy",
+    ]
     list_select_related = ["policy"]
-    search_fields = ["=account_id", "name", "=email"]
-    autocomplete_fields = ["policy"]
+    search_fields = ["=account_id", "name", "=email", "company"]
+    autocomplete_fields = ["policy", "success_manager"]
     show_full_result_count = False
+    resource_classes = [CustomerResource]
+    fieldsets = [
+        (None, {"fields": ["name", "email", "account_id", "policy"]}),
+        (
+            "Account",
+            {
+                "fields": [
+                    "segment",
+                    "account_status",
+                    "is_vip",
+                    "customer_since_on",
+                    "phone",
+                    "old_carrier_account",
+                    "time_zone",
+                ]
+            },
+        ),
+        (
+            "Organisation and contract",
+            {
+                "fields": [
+                    "company",
+                    "contact_name",
+                    "contact_title",
+                    "package_level",
+                    ("annual_contract_value", "contract_currency"),
+                    "relationship_status",
+                    "success_manager",
+                    "renewal_on",
+                ]
+            },
+        ),
+    ]
+
+    def get_export_resource_kwargs(self, request, **kwargs):
+        return {
+            **super().get_export_resource_kwargs(request, **kwargs),
+            "full_account_numbers": request.user.has_perm(
+                "incidents.view_full_account_numbers"
+            ),
+        }
 
 
 class TimelineEventInline(admin.TabularInline):

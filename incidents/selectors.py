@@ -142,7 +142,12 @@ def incident_detail(*, pk: int) -> Incident:
     """Return one incident with everything its page shows, in fixed queries."""
     return (
         Incident.objects.select_related(
-            "customer", "category", "owner", "created_by", "signal", "policy"
+            "customer__success_manager",
+            "category",
+            "owner",
+            "created_by",
+            "signal",
+            "policy",
         )
         .prefetch_related(
             Prefetch(

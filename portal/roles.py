@@ -24,7 +24,9 @@ AGENT = [
     "comms.view_reply",
     "comms.add_reply",
 ]
-SENIOR_AGENT = AGENT
+# Senior agents work carrier escalations, which need the old carrier's
+# account number in full.
+SENIOR_AGENT = [*AGENT, "incidents.view_full_account_numbers"]
 MANAGER = [*SENIOR_AGENT, "comms.approve_message"]
 VP = MANAGER
 

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django_q",
     "axes",
     "csp",
+    "import_export",
     "portal",
     "incidents",
     "comms",

@@ -1,8 +1,10 @@
 """Bring untouched default templates up to the current library's wording.
 
 Customer templates no longer use internal notes (what happened, root cause)
-and promise updates at the policy's own cadence. A template an admin has
-edited (any version with an author) is left alone: the admin owns it.
+and promise updates at the policy's own cadence; escalation notes name the
+customer record. A template an admin has edited (any version with an
+author) is left alone: the admin owns it. Templates new to the library are
+added.
 """
 
 from django.db import migrations
@@ -19,7 +21,17 @@ def refresh(apps, schema_editor):
             .select_related("current_version")
             .first()
         )
-        if template is None or template.current_version is None:
+        if template is None:
+            entry = dict(entry)
+            subject, body = entry.pop("subject"), entry.pop("body")
+            template = MessageTemplate.objects.create(**entry)
+            version = MessageTemplateVersion.objects.create(
+                template=template, number=1, subject=subject, body=body
+            )
+            template.current_version = version
+            template.save(update_fields=["current_version"])
+            continue
+        if template.current_version is None:
             continue
         if template.versions.filter(created_by__isnull=False).exists():
             continue
