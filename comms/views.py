@@ -201,6 +201,23 @@ def _prefill(request, incident: Incident, suggestions: list[dict]) -> dict:
     return initial
 
 
+def _tone(incident: Incident, *, stage: str) -> dict:
+    """Return the policy's tone standard for this incident, to write by."""
+    target = selectors.policy_target_for(incident)
+    if target is None:
+        return {}
+    policy = target.policy
+    return {
+        "policy": policy.name,
+        "severity": incident.get_priority_display(),
+        "points": target.tone_guidance.splitlines(),
+        "language": policy.language_standards.splitlines(),
+        "post_incident": policy.post_incident_tone
+        if stage == Stage.POST_INCIDENT
+        else "",
+    }
+
+
 def _editing(request, incident: Incident) -> Message | None:
     """Return the draft or scheduled message being edited, if any."""
     message_pk = _int_param(request, "message") or (
@@ -273,6 +290,7 @@ def compose(request, pk):
             "form": form,
             "editing": editing,
             "template_groups": _template_choices(incident, suggestions),
+            "tone": _tone(incident, stage=form["stage"].value()),
             "email_count": len(recipients)
             if form["audience"].value() == Audience.CUSTOMER
             and form["channel"].value() == Channel.EMAIL

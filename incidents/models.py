@@ -122,6 +122,16 @@ class Policy(models.Model):
         help_text="2 = twice the time for trial and free-tier customers; "
         "1 = no change.",
     )
+    language_standards = models.TextField(
+        blank=True,
+        help_text="How every message under this policy should read, one rule "
+        "per line; the composer shows it beside the text.",
+    )
+    post_incident_tone = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The tone of post-incident follow-ups, shown in the composer.",
+    )
     at_risk_minutes = models.PositiveIntegerField(
         default=120,
         help_text="A running deadline closer than this is shown as at risk, "
@@ -208,6 +218,11 @@ class PolicyTarget(models.Model):
     )
     notifies_executives = models.BooleanField(
         default=False, help_text="Executives are told as soon as it opens."
+    )
+    tone_guidance = models.TextField(
+        blank=True,
+        help_text="The tone messages at this priority should take, one point "
+        "per line; the composer shows it beside the text.",
     )
     first_response_at_risk_minutes = models.PositiveIntegerField(
         null=True,

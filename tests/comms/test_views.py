@@ -510,3 +510,31 @@ def test_agents_never_run_the_approvals_count(agent_client):
         agent_client.get(reverse("incidents:list"))
 
     assert not any("awaiting_approval" in q["sql"] for q in queries)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("priority", "expected"),
+    [("P1", "Serious and confident."), ("P3", "Helpful and collaborative.")],
+)
+def test_the_composer_shows_the_policys_tone_for_the_priority(
+    agent_client, priority, expected
+):
+    incident = IncidentFactory(priority=priority)
+
+    page = agent_client.get(reverse("comms:compose", args=[incident.pk]))
+
+    assert expected in page.content.decode()
+    assert "Give specific times and commitments." in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_post_incident_text_is_written_calm_and_factual(agent_client):
+    incident = IncidentFactory()
+    template = MessageTemplate.objects.get(key="customer-post-incident")
+
+    page = agent_client.get(
+        reverse("comms:compose", args=[incident.pk]), {"template": template.pk}
+    )
+
+    assert "Calm and factual" in page.content.decode()
