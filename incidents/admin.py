@@ -9,6 +9,7 @@ from .models import (
     Incident,
     Policy,
     PolicyTarget,
+    SeverityCriterion,
     Signal,
     StaffProfile,
     TimelineEvent,
@@ -26,6 +27,16 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
     list_display = ["name", "time_zone", "working_weekdays"]
     search_fields = ["name"]
     inlines = [HolidayInline]
+
+
+class SeverityCriterionInline(admin.TabularInline):
+    model = SeverityCriterion
+    fields = ["priority", "text", "position", "is_active"]
+    extra = 0
+    verbose_name_plural = (
+        "Severity criteria (the incident form suggests the highest priority "
+        "among those ticked)"
+    )
 
 
 class PolicyTargetInline(admin.TabularInline):
@@ -48,7 +59,7 @@ class PolicyAdmin(admin.ModelAdmin):
     list_select_related = ["calendar"]
     search_fields = ["name"]
     autocomplete_fields = ["calendar"]
-    inlines = [PolicyTargetInline]
+    inlines = [PolicyTargetInline, SeverityCriterionInline]
 
 
 @admin.register(Category)

@@ -6,8 +6,16 @@ from django import forms
 
 from . import selectors
 from .lifecycle import allowed_moves
-from .models import Category, Customer, Incident, JourneyMilestone, Priority, Signal
-from .services import EDITABLE_FIELDS
+from .models import (
+    Category,
+    Customer,
+    Incident,
+    JourneyMilestone,
+    Priority,
+    SeverityCriterion,
+    Signal,
+)
+from .services import EDITABLE_FIELDS, policy_for
 from .sla import CLOCK_STATE_LABELS
 
 DATETIME_WIDGET = forms.DateTimeInput(
@@ -59,6 +67,18 @@ class CustomerField(forms.CharField):
         if isinstance(value, Customer):
             return value.account_id
         return value
+
+
+class CriteriaCheckboxes(forms.CheckboxSelectMultiple):
+    """Boxes that carry their priority, for the live suggestion."""
+
+    def create_option(self, name, value, *args, **kwargs):
+        option = super().create_option(name, value, *args, **kwargs)
+        criterion = getattr(value, "instance", None)
+        if criterion is not None:
+            option["attrs"]["data-priority"] = criterion.priority
+            option["attrs"]["data-text"] = criterion.text
+        return option
 
 
 class IncidentForm(forms.Form):
@@ -165,11 +185,32 @@ class IncidentForm(forms.Form):
         help_text="Comma-separated. Standard tags (incident, severity, signal, "
         "category) are added for you.",
     )
+    severity_criteria = forms.ModelMultipleChoiceField(
+        queryset=SeverityCriterion.objects.none(),
+        widget=CriteriaCheckboxes,
+        required=False,
+        label="Signs of severity",
+        help_text="Tick what applies; the portal suggests the priority they point to.",
+    )
+    priority_reason = forms.CharField(
+        max_length=300,
+        required=False,
+        label="Why this priority?",
+        help_text="Needed only when the priority differs from the suggestion.",
+    )
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args, editing: Incident | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.editing = editing
+        self.criteria_policy = self._criteria_policy()
+        self.fields["severity_criteria"].queryset = SeverityCriterion.objects.filter(
+            policy=self.criteria_policy, is_active=True
+        )
+        self.fields["severity_criteria"].help_text = (
+            f"Criteria of the “{self.criteria_policy.name}” policy. "
+            + self.fields["severity_criteria"].help_text
+        )
         journey_rows = []
         for step, label in JourneyMilestone.Step.choices:
             self.fields[f"journey_{step}_state"] = forms.ChoiceField(
@@ -216,6 +257,12 @@ class IncidentForm(forms.Form):
                     _col("signal", 3),
                     _col("detected_at", 3),
                 ),
+                Field("severity_criteria"),
+                HTML(
+                    '<div id="priority-suggestion" class="alert alert-info py-1 '
+                    'small d-none" role="status"></div>'
+                ),
+                Field("priority_reason"),
             ),
             Fieldset(
                 "Customer impact",
@@ -268,6 +315,21 @@ class IncidentForm(forms.Form):
                 "save", "Save changes" if editing else "Open incident", css_class="mt-2"
             ),
         )
+
+    def _criteria_policy(self):
+        """Return the policy whose criteria apply: the customer's, else default."""
+        account_id = self.data.get("customer", "") if self.is_bound else ""
+        if account_id and "\x00" not in account_id:
+            customer = (
+                Customer.objects.select_related("policy")
+                .filter(account_id=account_id.strip()[:64])
+                .first()
+            )
+            if customer is not None:
+                return policy_for(customer)
+        if self.editing is not None:
+            return self.editing.policy
+        return policy_for(None)
 
     def clean_extra_tags(self):
         raw = self.cleaned_data["extra_tags"]
@@ -324,6 +386,7 @@ class IncidentForm(forms.Form):
             "" if delivered is None else str(delivered).lower()
         )
         initial["extra_tags"] = ", ".join(custom_tags)
+        initial["severity_criteria"] = list(incident.severity_criteria.all())
         initial["version"] = incident.version
         for milestone in incident.journey_milestones.all():
             initial[f"journey_{milestone.step}_state"] = milestone.state

@@ -268,6 +268,35 @@ class PolicyTarget(models.Model):
         return f"{self.policy} · {self.priority}"
 
 
+class SeverityCriterion(models.Model):
+    """A sign that an incident deserves a priority, under one policy.
+
+    The incident form shows the applicable policy's criteria as boxes; the
+    highest priority among the ticked ones is suggested.
+    """
+
+    policy = models.ForeignKey(
+        Policy, on_delete=models.CASCADE, related_name="severity_criteria"
+    )
+    priority = models.CharField(max_length=2, choices=Priority.choices)
+    text = models.CharField(max_length=200)
+    position = models.PositiveSmallIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["policy", "priority", "position", "id"]
+        verbose_name_plural = "severity criteria"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(priority__in=Priority.values),
+                name="%(app_label)s_%(class)s_priority_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.priority}: {self.text}"
+
+
 class Category(models.Model):
     name = models.CharField(max_length=60, unique=True)
     slug = models.SlugField(max_length=60, unique=True, help_text="Used in tags.")
@@ -550,6 +579,17 @@ class Incident(models.Model):
         max_length=20, choices=Sentiment.choices, default=Sentiment.UNKNOWN
     )
     root_cause = models.TextField(blank=True)
+    severity_criteria = models.ManyToManyField(
+        SeverityCriterion,
+        blank=True,
+        related_name="incidents",
+        help_text="The signs of severity the agent ticked.",
+    )
+    priority_reason = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Why the priority differs from what the ticked criteria suggest.",
+    )
     is_partner_action_needed = models.BooleanField(default=False)
     partner_action_details = models.TextField(blank=True)
     is_vendor_action_needed = models.BooleanField(default=False)

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from . import lifecycle, sla, timeline
+from . import lifecycle, severity, sla, timeline
 from .models import (
     ActionItem,
     AffectedCustomer,
@@ -21,6 +21,7 @@ from .models import (
     Policy,
     PolicyTarget,
     Priority,
+    SeverityCriterion,
     Signal,
     StaffProfile,
     TimelineEvent,
@@ -46,6 +47,7 @@ EDITABLE_FIELDS = (
     "is_service_delivered",
     "customer_contact_count",
     "sentiment",
+    "priority_reason",
     "root_cause",
     "fix_summary",
     "is_partner_action_needed",
@@ -254,6 +256,8 @@ def open_incident(
     is_engineering_action_needed: bool = False,
     engineering_action_details: str = "",
     owner: User | None = None,
+    severity_criteria: list[SeverityCriterion] | None = None,
+    priority_reason: str = "",
     extra_tags: list[str] | None = None,
     immediate_actions: list[dict[str, Any]] | None = None,
     journey: dict[str, dict[str, Any]] | None = None,
@@ -291,10 +295,19 @@ def open_incident(
     )
     _check_rules(incident, now)
     incident.policy = policy_for(customer)
+    criteria = list(severity_criteria or [])
+    decided_by = severity.check_priority(
+        policy=incident.policy,
+        priority=priority,
+        criteria=criteria,
+        reason=priority_reason,
+    )
+    incident.priority_reason = priority_reason.strip() if decided_by else ""
     _apply_deadlines(incident)
     incident.tags = _merge_tags(incident, extra_tags or [])
     incident.full_clean()
     incident.save()
+    incident.severity_criteria.set(criteria)
     ActionItem.objects.bulk_create(
         ActionItem(incident=incident, kind=ActionItem.Kind.IMMEDIATE, **action)
         for action in immediate_actions or []
@@ -309,11 +322,23 @@ def open_incident(
             "version": incident.version,
             "priority": incident.priority,
             "policy": incident.policy.name,
+            **_advice(decided_by, incident.priority_reason),
             "first_response_due_at": incident.first_response_due_at.isoformat(),
             "resolution_due_at": incident.resolution_due_at.isoformat(),
         },
     )
     return incident
+
+
+def _advice(decided_by: SeverityCriterion | None, reason: str) -> dict[str, Any]:
+    """Return what the severity advisor said, for the timeline."""
+    if decided_by is None:
+        return {}
+    return {
+        "suggested": decided_by.priority,
+        "because": decided_by.text,
+        **({"reason": reason} if reason else {}),
+    }
 
 
 def _save_journey(
@@ -349,6 +374,7 @@ def edit_incident_details(
     changes: dict[str, Any],
     extra_tags: list[str] | None = None,
     journey: dict[str, dict[str, Any]] | None = None,
+    severity_criteria: list[SeverityCriterion] | None = None,
 ) -> Incident:
     """Save an agent's edits; refuse if someone else changed it meanwhile."""
     unknown = set(changes) - set(EDITABLE_FIELDS)
@@ -365,6 +391,20 @@ def edit_incident_details(
     _check_rules(incident, now)
     if changed.keys() & SLA_INPUT_FIELDS:
         incident.policy = policy_for(incident.customer)
+    before = list(incident.severity_criteria.all())
+    criteria = before if severity_criteria is None else list(severity_criteria)
+    severity.check_priority(
+        policy=incident.policy,
+        priority=incident.priority,
+        criteria=criteria,
+        reason=incident.priority_reason,
+    )
+    if {c.pk for c in criteria} != {c.pk for c in before}:
+        changed["severity_criteria"] = [
+            [c.text for c in before],
+            [c.text for c in criteria],
+        ]
+        incident.severity_criteria.set(criteria)
     new_tags = _merge_tags(
         incident, extra_tags if extra_tags is not None else custom_tags(incident)
     )

@@ -34,6 +34,7 @@ CHANGE_LABELS = {
     "first_response_due_at": "First response due",
     "resolution_due_at": "Resolution due",
     "first_response_at": "First response",
+    "severity_criteria": "Severity criteria",
 }
 
 

@@ -94,6 +94,7 @@ def incident_create(request):
                 extra_tags=form.cleaned_data["extra_tags"],
                 immediate_actions=form.immediate_actions(),
                 journey=form.journey(),
+                severity_criteria=list(form.cleaned_data["severity_criteria"]),
                 **form.incident_fields(),
             )
         except ValidationError as exc:
@@ -156,6 +157,7 @@ def incident_edit(request, pk):
                 changes=form.incident_fields(),
                 extra_tags=form.cleaned_data["extra_tags"],
                 journey=form.journey(),
+                severity_criteria=list(form.cleaned_data["severity_criteria"]),
             )
         except ValidationError as exc:
             if exc.code != "stale":

@@ -246,3 +246,28 @@ def test_no_page_overflows_sideways_at_common_screen_sizes(live_server, browser)
                     problems.append(f"{path} at {width}x{height}: {sticking_out}")
 
     assert problems == []
+
+
+def test_ticking_severity_criteria_suggests_the_priority(live_server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    UserFactory(username="browser-triage", role="Agent")
+    _sign_in(browser, live_server, "browser-triage")
+    browser.get(live_server.url + reverse("incidents:create"))
+    note = browser.find_element(By.ID, "priority-suggestion")
+    assert not note.is_displayed()
+
+    Select(browser.find_element(By.NAME, "priority")).select_by_value("P3")
+    box = browser.find_element(
+        By.CSS_SELECTOR, 'input[name="severity_criteria"][data-priority="P1"]'
+    )
+    browser.execute_script(
+        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", box
+    )
+    box.click()
+
+    WebDriverWait(browser, 5).until(lambda d: note.is_displayed())
+    assert "Suggested priority: P1 · Critical" in note.text
+    assert "say why below" in note.text
+    assert_nothing_refused(browser)
