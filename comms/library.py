@@ -8,6 +8,15 @@ situation and priority, subject and body.
 
 from textwrap import dedent
 
+# 000's subject pattern for internal e-mails and ticket notes:
+# [INCIDENT] [P1] [signal or category] — customer (e-mail).
+INCIDENT_SUBJECT = (
+    "[INCIDENT] [{{ incident.priority }}] [{{ incident.signal if incident.signal "
+    "!= 'REPORTED' else incident.category }}] — {% if customer.name %}"
+    "{{ customer.name }} ({{ customer.email }}){% else %}systemic, "
+    "{{ incident.affected_count }} customers{% endif %}"
+)
+
 SIGN_OFF = """
 {{ sender.name }}
 {{ support.team }}
@@ -41,8 +50,7 @@ LIBRARY = [
         "internal",
         "note",
         "creation",
-        "[INCIDENT] [{{ incident.priority }}] [{{ incident.signal }} / "
-        "{{ incident.category }}] {{ customer.name or 'Systemic' }}",
+        INCIDENT_SUBJECT,
         """
         {{ incident.reference }} · {{ incident.priority }} ({{ incident.severity }})
         Signal: {{ incident.signal }} · Category: {{ incident.category }}
@@ -674,7 +682,7 @@ LIBRARY = [
         "internal",
         "email",
         "escalation",
-        "Manager attention: {{ incident.reference }} ({{ incident.priority }})",
+        INCIDENT_SUBJECT + " · manager attention",
         """
         {{ incident.reference }} needs a manager's decision.
 
@@ -695,7 +703,7 @@ LIBRARY = [
         "internal",
         "email",
         "escalation",
-        "Executive briefing: {{ incident.reference }} ({{ incident.severity }})",
+        INCIDENT_SUBJECT + " · executive briefing",
         """
         Executive briefing on {{ incident.reference }}.
 

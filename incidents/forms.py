@@ -15,7 +15,7 @@ from .models import (
     SeverityCriterion,
     Signal,
 )
-from .services import EDITABLE_FIELDS, policy_for
+from .services import EDITABLE_FIELDS, TAG_SCHEME, policy_for
 from .sla import CLOCK_STATE_LABELS
 
 DATETIME_WIDGET = forms.DateTimeInput(
@@ -430,6 +430,7 @@ class IncidentFilterForm(forms.Form):
             *((state.value, label) for state, label in CLOCK_STATE_LABELS.items()),
         ],
     )
+    tag = forms.ChoiceField(required=False, label="Tag")
     sort = forms.ChoiceField(
         required=False,
         choices=[
@@ -455,6 +456,10 @@ class IncidentFilterForm(forms.Form):
             ("", "Any category"),
             *Category.objects.values_list("id", "name"),
         ]
+        self.fields["tag"].choices = [
+            ("", "Any tag"),
+            *((tag, tag) for tag in sorted(TAG_SCHEME)),
+        ]
         for name, field in self.fields.items():
             css = "form-control" if name == "q" else "form-select"
             field.widget.attrs["class"] = f"{css} form-control-sm"
@@ -467,6 +472,7 @@ class IncidentFilterForm(forms.Form):
             owner_id=data.get("owner"),
             category_id=data.get("category"),
             sla_state=data.get("sla") or "",
+            tag=data.get("tag") or "",
             search=data.get("q") or "",
             sort=data.get("sort") or "newest",
         )

@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Case, F, Prefetch, Q, QuerySet, When
 from django.db.models.functions import Least
 
@@ -32,6 +33,7 @@ class IncidentFilters:
     owner_id: int | None = None
     category_id: int | None = None
     sla_state: str = ""
+    tag: str = ""
     search: str = ""
     sort: str = "newest"
 
@@ -111,6 +113,8 @@ def incident_list(*, filters: IncidentFilters, now: dt.datetime) -> QuerySet:
         incidents = incidents.filter(owner__isnull=True)
     elif filters.owner_id:
         incidents = incidents.filter(owner_id=filters.owner_id)
+    if filters.tag:
+        incidents = incidents.filter(tagged(filters.tag))
     if filters.category_id:
         incidents = incidents.filter(category_id=filters.category_id)
     if filters.sla_state:
@@ -253,4 +257,27 @@ def unassigned_incidents(*, limit: int = 10) -> list[Incident]:
         .exclude(status=Incident.Status.RESOLVED)
         .select_related("customer", "category")
         .order_by("resolution_due_at", "id")[:limit]
+    )
+
+
+def tagged(tag: str) -> Q:
+    """Return a filter for incidents carrying ``tag``.
+
+    PostgreSQL matches the JSON list exactly; SQLite has no JSON containment,
+    so it matches the quoted tag in the stored text.
+    """
+    if connection.vendor == "postgresql":
+        return Q(tags__contains=[tag])
+    return Q(tags__icontains=f'"{tag}"')
+
+
+def incidents_newly_stuck(now: dt.datetime, *, stuck_for: dt.timedelta) -> QuerySet:
+    """Return open incidents stuck longer than ``stuck_for`` not yet tagged so."""
+    return (
+        Incident.objects.filter(
+            status__in=Incident.OPEN_STATUSES, created_at__lte=now - stuck_for
+        )
+        .exclude(status=Incident.Status.RESOLVED)
+        .exclude(tagged("slo_at_risk"))
+        .select_related("category", "signal")
     )

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from . import lifecycle, severity, sla, timeline
+from . import lifecycle, selectors, severity, sla, timeline
 from .models import (
     ActionItem,
     AffectedCustomer,
@@ -117,18 +117,45 @@ def _apply_deadlines(incident: Incident) -> None:
         setattr(incident, name, value)
 
 
-def standard_tags(incident: Incident) -> list[str]:
-    """Return the tags every incident carries, from 000's tagging rule."""
+# 002 "After escalation": a customer stuck this long is close to the 72-hour
+# service objective.
+SLO_AT_RISK_AFTER = dt.timedelta(hours=48)
+# Tags the portal sets and removes itself; people add their own beside them.
+STATUS_TAGS = {"in_progress", "resolved", "priority_high", "slo_at_risk"}
+# The tags the list can filter by (signal and category tags vary with data).
+TAG_SCHEME = {
+    "incident",
+    "proactive_alert",
+    *STATUS_TAGS,
+    *(f"severity_{label.split()[-1].lower()}" for label in Priority.labels),
+}
+
+
+def standard_tags(incident: Incident, now: dt.datetime | None = None) -> list[str]:
+    """Return the tags the portal gives an incident (000, 002 tagging rules).
+
+    incident, severity_<level>, proactive_alert and signal_<id> for signals,
+    the category; in_progress while open and resolved once resolved;
+    priority_high when critical; slo_at_risk when stuck over 48 hours.
+    """
+    now = now or timezone.now()
     tags = ["incident", f"severity_{incident.get_priority_display().split()[-1]}"]
     if incident.signal_id:
         tags += ["proactive_alert", f"signal_{incident.signal.code.lower()}"]
     tags.append(incident.category.slug)
+    if incident.status in (Incident.Status.RESOLVED, Incident.Status.CLOSED):
+        tags.append("resolved")
+    elif incident.status != Incident.Status.CLOSED_PENDING:
+        tags.append("in_progress")
+        if incident.created_at and incident.created_at <= now - SLO_AT_RISK_AFTER:
+            tags.append("slo_at_risk")
+    if incident.priority == Priority.P1:
+        tags.append("priority_high")
     return [t.lower() for t in tags]
 
 
 def _all_standard_tags() -> set[str]:
-    tags = {"incident", "proactive_alert"}
-    tags |= {f"severity_{label.split()[-1].lower()}" for label in Priority.labels}
+    tags = set(TAG_SCHEME)
     tags |= {
         f"signal_{code.lower()}"
         for code in Signal.objects.values_list("code", flat=True)
@@ -143,8 +170,10 @@ def custom_tags(incident: Incident) -> list[str]:
     return [t for t in incident.tags if t not in standard]
 
 
-def _merge_tags(incident: Incident, extra: list[str]) -> list[str]:
-    tags = standard_tags(incident)
+def _merge_tags(
+    incident: Incident, extra: list[str], now: dt.datetime | None = None
+) -> list[str]:
+    tags = standard_tags(incident, now)
     for tag in extra:
         tag = tag.strip().lower()
         if tag and tag not in tags:
@@ -474,20 +503,28 @@ def _save_status(
     """Save a status change and its timeline entry (inside the caller's lock)."""
     incident.version += 1
     incident.updated_at = now
+    changes = {"status": [from_status, incident.status]}
+    tags = _merge_tags(incident, custom_tags(incident), now=now)
+    if tags != incident.tags:
+        changes["tags"] = [incident.tags, tags]
+        incident.tags = tags
     incident.full_clean()
     incident.save(
-        update_fields=["status", "resolved_at", "closed_at", "version", "updated_at"]
+        update_fields=[
+            "status",
+            "resolved_at",
+            "closed_at",
+            "tags",
+            "version",
+            "updated_at",
+        ]
     )
     record_timeline_event(
         incident=incident,
         kind=kind,
         actor=actor,
         at=now,
-        details={
-            "version": incident.version,
-            "changes": {"status": [from_status, incident.status]},
-            **details,
-        },
+        details={"version": incident.version, "changes": changes, **details},
     )
 
 
@@ -741,3 +778,25 @@ def choose_time_zone(*, user: User, time_zone: str) -> StaffProfile:
         user=user, defaults={"time_zone": time_zone}
     )
     return profile
+
+
+def due_work(now: dt.datetime) -> dict[str, int]:
+    """Tag incidents that have been stuck past 48 hours (002 slo_at_risk)."""
+    tagged = 0
+    for incident in selectors.incidents_newly_stuck(now, stuck_for=SLO_AT_RISK_AFTER):
+        with transaction.atomic():
+            locked = _lock(incident, None)
+            tags = _merge_tags(locked, custom_tags(locked), now=now)
+            if tags == locked.tags:
+                continue
+            before, locked.tags = locked.tags, tags
+            locked.save(update_fields=["tags"])
+            record_timeline_event(
+                incident=locked,
+                kind=TimelineEvent.Kind.EDITED,
+                actor=None,
+                at=now,
+                details={"changes": {"tags": [before, tags]}},
+            )
+            tagged += 1
+    return {"slo_at_risk": tagged}

@@ -257,3 +257,27 @@ def test_a_systemic_message_greets_everyone_in_the_policys_zone(agent, frozen_no
 )
 def test_cadences_read_as_words(minutes, words):
     assert every(dt.timedelta(minutes=minutes)) == words
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "key",
+    [
+        "internal-ticket-note",
+        "internal-manager-escalation",
+        "internal-executive-escalation",
+    ],
+)
+def test_internal_emails_use_the_incident_subject_pattern(key):
+    customer = CustomerFactory(name="Dana Ortiz", email="dana@example.com")
+    incident = IncidentFactory(
+        priority=Priority.P1,
+        customer=customer,
+        signal=Signal.objects.get(code="SIG-002"),
+    )
+
+    subject = _render(key, incident).subject
+
+    assert subject.startswith(
+        "[INCIDENT] [P1] [SIG-002] — Dana Ortiz (dana@example.com)"
+    )

@@ -49,6 +49,7 @@ def test_open_incident_records_everything_of_the_ticket(frozen_now, agent):
         "proactive_alert",
         "signal_sig-002",
         "esim",
+        "in_progress",
         "vip watch",
     ]
     assert incident.action_items.get().what == "Call carrier"
