@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.db.models import Prefetch
 
+from .admin_forms import FriendlyFieldsMixin, format_duration
 from .models import (
     BusinessCalendar,
     Category,
@@ -19,34 +21,127 @@ class HolidayInline(admin.TabularInline):
     extra = 1
 
 
+WEEKDAY_SHORT = dict(
+    zip("1234567", ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], strict=True)
+)
+
+
 @admin.register(BusinessCalendar)
-class BusinessCalendarAdmin(admin.ModelAdmin):
-    list_display = ["name", "time_zone", "working_weekdays"]
+class BusinessCalendarAdmin(FriendlyFieldsMixin, admin.ModelAdmin):
+    list_display = ["name", "time_zone", "working_days"]
     search_fields = ["name"]
     inlines = [HolidayInline]
 
+    @admin.display(description="Working days", ordering="working_weekdays")
+    def working_days(self, calendar):
+        days = sorted(calendar.working_weekdays)
+        if days == list("12345"):
+            return "Monday to Friday"
+        return ", ".join(WEEKDAY_SHORT[d] for d in days)
 
-class PolicyTargetInline(admin.TabularInline):
+
+class PolicyTargetInline(FriendlyFieldsMixin, admin.StackedInline):
+    """One block per priority, cadences grouped, so it fits a laptop screen."""
+
     model = PolicyTarget
     extra = 0
     max_num = 4
+    classes = ["policy-targets"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "priority",
+                    ("first_response_minutes", "first_response_at_risk_minutes"),
+                    (
+                        "resolution_minutes",
+                        "resolution_business_days",
+                        "resolution_at_risk_minutes",
+                    ),
+                ]
+            },
+        ),
+        (
+            "Updates and escalation",
+            {
+                "fields": [
+                    (
+                        "internal_update_minutes",
+                        "customer_update_minutes",
+                        "partner_update_minutes",
+                    ),
+                    (
+                        "no_response_escalation_minutes",
+                        "manager_notify_minutes",
+                        "notifies_executives",
+                    ),
+                ]
+            },
+        ),
+    ]
+
+    class Media:
+        css = {"all": ["css/admin-widgets.css"]}
 
 
 @admin.register(Policy)
-class PolicyAdmin(admin.ModelAdmin):
+class PolicyAdmin(FriendlyFieldsMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "is_default",
         "calendar",
         "enterprise_response_factor",
         "trial_response_factor",
-        "at_risk_minutes",
+        "at_risk_window",
+        "targets_summary",
     ]
     list_filter = ["is_default"]
     list_select_related = ["calendar"]
     search_fields = ["name"]
     autocomplete_fields = ["calendar"]
     inlines = [PolicyTargetInline]
+    fieldsets = [
+        (None, {"fields": ["name", "description", "is_default", "calendar"]}),
+        (
+            "Segments and clocks",
+            {
+                "fields": [
+                    (
+                        "enterprise_response_factor",
+                        "standard_response_factor",
+                        "trial_response_factor",
+                    ),
+                    "at_risk_minutes",
+                ]
+            },
+        ),
+    ]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(
+                Prefetch("targets", queryset=PolicyTarget.objects.order_by("priority"))
+            )
+        )
+
+    @admin.display(description="At-risk window", ordering="at_risk_minutes")
+    def at_risk_window(self, policy):
+        return format_duration(policy.at_risk_minutes)
+
+    @admin.display(description="First response / resolution")
+    def targets_summary(self, policy):
+        return " · ".join(
+            f"{t.priority} {format_duration(t.first_response_minutes)} / "
+            + (
+                format_duration(t.resolution_minutes)
+                if t.resolution_minutes is not None
+                else f"{t.resolution_business_days} business days"
+            )
+            for t in policy.targets.all()
+        )
 
 
 @admin.register(Category)
@@ -66,7 +161,7 @@ class SignalAdmin(admin.ModelAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(FriendlyFieldsMixin, admin.ModelAdmin):
     list_display = ["name", "email", "account_id", "segment", "is_vip", "policy"]
     list_filter = ["segment", "is_vip", "policy"]
     list_select_related = ["policy"]
@@ -127,7 +222,7 @@ class TimelineEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(StaffProfile)
-class StaffProfileAdmin(admin.ModelAdmin):
+class StaffProfileAdmin(FriendlyFieldsMixin, admin.ModelAdmin):
     list_display = ["user", "time_zone"]
     list_select_related = ["user"]
     search_fields = ["user__username"]
