@@ -1,6 +1,9 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 
+from . import services
 from .admin_forms import FriendlyFieldsMixin, format_duration
 from .models import (
     BusinessCalendar,
@@ -85,8 +88,48 @@ class PolicyTargetInline(FriendlyFieldsMixin, admin.StackedInline):
         css = {"all": ["css/admin-widgets.css"]}
 
 
+class PolicyAdminForm(forms.ModelForm):
+    """The default flag moves through a service, never by unticking it."""
+
+    make_default = forms.BooleanField(
+        required=False,
+        label="Default policy",
+        help_text="Applies to customers that have no policy of their own. "
+        "Ticking it here makes this the default in place of the current one.",
+    )
+
+    class Meta:
+        model = Policy
+        # Every field but is_default, which only the service changes.
+        fields = [
+            "name",
+            "description",
+            "calendar",
+            "enterprise_response_factor",
+            "standard_response_factor",
+            "trial_response_factor",
+            "at_risk_minutes",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["make_default"].initial = self.instance.is_default
+
+    def clean_make_default(self):
+        make_default = self.cleaned_data["make_default"]
+        if self.instance.is_default and not make_default:
+            raise ValidationError(
+                "Every customer without a policy of their own uses the default "
+                "one, so it cannot be unticked. Make another policy the default "
+                "instead.",
+                code="default_required",
+            )
+        return make_default
+
+
 @admin.register(Policy)
 class PolicyAdmin(FriendlyFieldsMixin, admin.ModelAdmin):
+    form = PolicyAdminForm
     list_display = [
         "name",
         "is_default",
@@ -101,8 +144,9 @@ class PolicyAdmin(FriendlyFieldsMixin, admin.ModelAdmin):
     search_fields = ["name"]
     autocomplete_fields = ["calendar"]
     inlines = [PolicyTargetInline]
+    actions = ["make_default_policy"]
     fieldsets = [
-        (None, {"fields": ["name", "description", "is_default", "calendar"]}),
+        (None, {"fields": ["name", "description", "make_default", "calendar"]}),
         (
             "Segments and clocks",
             {
@@ -141,6 +185,43 @@ class PolicyAdmin(FriendlyFieldsMixin, admin.ModelAdmin):
                 else f"{t.resolution_business_days} business days"
             )
             for t in policy.targets.all()
+        )
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if form.cleaned_data.get("make_default") and not obj.is_default:
+            services.choose_default_policy(policy=obj)
+            self.message_user(
+                request, f"“{obj}” is now the default policy.", messages.SUCCESS
+            )
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting the default would leave new incidents without a policy.
+        if obj is not None and obj.is_default:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        if queryset.filter(is_default=True).exists():
+            self.message_user(
+                request,
+                "The default policy was kept: make another policy the default "
+                "before deleting it.",
+                messages.WARNING,
+            )
+        super().delete_queryset(request, queryset.exclude(is_default=True))
+
+    @admin.action(description="Make the selected policy the default")
+    def make_default_policy(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(
+                request, "Pick exactly one policy to make the default.", messages.ERROR
+            )
+            return
+        policy = queryset.get()
+        services.choose_default_policy(policy=policy)
+        self.message_user(
+            request, f"“{policy}” is now the default policy.", messages.SUCCESS
         )
 
 

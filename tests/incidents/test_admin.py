@@ -4,6 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from incidents import services
 from incidents.admin_forms import format_duration, parse_duration
 from incidents.models import BusinessCalendar, Customer, Policy, StaffProfile
 from tests.factories import CustomerFactory
@@ -301,3 +302,96 @@ def test_calendar_zone_cannot_be_left_empty(admin_client):
     assert response.status_code == 200
     calendar.refresh_from_db()
     assert calendar.time_zone == "UTC"
+
+
+@pytest.mark.django_db
+def test_unticking_the_default_policy_is_refused(admin_client, carrier):
+    url = reverse("admin:incidents_policy_change", args=[carrier.pk])
+    data = admin_post_data(admin_client.get(url))
+    del data["make_default"]
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 200
+    assert "Make another policy the default instead." in response.content.decode()
+    carrier.refresh_from_db()
+    assert carrier.is_default
+
+
+@pytest.mark.django_db
+def test_ticking_another_policy_moves_the_default(admin_client, carrier):
+    fleet = Policy.objects.get(name="Fleet SaaS")
+    url = reverse("admin:incidents_policy_change", args=[fleet.pk])
+    data = admin_post_data(admin_client.get(url))
+    data["make_default"] = "on"
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302
+    assert list(Policy.objects.filter(is_default=True)) == [fleet]
+
+
+@pytest.mark.django_db
+def test_a_new_policy_can_be_made_the_default_when_added(admin_client, carrier):
+    url = reverse("admin:incidents_policy_add")
+    data = admin_post_data(admin_client.get(url))
+    data.update({"name": "Premium", "calendar": carrier.calendar_id})
+    data["make_default"] = "on"
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302
+    assert list(Policy.objects.filter(is_default=True)) == [
+        Policy.objects.get(name="Premium")
+    ]
+
+
+@pytest.mark.django_db
+def test_make_default_action_moves_the_flag(admin_client, carrier):
+    fleet = Policy.objects.get(name="Fleet SaaS")
+
+    admin_client.post(
+        reverse("admin:incidents_policy_changelist"),
+        {"action": "make_default_policy", "_selected_action": [fleet.pk]},
+    )
+
+    assert list(Policy.objects.filter(is_default=True)) == [fleet]
+
+
+@pytest.mark.django_db
+def test_default_policy_cannot_be_deleted(admin_client, carrier):
+    response = admin_client.get(
+        reverse("admin:incidents_policy_delete", args=[carrier.pk])
+    )
+
+    assert response.status_code == 403
+
+
+@pytest.mark.django_db
+def test_choose_default_policy_moves_the_flag_in_one_step(carrier):
+    agency = Policy.objects.exclude(pk=carrier.pk).first()
+
+    services.choose_default_policy(policy=agency)
+
+    assert list(Policy.objects.filter(is_default=True)) == [agency]
+
+
+@pytest.mark.django_db
+def test_model_refuses_unsetting_the_only_default(carrier):
+    carrier.is_default = False
+
+    with pytest.raises(ValidationError) as exc_info:
+        carrier.full_clean()
+
+    assert exc_info.value.error_dict["is_default"][0].code == "default_required"
+
+
+@pytest.mark.django_db
+def test_model_allows_unsetting_a_default_that_moved(carrier):
+    other = Policy.objects.exclude(pk=carrier.pk).first()
+    services.choose_default_policy(policy=other)
+    carrier.refresh_from_db()
+
+    carrier.full_clean()
+
+    assert not carrier.is_default
