@@ -123,7 +123,11 @@ def test_create_incident_form_opens_it_and_says_so(agent_client, agent):
         ({"title": ""}, "title", "This field is required."),
         ({"what_happened": ""}, "what_happened", "This field is required."),
         ({"priority": "P9"}, "priority", "Select a valid choice"),
-        ({"customer": "NOPE-1"}, "customer", "No customer has account id"),
+        (
+            {"customer": "NOPE-1"},
+            "customer",
+            "No customer has the name, e-mail or account id",
+        ),
         ({"customer": ""}, "customer", "mark the incident as systemic"),
         (
             {"impact_started_at": "2099-01-01T10:00"},
