@@ -2,9 +2,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from . import services
-from .admin_forms import FriendlyFieldsMixin, format_duration
+from .admin_forms import DURATION_HINT, FriendlyFieldsMixin, format_duration
 from .models import (
     BusinessCalendar,
     Category,
@@ -56,12 +58,19 @@ class PolicyTargetInline(FriendlyFieldsMixin, admin.StackedInline):
             {
                 "fields": [
                     "priority",
-                    ("first_response_minutes", "first_response_at_risk_minutes"),
-                    (
-                        "resolution_minutes",
-                        "resolution_business_days",
-                        "resolution_at_risk_minutes",
-                    ),
+                    "first_response_minutes",
+                    "resolution_minutes",
+                    "resolution_business_days",
+                ],
+                "description": DURATION_HINT,
+            },
+        ),
+        (
+            "At-risk windows",
+            {
+                "fields": [
+                    "first_response_at_risk_minutes",
+                    "resolution_at_risk_minutes",
                 ]
             },
         ),
@@ -69,16 +78,12 @@ class PolicyTargetInline(FriendlyFieldsMixin, admin.StackedInline):
             "Updates and escalation",
             {
                 "fields": [
-                    (
-                        "internal_update_minutes",
-                        "customer_update_minutes",
-                        "partner_update_minutes",
-                    ),
-                    (
-                        "no_response_escalation_minutes",
-                        "manager_notify_minutes",
-                        "notifies_executives",
-                    ),
+                    "internal_update_minutes",
+                    "customer_update_minutes",
+                    "partner_update_minutes",
+                    "no_response_escalation_minutes",
+                    "manager_notify_minutes",
+                    "notifies_executives",
                 ]
             },
         ),
@@ -134,8 +139,6 @@ class PolicyAdmin(FriendlyFieldsMixin, admin.ModelAdmin):
         "name",
         "is_default",
         "calendar",
-        "enterprise_response_factor",
-        "trial_response_factor",
         "at_risk_window",
         "targets_summary",
     ]
@@ -157,7 +160,8 @@ class PolicyAdmin(FriendlyFieldsMixin, admin.ModelAdmin):
                         "trial_response_factor",
                     ),
                     "at_risk_minutes",
-                ]
+                ],
+                "description": DURATION_HINT,
             },
         ),
     ]
@@ -175,16 +179,21 @@ class PolicyAdmin(FriendlyFieldsMixin, admin.ModelAdmin):
     def at_risk_window(self, policy):
         return format_duration(policy.at_risk_minutes)
 
-    @admin.display(description="First response / resolution")
+    @admin.display(description="Response / resolution")
     def targets_summary(self, policy):
-        return " · ".join(
-            f"{t.priority} {format_duration(t.first_response_minutes)} / "
-            + (
-                format_duration(t.resolution_minutes)
-                if t.resolution_minutes is not None
-                else f"{t.resolution_business_days} business days"
-            )
-            for t in policy.targets.all()
+        return format_html_join(
+            mark_safe("<br>"),
+            "{} {} / {}",
+            (
+                (
+                    t.priority,
+                    format_duration(t.first_response_minutes),
+                    format_duration(t.resolution_minutes)
+                    if t.resolution_minutes is not None
+                    else f"{t.resolution_business_days} business days",
+                )
+                for t in policy.targets.all()
+            ),
         )
 
     def save_model(self, request, obj, form, change):

@@ -47,6 +47,7 @@ _PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*([a-z]+)")
 _DURATION = re.compile(r"(?:\d+(?:[.,]\d+)?\s*[a-z]+?\s*(?:,|\band\b)?\s*)+")
 _CLOCK = re.compile(r"^(\d{1,4}):([0-5]\d)$")
 DURATION_EXAMPLES = "30 min, 4 h, 1 h 30 min, 2 d or 1:30"
+DURATION_HINT = "Durations: write 30 min, 4 h, 1 h 30 min or 2 d."
 
 
 def format_duration(minutes: int | None) -> str:
@@ -320,7 +321,7 @@ def admin_formfield(db_field, **kwargs) -> forms.Field | None:
             label=label,
             required=required,
             min_minutes=MINIMUM_MINUTES.get(db_field.name, 0),
-            help_text=f"{help_text} Write it like 30 min, 4 h or 1 d 2 h.".strip(),
+            help_text=help_text,
             initial=db_field.default if db_field.has_default() else None,
         )
     if db_field.name == "time_zone":
