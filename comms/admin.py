@@ -328,7 +328,9 @@ class MessageTemplateAdmin(admin.ModelAdmin):
                 **self.admin_site.each_context(request),
                 "opts": self.model._meta,
                 "title": "Preview of the unsaved wording",
-                "audience": Audience(audience).label,
+                "reader": "the team"
+                if audience == Audience.INTERNAL
+                else f"the {Audience(audience).label.lower()}",
                 "channel": Channel(data.get("channel") or Channel.EMAIL).label,
                 "reference": reference,
                 "incident": incident,

@@ -262,3 +262,22 @@ def test_preview_of_wording_needs_a_post_from_an_admin(client, agent, admin_user
 
     assert by_get.status_code == 405
     assert by_agent.status_code == 302  # sent to the admin login
+
+
+@pytest.mark.django_db
+def test_preview_of_an_internal_note_says_it_goes_to_the_team(
+    client, admin_user, template
+):
+    incident = IncidentFactory()
+    client.force_login(admin_user)
+
+    page = _preview(
+        client,
+        template,
+        audience="internal",
+        channel="note",
+        body="Heads up: {{ incident.title }}",
+        preview_incident=incident.reference,
+    )
+
+    assert f"Internal note to the team, rendered for {incident.reference}" in page
