@@ -2,12 +2,14 @@ import difflib
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
 from incidents.admin import ReadOnlyAdmin
 from incidents.models import Incident
@@ -16,6 +18,8 @@ from incidents.selectors import REFERENCE_PATTERN
 from . import services
 from .catalogue import CATALOGUE, reader_context
 from .models import (
+    Audience,
+    Channel,
     ChatRoute,
     DeliveryRule,
     ExternalParty,
@@ -189,6 +193,11 @@ class MessageTemplateAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.preview_view),
                 name="comms_messagetemplate_preview",
             ),
+            path(
+                "preview-wording/",
+                self.admin_site.admin_view(self.preview_wording_view),
+                name="comms_messagetemplate_preview_wording",
+            ),
             *super().get_urls(),
         ]
 
@@ -229,33 +238,21 @@ class MessageTemplateAdmin(admin.ModelAdmin):
             MessageTemplate.objects.select_related("current_version"), pk=pk
         )
         reference = request.GET.get("incident", "").strip()
-        match = REFERENCE_PATTERN.match(reference)
-        rendered = error = incident = None
-        if reference and not match:
-            error = "Give an incident number such as INC-00042."
-        elif match:
-            incident = (
-                Incident.objects.select_related(
-                    "customer__success_manager", "category", "signal", "owner"
-                )
-                .filter(pk=int(match.group(1)))
-                .first()
+        rendered = error = None
+        incident, error = _incident_by_reference(reference)
+        if incident is not None:
+            context = reader_context(
+                request,
+                incident,
+                audience=template.audience,
+                follow_up_number=template.follow_up_from or 1,
             )
-            if incident is None:
-                error = f"There is no incident {reference}."
-            else:
-                context = reader_context(
-                    request,
-                    incident,
-                    audience=template.audience,
-                    follow_up_number=template.follow_up_from or 1,
+            try:
+                rendered = services.preview_template(
+                    version=template.current_version, context=context
                 )
-                try:
-                    rendered = services.preview_template(
-                        version=template.current_version, context=context
-                    )
-                except ValidationError as exc:
-                    error = " ".join(exc.messages)
+            except ValidationError as exc:
+                error = " ".join(exc.messages)
         return TemplateResponse(
             request,
             "admin/comms/messagetemplate/preview.html",
@@ -270,6 +267,120 @@ class MessageTemplateAdmin(admin.ModelAdmin):
                 "error": error,
             },
         )
+
+    @method_decorator(require_POST)
+    def preview_wording_view(self, request):
+        """Render the wording in the change form, unsaved, against an incident.
+
+        The form's own "Preview" button posts here (into a new tab), so the
+        administrator sees the text as a reader would before saving it.
+        """
+        if not (
+            self.has_change_permission(request) or self.has_add_permission(request)
+        ):
+            raise PermissionDenied
+        form = WordingPreviewForm(request.POST)
+        form.is_valid()
+        data = form.cleaned_data
+        subject, body = data.get("subject", ""), data.get("body", "")
+        audience = data.get("audience") or Audience.CUSTOMER
+        reference = data.get("preview_incident", "")
+        problems: list[str] = []
+        rendered = None
+        if form.errors:
+            problems += [
+                f"{form.fields[name].label}: {message}"
+                if name != "__all__"
+                else message
+                for name, messages_ in form.errors.items()
+                for message in messages_
+            ]
+        else:
+            try:
+                services.check_template_source(
+                    subject=subject, body=body, audience=audience
+                )
+            except ValidationError as exc:
+                problems += _labelled_messages(exc)
+        incident, missing = _incident_by_reference(reference or "")
+        if not reference:
+            missing = "Give an incident number such as INC-00042 to render against."
+        if missing:
+            problems.append(missing)
+        if incident is not None and not problems:
+            context = reader_context(
+                request,
+                incident,
+                audience=audience,
+                follow_up_number=data.get("follow_up_from") or 1,
+            )
+            try:
+                rendered = services.preview_template(
+                    version=MessageTemplateVersion(subject=subject, body=body),
+                    context=context,
+                )
+            except ValidationError as exc:
+                problems += exc.messages
+        return TemplateResponse(
+            request,
+            "admin/comms/messagetemplate/preview_wording.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": "Preview of the unsaved wording",
+                "reader": "the team"
+                if audience == Audience.INTERNAL
+                else f"the {Audience(audience).label.lower()}",
+                "channel": Channel(data.get("channel") or Channel.EMAIL).label,
+                "reference": reference,
+                "incident": incident,
+                "rendered": rendered,
+                "problems": problems,
+            },
+        )
+
+
+class WordingPreviewForm(forms.Form):
+    """The fields of the template form that a preview needs."""
+
+    subject = forms.CharField(required=False, max_length=300)
+    body = forms.CharField(required=False, max_length=20_000)
+    audience = forms.ChoiceField(choices=Audience.choices, required=False)
+    channel = forms.ChoiceField(choices=Channel.choices, required=False)
+    follow_up_from = forms.IntegerField(
+        required=False, min_value=1, max_value=99, label="Follow-up from"
+    )
+    preview_incident = forms.CharField(required=False, max_length=20, label="Incident")
+
+
+def _incident_by_reference(reference: str) -> tuple[Incident | None, str | None]:
+    """Return the incident named "INC-00042" (or "42"), or why there is none."""
+    if not reference:
+        return None, None
+    match = REFERENCE_PATTERN.match(reference)
+    if not match:
+        return None, "Give an incident number such as INC-00042."
+    incident = (
+        Incident.objects.select_related(
+            "customer__success_manager", "category", "signal", "owner"
+        )
+        .filter(pk=int(match.group(1)))
+        .first()
+    )
+    if incident is None:
+        return None, f"There is no incident {reference}."
+    return incident, None
+
+
+def _labelled_messages(exc: ValidationError) -> list[str]:
+    """Return each message of ``exc`` prefixed by the field it is about."""
+    if not hasattr(exc, "error_dict"):
+        return exc.messages
+    return [
+        f"{field.capitalize()}: {message}"
+        for field, errors in exc.message_dict.items()
+        for message in errors
+    ]
 
 
 @admin.register(ExternalParty)

@@ -35,7 +35,8 @@ class StaffChoiceField(forms.ModelChoiceField):
 
 
 class CustomerField(forms.CharField):
-    """A customer picked by account id; the page suggests matches as you type.
+    """A customer picked by account id, e-mail or exact name; the page
+    suggests matches as you type.
 
     A text box instead of a select: a select of 100,000 customers would be
     megabytes of HTML and unusable.
@@ -54,14 +55,26 @@ class CustomerField(forms.CharField):
         value = super().to_python(value).strip()
         if not value:
             return None
-        try:
-            return Customer.objects.get(account_id=value)
-        except Customer.DoesNotExist:
+        matches = selectors.customers_named_exactly(value)
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
             raise forms.ValidationError(
-                f"No customer has account id “{value}”. Pick one from the "
-                "suggestions, or ask an admin to add the customer.",
+                f"No customer has the name, e-mail or account id “{value}”. "
+                "Pick one from the suggestions, or ask an admin to add the "
+                "customer.",
                 code="unknown_customer",
-            ) from None
+            )
+        listed = "; ".join(
+            f"{c.name} <{c.email}>, {c.account_id}"
+            for c in matches[: selectors.AMBIGUOUS_LISTED]
+        )
+        more = " and more" if len(matches) > selectors.AMBIGUOUS_LISTED else ""
+        raise forms.ValidationError(
+            f"More than one customer is “{value}”: {listed}{more}. Type the "
+            "account id (or a unique e-mail) of the one you mean.",
+            code="ambiguous_customer",
+        )
 
     def prepare_value(self, value):
         if isinstance(value, Customer):

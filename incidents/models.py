@@ -163,6 +163,27 @@ class Policy(models.Model):
     def __str__(self):
         return self.name
 
+    def clean(self):
+        # Unticking the only default would leave customers without a
+        # policy and make every new incident fail; the default moves instead
+        # (incidents.services.choose_default_policy).
+        if (
+            self.pk
+            and not self.is_default
+            and Policy.objects.filter(pk=self.pk, is_default=True).exists()
+            and not Policy.objects.filter(is_default=True).exclude(pk=self.pk).exists()
+        ):
+            raise ValidationError(
+                {
+                    "is_default": ValidationError(
+                        "This is the default policy and customers without a "
+                        "policy of their own use it. Make another policy the "
+                        "default instead.",
+                        code="default_required",
+                    )
+                }
+            )
+
     def response_factor(self, segment: str):
         return {
             Segment.ENTERPRISE: self.enterprise_response_factor,

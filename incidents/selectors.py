@@ -205,19 +205,59 @@ def overall_clock_state(clocks: dict[str, ClockState]) -> ClockState:
 
 
 def customers_matching(text: str, *, limit: int = 10) -> QuerySet:
-    """Return customers whose account id, e-mail or name starts with ``text``."""
+    """Return customers whose account id or e-mail starts with ``text``, or
+    whose name contains it; exact matches first, then name prefixes."""
     text = text.strip()
     # PostgreSQL cannot take a NUL character in a query parameter.
     if len(text) < 2 or "\x00" in text:
         return Customer.objects.none()
+    # A surname ("Becker") is found inside the name; the trigram index on
+    # UPPER(name) serves icontains as well as istartswith.
     return (
         Customer.objects.filter(
             Q(account_id__istartswith=text)
             | Q(email__istartswith=text)
-            | Q(name__istartswith=text)
+            | Q(name__icontains=text)
+        )
+        .annotate(
+            rank=Case(
+                When(
+                    Q(account_id__iexact=text)
+                    | Q(email__iexact=text)
+                    | Q(name__iexact=text),
+                    then=0,
+                ),
+                When(Q(name__istartswith=text), then=1),
+                default=2,
+            )
         )
         .only("id", "name", "email", "account_id", "segment", "is_vip")
-        .order_by("name", "id")[:limit]
+        .order_by("rank", "name", "id")[:limit]
+    )
+
+
+# An ambiguous name lists at most this many of the customers it could be.
+AMBIGUOUS_LISTED = 5
+
+
+def customers_named_exactly(text: str) -> list[Customer]:
+    """Return the customers ``text`` names exactly, as typed in a customer box.
+
+    An account id names one customer. Otherwise a full e-mail, or else a
+    full name (case aside), names every customer that has it; a few more
+    than are listed are returned so the caller can say "and more".
+    """
+    text = text.strip()
+    if not text or "\x00" in text:
+        return []
+    by_account = Customer.objects.filter(account_id=text).first()
+    if by_account is not None:
+        return [by_account]
+    field = "email__iexact" if "@" in text else "name__iexact"
+    return list(
+        Customer.objects.filter(**{field: text}).order_by("name", "account_id")[
+            : AMBIGUOUS_LISTED + 1
+        ]
     )
 
 

@@ -96,6 +96,21 @@ def policy_for(customer: Customer | None) -> Policy:
     return policy
 
 
+@transaction.atomic
+def choose_default_policy(*, policy: Policy) -> Policy:
+    """Make ``policy`` the default in place of the current one, in one step.
+
+    The old default is unticked first: the database allows one default at
+    a time, and there is never a moment without one for other readers.
+    """
+    Policy.objects.select_for_update().filter(is_default=True).exclude(
+        pk=policy.pk
+    ).update(is_default=False)
+    Policy.objects.filter(pk=policy.pk).update(is_default=True)
+    policy.is_default = True
+    return policy
+
+
 def _apply_deadlines(incident: Incident) -> None:
     policy = incident.policy
     try:

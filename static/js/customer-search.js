@@ -1,6 +1,6 @@
 // Suggest customers as the agent types into a customer box. The box takes an
-// account id; suggestions fill one in. Works without this script too: typing
-// the account id by hand is enough.
+// account id, a full e-mail or an exact name; suggestions fill in the account
+// id. Works without this script too: typing any of those by hand is enough.
 (function () {
   "use strict";
   var boxes = document.querySelectorAll("[data-customer-search]");

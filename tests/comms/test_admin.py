@@ -146,3 +146,138 @@ def test_comms_admin_pages_open(client, admin_user, page):
     client.force_login(admin_user)
 
     assert client.get(reverse(page)).status_code == 200
+
+
+def _preview(client, template, **overrides):
+    data = _form_data(template, **overrides)
+    return client.post(
+        reverse("admin:comms_messagetemplate_preview_wording"), data
+    ).content.decode()
+
+
+@pytest.mark.django_db
+def test_change_form_offers_a_preview_of_the_unsaved_wording(
+    client, admin_user, template
+):
+    client.force_login(admin_user)
+
+    page = client.get(
+        reverse("admin:comms_messagetemplate_change", args=[template.pk])
+    ).content.decode()
+
+    assert 'name="preview_incident"' in page
+    assert (
+        f'formaction="{reverse("admin:comms_messagetemplate_preview_wording")}"' in page
+    )
+
+
+@pytest.mark.django_db
+def test_preview_renders_the_unsaved_wording_without_saving_it(
+    client, admin_user, template
+):
+    incident = IncidentFactory(title="Router on fire")
+    client.force_login(admin_user)
+
+    page = _preview(
+        client,
+        template,
+        subject="About {{ incident.reference }}",
+        body="Hello {{ customer.name }}, still on it.",
+        preview_incident=incident.reference,
+    )
+
+    assert f"About {incident.reference}" in page
+    assert f"Hello {incident.customer.name}, still on it." in page
+    template.refresh_from_db()
+    assert template.current_version.number == 1
+
+
+@pytest.mark.django_db
+def test_preview_shows_errors_with_their_line(client, admin_user, template):
+    incident = IncidentFactory()
+    client.force_login(admin_user)
+
+    page = _preview(
+        client,
+        template,
+        body="Hello\n{{ customer.nam }}",
+        preview_incident=incident.reference,
+    )
+
+    assert "Line 2: “customer.nam” is not in the" in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("audience", "expected"),
+    [
+        ("customer", "is internal and never goes to a customer"),
+        ("internal", "Cause: a bad cable"),
+    ],
+)
+def test_preview_honours_the_audience_in_the_form(
+    client, admin_user, template, audience, expected
+):
+    incident = IncidentFactory(root_cause="a bad cable")
+    client.force_login(admin_user)
+
+    page = _preview(
+        client,
+        template,
+        audience=audience,
+        channel="email",
+        body="Cause: {{ incident.root_cause }}",
+        preview_incident=incident.reference,
+    )
+
+    assert expected in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        ("", "Give an incident number such as INC-00042"),
+        ("INC-99999", "There is no incident INC-99999"),
+        ("last one", "Give an incident number such as INC-00042"),
+    ],
+)
+def test_preview_says_which_incident_is_missing(
+    client, admin_user, template, reference, message
+):
+    client.force_login(admin_user)
+
+    page = _preview(client, template, preview_incident=reference)
+
+    assert message in page
+
+
+@pytest.mark.django_db
+def test_preview_of_wording_needs_a_post_from_an_admin(client, agent, admin_user):
+    url = reverse("admin:comms_messagetemplate_preview_wording")
+    client.force_login(admin_user)
+    by_get = client.get(url)
+    client.force_login(agent)
+    by_agent = client.post(url, {"body": "x"})
+
+    assert by_get.status_code == 405
+    assert by_agent.status_code == 403  # the admin is for administrators
+
+
+@pytest.mark.django_db
+def test_preview_of_an_internal_note_says_it_goes_to_the_team(
+    client, admin_user, template
+):
+    incident = IncidentFactory()
+    client.force_login(admin_user)
+
+    page = _preview(
+        client,
+        template,
+        audience="internal",
+        channel="note",
+        body="Heads up: {{ incident.title }}",
+        preview_incident=incident.reference,
+    )
+
+    assert f"Internal note to the team, rendered for {incident.reference}" in page

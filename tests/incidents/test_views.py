@@ -124,7 +124,11 @@ def test_create_incident_form_opens_it_and_says_so(agent_client, agent):
         ({"title": ""}, "title", "This field is required."),
         ({"what_happened": ""}, "what_happened", "This field is required."),
         ({"priority": "P9"}, "priority", "Select a valid choice"),
-        ({"customer": "NOPE-1"}, "customer", "No customer has account id"),
+        (
+            {"customer": "NOPE-1"},
+            "customer",
+            "No customer has the name, e-mail or account id",
+        ),
         ({"customer": ""}, "customer", "mark the incident as systemic"),
         (
             {"impact_started_at": "2099-01-01T10:00"},
@@ -467,43 +471,19 @@ def test_admin_pages_open_for_admins(client, admin_user, page):
 @pytest.mark.django_db
 def test_admin_edits_a_policy_target(client, admin_user):
     from incidents.models import Policy
+    from tests.incidents.test_admin import admin_post_data
 
     policy = Policy.objects.get(name="Carrier playbook")
     client.force_login(admin_user)
     url = reverse("admin:incidents_policy_change", args=[policy.pk])
-    form = client.get(url).context["adminform"].form
-    data = {k: v for k, v in form.initial.items() if k not in ("id",) and v is not None}
-    data["calendar"] = policy.calendar_id
-    targets = list(policy.targets.order_by("priority"))
-    data.update(
-        {
-            "targets-TOTAL_FORMS": len(targets),
-            "targets-INITIAL_FORMS": len(targets),
-            "targets-MIN_NUM_FORMS": 0,
-            "targets-MAX_NUM_FORMS": 4,
-        }
-    )
-    for n, target in enumerate(targets):
-        for field in (
-            "priority",
-            "first_response_minutes",
-            "resolution_minutes",
-            "resolution_business_days",
-            "internal_update_minutes",
-            "customer_update_minutes",
-            "partner_update_minutes",
-            "no_response_escalation_minutes",
-            "manager_notify_minutes",
-        ):
-            value = getattr(target, field)
-            data[f"targets-{n}-{field}"] = "" if value is None else value
-        data[f"targets-{n}-id"] = target.pk
-        data[f"targets-{n}-policy"] = policy.pk
-    data["targets-0-first_response_minutes"] = 20
-    data["targets-0-resolution_business_days"] = 2  # both units: refused
+    data = admin_post_data(client.get(url))
+    p1 = next(k for k, v in data.items() if k.endswith("-priority") and v == "P1")
+    prefix = p1.removesuffix("priority")
+    data[f"{prefix}first_response_minutes"] = "20 min"
+    data[f"{prefix}resolution_business_days"] = 2  # both units: refused
 
     refused = client.post(url, data)
-    data["targets-0-resolution_business_days"] = ""
+    data[f"{prefix}resolution_business_days"] = ""
     accepted = client.post(url, data)
 
     assert refused.status_code == 200

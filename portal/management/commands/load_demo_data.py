@@ -9,12 +9,15 @@ import random
 from decimal import Decimal
 
 import time_machine
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.test.utils import override_settings
 from django.utils import timezone
 
+from comms.models import Channel
 from incidents import services, sla
 from incidents.models import (
     Category,
@@ -85,6 +88,33 @@ DEMO_CUSTOMERS = [
         "",
         "",
     ),
+    (
+        "Northwind Freight",
+        "it-support@northwind-freight.example",
+        "ACC-1006",
+        Segment.ENTERPRISE,
+        True,
+        "Lars Nilsen",
+        "Europe/Oslo",
+    ),
+    (
+        "Maya Chen",
+        "maya.chen@example.com",
+        "ACC-1007",
+        Segment.STANDARD,
+        False,
+        "",
+        "America/Los_Angeles",
+    ),
+    (
+        "Bright Clinics",
+        "admin@brightclinics.example",
+        "ACC-1008",
+        Segment.STANDARD,
+        False,
+        "Ama Mensah",
+        "Africa/Accra",
+    ),
 ]
 DEMO_PARTIES = [
     (
@@ -105,68 +135,438 @@ DEMO_PARTIES = [
     ),
     ("vendor", "TextGate SMS", "help@textgate.example", "", "TG-0092", 8),
 ]
-DEMO_INCIDENTS = [
+H = 60  # minutes
+# The demo tells a dozen short stories, each keyed by a "demo:<slug>" tag so
+# that loading again skips it even after someone renamed the incident.
+# "opened" is how many minutes before now it was opened; each step runs that
+# many minutes after the opening, so every status, every SLA state (met,
+# running, at risk, breached under the carrier policy) and every message
+# state shows whenever the demo is loaded.
+DEMO_TAG_PREFIX = "demo:"
+DEMO_STORIES = [
     {
-        "title": "eSIM stuck in provisioning after payment",
-        "priority": Priority.P2,
-        "category": "esim",
-        "customer": "ACC-1001",
-        "signal": "SIG-002",
-        "what_happened": "The customer paid for an eSIM plan yesterday but the "
-        "profile never finished provisioning. The QR code page shows an error.",
-        "customer_summary": "Your new eSIM has not finished setting up, so your "
-        "phone cannot connect yet.",
-        "service_status": Incident.ServiceStatus.PENDING_ACTIVATION,
-        "sentiment": Incident.Sentiment.FRUSTRATED,
-        "customer_contact_count": 2,
-        "amount_paid": Decimal("45.00"),
-        "is_service_delivered": False,
-        "is_partner_action_needed": True,
-        "partner_action_details": "Carrier partner to re-push the eSIM profile.",
-        "hours_ago": 5,
+        "slug": "esim-provisioning",
+        "opened": 23 * H,  # P2: resolution due at 24 h, at risk from 22 h
+        "incident": {
+            "title": "eSIM stuck in provisioning after payment",
+            "priority": Priority.P2,
+            "category": "esim",
+            "customer": "ACC-1001",
+            "signal": "SIG-002",
+            "what_happened": "The customer paid for an eSIM plan yesterday but "
+            "the profile never finished provisioning. The QR code page shows "
+            "an error.",
+            "customer_summary": "Your new eSIM has not finished setting up, so "
+            "your phone cannot connect yet.",
+            "service_status": Incident.ServiceStatus.PENDING_ACTIVATION,
+            "sentiment": Incident.Sentiment.FRUSTRATED,
+            "customer_contact_count": 2,
+            "amount_paid": Decimal("45.00"),
+            "is_service_delivered": False,
+            "is_partner_action_needed": True,
+            "partner_action_details": "Carrier partner to re-push the eSIM profile.",
+        },
+        "owner": "agent",
+        "steps": [
+            (5, "move", {"to": "investigating"}),
+            (40, "send", {"audience": "customer", "stage": "creation"}),
+            (60, "send", {"audience": "partner", "party": "ConnectX"}),
+            (70, "move", {"to": "waiting_partner"}),
+            (
+                180,
+                "reply",
+                {
+                    "sender_kind": "partner",
+                    "party": "ConnectX",
+                    "text": "Profile re-push queued on our side; expect it "
+                    "within the day.",
+                },
+            ),
+        ],
     },
     {
-        "title": "Port-in rejected: account number mismatch",
-        "priority": Priority.P3,
-        "category": "port_in",
-        "customer": "ACC-1002",
-        "what_happened": "The number transfer from the old carrier was rejected "
-        "twice. The old carrier reports an account number mismatch.",
-        "customer_summary": "Moving your number to us was refused by your old "
-        "provider because the account number did not match their records.",
-        "service_status": Incident.ServiceStatus.ACTIVE,
-        "sentiment": Incident.Sentiment.NEUTRAL,
-        "hours_ago": 30,
+        "slug": "port-in-rejected",
+        "opened": 3 * H,  # P3: running
+        "incident": {
+            "title": "Port-in rejected: account number mismatch",
+            "priority": Priority.P3,
+            "category": "port_in",
+            "customer": "ACC-1002",
+            "what_happened": "The number transfer from the old carrier was "
+            "rejected twice. The old carrier reports an account number "
+            "mismatch.",
+            "customer_summary": "Moving your number to us was refused by your "
+            "old provider because the account number did not match their "
+            "records.",
+            "sentiment": Incident.Sentiment.NEUTRAL,
+        },
+        "owner": "agent2",
+        "steps": [
+            (10, "move", {"to": "investigating"}),
+            (30, "send", {"audience": "customer", "stage": "creation"}),
+            (
+                60,
+                "reply",
+                {
+                    "sender_kind": "customer",
+                    "text": "The account number on my old bill is "
+                    "7781-220-19, maybe the dashes matter?",
+                },
+            ),
+            (
+                120,
+                "send",
+                {
+                    "audience": "customer",
+                    "stage": "follow_up",
+                    "follow_up_number": 1,
+                    "send_in": 2 * H,  # scheduled: leaves in two hours
+                },
+            ),
+        ],
     },
     {
-        "title": "Card payments failing at checkout",
-        "priority": Priority.P1,
-        "category": "payment",
-        "is_systemic": True,
-        "signal": "SIG-005",
-        "what_happened": "Since 09:10 UTC most card payments at checkout return a "
-        "gateway timeout. Orders are not created.",
-        "customer_summary": "Card payments at checkout are failing, so new orders "
-        "cannot be completed right now.",
-        "service_status": Incident.ServiceStatus.DEGRADED,
-        "is_vendor_action_needed": True,
-        "vendor_action_details": "Payment processor to confirm the gateway "
-        "incident and give an ETA.",
-        "hours_ago": 1,
+        "slug": "card-payments-failing",
+        "opened": 90,  # P1 systemic, no customer reply yet: breached
+        "incident": {
+            "title": "Card payments failing at checkout",
+            "priority": Priority.P1,
+            "category": "payment",
+            "is_systemic": True,
+            "signal": "SIG-005",
+            "what_happened": "Since the morning most card payments at checkout "
+            "return a gateway timeout. Orders are not created.",
+            "customer_summary": "Card payments at checkout are failing, so new "
+            "orders cannot be completed right now.",
+            "service_status": Incident.ServiceStatus.DEGRADED,
+            "is_vendor_action_needed": True,
+            "vendor_action_details": "Payment processor to confirm the gateway "
+            "incident and give an ETA.",
+        },
+        "owner": "senior",
+        "steps": [
+            (
+                1,
+                "affected",
+                {"customers": ["ACC-1004", "ACC-1006", "ACC-1008", "ACC-1002"]},
+            ),
+            (2, "move", {"to": "investigating"}),
+            (3, "send", {"audience": "internal", "channel": "chat"}),
+            (8, "send", {"audience": "customer", "stage": "creation"}),
+            (
+                20,
+                "reject",
+                {
+                    "reason": "Do not promise a fix time; the processor has "
+                    "not confirmed one.",
+                },
+            ),
+            (25, "send", {"audience": "vendor", "party": "PayFlow payments"}),
+            (
+                30,
+                "send",
+                {
+                    "audience": "customer",
+                    "stage": "creation",
+                    "body": "Card payments at checkout are failing for many "
+                    "customers, yours included. We are working with our "
+                    "payment processor and will update you within the hour.",
+                },
+            ),
+            (45, "move", {"to": "fix_in_progress"}),
+        ],
     },
     {
-        "title": "No data service in the north region",
-        "priority": Priority.P4,
-        "category": "network",
-        "customer": "ACC-1003",
-        "what_happened": "Customer reports no mobile data since the weekend; "
-        "calls and texts work.",
-        "customer_summary": "Mobile data is not working in your area; calls and "
-        "texts are not affected.",
-        "service_status": Incident.ServiceStatus.DEGRADED,
-        "hours_ago": 80,
+        "slug": "sms-codes-missing",
+        "opened": 20,  # P1: first response due at 30 min, at risk from 15
+        "incident": {
+            "title": "SMS verification codes not arriving",
+            "priority": Priority.P1,
+            "category": "network",
+            "customer": "ACC-1004",
+            "what_happened": "Drivers cannot log in to the fleet app: one-time "
+            "codes by SMS do not arrive since 20 minutes.",
+            "customer_summary": "Log-in codes sent by text message are not "
+            "reaching your drivers' phones.",
+            "service_status": Incident.ServiceStatus.DEGRADED,
+            "sentiment": Incident.Sentiment.ANGRY,
+            "customer_contact_count": 3,
+        },
+        "owner": None,
+        "steps": [
+            (10, "send", {"audience": "customer", "stage": "creation"}),
+        ],
+    },
+    {
+        "slug": "no-data-north",
+        "opened": 30 * H,  # P4, nobody answered in 24 h: breached
+        "incident": {
+            "title": "No data service in the north region",
+            "priority": Priority.P4,
+            "category": "network",
+            "customer": "ACC-1003",
+            "what_happened": "Customer reports no mobile data since the "
+            "weekend; calls and texts work.",
+            "customer_summary": "Mobile data is not working in your area; "
+            "calls and texts are not affected.",
+            "service_status": Incident.ServiceStatus.DEGRADED,
+        },
+        "owner": None,
+        "steps": [],
+    },
+    {
+        "slug": "data-bundle-missing",
+        "opened": 30 * H,  # P2 past its 24 h resolution: breached
+        "incident": {
+            "title": "Data bundle not applied after top-up",
+            "priority": Priority.P2,
+            "category": "payment",
+            "customer": "ACC-1001",
+            "what_happened": "A 10 GB bundle bought by card shows as paid but "
+            "the allowance never appeared on the line.",
+            "customer_summary": "The data bundle you bought has not been added "
+            "to your line yet.",
+            "amount_paid": Decimal("20.00"),
+            "is_service_delivered": False,
+            "sentiment": Incident.Sentiment.FRUSTRATED,
+            "customer_contact_count": 1,
+        },
+        "owner": "agent",
+        "steps": [
+            (15, "move", {"to": "investigating"}),
+            (90, "send", {"audience": "customer", "stage": "creation"}),
+        ],
+    },
+    {
+        "slug": "business-port-delay",
+        "opened": 10 * H,  # P2 in monitoring: running
+        "incident": {
+            "title": "Porting delay for business lines",
+            "priority": Priority.P2,
+            "category": "port_in",
+            "customer": "ACC-1008",
+            "what_happened": "Twelve clinic lines scheduled to port this "
+            "morning are still on the old carrier.",
+            "customer_summary": "Your twelve lines have not moved over from "
+            "your previous provider yet.",
+            "root_cause": "Batch port window missed at the donor carrier.",
+        },
+        "owner": "agent2",
+        "steps": [
+            (10, "move", {"to": "investigating"}),
+            (60, "send", {"audience": "customer", "stage": "creation"}),
+            (
+                240,
+                "send",
+                {"audience": "customer", "stage": "follow_up", "follow_up_number": 1},
+            ),
+            # Within 24 hours of the last follow-up: suppressed as a repeat.
+            (
+                360,
+                "send",
+                {"audience": "customer", "stage": "follow_up", "follow_up_number": 2},
+            ),
+            (480, "move", {"to": "monitoring"}),
+        ],
+    },
+    {
+        "slug": "qr-code-not-scanning",
+        "opened": 5 * H,  # P3 waiting on the customer: running
+        "incident": {
+            "title": "eSIM QR code does not scan",
+            "priority": Priority.P3,
+            "category": "esim",
+            "customer": "ACC-1005",
+            "what_happened": "The phone camera does not recognise the eSIM QR "
+            "code from the activation e-mail.",
+            "customer_summary": "Your phone cannot read the QR code we sent to "
+            "set up your eSIM.",
+        },
+        "owner": "agent",
+        "steps": [
+            (5, "move", {"to": "investigating"}),
+            (20, "send", {"audience": "customer", "stage": "creation"}),
+            (60, "move", {"to": "waiting_customer"}),
+            (
+                240,
+                "draft",
+                {"audience": "customer", "stage": "follow_up", "follow_up_number": 1},
+            ),
+        ],
+    },
+    {
+        "slug": "refund-stuck",
+        "opened": 2 * H,  # P3 waiting on the vendor: running
+        "incident": {
+            "title": "Refund stuck at the payment processor",
+            "priority": Priority.P3,
+            "category": "payment",
+            "customer": "ACC-1004",
+            "what_happened": "A refund for a cancelled order was approved "
+            "three days ago but the processor still shows it as pending.",
+            "customer_summary": "Your refund has been approved but has not "
+            "reached your card yet.",
+            "amount_paid": Decimal("129.00"),
+            "is_vendor_action_needed": True,
+            "vendor_action_details": "Processor to release the pending refund.",
+        },
+        "owner": "agent2",
+        "steps": [
+            (5, "move", {"to": "investigating"}),
+            (15, "send", {"audience": "customer", "stage": "creation"}),
+            (25, "send", {"audience": "vendor", "party": "PayFlow payments"}),
+            (30, "move", {"to": "waiting_vendor"}),
+            (
+                90,
+                "reply",
+                {
+                    "sender_kind": "vendor",
+                    "party": "PayFlow payments",
+                    "text": "Refund batch was held for review; released now.",
+                },
+            ),
+        ],
+    },
+    {
+        "slug": "voicemail-reset",
+        "opened": 30 * H,  # P3 resolved in time: met
+        "incident": {
+            "title": "Voicemail greeting resets every night",
+            "priority": Priority.P3,
+            "category": "network",
+            "customer": "ACC-1005",
+            "what_happened": "A custom voicemail greeting reverts to the "
+            "default greeting overnight.",
+            "customer_summary": "Your own voicemail greeting keeps changing "
+            "back to the standard one.",
+            "root_cause": "A nightly profile sync overwrote greeting settings.",
+            "fix_summary": "We corrected your voicemail profile so your "
+            "greeting is kept.",
+        },
+        "owner": "agent",
+        "steps": [
+            (10, "move", {"to": "investigating"}),
+            (60, "send", {"audience": "customer", "stage": "creation"}),
+            (20 * H, "move", {"to": "resolved"}),
+            (20 * H + 5, "send", {"audience": "customer", "stage": "resolution"}),
+        ],
+    },
+    {
+        "slug": "roaming-disabled",
+        "opened": 3 * 24 * H,  # P2 closed after the customer confirmed: met
+        "incident": {
+            "title": "Roaming not enabled on a new contract",
+            "priority": Priority.P2,
+            "category": "network",
+            "customer": "ACC-1006",
+            "what_happened": "A driver in Sweden has no service; roaming was "
+            "not switched on with the new contract.",
+            "customer_summary": "Roaming was not switched on for one of your "
+            "lines, so it has no service abroad.",
+            "root_cause": "Contract template missed the roaming add-on.",
+            "fix_summary": "We switched roaming on for the line; it works "
+            "abroad again.",
+            "service_status": Incident.ServiceStatus.NO_SERVICE,
+        },
+        "owner": "agent",
+        "steps": [
+            (5, "move", {"to": "investigating"}),
+            (30, "send", {"audience": "customer", "stage": "creation"}),
+            (10 * H, "move", {"to": "resolved"}),
+            (10 * H + 5, "send", {"audience": "customer", "stage": "resolution"}),
+            (
+                11 * H,
+                "reply",
+                {
+                    "sender_kind": "customer",
+                    "kind": "confirmed",
+                    "text": "Driver confirms he has service again, thanks.",
+                },
+            ),
+            (12 * H, "move", {"to": "closed"}),
+            (12 * H + 5, "send", {"audience": "customer", "stage": "closure"}),
+        ],
+    },
+    {
+        "slug": "double-charge",
+        "opened": 4 * 24 * H,  # P3 closed pending within 72 h: met
+        "incident": {
+            "title": "Bill shows a double charge for March",
+            "priority": Priority.P3,
+            "category": "payment",
+            "customer": "ACC-1007",
+            "what_happened": "The March invoice lists the monthly plan twice.",
+            "customer_summary": "Your March bill shows the monthly plan twice.",
+        },
+        "owner": "agent2",
+        "steps": [
+            (10, "move", {"to": "investigating"}),
+            (60, "send", {"audience": "customer", "stage": "creation"}),
+            (2 * H, "move", {"to": "waiting_customer"}),
+            (
+                3 * H,
+                "fail",
+                {
+                    "audience": "customer",
+                    "stage": "follow_up",
+                    "follow_up_number": 1,
+                    "error": "550 5.2.2 maya.chen@example.com: mailbox full",
+                },
+            ),
+            (60 * H, "move", {"to": "closed_pending"}),
+        ],
     },
 ]
+
+
+DEMO_WORDING = {
+    # (audience, stage): (subject, body); filled from the incident.
+    ("customer", "creation"): (
+        "We are looking into it: {title} ({ref})",
+        "Hello,\n\nThank you for telling us. {summary} We are working on it "
+        "and will write again with an update.\n\nCustomer Support",
+    ),
+    ("customer", "follow_up"): (
+        "Update on {ref}: {title}",
+        "Hello,\n\nA quick update: we are still working on this. {summary}\n\n"
+        "We will write again as soon as we know more.\n\nCustomer Support",
+    ),
+    ("customer", "resolution"): (
+        "Resolved: {title} ({ref})",
+        "Hello,\n\n{fix}\n\nIf anything still looks wrong, reply to this "
+        "e-mail and we will pick it up straight away.\n\nCustomer Support",
+    ),
+    ("customer", "closure"): (
+        "Closing {ref}: thank you for confirming",
+        "Hello,\n\nThank you for confirming that everything works again. We "
+        "are closing this case now.\n\nCustomer Support",
+    ),
+    ("internal", "follow_up"): (
+        "{ref}",
+        "{ref} {title}: investigating. Next customer update within the hour.",
+    ),
+    ("partner", "follow_up"): (
+        "{ref}: action needed",
+        "Hello {party} team,\n\n{ask}\n\nPlease confirm when done.\n\nCustomer Support",
+    ),
+    ("vendor", "follow_up"): (
+        "{ref}: action needed",
+        "Hello {party} team,\n\n{ask}\n\nPlease confirm when done.\n\nCustomer Support",
+    ),
+}
+
+
+def demo_slugs() -> set[str]:
+    """Return the slugs of the demo stories already loaded."""
+    # JSON "contains" is not available on SQLite; the text match narrows the
+    # rows and the exact tag is checked here.
+    tagged = Incident.objects.filter(tags__icontains=f'"{DEMO_TAG_PREFIX}')
+    return {
+        tag.removeprefix(DEMO_TAG_PREFIX)
+        for tags in tagged.values_list("tags", flat=True)
+        for tag in tags
+        if tag.startswith(DEMO_TAG_PREFIX)
+    }
 
 
 class Command(BaseCommand):
@@ -185,8 +585,8 @@ class Command(BaseCommand):
         random.seed(seed)
         users = self._users()
         self._customers()
-        self._incidents(users)
         self._external_parties()
+        self._incidents(users)
         if customers:
             self._bulk_customers(customers)
         if incidents:
@@ -231,28 +631,181 @@ class Command(BaseCommand):
             )
 
     def _incidents(self, users):
-        if Incident.objects.filter(title=DEMO_INCIDENTS[0]["title"]).exists():
-            return
+        loaded = demo_slugs()
         now = timezone.now()
         categories = {c.slug: c for c in Category.objects.all()}
-        for spec in DEMO_INCIDENTS:
-            spec = dict(spec)
-            hours_ago = spec.pop("hours_ago")
-            category = categories[spec.pop("category")]
-            customer = spec.pop("customer", None)
-            signal = spec.pop("signal", None)
-            # Open each as if hours ago, so the demo shows clocks in every state.
-            with time_machine.travel(now - dt.timedelta(hours=hours_ago), tick=False):
-                services.open_incident(
-                    actor=users["agent"],
-                    category=category,
-                    customer=Customer.objects.get(account_id=customer)
-                    if customer
-                    else None,
-                    signal=Signal.objects.get(code=signal) if signal else None,
-                    owner=users["agent"] if hours_ago > 2 else None,
-                    **spec,
+        # Demo deliveries never leave the machine: every channel stores only.
+        quiet = {name: "comms.channels.NoteChannel" for name in Channel.values}
+        with override_settings(COMMS_CHANNEL_BACKENDS=quiet):
+            for story in DEMO_STORIES:
+                if story["slug"] in loaded:
+                    continue
+                with transaction.atomic():
+                    self._tell(story, users, categories, now)
+
+    def _tell(self, story, users, categories, now):
+        spec = dict(story["incident"])
+        category = categories[spec.pop("category")]
+        customer = spec.pop("customer", None)
+        signal = spec.pop("signal", None)
+        opened_at = now - dt.timedelta(minutes=story["opened"])
+        owner = users[story["owner"]] if story["owner"] else None
+        with time_machine.travel(opened_at, tick=False):
+            incident = services.open_incident(
+                actor=users["agent"],
+                category=category,
+                customer=Customer.objects.get(account_id=customer)
+                if customer
+                else None,
+                signal=Signal.objects.get(code=signal) if signal else None,
+                owner=owner,
+                extra_tags=[f"{DEMO_TAG_PREFIX}{story['slug']}"],
+                **spec,
+            )
+        for minutes, action, options in story["steps"]:
+            at = opened_at + dt.timedelta(minutes=minutes)
+            with time_machine.travel(at, tick=False):
+                incident.refresh_from_db()
+                getattr(self, f"_step_{action}")(
+                    incident, users, dict(options), now=now
                 )
+
+    def _step_move(self, incident, users, options, **_):
+        services.move_incident(
+            incident=incident, actor=users["agent"], to_status=options["to"]
+        )
+
+    def _step_affected(self, incident, users, options, **_):
+        for account_id in options["customers"]:
+            services.add_affected_customer(
+                incident=incident,
+                actor=users["agent"],
+                customer=Customer.objects.get(account_id=account_id),
+                status_before="Checkout failing",
+            )
+
+    def _message_fields(self, incident, options, now):
+        from comms import selectors as comms_selectors
+        from comms.models import Audience, ExternalParty, Stage
+
+        audience = options["audience"]
+        channel = options.get(
+            "channel", Channel.CHAT if audience == Audience.INTERNAL else "email"
+        )
+        stage = options.get("stage", Stage.FOLLOW_UP)
+        party = (
+            ExternalParty.objects.get(name=options["party"])
+            if "party" in options
+            else None
+        )
+        number = options.get("follow_up_number")
+        if audience in (Audience.PARTNER, Audience.VENDOR) and number is None:
+            number = 1
+        subject, body = DEMO_WORDING[(audience, stage)]
+        send_in = options.get("send_in")
+        return {
+            "audience": audience,
+            "channel": channel,
+            "stage": stage,
+            "situation": "",
+            "follow_up_number": number,
+            "party": party,
+            "recipients": comms_selectors.default_recipients(
+                incident, audience=audience, channel=channel, stage=stage, party=party
+            ),
+            "subject": subject.format(ref=incident.reference, title=incident.title)
+            if channel == "email"
+            else "",
+            "body": options.get("body")
+            or body.format(
+                ref=incident.reference,
+                title=incident.title,
+                summary=incident.customer_summary,
+                fix=incident.fix_summary,
+                party=party.name if party else "",
+                ask=incident.partner_action_details or incident.vendor_action_details,
+            ),
+            "send_after": now + dt.timedelta(minutes=send_in) if send_in else None,
+            "template_version": None,
+        }
+
+    def _step_send(self, incident, users, options, *, now):
+        from comms import services as comms_services
+        from comms.models import Message
+
+        message = comms_services.send_message(
+            incident=incident,
+            actor=users[incident.owner.username if incident.owner else "agent"],
+            **self._message_fields(incident, options, now),
+        )
+        if message.status == Message.Status.QUEUED:
+            comms_services.deliver_message(message_id=message.pk)
+
+    def _step_draft(self, incident, users, options, *, now):
+        from comms import services as comms_services
+
+        comms_services.save_draft(
+            incident=incident,
+            actor=users["agent"],
+            **self._message_fields(incident, options, now),
+        )
+
+    def _step_reject(self, incident, users, options, **_):
+        from comms import services as comms_services
+        from comms.models import Message
+
+        comms_services.reject_message(
+            message=incident.messages.filter(
+                status=Message.Status.AWAITING_APPROVAL
+            ).latest("created_at"),
+            actor=users["manager"],
+            reason=options["reason"],
+        )
+
+    def _step_fail(self, incident, users, options, *, now):
+        """Send a message whose delivery gave up: no channel fails on demand,
+        so the failure is written as the delivery task would write it."""
+        from comms import services as comms_services
+        from comms.models import Message
+
+        error = options.pop("error")
+        message = comms_services.send_message(
+            incident=incident,
+            actor=users["agent"],
+            **self._message_fields(incident, options, now),
+        )
+        attempts = settings.COMMS_MAX_ATTEMPTS
+        Message.objects.filter(pk=message.pk).update(
+            status=Message.Status.FAILED,
+            attempts=attempts,
+            last_error=error,
+            next_attempt_at=None,
+        )
+        services.record_timeline_event(
+            incident=incident,
+            kind=TimelineEvent.Kind.MESSAGE_FAILED,
+            actor=None,
+            details={
+                "message": message.pk,
+                "audience": message.audience,
+                "channel": message.channel,
+                "subject": message.subject,
+                "error": error,
+                "attempts": attempts,
+            },
+        )
+
+    def _step_reply(self, incident, users, options, **_):
+        from comms import services as comms_services
+        from comms.models import ExternalParty
+
+        party = options.pop("party", None)
+        comms_services.log_reply(
+            incident=incident,
+            actor=users["agent"],
+            party=ExternalParty.objects.get(name=party) if party else None,
+            **options,
+        )
 
     def _external_parties(self):
         from comms.models import ExternalParty
