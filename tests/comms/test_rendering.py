@@ -222,9 +222,7 @@ _TREE = [{"children": [{"children": _LEAVES}] * 100}] * 100
         ),
     ],
 )
-def test_slow_data_dependent_templates_stop_in_any_thread(
-    source, context, monkeypatch
-):
+def test_slow_data_dependent_templates_stop_in_any_thread(source, context, monkeypatch):
     # A frozen clock: on a busy machine the deadline must not win the race
     # with the work budget this test is about.
     monkeypatch.setattr(rendering, "_clock", lambda: 0.0)

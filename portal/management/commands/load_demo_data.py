@@ -41,6 +41,19 @@ DEMO_USERS = [
     ("vp", "Val", "President", "VP", "America/Los_Angeles"),
     ("admin", "Ada", "Admin", "Admin", "UTC"),
 ]
+# The fuller records the escalation messages draw on (seeds 001, 002, 004).
+DEMO_RECORDS = {
+    "ACC-1002": {"phone": "+49 30 901820", "old_carrier_account": "4471209938"},
+    "ACC-1004": {
+        "company": "Acme Logistics",
+        "contact_title": "Fleet Manager",
+        "phone": "+1 312 555 0142",
+        "package_level": "Enterprise",
+        "annual_contract_value": Decimal("100000"),
+        "relationship_status": "at_risk",
+        "renewal_on": dt.date(2027, 3, 1),
+    },
+}
 DEMO_CUSTOMERS = [
     # name, e-mail, account, segment, VIP, contact person, time zone
     (
@@ -584,7 +597,7 @@ class Command(BaseCommand):
     def handle(self, *args, customers, incidents, seed, **options):
         random.seed(seed)
         users = self._users()
-        self._customers()
+        self._customers(users)
         self._external_parties()
         self._incidents(users)
         if customers:
@@ -615,7 +628,7 @@ class Command(BaseCommand):
             users[username] = user
         return users
 
-    def _customers(self):
+    def _customers(self, users):
         for name, email, account_id, segment, vip, contact, zone in DEMO_CUSTOMERS:
             Customer.objects.get_or_create(
                 account_id=account_id,
@@ -627,6 +640,10 @@ class Command(BaseCommand):
                     "contact_name": contact,
                     "time_zone": zone,
                     "customer_since_on": dt.date(2023, 3, 1),
+                    **DEMO_RECORDS.get(account_id, {}),
+                    "success_manager": users["manager"]
+                    if account_id in DEMO_RECORDS
+                    else None,
                 },
             )
 
