@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
+from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from import_export.admin import ImportExportModelAdmin
@@ -321,6 +322,17 @@ class CustomerAdmin(FriendlyFieldsMixin, ImportExportModelAdmin):
             },
         ),
     ]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # Allowed (the record may lag the contract), but worth a look.
+        if obj.renewal_on and obj.renewal_on < timezone.localdate():
+            self.message_user(
+                request,
+                f"The contract renewal date of {obj} ({obj.renewal_on:%-d %b %Y}) "
+                "is in the past; update it if the contract was renewed.",
+                messages.WARNING,
+            )
 
     def get_export_resource_kwargs(self, request, **kwargs):
         return {

@@ -137,11 +137,19 @@ def _apply_deadlines(incident: Incident) -> None:
 SLO_AT_RISK_AFTER = dt.timedelta(hours=48)
 # Tags the portal sets and removes itself; people add their own beside them.
 STATUS_TAGS = {"in_progress", "resolved", "priority_high", "slo_at_risk"}
+# 002 "After escalation": set by the escalation services once they exist.
+ESCALATION_TAGS = {
+    "escalated_l2",
+    "escalated_engineering",
+    "escalated_ts",
+    "escalated_carrier",
+}
 # The tags the list can filter by (signal and category tags vary with data).
 TAG_SCHEME = {
     "incident",
     "proactive_alert",
     *STATUS_TAGS,
+    *ESCALATION_TAGS,
     *(f"severity_{label.split()[-1].lower()}" for label in Priority.labels),
 }
 
@@ -170,7 +178,8 @@ def standard_tags(incident: Incident, now: dt.datetime | None = None) -> list[st
 
 
 def _all_standard_tags() -> set[str]:
-    tags = set(TAG_SCHEME)
+    # Escalation tags are kept like a person's: nothing recomputes them.
+    tags = set(TAG_SCHEME) - ESCALATION_TAGS
     tags |= {
         f"signal_{code.lower()}"
         for code in Signal.objects.values_list("code", flat=True)

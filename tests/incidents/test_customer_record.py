@@ -178,3 +178,19 @@ def test_admins_import_customers_from_the_admin(client, admin_user):
     page = client.get(reverse("admin:incidents_customer_import"))
 
     assert page.status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_renewal_date_in_the_past_is_saved_with_a_warning(client, admin_user, acme):
+    client.force_login(admin_user)
+    url = reverse("admin:incidents_customer_change", args=[acme.pk])
+    from tests.incidents.test_admin import admin_post_data
+
+    data = admin_post_data(client.get(url))
+    data["renewal_on"] = "2020-01-31"
+
+    response = client.post(url, data, follow=True)
+
+    acme.refresh_from_db()
+    assert acme.renewal_on == dt.date(2020, 1, 31)
+    assert "is in the past" in response.content.decode()
