@@ -59,7 +59,9 @@ def incident_list(request):
     )
     now = timezone.now()
     incidents = selectors.incident_list(filters=filter_form.filters(), now=now)
-    page = CappedCountPaginator(incidents, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedCountPaginator(
+        incidents, PAGE_SIZE, rows=selectors.incident_rows()
+    ).get_page(request.GET.get("page"))
     rows = []
     for incident in page.object_list:
         clocks = selectors.incident_clocks(incident, now)
