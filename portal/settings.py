@@ -96,6 +96,14 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# PermissionBackend is ModelBackend with permissions in one query; ModelBackend
+# stays listed so sessions signed in before it keep working (it reads the
+# permissions PermissionBackend cached on the user, so it adds no queries).
+AUTHENTICATION_BACKENDS = [
+    "portal.auth.PermissionBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},

@@ -386,9 +386,9 @@ def test_list_page_query_count_is_constant(
 ):
     _populate(count)
 
-    # session, user, staff (owner filter), count, page ids, page rows, two permission
-    # lookups, categories (category filter)
-    with django_assert_num_queries(9):
+    # session, user, staff (owner filter), count, page ids, page rows, permissions,
+    # categories (category filter)
+    with django_assert_num_queries(8):
         response = agent_client.get(reverse("incidents:list"), {"status": "open"})
 
     assert response.status_code == 200
@@ -414,8 +414,8 @@ def test_detail_page_query_count_is_constant(
         )
 
     # session, user, incident, timeline, actions, journey, affected customers,
-    # two permission lookups, staff (owner picker)
-    with django_assert_num_queries(10):
+    # permissions, staff (owner picker)
+    with django_assert_num_queries(9):
         response = agent_client.get(incident.get_absolute_url())
 
     assert response.status_code == 200
