@@ -3,6 +3,7 @@ import zoneinfo
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Field, Fieldset, Layout, Row, Submit
 from django import forms
+from django.forms.renderers import Jinja2 as Jinja2Renderer
 
 from . import selectors
 from .lifecycle import allowed_moves
@@ -394,12 +395,20 @@ class IncidentFilterForm(forms.Form):
         )
 
 
+# One instance for every sidebar form: it compiles the widget templates once.
+SIDEBAR_RENDERER = Jinja2Renderer()
+
+
 class SidebarForm(forms.Form):
     """A small form of the incident page's sidebar.
 
-    Rendered by templates/incidents/_sidebar_form.html rather than crispy:
-    five crispy forms cost about 7 ms on every incident page.
+    Rendered by templates/incidents/_sidebar_form.jinja rather than crispy:
+    five crispy forms cost about 7 ms on every incident page. Its widgets
+    render with Django's Jinja2 widget templates, the same HTML as the
+    Django ones in a fraction of the time.
     """
+
+    default_renderer = SIDEBAR_RENDERER
 
     def __init__(self, *args, incident: Incident | None = None, **kwargs):
         super().__init__(*args, **kwargs)

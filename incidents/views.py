@@ -4,7 +4,9 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.middleware import SESSION_TIME_ZONE_KEY
@@ -118,6 +120,13 @@ def incident_detail(request, pk):
         "overall": selectors.overall_clock_state(clocks),
         "timeline": incident.timeline_events.all(),
         "is_closed": incident.status in REOPENABLE,
+        # Loaded once (one query) and cached on the user for the request.
+        "permissions": request.user.get_all_permissions(),
+        "tabs": render_to_string(
+            "comms/_incident_tabs.html",
+            {"incident": incident, "tab": "details"},
+            request,
+        ),
     }
     if incident.status in REOPENABLE:
         context["reopen_form"] = ReopenForm(initial=version, incident=incident)
@@ -126,11 +135,22 @@ def incident_detail(request, pk):
     context["assign_form"] = AssignForm(
         initial={**version, "owner": incident.owner_id}, incident=incident
     )
+    # The owner select lists plain (id, name) pairs: no user rows to build.
+    context["assign_form"].fields["owner"].choices = [
+        ("", context["assign_form"].fields["owner"].empty_label),
+        *selectors.assignable_staff_choices(),
+    ]
     if incident.first_response_at is None:
         context["first_response_form"] = FirstResponseForm(incident=incident)
     if incident.is_systemic:
         context["affected_form"] = AffectedCustomerForm(incident=incident)
     context["action_form"] = ImmediateActionForm(incident=incident)
+    # Jinja2 escaped the body as it rendered it.
+    context["body"] = mark_safe(
+        render_to_string(
+            "incidents/incident_detail_body.jinja", {**context}, request, using="jinja2"
+        )
+    )
     return render(request, "incidents/incident_detail.html", context)
 
 

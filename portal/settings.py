@@ -72,6 +72,14 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # Bodies of hot pages only (templates/**/*.jinja); see portal/jinja2.py.
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "NAME": "jinja2",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "portal.jinja2.environment"},
+    },
 ]
 
 # SQLite is the embedded default. WAL lets the q2 cluster's ORM broker and the

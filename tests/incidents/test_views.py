@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from incidents.models import Category, Incident, Priority, TimelineEvent
+from incidents.models import Category, Incident, Priority, Signal, TimelineEvent
 from tests.factories import CustomerFactory, IncidentFactory, UserFactory
 
 ROLES = ["Agent", "Senior agent", "Manager", "VP", "Admin"]
@@ -419,6 +419,16 @@ def test_detail_page_query_count_is_constant(
         response = agent_client.get(incident.get_absolute_url())
 
     assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_detail_page_shows_the_signal(agent_client):
+    signal = Signal.objects.order_by("code").first()
+    incident = IncidentFactory(signal=signal)
+
+    page = agent_client.get(incident.get_absolute_url()).content.decode()
+
+    assert f"{signal.code} · {signal.description}" in page
 
 
 @pytest.mark.django_db
