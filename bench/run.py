@@ -2,8 +2,10 @@
 
 Run with `make bench`. Fills the database named by DATABASE_URL once (timing
 the demo-data loader), then requests the incident list (plain, filtered,
-searched) and a detail page through Django's test client, in process, and
-prints median and p95 latency and the query count of each.
+searched), the incident pages and the message pages through Django's test
+client, in process, and prints median and p95 latency and the query count of
+each; then serves the portal with gunicorn and prints the pages/s, p50 and
+p99 of the main pages under load (bench/served.py).
 """
 
 import os
@@ -70,6 +72,7 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.test import Client
+    from typical import typical_incident
 
     from incidents.models import Customer, Incident
 
@@ -106,6 +109,7 @@ def main() -> None:
         .first()
         .customer
     )
+    typical = typical_incident()
     pages = {
         "list, plain": "/incidents/",
         "list, open + P1": "/incidents/?status=open&priority=P1",
@@ -116,9 +120,10 @@ def main() -> None:
         "list, search customer": f"/incidents/?q={quote_plus(customer.name)}",
         "list, search 'Ana' (broad)": "/incidents/?q=Ana",
         "list, search INC-": f"/incidents/?q=INC-{sample:05d}",
-        "detail": f"/incidents/{sample}/",
-        "messages tab": f"/incidents/{sample}/messages/",
-        "compose": f"/incidents/{sample}/compose/",
+        "detail, new incident": f"/incidents/{sample}/",
+        "detail, typical history": f"/incidents/{typical.pk}/",
+        "messages tab": f"/incidents/{typical.pk}/messages/",
+        "compose": f"/incidents/{typical.pk}/compose/",
     }
     print(f"\n{REQUESTS} requests each, in process (Django test client):")
     print(f"{'page':<28} {'median ms':>10} {'p95 ms':>9} {'queries':>8}")
@@ -128,6 +133,26 @@ def main() -> None:
         print(
             f"{name:<28} {result['median']:>10.1f} {result['p95']:>9.1f} {queries:>8}"
         )
+
+    from served import BenchError, served_throughput
+
+    # Served figures for the pages agents refresh; each must answer the
+    # signed-in page containing its mark.
+    try:
+        served_throughput(
+            url,
+            {
+                "detail, typical history": (
+                    f"/incidents/{typical.pk}/",
+                    typical.reference,
+                ),
+                "list, plain": ("/incidents/", "incident-table"),
+                "messages tab": (f"/incidents/{typical.pk}/messages/", "Log a reply"),
+                "compose": (f"/incidents/{typical.pk}/compose/", "Start from"),
+            },
+        )
+    except BenchError as exc:
+        sys.exit(f"Served benchmark failed: {exc}")
 
     from bench_comms import delivery_rate, render_rate
 
