@@ -5,9 +5,17 @@ import re
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db.models import F, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import F, Q, QuerySet
 
-from .models import AffectedCustomer, Customer, Incident, Signal, TimelineEvent
+from .models import (
+    ActionItem,
+    AffectedCustomer,
+    Customer,
+    Incident,
+    JourneyMilestone,
+    Signal,
+    TimelineEvent,
+)
 from .sla import ClockState, clock_state
 
 REFERENCE_PATTERN = re.compile(r"^\s*(?:inc-?)?0*(\d{1,12})\s*$", re.IGNORECASE)
@@ -181,7 +189,7 @@ _DETAIL_DEFERRED = (
 
 
 def incident_detail(*, pk: int) -> Incident:
-    """Return one incident with everything its page shows, in fixed queries."""
+    """Return one incident with the related rows its page shows."""
     # The signal comes in a query of its own: joined as a seventh table it
     # made PostgreSQL spend several times longer planning the query than
     # running it (7 ms against 0.4 ms), on every page view.
@@ -194,26 +202,42 @@ def incident_detail(*, pk: int) -> Incident:
     )
     if incident.signal_id is not None:
         incident.signal = Signal.objects.get(pk=incident.signal_id)
-    lookups = [
-        Prefetch(
-            "timeline_events",
-            queryset=TimelineEvent.objects.select_related("actor").defer(
-                *(f"actor__{name}" for name in _USER_COLUMNS_NOT_SHOWN)
-            ),
-        ),
-        "action_items",
-        "journey_milestones",
-    ]
+    return incident
+
+
+@dataclass(frozen=True)
+class IncidentHistory:
+    timeline: list[TimelineEvent]
+    actions: list[ActionItem]
+    milestones: list[JourneyMilestone]
+    affected: list[AffectedCustomer]
+
+
+def incident_history(incident: Incident) -> IncidentHistory:
+    """Return the rows the incident page lists, one plain query each.
+
+    Plain filtered queries rather than prefetch_related: for one incident
+    the prefetch machinery cost more Python than the queries themselves.
+    """
+    timeline = TimelineEvent.objects.filter(incident=incident).select_related("actor")
     # Only a systemic incident lists affected customers.
-    if incident.is_systemic:
-        lookups.append(
-            Prefetch(
-                "affected_customers",
-                queryset=AffectedCustomer.objects.select_related("customer"),
+    affected = (
+        list(
+            AffectedCustomer.objects.filter(incident=incident).select_related(
+                "customer"
             )
         )
-    prefetch_related_objects([incident], *lookups)
-    return incident
+        if incident.is_systemic
+        else []
+    )
+    return IncidentHistory(
+        timeline=list(
+            timeline.defer(*(f"actor__{name}" for name in _USER_COLUMNS_NOT_SHOWN))
+        ),
+        actions=list(ActionItem.objects.filter(incident=incident)),
+        milestones=list(JourneyMilestone.objects.filter(incident=incident)),
+        affected=affected,
+    )
 
 
 def incident_clocks(incident: Incident, now: dt.datetime) -> dict[str, ClockState]:

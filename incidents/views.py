@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.backends.utils import csrf_input
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import mark_safe
@@ -114,14 +115,18 @@ def incident_detail(request, pk):
     now = timezone.now()
     clocks = selectors.incident_clocks(incident, now)
     version = {"version": incident.version}
+    history = selectors.incident_history(incident)
     context = {
         "incident": incident,
         "clocks": clocks,
         "overall": selectors.overall_clock_state(clocks),
-        "timeline": incident.timeline_events.all(),
+        "timeline": history.timeline,
+        "history": history,
         "is_closed": incident.status in REOPENABLE,
         # Loaded once (one query) and cached on the user for the request.
         "permissions": request.user.get_all_permissions(),
+        # One masked token for the page's forms, as {% csrf_token %} gives.
+        "csrf_field": csrf_input(request),
         "tabs": render_to_string(
             "comms/_incident_tabs.html",
             {"incident": incident, "tab": "details"},
