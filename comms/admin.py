@@ -72,7 +72,9 @@ class MessageTemplateForm(forms.ModelForm):
         if "body" in data:
             try:
                 services.check_template_source(
-                    subject=data.get("subject", ""), body=data["body"]
+                    subject=data.get("subject", ""),
+                    body=data["body"],
+                    audience=data.get("audience", ""),
                 )
             except ValidationError as exc:
                 self.add_error(None, exc)

@@ -12,13 +12,13 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from incidents.models import Incident
+from incidents.models import Customer, Incident
 from incidents.selectors import incident_clocks, overall_clock_state
 from incidents.sla import CLOCK_STATE_LABELS
 from portal.middleware import SESSION_TIME_ZONE_KEY
 
-from .models import ExternalParty
-from .selectors import next_update_due
+from .models import Audience, ExternalParty
+from .selectors import policy_target_for, update_cadence
 
 CATALOGUE: dict[str, str] = {
     "incident.reference": "INC number, e.g. INC-00042",
@@ -27,35 +27,47 @@ CATALOGUE: dict[str, str] = {
     "incident.severity": "Critical, High, Medium or Low",
     "incident.status": "Current status, in words",
     "incident.category": "Category name (eSIM, Port-In, …)",
-    "incident.signal": "Signal code (SIG-003) or REPORTED",
-    "incident.what_happened": "The plain-language description",
+    "incident.signal": "Signal code (SIG-003) or REPORTED (internal)",
+    "incident.what_happened": "The internal narrative (not for customers)",
+    "incident.customer_summary": "What the customer is told about the problem",
+    "incident.fix": "What was done to fix it, in the customer's words",
     "incident.service_status": "Active, No service, Degraded, Pending activation",
     "incident.impact_started_at": "When impact began (reader's zone), or empty",
     "incident.impact_duration": "How long the impact has lasted, e.g. 5 hours",
-    "incident.root_cause": "Root cause, or 'Under investigation'",
+    "incident.root_cause": "Root cause, or 'Under investigation' (internal)",
     "incident.contact_count": "Times the customer contacted us",
-    "incident.sentiment": "Customer sentiment",
+    "incident.sentiment": "Customer sentiment (internal)",
     "incident.is_systemic": "True when many customers are affected",
     "incident.affected_count": "Number of affected customers listed",
     "incident.opened_at": "When the incident was opened (reader's zone)",
     "incident.resolved_at": "When it was resolved, or empty",
-    "incident.url": "Link to the incident page",
-    "incident.tags": "List of tags",
+    "incident.url": "Link to the incident page (staff only)",
+    "incident.tags": "List of tags (internal)",
     "incident.amount_paid": "Amount the customer paid, e.g. $45.00, or empty",
-    "incident.partner_action": "What the partner must do, or empty",
-    "incident.vendor_action": "What the vendor must do, or empty",
-    "incident.engineering_action": "What engineering must do, or empty",
+    "incident.partner_action": "What the partner must do, or empty (internal)",
+    "incident.vendor_action": "What the vendor must do, or empty (internal)",
+    "incident.engineering_action": "What engineering must do, or empty (internal)",
+    "incident.needs_outside_help": "True when a partner or vendor must act "
+    "before it can be fixed",
     "sla.first_response_due": "First-response deadline (reader's zone)",
     "sla.resolution_due": "Resolution deadline (reader's zone)",
-    "sla.state": "Met, Running, At risk or Breached (worst clock)",
+    "sla.state": "Met, Running, At risk or Breached (worst clock; internal)",
+    "cadence.internal": "How often the team hears, e.g. 'every 2 hours'; empty "
+    "when the policy says as needed",
+    "cadence.customer": "How often the customer hears from us under the "
+    "incident's policy, e.g. 'every 4 hours'; empty when as needed",
+    "cadence.partner": "How often partners and vendors hear from us",
     "customer.name": "Customer name (empty on systemic incidents)",
-    "customer.first_name": "First word of the customer name ('there' when the "
-    "incident has no single customer, so greetings still read well)",
+    "customer.first_name": "Who to greet: the contact person's first name, else "
+    "the first word of the customer name ('there' when the incident has no "
+    "single customer)",
+    "customer.contact_name": "Contact person at the customer, or empty",
     "customer.email": "Customer e-mail",
     "customer.account_id": "Account id",
     "customer.segment": "Enterprise, Standard or Trial",
     "customer.is_vip": "True for VIP customers",
-    "owner.name": "Incident owner, or 'Unassigned'",
+    "owner.name": "Incident owner; before anyone owns it, 'Unassigned' in "
+    "internal messages and the support team's name in external ones",
     "owner.email": "Owner's e-mail, or empty",
     "sender.name": "Person sending the message",
     "party.name": "Partner or vendor name (partner/vendor messages)",
@@ -63,16 +75,45 @@ CATALOGUE: dict[str, str] = {
     "party.ack_hours": "Contracted acknowledgement time, in hours",
     "follow_up_number": "1 for the first follow-up, 2 for the second, …",
     "next_update_at": "When the reader will hear from us next (reader's zone)",
+    "next_customer_update_at": "When the customer is next due an update "
+    "(reader's zone), for internal messages",
     "support.team": "Our support team's name",
 }
 TOP_LEVEL_NAMES = {path.split(".")[0] for path in CATALOGUE}
+
+# Internal working notes: a customer template may not use them, and the
+# context a customer message is rendered from does not contain them.
+INTERNAL_ONLY = frozenset(
+    {
+        "incident.signal",
+        "incident.what_happened",
+        "incident.root_cause",
+        "incident.sentiment",
+        "incident.url",
+        "incident.tags",
+        "incident.partner_action",
+        "incident.vendor_action",
+        "incident.engineering_action",
+        "sla.state",
+        "next_customer_update_at",
+    }
+)
+EXTERNAL_AUDIENCES = frozenset({Audience.CUSTOMER, Audience.PARTNER, Audience.VENDOR})
+
+
+def _zone_name(local: dt.datetime, zone: zoneinfo.ZoneInfo) -> str:
+    abbreviation = local.tzname() or ""
+    # Zones without a letter abbreviation give "+03"; name the zone instead.
+    if not abbreviation or abbreviation[0] in "+-":
+        return str(zone.key)
+    return abbreviation
 
 
 def _when(moment: dt.datetime | None, zone: zoneinfo.ZoneInfo) -> str:
     if moment is None:
         return ""
     local = moment.astimezone(zone)
-    return f"{local:%a %d %b %Y, %H:%M} {local.tzname()}"
+    return f"{local:%a %d %b %Y, %H:%M} {_zone_name(local, zone)}"
 
 
 def _duration(since: dt.datetime | None, now: dt.datetime) -> str:
@@ -82,6 +123,62 @@ def _duration(since: dt.datetime | None, now: dt.datetime) -> str:
     if hours < 48:
         return f"{hours} hour{'s' if hours != 1 else ''}"
     return f"{hours // 24} days"
+
+
+def every(interval: dt.timedelta | None) -> str:
+    """Return a cadence in words: 'every 30 minutes', 'every hour', ''."""
+    if interval is None:
+        return ""
+    minutes = int(interval.total_seconds() // 60)
+    if minutes % (24 * 60) == 0:
+        days = minutes // (24 * 60)
+        return "every day" if days == 1 else f"every {days} days"
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return "every hour" if hours == 1 else f"every {hours} hours"
+    return f"every {minutes} minutes"
+
+
+def _team_phrase(team: str) -> str:
+    return team if "team" in team.lower() else f"the {team} team"
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _greeting_name(customer: Customer | None) -> str:
+    if customer is None:
+        return "there"
+    words = (customer.contact_name or customer.name).split()
+    return words[0] if words else "there"
+
+
+def message_zone(incident: Incident, *, audience: str | None, reader_zone: str) -> str:
+    """Return the zone the reader of a message sees times in.
+
+    Customers read their own zone (else the policy's); partners and vendors
+    the policy's; only the team's own messages use the writer's zone.
+    """
+    policy_zone = incident.policy.calendar.time_zone
+    if audience == Audience.CUSTOMER:
+        customer = incident.customer
+        if customer and customer.time_zone and not incident.is_systemic:
+            return customer.time_zone
+        return policy_zone
+    if audience in EXTERNAL_AUDIENCES:
+        return policy_zone
+    return reader_zone
+
+
+def _without_internal(context: dict[str, Any]) -> dict[str, Any]:
+    for path in INTERNAL_ONLY:
+        group, _, name = path.partition(".")
+        if name:
+            context[group].pop(name, None)
+        else:
+            context.pop(group, None)
+    return context
 
 
 def incident_context(
@@ -96,19 +193,32 @@ def incident_context(
 ) -> dict[str, Any]:
     """Return the template context for one incident, for one reader.
 
-    The SLA state and the next update time (the policy's cadence for
-    ``audience``) are derived here, so the composer, the admin preview and
-    the scheduler all fill templates the same way.
+    The SLA state, the cadences and the next update times come from the
+    incident's own policy and priority, so the composer, the admin preview
+    and the scheduler all fill templates the same way. A customer's context
+    leaves out internal notes and shows times in the customer's zone.
     """
-    zone = zoneinfo.ZoneInfo(reader_zone)
+    zone = zoneinfo.ZoneInfo(
+        message_zone(incident, audience=audience, reader_zone=reader_zone)
+    )
     now = timezone.now()
     sla_state = CLOCK_STATE_LABELS[overall_clock_state(incident_clocks(incident, now))]
-    next_update_at = (
-        next_update_due(incident, audience=audience, now=now) if audience else None
-    )
+    target = policy_target_for(incident)
+    cadences = {
+        name: update_cadence(target, name)
+        for name in (Audience.INTERNAL, Audience.CUSTOMER, Audience.PARTNER)
+    }
+    cadence_for_reader = update_cadence(target, audience) if audience else None
     customer = incident.customer
     owner = incident.owner
-    return {
+    team = getattr(settings, "SUPPORT_TEAM_NAME", "Support")
+    if owner:
+        owner_name = owner.get_full_name() or owner.get_username()
+    elif audience in EXTERNAL_AUDIENCES:
+        owner_name = _team_phrase(team)
+    else:
+        owner_name = "Unassigned"
+    context = {
         "incident": {
             "reference": incident.reference,
             "title": incident.title,
@@ -118,6 +228,8 @@ def incident_context(
             "category": incident.category.name,
             "signal": incident.signal.code if incident.signal_id else "REPORTED",
             "what_happened": incident.what_happened,
+            "customer_summary": incident.customer_summary,
+            "fix": incident.fix_summary,
             "service_status": incident.get_service_status_display(),
             "impact_started_at": _when(incident.impact_started_at, zone),
             "impact_duration": _duration(
@@ -140,36 +252,46 @@ def incident_context(
             "partner_action": incident.partner_action_details,
             "vendor_action": incident.vendor_action_details,
             "engineering_action": incident.engineering_action_details,
+            "needs_outside_help": incident.is_partner_action_needed
+            or incident.is_vendor_action_needed
+            or incident.status
+            in (Incident.Status.WAITING_PARTNER, Incident.Status.WAITING_VENDOR),
         },
         "sla": {
             "first_response_due": _when(incident.first_response_due_at, zone),
             "resolution_due": _when(incident.resolution_due_at, zone),
             "state": sla_state,
         },
+        "cadence": {name: every(value) for name, value in cadences.items()},
         "customer": {
             "name": customer.name if customer else "",
-            "first_name": customer.name.split()[0] if customer else "there",
+            "first_name": _greeting_name(customer),
+            "contact_name": customer.contact_name if customer else "",
             "email": customer.email if customer else "",
             "account_id": customer.account_id if customer else "",
             "segment": customer.get_segment_display() if customer else "",
             "is_vip": customer.is_vip if customer else False,
         },
-        "owner": {
-            "name": (owner.get_full_name() or owner.get_username())
-            if owner
-            else "Unassigned",
-            "email": owner.email if owner else "",
-        },
-        "sender": {"name": sender_name or "The support team"},
+        "owner": {"name": owner_name, "email": owner.email if owner else ""},
+        "sender": {"name": sender_name or _capitalised(_team_phrase(team))},
         "party": {
             "name": party.name if party else "",
             "account_ref": party.account_ref if party else "",
             "ack_hours": party.ack_hours if party else "",
         },
         "follow_up_number": follow_up_number,
-        "next_update_at": _when(next_update_at, zone),
-        "support": {"team": getattr(settings, "SUPPORT_TEAM_NAME", "Support")},
+        "next_update_at": _when(
+            now + cadence_for_reader if cadence_for_reader else None, zone
+        ),
+        "next_customer_update_at": _when(
+            now + cadences[Audience.CUSTOMER] if cadences[Audience.CUSTOMER] else None,
+            zone,
+        ),
+        "support": {"team": team},
     }
+    if audience == Audience.CUSTOMER:
+        return _without_internal(context)
+    return context
 
 
 def reader_context(request, incident: Incident, **kwargs) -> dict[str, Any]:
@@ -195,6 +317,9 @@ def sample_context() -> dict[str, Any]:
             "category": "eSIM",
             "signal": "SIG-002",
             "what_happened": "The eSIM profile never finished provisioning.",
+            "customer_summary": "Your new eSIM has not finished setting up, so "
+            "your phone has no service yet.",
+            "fix": "We issued a fresh eSIM profile and activated it.",
             "service_status": "Pending activation",
             "impact_started_at": "Mon 23 Nov 2026, 09:10 UTC",
             "impact_duration": "5 hours",
@@ -211,15 +336,22 @@ def sample_context() -> dict[str, Any]:
             "partner_action": "Re-push the eSIM profile.",
             "vendor_action": "",
             "engineering_action": "",
+            "needs_outside_help": True,
         },
         "sla": {
             "first_response_due": "Mon 23 Nov 2026, 11:30 UTC",
             "resolution_due": "Tue 24 Nov 2026, 09:30 UTC",
             "state": "Running",
         },
+        "cadence": {
+            "internal": "every 8 hours",
+            "customer": "every 12 hours",
+            "partner": "every 8 hours",
+        },
         "customer": {
             "name": "Priya Raman",
             "first_name": "Priya",
+            "contact_name": "Priya Raman",
             "email": "priya@example.com",
             "account_id": "ACC-1001",
             "segment": "Enterprise",
@@ -230,6 +362,7 @@ def sample_context() -> dict[str, Any]:
         "party": {"name": "ConnectX", "account_ref": "CX-7781", "ack_hours": 4},
         "follow_up_number": 2,
         "next_update_at": "Mon 23 Nov 2026, 21:30 UTC",
+        "next_customer_update_at": "Mon 23 Nov 2026, 21:30 UTC",
         "support": {"team": "Support"},
     }
 
@@ -254,6 +387,7 @@ def sample_contexts() -> list[dict[str, Any]]:
     systemic["customer"] = {
         "name": "",
         "first_name": "there",
+        "contact_name": "",
         "email": "",
         "account_id": "",
         "segment": "",
@@ -271,7 +405,11 @@ def sample_contexts() -> list[dict[str, Any]]:
     ):
         sparse["incident"][key] = ""
     sparse["incident"]["tags"] = []
+    sparse["incident"]["customer_summary"] = ""
+    sparse["incident"]["fix"] = ""
+    sparse["cadence"] = {"internal": "", "customer": "", "partner": ""}
     sparse["next_update_at"] = ""
+    sparse["next_customer_update_at"] = ""
     sparse["party"] = {"name": "", "account_ref": "", "ack_hours": ""}
     contexts.append(sparse)
     return contexts

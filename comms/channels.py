@@ -23,16 +23,35 @@ class DeliveryError(Exception):
 
 
 class EmailChannel:
-    def send(self, message, *, chat_webhook_url: str = "") -> None:
+    """One e-mail per customer, so no customer sees another's address.
+
+    Partners and vendors get one e-mail to all their addresses. Addresses in
+    ``message.delivered_to`` already have it and are skipped on a retry.
+    """
+
+    def send(self, message, *, chat_webhook_url: str = "", on_delivered=None) -> None:
+        pending = [r for r in message.recipients if r not in message.delivered_to]
+        if message.audience == "customer":
+            batches = [[address] for address in pending]
+        else:
+            batches = [pending] if pending else []
+        for batch in batches:
+            self._send_one(message, batch)
+            if on_delivered is not None:
+                on_delivered(batch)
+
+    def _send_one(self, message, to: list[str]) -> None:
+        position = message.recipients.index(to[0])
+        # A stable Message-ID (one per recipient) lets mail systems drop a
+        # duplicate if a retry ever resends what a dead worker had handed over.
+        suffix = f"-{position + 1}" if position else ""
         email = EmailMessage(
             subject=message.subject,
             body=message.body,
             from_email=settings.DEFAULT_FROM_EMAIL,
-            to=list(message.recipients),
+            to=to,
             headers={
-                # A stable Message-ID lets mail systems drop a duplicate if a
-                # retry ever resends what a dead worker had already handed over.
-                "Message-ID": f"<switchboard-message-{message.pk}@"
+                "Message-ID": f"<switchboard-message-{message.pk}{suffix}@"
                 f"{settings.EMAIL_MESSAGE_ID_DOMAIN}>",
                 "X-Switchboard-Incident": message.incident.reference,
             },
@@ -44,7 +63,7 @@ class EmailChannel:
 
 
 class WebhookChatChannel:
-    def send(self, message, *, chat_webhook_url: str = "") -> None:
+    def send(self, message, *, chat_webhook_url: str = "", on_delivered=None) -> None:
         url = chat_webhook_url or settings.CHAT_WEBHOOK_URL
         if not url:
             raise DeliveryError(
@@ -79,12 +98,12 @@ class WebhookChatChannel:
 
 
 class LogChatChannel:
-    def send(self, message, *, chat_webhook_url: str = "") -> None:
+    def send(self, message, *, chat_webhook_url: str = "", on_delivered=None) -> None:
         logger.info("chat to %s: %s", ", ".join(message.recipients), message.body)
 
 
 class NoteChannel:
-    def send(self, message, *, chat_webhook_url: str = "") -> None:
+    def send(self, message, *, chat_webhook_url: str = "", on_delivered=None) -> None:
         """Notes live on the incident; delivering one is storing it."""
 
 

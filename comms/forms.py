@@ -28,6 +28,7 @@ class RecipientsField(forms.CharField):
 
 class ComposeForm(forms.Form):
     default_renderer = JINJA2_WIDGETS  # same HTML; the compose page is hot
+    message = forms.IntegerField(widget=forms.HiddenInput, required=False)
     template_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
     audience = forms.ChoiceField(choices=Audience.choices)
     channel = forms.ChoiceField(choices=Channel.choices)
@@ -73,10 +74,16 @@ class ComposeForm(forms.Form):
             Field("body"),
             Row(_col("send_after", 4)),
             Field("template_version"),
-            HTML('<div class="d-flex gap-2">'),
-            Submit("action", "Send", css_class="btn-primary"),
-            Submit("action", "Save draft", css_class="btn-outline-secondary"),
-            HTML("</div>"),
+            Field("message"),
+            # Plain buttons: crispy's Submit always adds btn-primary, which made
+            # the outlined "Save draft" look disabled.
+            HTML(
+                '<div class="d-flex gap-2">'
+                '<button type="submit" name="action" value="Send" '
+                'class="btn btn-primary">Send</button>'
+                '<button type="submit" name="action" value="Save draft" '
+                'class="btn btn-outline-secondary">Save draft</button></div>'
+            ),
         )
 
     def message_fields(self) -> dict:
@@ -120,14 +127,11 @@ class ReplyForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.layout = Layout(
-            Row(
-                _col("sender_kind", 3),
-                _col("party", 3),
-                _col("sender_name", 3),
-                _col("kind", 3),
-            ),
+            # Two to a row: the form sits in the page's narrow side column.
+            Row(_col("sender_kind", 6), _col("kind", 6)),
+            Row(_col("party", 6), _col("sender_name", 6)),
             Field("text"),
-            Row(_col("received_at", 4)),
+            Field("received_at"),
             Submit("log", "Log reply", css_class="btn-sm"),
         )
 

@@ -76,7 +76,7 @@ LIBRARY = [
         "New incident {{ incident.reference }} ({{ incident.priority }})",
         """
         :rotating_light: New {{ incident.priority }} incident {{ incident.reference }}: {{ incident.title }}
-        Customer: {% if incident.is_systemic %}systemic{% else %}{{ customer.name }} <{{ customer.email }}>{% endif %}
+        Customer: {% if incident.is_systemic %}systemic{% else %}{{ customer.name }} <{{ customer.email }}>{% endif +%}
         Category: {{ incident.category }} · Signal: {{ incident.signal }}
         Service: {{ incident.service_status }}, {{ incident.impact_duration }} so far
         Owner: {{ owner.name }}
@@ -97,9 +97,9 @@ LIBRARY = [
         Thank you for your patience. We have opened {{ incident.reference }} for the
         problem you are seeing and a specialist is looking into it now.
 
-        What we know: {{ incident.what_happened }}
+        {% if incident.customer_summary %}What we know so far: {{ incident.customer_summary }}
 
-        You will hear from us again by {{ next_update_at or sla.resolution_due }},
+        {% endif %}You will hear from us again by {{ next_update_at or sla.resolution_due }},
         sooner if we fix it first. Reply to this e-mail at any time to add details.
         """
         + SIGN_OFF,
@@ -115,7 +115,8 @@ LIBRARY = [
         Hello {{ customer.first_name }},
 
         Our monitoring picked up a problem that affects your account before you had
-        to tell us about it: {{ incident.what_happened }}
+        to tell us about it.{% if incident.customer_summary %} {{ incident.customer_summary }}{% endif %}
+
 
         You don't need to do anything. We are already working on it under
         {{ incident.reference }} and will update you by {{ next_update_at or sla.resolution_due }}.
@@ -136,13 +137,13 @@ LIBRARY = [
         We know this is stopping your work and we have treated it as critical from
         the first minute.
 
-        What is affected: {{ incident.what_happened }}
-        Since: {{ incident.impact_started_at or incident.opened_at }}
-        What we are doing: our senior team is on it now, and your case has its own
-        owner, {{ owner.name }}.
+        {% if incident.customer_summary %}What is affected: {{ incident.customer_summary }}
+        {% endif %}Since: {{ incident.impact_started_at or incident.opened_at }}
+        What we are doing: our senior team is on it now, and {{ owner.name }} owns
+        your case until it is fixed.
 
-        You will get an update at least every half hour until service is back, the
-        next one by {{ next_update_at or sla.first_response_due }}.
+        You will get an update {{ cadence.customer or 'at every step' }} until service is
+        back{% if next_update_at %}, the next one by {{ next_update_at }}{% endif %}.
         """
         + SIGN_OFF,
         priority="P1",
@@ -271,7 +272,7 @@ LIBRARY = [
         Vendor: {{ incident.vendor_action or '—' }}
         Engineering: {{ incident.engineering_action or '—' }}
         Customer sentiment: {{ incident.sentiment }} · contacts: {{ incident.contact_count }}
-        Next customer update due {{ next_update_at }}.
+        Next customer update due {{ next_customer_update_at or 'as needed' }}.
         """,
     ),
     # --- Follow-up: customer (tone 1, 2, 3, 4+) ---------------------------
@@ -286,10 +287,12 @@ LIBRARY = [
         Hello {{ customer.first_name }},
 
         A quick update: we are still working on your {{ incident.category }} issue.
-        {% if incident.root_cause != 'Under investigation' %}We have found the cause: {{ incident.root_cause }}
+        {% if incident.customer_summary %}Where things stand: {{ incident.customer_summary }}
         {% else %}We are narrowing down the cause and have ruled out the common ones.
         {% endif %}
-        You don't need to do anything right now. Next update by {{ next_update_at }}.
+
+        You don't need to do anything right now{% if next_update_at %}; we will update
+        you again by {{ next_update_at }}{% endif %}.
         """
         + SIGN_OFF,
         follow_up_from=1,
@@ -306,9 +309,10 @@ LIBRARY = [
         Hello {{ customer.first_name }},
 
         I'm sorry this is taking longer than either of us would like. Here is exactly
-        where things stand: {% if incident.partner_action or incident.vendor_action %}the fix needs
+        where things stand: {% if incident.needs_outside_help %}the fix needs
         action from one of our partners, and we are pressing them for a firm time.{% else %}our
         team is working through the fix.{% endif %}
+
 
         I will write again by {{ next_update_at }} with what has changed.
         """
@@ -352,8 +356,8 @@ LIBRARY = [
         This has gone on far too long, and our leadership team is now following your
         case directly. Here is what we commit to:
 
-        - a named owner, {{ owner.name }}, answerable for the fix;
-        - an update from us by {{ next_update_at }}, and at every step after;
+        - {{ owner.name }} owns your case and answers for the fix;
+        - an update from us {% if next_update_at %}by {{ next_update_at }}{% else %}within a day{% endif %}, and at every step after;
         - a review of compensation once service is back.
 
         Thank you for your patience; we do not take it for granted.
@@ -388,10 +392,10 @@ LIBRARY = [
         """
         Hello {{ customer.first_name }},
 
-        Progress on {{ incident.title }}:
+        Progress on {{ incident.reference }}:
         Status: {{ incident.status }}
-        What we know: {{ incident.root_cause }}
-        Next step: we will update you by {{ next_update_at }}.
+        {% if incident.customer_summary %}What we know: {{ incident.customer_summary }}
+        {% endif %}Next step: we will update you {% if next_update_at %}by {{ next_update_at }}{% else %}as soon as anything changes{% endif %}.
         """
         + SIGN_OFF,
     ),
@@ -473,7 +477,7 @@ LIBRARY = [
         Customer: {{ customer.name or 'systemic' }} · open {{ incident.impact_duration }}
         Issue: {{ incident.title }}
         Tried so far: see the incident timeline · {{ incident.url }}
-        Customer expects the next update by {{ next_update_at }} and resolution by {{ sla.resolution_due }}.
+        Customer expects the next update by {{ next_customer_update_at or 'the owner decides' }} and resolution by {{ sla.resolution_due }}.
         """,
     ),
     _t(
@@ -673,7 +677,7 @@ LIBRARY = [
         Executive briefing on {{ incident.reference }}.
 
         Business impact: {{ incident.what_happened }}
-        Customers affected: {{ incident.affected_count }}{% if customer.is_vip %} (VIP){% endif %}
+        Customers affected: {{ incident.affected_count }}{% if customer.is_vip %} (VIP){% endif +%}
         Duration: {{ incident.impact_duration }} · SLA {{ sla.state }}
         Plan: {{ incident.root_cause }}; resolution due {{ sla.resolution_due }}.
         Owner: {{ owner.name }}
@@ -732,7 +736,10 @@ LIBRARY = [
         """
         Hello {{ customer.first_name }},
 
-        Good news: the problem is fixed. {{ incident.root_cause }}
+        Good news: the problem is fixed.
+
+        What was wrong: {{ incident.customer_summary }}
+        What we did: {{ incident.fix }}
 
         Please check that everything works for you. If anything is still wrong,
         reply to this e-mail and we will reopen your case straight away.
@@ -750,7 +757,12 @@ LIBRARY = [
         Hello {{ customer.first_name }},
 
         The problem we spotted on your account is fixed and your service is back to
-        normal. Nothing is needed from you. Thank you for bearing with us.
+        normal.
+
+        What was wrong: {{ incident.customer_summary }}
+        What we did: {{ incident.fix }}
+
+        Nothing is needed from you. Thank you for bearing with us.
         """
         + SIGN_OFF,
         situation="proactive",
@@ -768,7 +780,9 @@ LIBRARY = [
         The problem is fixed. You had to contact us {{ incident.contact_count }} times
         to get here, and I'm sorry for that: it should have been once.
 
-        What went wrong: {{ incident.root_cause }}
+        What went wrong: {{ incident.customer_summary }}
+        What we did: {{ incident.fix }}
+
         We are also applying a goodwill gesture to your account for the trouble.
         """
         + SIGN_OFF,
@@ -785,8 +799,13 @@ LIBRARY = [
         Hello {{ customer.first_name }},
 
         The outage that affected your service since {{ incident.impact_started_at or incident.opened_at }}
-        is over and service is fully restored. If anything still doesn't work, restart
-        your device once; if that doesn't help, reply and we will sort it out.
+        is over and service is fully restored.
+
+        What happened: {{ incident.customer_summary }}
+        What we did: {{ incident.fix }}
+
+        If anything still doesn't work, restart your device once; if that doesn't
+        help, reply and we will sort it out.
         """
         + SIGN_OFF,
         situation="outage_restored",
@@ -902,7 +921,11 @@ LIBRARY = [
         Hello {{ customer.first_name }},
 
         Now that {{ incident.reference }} is behind us, I wanted to share what we
-        found and what we are changing. Cause: {{ incident.root_cause }}.
+        found and what we are changing.
+
+        What went wrong: {{ incident.customer_summary }}
+        What we did: {{ incident.fix }}
+
         We have put measures in place so it does not happen again. How did we do?
         Your reply goes straight to me.
         """

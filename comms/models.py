@@ -189,6 +189,17 @@ class ExternalParty(models.Model):
     support_email = models.EmailField()
     escalation_contact = models.CharField(max_length=120, blank=True)
     escalation_email = models.EmailField(blank=True)
+    other_contacts = models.TextField(
+        blank=True,
+        help_text="Further addresses of this party that may receive our "
+        "messages, one per line.",
+    )
+    domains = models.TextField(
+        blank=True,
+        help_text="Mail domains of this party, one per line (e.g. connectx.com): "
+        "any address there may receive its messages. Messages to any other "
+        "address are refused, so a customer is never written to as a partner.",
+    )
     account_ref = models.CharField("our account reference", max_length=80, blank=True)
     ack_hours = models.PositiveSmallIntegerField(
         "contracted acknowledgement (hours)", default=4
@@ -207,6 +218,21 @@ class ExternalParty(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.get_kind_display().lower()})"
+
+    def accepts_address(self, address: str) -> bool:
+        """Return whether ``address`` is one of this party's own contacts."""
+        address = address.strip().lower()
+        contacts = {
+            self.support_email.lower(),
+            self.escalation_email.lower(),
+            *(line.strip().lower() for line in self.other_contacts.splitlines()),
+        }
+        if address in contacts - {""}:
+            return True
+        domain = address.rpartition("@")[2]
+        return domain in {
+            line.strip().lower().lstrip("@") for line in self.domains.splitlines()
+        } - {""}
 
 
 class ChatRoute(models.Model):
@@ -288,6 +314,7 @@ class Message(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
         SUPPRESSED = "suppressed", "Suppressed (duplicate)"
+        CANCELLED = "cancelled", "Cancelled"
 
     incident = models.ForeignKey(
         "incidents.Incident", on_delete=models.PROTECT, related_name="messages"
@@ -314,6 +341,9 @@ class Message(models.Model):
     recipients = models.JSONField(
         default=list, help_text="E-mail addresses, or the chat channel."
     )
+    # Customers get one e-mail each; a retry skips those already sent, so
+    # nobody gets the same message twice.
+    delivered_to = models.JSONField(default=list, blank=True)
     subject = models.CharField(max_length=300, blank=True)
     body = models.TextField()
     status = models.CharField(max_length=20, choices=Status.choices)
@@ -369,6 +399,7 @@ class Message(models.Model):
                         "sent",
                         "failed",
                         "suppressed",
+                        "cancelled",
                     ]
                 ),
                 name="%(app_label)s_%(class)s_status_valid",

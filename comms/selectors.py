@@ -2,9 +2,10 @@
 
 import datetime as dt
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
+from django.db.models.functions import Coalesce
 
-from incidents.models import Incident, PolicyTarget
+from incidents.models import AffectedCustomer, Incident, PolicyTarget
 
 from .models import (
     Audience,
@@ -14,6 +15,8 @@ from .models import (
     ExternalParty,
     Message,
     MessageTemplate,
+    Reply,
+    Situation,
     Stage,
 )
 
@@ -133,14 +136,27 @@ def default_recipients(
         route = chat_route_for(incident)
         return [route.channel_name] if route else []
     if audience == Audience.CUSTOMER:
-        if incident.customer:
-            return [incident.customer.email]
-        return []
+        return customer_addresses(incident)
     if audience in (Audience.PARTNER, Audience.VENDOR) and party:
         if stage == Stage.ESCALATION and party.escalation_email:
             return [party.escalation_email]
         return [party.support_email]
     return []
+
+
+def customer_addresses(incident: Incident) -> list[str]:
+    """Return every customer an incident's customer messages go to.
+
+    A systemic incident reaches each affected customer; each gets an e-mail
+    of their own.
+    """
+    addresses = [incident.customer.email] if incident.customer_id else []
+    if incident.is_systemic:
+        addresses += AffectedCustomer.objects.filter(incident=incident).values_list(
+            "customer__email", flat=True
+        )
+    seen = set()
+    return [a for a in addresses if not (a.lower() in seen or seen.add(a.lower()))]
 
 
 def delivery_mode(incident: Incident, *, audience: str) -> str:
@@ -168,6 +184,7 @@ def delivery_mode(incident: Incident, *, audience: str) -> str:
 
 
 LIVE_MESSAGE_STATUSES = ("scheduled", "queued", "sending", "sent")
+STAGE_ORDER = list(Stage.values)
 DEFAULT_CHANNEL = {
     Audience.INTERNAL: Channel.CHAT,
     Audience.CUSTOMER: Channel.EMAIL,
@@ -188,21 +205,68 @@ def involved_audiences(incident: Incident) -> list[str]:
     return audiences
 
 
+def message_situation(incident: Incident, *, audience: str, stage: str) -> str:
+    """Return the situation a message of ``stage`` should be written for.
+
+    000 part 5B: "we found it first" only when a signal found it and the
+    customer never had to contact us; an apology after two contacts or
+    more; "service restored" for a systemic outage. Part 6: closing words
+    follow how the incident ended.
+    """
+    customer_contacted = incident.customer_contact_count > 0
+    found_first = bool(incident.signal_id) and not customer_contacted
+    if stage == Stage.CREATION and audience == Audience.CUSTOMER and found_first:
+        return Situation.PROACTIVE
+    if stage == Stage.RESOLUTION:
+        if audience == Audience.INTERNAL:
+            return Situation.SYSTEMIC if incident.is_systemic else ""
+        if audience == Audience.CUSTOMER:
+            if incident.is_systemic:
+                return Situation.OUTAGE_RESTORED
+            if incident.customer_contact_count >= 2:
+                return Situation.MULTIPLE_CONTACTS
+            if found_first:
+                return Situation.PROACTIVE
+    if stage in (Stage.CLOSURE, Stage.AUTO_CLOSE) and audience == Audience.CUSTOMER:
+        if incident.status == Incident.Status.CLOSED_PENDING:
+            return Situation.WAITING_ON_CUSTOMER
+        if Reply.objects.filter(incident=incident, kind=Reply.Kind.CONFIRMED).exists():
+            return Situation.CUSTOMER_CONFIRMED
+        return Situation.RESOLVED_NO_REPLY
+    return ""
+
+
+def closing_stage(situation: str) -> str:
+    """Return the stage of a closing message: thanks, or a closing notice."""
+    return (
+        Stage.CLOSURE
+        if situation == Situation.CUSTOMER_CONFIRMED
+        else (Stage.AUTO_CLOSE)
+    )
+
+
+def sent_counts(incident: Incident) -> dict[tuple[str, str], int]:
+    """Return how many live messages each (audience, stage) has had."""
+    return {
+        (audience, stage): count
+        for audience, stage, count in (
+            Message.objects.filter(incident=incident, status__in=LIVE_MESSAGE_STATUSES)
+            .order_by()
+            .values_list("audience", "stage")
+            .annotate(n=Count("id"))
+        )
+    }
+
+
 def suggested_messages(incident: Incident) -> list[dict]:
     """Return the message each involved audience is due next, with its template.
 
     The stage follows the incident: nothing sent yet is creation, then
     follow-ups numbered by what was already sent, resolution once resolved,
-    closure once closed.
+    closure once closed. The situation follows how it came about (see
+    ``message_situation``).
     """
-    sent = {}
-    for audience, stage, count in (
-        Message.objects.filter(incident=incident, status__in=LIVE_MESSAGE_STATUSES)
-        .order_by()
-        .values_list("audience", "stage")
-        .annotate(n=Count("id"))
-    ):
-        sent[(audience, stage)] = count
+    sent = sent_counts(incident)
     suggestions = []
     for audience in involved_audiences(incident):
         follow_up_number = None
@@ -215,14 +279,10 @@ def suggested_messages(incident: Incident) -> list[dict]:
         else:
             stage = Stage.FOLLOW_UP
             follow_up_number = sent.get((audience, Stage.FOLLOW_UP), 0) + 1
+        situation = message_situation(incident, audience=audience, stage=stage)
+        if stage == Stage.CLOSURE and audience == Audience.CUSTOMER:
+            stage = closing_stage(situation)
         channel = DEFAULT_CHANNEL[audience]
-        situation = ""
-        if stage == Stage.CREATION and incident.signal_id and audience == "customer":
-            situation = "proactive"
-        if stage == Stage.RESOLUTION and incident.is_systemic:
-            situation = "systemic" if audience == "internal" else "outage_restored"
-        if stage == Stage.CLOSURE and audience == "customer":
-            situation = "customer_confirmed"
         template = template_for(
             stage=stage,
             audience=audience,
@@ -244,6 +304,44 @@ def suggested_messages(incident: Incident) -> list[dict]:
     return suggestions
 
 
+def templates_for_incident(incident: Incident) -> list[MessageTemplate]:
+    """Return every active template that fits the incident, for the composer.
+
+    Only the audiences the incident involves; templates narrowed to another
+    priority or category are left out. Ordered by audience, stage and
+    situation so the composer can group them.
+    """
+    audiences = involved_audiences(incident)
+    templates = MessageTemplate.objects.filter(
+        Q(priority="") | Q(priority=incident.priority),
+        Q(category__isnull=True) | Q(category_id=incident.category_id),
+        audience__in=audiences,
+        is_active=True,
+        current_version__isnull=False,
+    ).only(
+        "pk",
+        "key",
+        "name",
+        "description",
+        "audience",
+        "channel",
+        "stage",
+        "situation",
+        "follow_up_from",
+        "follow_up_to",
+    )
+    return sorted(
+        templates,
+        key=lambda t: (
+            audiences.index(t.audience),
+            STAGE_ORDER.index(t.stage),
+            t.situation,
+            t.follow_up_from or 0,
+            t.name,
+        ),
+    )
+
+
 def incident_messages(incident: Incident) -> QuerySet:
     """Return an incident's messages, newest first, ready to list."""
     return Message.objects.filter(incident=incident).select_related(
@@ -260,6 +358,20 @@ def approval_queue() -> QuerySet:
     )
 
 
+def approvals_waiting_count() -> int:
+    """Return how many messages wait for a manager (the navigation badge)."""
+    return Message.objects.filter(status="awaiting_approval").count()
+
+
+def recently_decided() -> QuerySet:
+    """Return messages a manager approved or rejected, newest decision first."""
+    return (
+        Message.objects.filter(decided_at__isnull=False)
+        .select_related("incident", "created_by", "decided_by")
+        .order_by("-decided_at", "-id")
+    )
+
+
 CADENCE_FIELD = {
     Audience.INTERNAL: "internal_update_minutes",
     Audience.CUSTOMER: "customer_update_minutes",
@@ -268,13 +380,95 @@ CADENCE_FIELD = {
 }
 
 
-def next_update_due(incident: Incident, *, audience: str, now) -> dt.datetime | None:
-    """Return when ``audience`` is next due an update under the incident's policy."""
-    minutes = (
-        PolicyTarget.objects.filter(
-            policy_id=incident.policy_id, priority=incident.priority
-        )
-        .values_list(CADENCE_FIELD[audience], flat=True)
+def policy_target_for(incident: Incident) -> PolicyTarget | None:
+    """Return what the incident's policy promises at its priority."""
+    return (
+        PolicyTarget.objects.select_related("policy__calendar")
+        .filter(policy_id=incident.policy_id, priority=incident.priority)
         .first()
     )
-    return now + dt.timedelta(minutes=minutes) if minutes else None
+
+
+def update_cadence(target: PolicyTarget | None, audience: str) -> dt.timedelta | None:
+    """Return how often ``audience`` hears about an incident, or None if as needed."""
+    minutes = getattr(target, CADENCE_FIELD[audience]) if target else None
+    return dt.timedelta(minutes=minutes) if minutes else None
+
+
+def next_update_due(incident: Incident, *, audience: str, now) -> dt.datetime | None:
+    """Return when ``audience`` is next due an update under the incident's policy."""
+    cadence = update_cadence(policy_target_for(incident), audience)
+    return now + cadence if cadence else None
+
+
+def updates_due(incidents: list[Incident], *, now) -> list[dict]:
+    """Return when each incident's customer and team are next owed an update.
+
+    An update is due one cadence after the last message that audience got
+    (or after the incident opened, if none). Two queries, however many
+    incidents.
+    """
+    if not incidents:
+        return []
+    last_sent = {
+        (incident_id, audience): sent_at
+        for incident_id, audience, sent_at in Message.objects.filter(
+            incident__in=incidents,
+            status__in=LIVE_MESSAGE_STATUSES,
+            audience__in=[Audience.INTERNAL, Audience.CUSTOMER],
+        )
+        .order_by()
+        .values_list("incident_id", "audience")
+        .annotate(
+            last=Max(Coalesce("sent_at", "queued_at", "send_after", "created_at"))
+        )
+    }
+    targets = {
+        (t.policy_id, t.priority): t
+        for t in PolicyTarget.objects.filter(
+            policy_id__in={i.policy_id for i in incidents},
+            priority__in={i.priority for i in incidents},
+        )
+    }
+    due = []
+    for incident in incidents:
+        target = targets.get((incident.policy_id, incident.priority))
+        for audience in (Audience.INTERNAL, Audience.CUSTOMER):
+            if audience == Audience.CUSTOMER and not (
+                incident.customer_id or incident.is_systemic
+            ):
+                continue
+            cadence = update_cadence(target, audience)
+            if cadence is None:
+                continue
+            since = last_sent.get((incident.pk, audience)) or incident.created_at
+            due_at = since + cadence
+            due.append(
+                {
+                    "incident": incident,
+                    "audience": Audience(audience).label,
+                    "due_at": due_at,
+                    "is_overdue": due_at <= now,
+                }
+            )
+    return sorted(due, key=lambda row: row["due_at"])
+
+
+def messages_needing(user) -> QuerySet:
+    """Return someone's drafts and rejected messages, to finish or rework."""
+    return (
+        Message.objects.filter(
+            created_by=user,
+            status__in=[Message.Status.DRAFT, Message.Status.REJECTED],
+        )
+        .select_related("incident")
+        .order_by("-created_at", "-id")
+    )
+
+
+def failed_deliveries(*, owner=None) -> QuerySet:
+    """Return messages that could not be delivered, newest first."""
+    failed = Message.objects.filter(status=Message.Status.FAILED)
+    if owner is not None:
+        failed = failed.filter(Q(incident__owner=owner) | Q(created_by=owner))
+    return failed.select_related("incident").order_by("-created_at", "-id")

@@ -17,6 +17,8 @@ urlpatterns = [
     path(
         "messages/<int:message_pk>/send/", views.message_send_draft, name="send_draft"
     ),
+    path("messages/<int:message_pk>/cancel/", views.message_cancel, name="cancel"),
+    path("messages/<int:message_pk>/rework/", views.message_rework, name="rework"),
     path("messages/<int:message_pk>/approve/", views.message_approve, name="approve"),
     path("messages/<int:message_pk>/reject/", views.message_reject, name="reject"),
 ]

@@ -3,9 +3,12 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from incidents.models import Incident
+from incidents.selectors import incident_clocks, overall_clock_state
+from incidents.sla import CLOCK_STATE_LABELS
 
 from . import selectors, services
 from .catalogue import reader_context
@@ -58,15 +61,71 @@ def _choice_param(request, name: str, choices, default: str) -> str:
     return value if value in dict(choices) else default
 
 
-def _prefill(request, incident: Incident) -> dict:
-    """Render the chosen template into the composer's starting text."""
+def _due_next(suggestions: list[dict]) -> dict | None:
+    """Return the suggestion the composer opens with: the customer's first."""
+    with_template = [s for s in suggestions if s["template"]]
+    customer = [s for s in with_template if s["audience"] == Audience.CUSTOMER]
+    return (customer or with_template or [None])[0]
+
+
+def _follow_up_for(template: MessageTemplate, next_numbers: dict) -> int | None:
+    """Return the follow-up number a follow-up template would be sent as."""
+    if template.stage != Stage.FOLLOW_UP:
+        return None
+    number = next_numbers.get(template.audience, 1)
+    low = template.follow_up_from or 1
+    high = template.follow_up_to
+    if number < low or (high is not None and number > high):
+        return low
+    return number
+
+
+def _template_choices(incident: Incident, suggestions: list[dict]) -> list[dict]:
+    """Group every template that fits the incident by audience and stage."""
+    sent = selectors.sent_counts(incident)
+    next_numbers = {
+        audience: sent.get((audience, Stage.FOLLOW_UP), 0) + 1
+        for audience in Audience.values
+    }
+    due = {s["template"].pk for s in suggestions if s["template"]}
+    missing = services.missing_resolution_facts(incident)
+    groups: list[dict] = []
+    for template in selectors.templates_for_incident(incident):
+        audience = Audience(template.audience).label
+        stage = Stage(template.stage).label
+        if not groups or groups[-1]["audience"] != audience:
+            groups.append({"audience": audience, "stages": []})
+        stages = groups[-1]["stages"]
+        if not stages or stages[-1]["stage"] != stage:
+            stages.append({"stage": stage, "templates": []})
+        stages[-1]["templates"].append(
+            {
+                "template": template,
+                "follow_up": _follow_up_for(template, next_numbers),
+                "is_due": template.pk in due,
+                "needs": missing
+                if template.audience == Audience.CUSTOMER
+                and template.stage in services.FACT_STAGES
+                else [],
+            }
+        )
+    return groups
+
+
+def _prefill(request, incident: Incident, suggestions: list[dict]) -> dict:
+    """Render the chosen template (else the one due next) into the composer."""
     template = None
-    if _int_param(request, "template"):
+    wanted = _int_param(request, "template")
+    params_given = bool(request.GET)
+    if wanted:
         template = (
             MessageTemplate.objects.select_related("current_version")
-            .filter(pk=_int_param(request, "template"), current_version__isnull=False)
+            .filter(pk=wanted, current_version__isnull=False)
             .first()
         )
+    due = None if params_given else _due_next(suggestions)
+    if due:
+        template = due["template"]
     follow_up = _int_param(request, "follow_up")
     initial = {
         "audience": _choice_param(request, "audience", Audience.choices, "customer"),
@@ -75,11 +134,17 @@ def _prefill(request, incident: Incident) -> dict:
         "situation": _choice_param(request, "situation", Situation.choices, ""),
         "follow_up_number": follow_up if follow_up and follow_up <= 99 else None,
     }
+    if due:
+        initial.update(
+            situation=due["situation"], follow_up_number=due["follow_up_number"]
+        )
     if template:
         # The template decides who it is for, whatever the link said.
         initial.update(
             audience=template.audience, channel=template.channel, stage=template.stage
         )
+        if template.situation:
+            initial["situation"] = template.situation
     party = None
     if _int_param(request, "party"):
         party = ExternalParty.objects.filter(pk=_int_param(request, "party")).first()
@@ -88,7 +153,19 @@ def _prefill(request, incident: Incident) -> dict:
             kind=initial["audience"], is_active=True
         ).first()
     initial["party"] = party
-    if template:
+    missing = (
+        services.missing_resolution_facts(incident)
+        if initial["audience"] == Audience.CUSTOMER
+        and initial["stage"] in services.FACT_STAGES
+        else []
+    )
+    if missing:
+        messages.warning(
+            request,
+            "Before the customer can be told it is fixed, fill in on the incident "
+            f"(Edit): {' and '.join(missing)}.",
+        )
+    elif template:
         context = reader_context(
             request,
             incident,
@@ -122,10 +199,39 @@ def _prefill(request, incident: Incident) -> dict:
     return initial
 
 
+def _editing(request, incident: Incident) -> Message | None:
+    """Return the draft or scheduled message being edited, if any."""
+    message_pk = _int_param(request, "message") or (
+        request.POST.get("message", "").isdecimal() and int(request.POST["message"][:9])
+    )
+    if not message_pk:
+        return None
+    return get_object_or_404(Message, pk=message_pk, incident=incident)
+
+
+def _initial_from(message: Message) -> dict:
+    return {
+        "message": message.pk,
+        "template_version": message.template_version_id,
+        "audience": message.audience,
+        "channel": message.channel,
+        "stage": message.stage,
+        "situation": message.situation,
+        "follow_up_number": message.follow_up_number,
+        "party": message.party,
+        "recipients": message.recipients,
+        "subject": message.subject,
+        "body": message.body,
+        "send_after": message.send_after,
+    }
+
+
 @require_http_methods(["GET", "POST"])
 @permission_required("comms.send_message", raise_exception=True)
 def compose(request, pk):
     incident = _incident(pk)
+    editing = _editing(request, incident)
+    suggestions = selectors.suggested_messages(incident)
     if request.method == "POST":
         form = ComposeForm(request.POST)
         if form.is_valid():
@@ -137,23 +243,38 @@ def compose(request, pk):
                 else None
             )
             is_draft = request.POST.get("action") == "Save draft"
-            action = services.save_draft if is_draft else services.send_message
             try:
-                message = action(incident=incident, actor=request.user, **fields)
+                if editing:
+                    message = services.revise_message(
+                        message=editing, actor=request.user, send=not is_draft, **fields
+                    )
+                else:
+                    action = services.save_draft if is_draft else services.send_message
+                    message = action(incident=incident, actor=request.user, **fields)
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
                 messages.success(request, _outcome(message))
                 return redirect("comms:incident_messages", pk=incident.pk)
+    elif editing:
+        form = ComposeForm(initial=_initial_from(editing))
     else:
-        form = ComposeForm(initial=_prefill(request, incident))
+        form = ComposeForm(initial=_prefill(request, incident, suggestions))
+    recipients = form["recipients"].value() or []
+    if isinstance(recipients, str):
+        recipients = form.fields["recipients"].to_python(recipients)
     return render(
         request,
         "comms/compose.html",
         {
             "incident": incident,
             "form": form,
-            "suggestions": selectors.suggested_messages(incident),
+            "editing": editing,
+            "template_groups": _template_choices(incident, suggestions),
+            "email_count": len(recipients)
+            if form["audience"].value() == Audience.CUSTOMER
+            and form["channel"].value() == Channel.EMAIL
+            else None,
         },
     )
 
@@ -165,6 +286,7 @@ def _outcome(message: Message) -> str:
         Message.Status.SCHEDULED: "Scheduled.",
         Message.Status.QUEUED: "Queued for delivery.",
         Message.Status.SUPPRESSED: f"Not sent: {message.status_reason}",
+        Message.Status.CANCELLED: "Cancelled.",
     }.get(message.status, f"Message {message.get_status_display().lower()}.")
 
 
@@ -206,6 +328,32 @@ def message_send_draft(request, message_pk):
 
 
 @require_POST
+@permission_required("comms.send_message", raise_exception=True)
+def message_cancel(request, message_pk):
+    message = _message_action(
+        request,
+        message_pk,
+        lambda m: services.cancel_message(message=m, actor=request.user),
+        lambda m: "Cancelled; it will not be sent.",
+    )
+    return redirect("comms:incident_messages", pk=message.incident_id)
+
+
+@require_POST
+@permission_required("comms.send_message", raise_exception=True)
+def message_rework(request, message_pk):
+    message = get_object_or_404(Message, pk=message_pk)
+    try:
+        draft = services.rework_message(message=message, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("comms:incident_messages", pk=message.incident_id)
+    messages.success(request, "A new draft was made from the rejected message.")
+    url = reverse("comms:compose", args=[message.incident_id])
+    return redirect(f"{url}?message={draft.pk}")
+
+
+@require_POST
 @permission_required("comms.add_reply", raise_exception=True)
 def reply_log(request, pk):
     incident = _incident(pk)
@@ -237,16 +385,22 @@ def reply_log(request, pk):
 @require_GET
 @permission_required("comms.approve_message", raise_exception=True)
 def approval_queue(request):
+    now = timezone.now()
     queue = [
         (
             m,
             ApprovalForm(
                 initial={"subject": m.subject, "body": m.body}, prefix=str(m.pk)
             ),
+            CLOCK_STATE_LABELS[overall_clock_state(incident_clocks(m.incident, now))],
         )
         for m in selectors.approval_queue()[:100]
     ]
-    return render(request, "comms/approval_queue.html", {"queue": queue})
+    return render(
+        request,
+        "comms/approval_queue.html",
+        {"queue": queue, "decided": selectors.recently_decided()[:20]},
+    )
 
 
 @require_POST

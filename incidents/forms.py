@@ -118,10 +118,23 @@ class IncidentForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Two or three plain sentences: what broke, for whom, since when.",
     )
+    customer_summary = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        label="What the customer is told",
+        help_text="The problem in words for the customer. Customer messages use "
+        "this; the narrative above and the root cause stay internal.",
+    )
     root_cause = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
         required=False,
-        help_text="Leave empty while under investigation.",
+        help_text="Internal. Leave empty while under investigation.",
+    )
+    fix_summary = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        label="What we did to fix it (for the customer)",
+        help_text="Needed before the customer is sent a resolution message.",
     )
     is_partner_action_needed = forms.BooleanField(
         required=False, label="Partner action needed"
@@ -221,9 +234,11 @@ class IncidentForm(forms.Form):
                 ),
                 Row(_col("sentiment", 3)),
             ),
-            Fieldset("What happened", Field("what_happened")),
+            Fieldset(
+                "What happened", Field("what_happened"), Field("customer_summary")
+            ),
             Fieldset("Journey snapshot", Row(*journey_rows)),
-            Fieldset("Root cause", Field("root_cause")),
+            Fieldset("Root cause and fix", Field("root_cause"), Field("fix_summary")),
             *(
                 [Fieldset("Immediate actions (who, what, by when)", *action_rows)]
                 if action_rows

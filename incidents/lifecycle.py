@@ -54,8 +54,32 @@ def refusal_reason(current: str, target: str) -> str | None:
         )
     if target not in ALLOWED_TRANSITIONS[current]:
         options = ", ".join(S(s).label.lower() for s in allowed_moves(current))
-        return (
+        reason = (
             f"An incident that is {S(current).label.lower()} cannot move to "
             f"{S(target).label.lower()}; it can move to: {options}."
         )
+        steps = path_between(current, target)
+        if steps:
+            missing = " then ".join(S(s).label.lower() for s in steps[:-1])
+            reason += f" To get there, move it to {missing} first."
+        return reason
     return None
+
+
+def path_between(current: str, target: str) -> list[str]:
+    """Return the shortest list of moves from ``current`` to ``target``."""
+    came_from: dict[str, str] = {current: ""}
+    queue = [current]
+    while queue:
+        status = queue.pop(0)
+        if status == target:
+            path = []
+            while status != current:
+                path.append(status)
+                status = came_from[status]
+            return path[::-1]
+        for following in allowed_moves(status):
+            if following not in came_from:
+                came_from[following] = status
+                queue.append(following)
+    return []

@@ -1,9 +1,23 @@
+import zoneinfo
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+
+
+def validate_time_zone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(
+            "“%(zone)s” is not a known time zone, e.g. Europe/Berlin.",
+            code="unknown_time_zone",
+            params={"zone": value},
+        ) from None
+
 
 WEEKDAYS_VALIDATOR = RegexValidator(
     r"^(?!.*(.).*\1)[1-7]{1,7}$",
@@ -18,6 +32,7 @@ class BusinessCalendar(models.Model):
     time_zone = models.CharField(
         max_length=64,
         default="UTC",
+        validators=[validate_time_zone],
         help_text="Business days begin and end at midnight in this zone.",
     )
     working_weekdays = models.CharField(
@@ -35,16 +50,6 @@ class BusinessCalendar(models.Model):
 
     def __str__(self):
         return self.name
-
-    def clean(self):
-        import zoneinfo
-
-        try:
-            zoneinfo.ZoneInfo(self.time_zone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValidationError(
-                {"time_zone": f"“{self.time_zone}” is not a known time zone."}
-            ) from None
 
 
 class Holiday(models.Model):
@@ -103,9 +108,9 @@ class Policy(models.Model):
     enterprise_response_factor = models.DecimalField(
         max_digits=4,
         decimal_places=2,
-        default=0.5,
+        default=1,
         help_text="Multiplies the first-response target for enterprise customers "
-        "(0.5 = half the time).",
+        "(0.5 = half the time; 1 = no change).",
     )
     standard_response_factor = models.DecimalField(
         max_digits=4, decimal_places=2, default=1
@@ -113,12 +118,15 @@ class Policy(models.Model):
     trial_response_factor = models.DecimalField(
         max_digits=4,
         decimal_places=2,
-        default=2,
-        help_text="2 = twice the time for trial and free-tier customers.",
+        default=1,
+        help_text="2 = twice the time for trial and free-tier customers; "
+        "1 = no change.",
     )
     at_risk_minutes = models.PositiveIntegerField(
         default=120,
-        help_text="A running deadline closer than this is shown as at risk.",
+        help_text="A running deadline closer than this is shown as at risk, "
+        "unless its target sets its own window. A target shorter than twice "
+        "this is at risk for its second half only.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -201,6 +209,19 @@ class PolicyTarget(models.Model):
     notifies_executives = models.BooleanField(
         default=False, help_text="Executives are told as soon as it opens."
     )
+    first_response_at_risk_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Show the first-response clock as at risk this long before "
+        "its deadline. Empty: the policy's window, or half the target when "
+        "the target is shorter than twice that window.",
+    )
+    resolution_at_risk_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Show the resolution clock as at risk this long before its "
+        "deadline. Empty: as for the first response.",
+    )
 
     class Meta:
         ordering = ["policy", "priority"]
@@ -273,6 +294,20 @@ class Customer(models.Model):
     )
     is_vip = models.BooleanField("VIP", default=False)
     customer_since_on = models.DateField("customer since", null=True, blank=True)
+    contact_name = models.CharField(
+        "contact person",
+        max_length=120,
+        blank=True,
+        help_text="Who we write to when the customer is an organisation; "
+        "greetings use this person's first name.",
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_time_zone],
+        help_text="Times in messages to this customer are shown in this zone. "
+        "Empty: the zone of the customer's policy.",
+    )
     policy = models.ForeignKey(
         Policy,
         on_delete=models.PROTECT,
@@ -371,6 +406,16 @@ class Incident(models.Model):
         default=False, help_text="Affects many customers at once."
     )
     what_happened = models.TextField()
+    customer_summary = models.TextField(
+        blank=True,
+        help_text="What the customer is told about the problem, in plain words. "
+        "Customer messages use this, never the internal narrative.",
+    )
+    fix_summary = models.TextField(
+        blank=True,
+        help_text="What was done to fix it, in words the customer can read. "
+        "Needed before a resolution message goes to the customer.",
+    )
     service_status = models.CharField(
         max_length=20, choices=ServiceStatus.choices, default=ServiceStatus.ACTIVE
     )
@@ -635,6 +680,8 @@ class TimelineEventKind(models.TextChoices):
     MESSAGE_SENT = "message_sent", "Message sent"
     MESSAGE_FAILED = "message_failed", "Message failed"
     MESSAGE_SUPPRESSED = "message_suppressed", "Message suppressed"
+    MESSAGE_EDITED = "message_edited", "Message edited"
+    MESSAGE_CANCELLED = "message_cancelled", "Message cancelled"
     REPLY_LOGGED = "reply_logged", "Reply logged"
 
 

@@ -5,7 +5,8 @@ import re
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db.models import F, Q, QuerySet
+from django.db.models import Case, F, Q, QuerySet, When
+from django.db.models.functions import Least
 
 from .models import (
     ActionItem,
@@ -45,11 +46,18 @@ class IncidentFilters:
 
 
 def _sla_state_q(state: str, now: dt.datetime) -> Q:
-    response_running = Q(first_response_at__isnull=True)
+    # Resolving or closing stops every clock; a first response stops its own.
     resolution_running = Q(resolved_at__isnull=True, closed_at__isnull=True)
+    response_running = Q(first_response_at__isnull=True) & resolution_running
     breached = (
         (response_running & Q(first_response_due_at__lt=now))
         | Q(first_response_at__gt=F("first_response_due_at"))
+        | Q(first_response_at__isnull=True, resolved_at__gt=F("first_response_due_at"))
+        | Q(
+            first_response_at__isnull=True,
+            resolved_at__isnull=True,
+            closed_at__gt=F("first_response_due_at"),
+        )
         | (resolution_running & Q(resolution_due_at__lt=now))
         | Q(resolved_at__gt=F("resolution_due_at"))
         | Q(resolved_at__isnull=True, closed_at__gt=F("resolution_due_at"))
@@ -82,6 +90,7 @@ def incident_rows() -> QuerySet:
         "priority",
         "status",
         "is_systemic",
+        "version",
         "created_at",
         "updated_at",
         "first_response_at",
@@ -246,7 +255,11 @@ def incident_clocks(incident: Incident, now: dt.datetime) -> dict[str, ClockStat
         "first_response": clock_state(
             due_at=incident.first_response_due_at,
             at_risk_at=incident.first_response_at_risk_at,
-            stopped_at=incident.first_response_at,
+            # An incident resolved without a recorded reply stops this clock
+            # too: a resolved incident shows no running clock.
+            stopped_at=incident.first_response_at
+            or incident.resolved_at
+            or incident.closed_at,
             now=now,
         ),
         "resolution": clock_state(
@@ -306,3 +319,32 @@ def assignable_staff_choices() -> list[tuple[int, str]]:
             "id", "username", "first_name", "last_name"
         )
     ]
+
+
+def incidents_owned_by(user, *, limit: int = 25) -> list[Incident]:
+    """Return someone's open incidents, the nearest running deadline first."""
+    running = Incident.objects.filter(
+        owner=user, status__in=Incident.OPEN_STATUSES
+    ).exclude(status=Incident.Status.RESOLVED)
+    next_deadline = Case(
+        When(
+            first_response_at__isnull=True,
+            then=Least("first_response_due_at", "resolution_due_at"),
+        ),
+        default=F("resolution_due_at"),
+    )
+    return list(
+        running.select_related("customer", "category")
+        .annotate(next_deadline_at=next_deadline)
+        .order_by("next_deadline_at", "id")[:limit]
+    )
+
+
+def unassigned_incidents(*, limit: int = 10) -> list[Incident]:
+    """Return open incidents nobody owns yet, oldest deadline first."""
+    return list(
+        Incident.objects.filter(owner__isnull=True, status__in=Incident.OPEN_STATUSES)
+        .exclude(status=Incident.Status.RESOLVED)
+        .select_related("customer", "category")
+        .order_by("resolution_due_at", "id")[:limit]
+    )

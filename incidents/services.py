@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from . import lifecycle, sla
+from . import lifecycle, sla, timeline
 from .models import (
     ActionItem,
     AffectedCustomer,
@@ -38,6 +38,7 @@ EDITABLE_FIELDS = (
     "customer",
     "is_systemic",
     "what_happened",
+    "customer_summary",
     "service_status",
     "impact_started_at",
     "detected_at",
@@ -46,6 +47,7 @@ EDITABLE_FIELDS = (
     "customer_contact_count",
     "sentiment",
     "root_cause",
+    "fix_summary",
     "is_partner_action_needed",
     "partner_action_details",
     "is_vendor_action_needed",
@@ -197,9 +199,16 @@ def stale_edit_message(incident: Incident, seen_version: int) -> str:
     )
     changes = []
     for event in events:
-        who = event.actor.get_username() if event.actor else "the system"
-        fields = ", ".join(event.details.get("changes", {})) or event.get_kind_display()
-        changes.append(f"{who} changed {fields}")
+        who = (
+            (event.actor.get_full_name() or event.actor.get_username())
+            if event.actor
+            else "the system"
+        )
+        labels = [
+            timeline.change_label(key) for key in event.details.get("changes", {})
+        ]
+        what = ", ".join(labels) if labels else event.get_kind_display().lower()
+        changes.append(f"{who} changed {what}")
     summary = "; ".join(changes) or "someone else changed it"
     return (
         f"{incident.reference} changed while you were editing ({summary}). "
@@ -225,6 +234,8 @@ def open_incident(
     priority: str,
     category: Category,
     what_happened: str,
+    customer_summary: str = "",
+    fix_summary: str = "",
     customer: Customer | None = None,
     is_systemic: bool = False,
     signal: Signal | None = None,
@@ -254,6 +265,8 @@ def open_incident(
         priority=priority,
         category=category,
         what_happened=what_happened,
+        customer_summary=customer_summary,
+        fix_summary=fix_summary,
         customer=customer,
         is_systemic=is_systemic,
         signal=signal,
@@ -529,7 +542,7 @@ def assign_incident(
             "owner", "That person's account is inactive.", code="inactive_owner"
         )
     now = timezone.now()
-    previous = incident.owner.get_username() if incident.owner else None
+    previous = _person(incident.owner)
     incident.owner = owner
     incident.version += 1
     incident.updated_at = now
@@ -541,10 +554,14 @@ def assign_incident(
         at=now,
         details={
             "version": incident.version,
-            "changes": {"owner": [previous, owner.get_username() if owner else None]},
+            "changes": {"owner": [previous, _person(owner)]},
         },
     )
     return incident
+
+
+def _person(user: User | None) -> str | None:
+    return (user.get_full_name() or user.get_username()) if user else None
 
 
 @transaction.atomic

@@ -75,8 +75,23 @@ class WorkingDays:
         return deadline.astimezone(dt.UTC)
 
 
-def scaled_minutes(minutes: int, factor: Decimal) -> int:
-    return max(1, math.ceil(minutes * factor))
+def scaled_target(minutes: int, factor: Decimal) -> dt.timedelta:
+    """Return ``minutes`` times ``factor``, to the second: 15 × 0.5 is 7.5 min."""
+    return dt.timedelta(seconds=max(1, math.ceil(minutes * 60 * factor)))
+
+
+def at_risk_window(
+    target: dt.timedelta, *, own_minutes: int | None, policy: Policy
+) -> dt.timedelta:
+    """Return how long before its deadline a clock counts as at risk.
+
+    A target may set its own window. Otherwise the policy's window applies,
+    capped at half the target: a 30-minute first response is not at risk
+    from its first minute just because resolution targets warn 2 h ahead.
+    """
+    if own_minutes is not None:
+        return min(dt.timedelta(minutes=own_minutes), target)
+    return min(dt.timedelta(minutes=policy.at_risk_minutes), target / 2)
 
 
 def compute_deadlines(
@@ -93,21 +108,27 @@ def compute_deadlines(
     incident without a customer uses the standard factor.
     """
     factor = policy.response_factor(segment) if segment else Decimal(1)
-    first_response_due = start + dt.timedelta(
-        minutes=scaled_minutes(target.first_response_minutes, factor)
-    )
+    first_response = scaled_target(target.first_response_minutes, factor)
+    first_response_due = start + first_response
     if target.resolution_business_days is not None:
         resolution_due = working_days.add_business_days(
             start, target.resolution_business_days
         )
     else:
         resolution_due = start + dt.timedelta(minutes=target.resolution_minutes)
-    at_risk = dt.timedelta(minutes=policy.at_risk_minutes)
+    first_response_window = at_risk_window(
+        first_response, own_minutes=target.first_response_at_risk_minutes, policy=policy
+    )
+    resolution_window = at_risk_window(
+        resolution_due - start,
+        own_minutes=target.resolution_at_risk_minutes,
+        policy=policy,
+    )
     return Deadlines(
         first_response_due_at=first_response_due,
-        first_response_at_risk_at=max(start, first_response_due - at_risk),
+        first_response_at_risk_at=first_response_due - first_response_window,
         resolution_due_at=resolution_due,
-        resolution_at_risk_at=max(start, resolution_due - at_risk),
+        resolution_at_risk_at=resolution_due - resolution_window,
     )
 
 

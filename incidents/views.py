@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.backends.utils import csrf_input
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -79,6 +80,8 @@ def incident_list(request):
             "page": page,
             "rows": rows,
             "query_string": query.urlencode(),
+            # Looked up once: {% if perms %} in each row would cost per row.
+            "can_assign": request.user.has_perm("incidents.assign_incident"),
             "is_filtered": any(v for k, v in request.GET.items() if k != "page"),
         },
     )
@@ -295,6 +298,28 @@ def incident_assign(request, pk):
         ),
         f"Owner set to {owner.get_username()}." if owner else "Incident unassigned.",
     )
+
+
+@require_POST
+@permission_required("incidents.assign_incident", raise_exception=True)
+def incident_take(request, pk):
+    """Make the signed-in person the owner, from the list or the home page."""
+    version = request.POST.get("version", "")
+    _run(
+        request,
+        pk,
+        lambda inc: services.assign_incident(
+            incident=inc,
+            actor=request.user,
+            owner=request.user,
+            expected_version=int(version) if version.isdecimal() else None,
+        ),
+        "You own it now.",
+    )
+    back = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return redirect(back)
+    return redirect("incidents:detail", pk=pk)
 
 
 @require_POST

@@ -40,6 +40,6 @@ def environment(**options):
         clock_label=incident_display.clock_label,
         priority_badge=incident_display.priority_badge,
         person=incident_display.person,
-        as_local_time=incident_display.as_local_time,
+        change_rows=incident_display.change_rows,
     )
     return env

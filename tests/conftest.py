@@ -19,6 +19,16 @@ def other_agent(db):
 
 
 @pytest.fixture
+def manager(db):
+    return UserFactory(username="manager-a", role="Manager")
+
+
+@pytest.fixture
+def other_manager(db):
+    return UserFactory(username="manager-b", role="Manager")
+
+
+@pytest.fixture
 def admin_user(db):
     return UserFactory(username="admin-a", role="Admin", is_staff=True)
 

@@ -40,10 +40,22 @@ def browser():
     options.binary_location = "/usr/bin/chromium"
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
+    # The console shows what the Content-Security-Policy refused.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.implicitly_wait(5)
     yield driver
     driver.quit()
+
+
+def assert_nothing_refused(browser):
+    """Fail if the page's policy refused a script, a style or anything else."""
+    refused = [
+        entry["message"]
+        for entry in browser.get_log("browser")
+        if "Content Security Policy" in entry["message"]
+    ]
+    assert refused == []
 
 
 def test_agent_opens_an_incident_and_finds_it_in_the_list(live_server, browser):
@@ -86,6 +98,7 @@ def test_agent_opens_an_incident_and_finds_it_in_the_list(live_server, browser):
     assert len(rows) == 1
     assert reference in rows[0].text
     assert "Greta Browser" in rows[0].text
+    assert_nothing_refused(browser)
 
 
 def test_agent_composes_previews_and_sends_a_customer_message(live_server, browser):
@@ -107,7 +120,11 @@ def test_agent_composes_previews_and_sends_a_customer_message(live_server, brows
     browser.find_element(By.LINK_TEXT, "Compose").click()
 
     # The suggestions list offers the customer's first message, rendered.
-    browser.find_element(By.PARTIAL_LINK_TEXT, "Customer:").click()
+    pick = browser.find_element(By.PARTIAL_LINK_TEXT, "Customer: we are on it")
+    browser.execute_script(
+        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", pick
+    )
+    pick.click()
     WebDriverWait(browser, 10).until(lambda d: "template=" in d.current_url)
     body = browser.find_element(By.NAME, "body")
     assert incident.customer.name.split()[0] in body.get_attribute("value")
@@ -115,7 +132,7 @@ def test_agent_composes_previews_and_sends_a_customer_message(live_server, brows
         "value"
     )
     body.send_keys("\nP.S. We will call you tomorrow.")
-    send = browser.find_element(By.CSS_SELECTOR, "input[value=Send]")
+    send = browser.find_element(By.CSS_SELECTOR, "button[value=Send]")
     browser.execute_script(
         "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", send
     )
@@ -128,3 +145,104 @@ def test_agent_composes_previews_and_sends_a_customer_message(live_server, brows
     message = Message.objects.get()
     assert message.recipients == [incident.customer.email]
     assert "We will call you tomorrow." in message.body
+    assert_nothing_refused(browser)
+
+
+LAYOUT_SIZES = [(1366, 768), (1920, 1080)]
+
+
+def _sign_in(browser, live_server, username):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(live_server.url + reverse("login"))
+    browser.find_element(By.NAME, "username").send_keys(username)
+    browser.find_element(By.NAME, "password").send_keys("pw-for-tests")
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 10).until(lambda d: "/login/" not in d.current_url)
+
+
+def _overflowing(browser) -> list[str]:
+    """Return what sticks out of the page sideways (none: it fits)."""
+    return browser.execute_script(
+        """
+        const width = document.documentElement.clientWidth;
+        if (document.documentElement.scrollWidth <= width) return [];
+        return [...document.querySelectorAll('body *')]
+          .filter(e => e.getBoundingClientRect().right > width + 1)
+          .slice(0, 5)
+          .map(e => e.tagName + '.' + e.className + ' ' + (e.textContent || '')
+            .trim().slice(0, 40));
+        """
+    )
+
+
+def test_no_page_overflows_sideways_at_common_screen_sizes(live_server, browser):
+    from comms import services as comms_services
+    from comms.models import MessageTemplate
+    from incidents import services as incident_services
+    from incidents.models import Policy
+    from tests.factories import IncidentFactory, send_test_message
+
+    agent = UserFactory(username="layout-agent", role="Agent")
+    UserFactory(username="layout-manager", role="Manager")
+    admin = UserFactory(
+        username="layout-admin", role="Admin", is_staff=True, is_superuser=True
+    )
+    incident = IncidentFactory(
+        title="A long title " * 6, owner=agent, customer_summary="Summary " * 40
+    )
+    systemic = IncidentFactory(customer=None, is_systemic=True, priority="P1")
+    for _ in range(3):
+        incident_services.add_affected_customer(
+            incident=systemic, actor=agent, customer=CustomerFactory()
+        )
+    send_test_message(systemic, agent, body="Words " * 200)
+    template = MessageTemplate.objects.get(key="customer-initial")
+    comms_services.revise_template(
+        template=template,
+        subject=template.current_version.subject,
+        body=template.current_version.body + "\nOne more line " * 20,
+        actor=admin,
+    )
+    version = template.current_version
+    pages = {
+        "layout-agent": [
+            reverse("home"),
+            reverse("incidents:list"),
+            incident.get_absolute_url(),
+            reverse("incidents:create"),
+            reverse("incidents:edit", args=[incident.pk]),
+            reverse("comms:incident_messages", args=[incident.pk]),
+            reverse("comms:compose", args=[incident.pk]),
+            reverse("comms:compose", args=[systemic.pk]),
+            reverse("profile"),
+        ],
+        "layout-manager": [reverse("comms:approvals")],
+        "layout-admin": [
+            reverse("admin:index"),
+            reverse("admin:comms_messagetemplate_change", args=[template.pk]),
+            reverse("admin:comms_messagetemplate_diff", args=[template.pk])
+            + f"?a={version.number - 1}&b={version.number}",
+            reverse(
+                "admin:incidents_policy_change",
+                args=[Policy.objects.get(is_default=True).pk],
+            ),
+            reverse("admin:incidents_customer_changelist"),
+            reverse("admin:comms_message_changelist"),
+        ],
+    }
+
+    problems = []
+    for username, paths in pages.items():
+        browser.delete_all_cookies()
+        _sign_in(browser, live_server, username)
+        for width, height in LAYOUT_SIZES:
+            browser.set_window_size(width, height)
+            for path in paths:
+                browser.get(live_server.url + path)
+                sticking_out = _overflowing(browser)
+                if sticking_out:
+                    problems.append(f"{path} at {width}x{height}: {sticking_out}")
+
+    assert problems == []

@@ -4,12 +4,17 @@ Split by subject (templates, messages); callers import from here.
 """
 
 from .messages import (
+    FACT_STAGES,
     approve_message,
+    cancel_message,
     deliver_message,
     due_work,
     log_reply,
+    missing_resolution_facts,
     reject_message,
     retry_message,
+    revise_message,
+    rework_message,
     save_draft,
     send_draft,
     send_message,
@@ -17,15 +22,20 @@ from .messages import (
 from .templates import check_template_source, preview_template, revise_template
 
 __all__ = [
+    "FACT_STAGES",
     "approve_message",
+    "cancel_message",
     "check_template_source",
     "deliver_message",
     "due_work",
     "log_reply",
+    "missing_resolution_facts",
     "preview_template",
     "reject_message",
     "retry_message",
+    "revise_message",
     "revise_template",
+    "rework_message",
     "save_draft",
     "send_draft",
     "send_message",

@@ -83,14 +83,68 @@ def _check_staff_addresses(recipients: list[str]) -> None:
         )
 
 
+def _check_party_addresses(party: ExternalParty, recipients: list[str]) -> None:
+    """A partner or vendor message goes to that party's own addresses only.
+
+    Anything else would be a customer (or anyone) written to under the
+    partner's delivery rules, skipping the approval customers' messages need.
+    """
+    outsiders = [r for r in recipients if not party.accepts_address(r)]
+    if outsiders:
+        raise _field_error(
+            "recipients",
+            f"{', '.join(outsiders)} is not an address of {party.name}. Messages "
+            f"to a {party.get_kind_display().lower()} go only to its own contacts "
+            "or domains (an admin can add them on the party); to write to a "
+            "customer, pick the customer audience.",
+            "not_party_address",
+        )
+
+
+# Messages that tell the customer what was wrong and what was done.
+FACT_STAGES = (Stage.RESOLUTION, Stage.POST_INCIDENT)
+
+
+def _check_resolution_facts(message: Message) -> None:
+    """Refuse to tell a customer it is fixed before the incident says how."""
+    if message.audience != Audience.CUSTOMER or message.stage not in FACT_STAGES:
+        return
+    missing = missing_resolution_facts(message.incident)
+    if missing:
+        raise ValidationError(
+            f"Before telling the customer it is fixed, fill in on the incident: "
+            f"{' and '.join(missing)}.",
+            code="resolution_facts_missing",
+        )
+
+
+def missing_resolution_facts(incident: Incident) -> list[str]:
+    """Return what a customer resolution message needs and the incident lacks."""
+    missing = []
+    if not incident.customer_summary.strip():
+        missing.append("what the customer is told")
+    if not incident.fix_summary.strip():
+        missing.append("what we did to fix it")
+    return missing
+
+
+CLOSURE_STAGES = (Stage.CLOSURE, Stage.AUTO_CLOSE)
+
+
 def _dedup_kind(message: Message) -> str | None:
-    """Return which 24-hour allowance a customer message uses, if any."""
+    """Return which allowance a customer message uses, if any.
+
+    Proactive and follow-up messages get one each per 24 hours and root
+    cause (000 part 7); a closure notice goes once per closing.
+    """
     if message.audience != Audience.CUSTOMER:
         return None
     if message.stage == Stage.FOLLOW_UP:
         return "follow_up"
     if message.stage == Stage.CREATION and message.situation == Situation.PROACTIVE:
         return "proactive"
+    if message.stage in CLOSURE_STAGES:
+        return "closure"
     return None
 
 
@@ -105,13 +159,22 @@ def _duplicate_of(message: Message, now: dt.datetime) -> Message | None:
         return None
     same_cause = Q(incident=message.incident)
     root_cause = message.incident.root_cause.strip()
-    if root_cause:
-        same_cause |= Q(incident__root_cause__iexact=root_cause)
-    kind_q = (
-        Q(stage=Stage.FOLLOW_UP)
-        if kind == "follow_up"
-        else Q(stage=Stage.CREATION, situation=Situation.PROACTIVE)
-    )
+    since = now - DEDUP_WINDOW
+    if kind == "closure":
+        # Closing one incident says nothing about another with the same
+        # cause; but one notice per closing, however long ago it closed.
+        kind_q = Q(stage__in=CLOSURE_STAGES)
+        closed_at = message.incident.closed_at
+        if closed_at is not None:
+            since = min(since, closed_at)
+    else:
+        if root_cause:
+            same_cause |= Q(incident__root_cause__iexact=root_cause)
+        kind_q = (
+            Q(stage=Stage.FOLLOW_UP)
+            if kind == "follow_up"
+            else Q(stage=Stage.CREATION, situation=Situation.PROACTIVE)
+        )
     candidates = (
         Message.objects.annotate(
             # When it left (or will leave), not when someone started writing
@@ -123,7 +186,7 @@ def _duplicate_of(message: Message, now: dt.datetime) -> Message | None:
             same_cause,
             audience=Audience.CUSTOMER,
             status__in=selectors.LIVE_MESSAGE_STATUSES,
-            released_at__gte=now - DEDUP_WINDOW,
+            released_at__gte=since,
         )
         .exclude(pk=message.pk)
         .order_by("-created_at")
@@ -149,7 +212,7 @@ def _event(message: Message, kind: str, actor, **details) -> None:
 
 def _release(message: Message, actor, now: dt.datetime) -> Message:
     """Queue, schedule or suppress a message cleared to leave."""
-    if _dedup_kind(message):
+    if _dedup_kind(message) in ("follow_up", "proactive"):
         # Two sends racing for the same customer would both pass the
         # duplicate check; holding the incident rows (and those sharing the
         # root cause, which share the allowance) makes them take turns.
@@ -165,10 +228,14 @@ def _release(message: Message, actor, now: dt.datetime) -> Message:
     duplicate = _duplicate_of(message, now)
     if duplicate is not None:
         message.status = Message.Status.SUPPRESSED
+        about = (
+            "this closing"
+            if _dedup_kind(message) == "closure"
+            else "this root cause within 24 hours"
+        )
         message.status_reason = (
             f"The customer already got a {duplicate.get_stage_display().lower()} "
-            f"message about this root cause within 24 hours (message "
-            f"{duplicate.pk})."
+            f"message about {about} (message {duplicate.pk})."
         )
         message.save()
         _event(
@@ -231,10 +298,21 @@ def _new_message(
         )
     if channel == Channel.EMAIL and not subject.strip():
         raise _field_error("subject", "An e-mail needs a subject.", "no_subject")
-    if audience in (Audience.PARTNER, Audience.VENDOR) and party is None:
-        raise _field_error(
-            "party", f"Pick the {audience} this goes to.", "party_required"
-        )
+    if audience in (Audience.PARTNER, Audience.VENDOR):
+        if party is None:
+            raise _field_error(
+                "party", f"Pick the {audience} this goes to.", "party_required"
+            )
+        if party.kind != audience:
+            raise _field_error(
+                "party",
+                f"{party.name} is a {party.get_kind_display().lower()}, not a "
+                f"{audience}.",
+                "party_kind",
+            )
+    recipients = _check_recipients(channel, recipients)
+    if audience in (Audience.PARTNER, Audience.VENDOR) and channel == Channel.EMAIL:
+        _check_party_addresses(party, recipients)
     return Message(
         incident=incident,
         template_version=template_version,
@@ -243,8 +321,8 @@ def _new_message(
         stage=stage,
         situation=situation,
         follow_up_number=follow_up_number,
-        party=party,
-        recipients=_check_recipients(channel, recipients),
+        party=party if audience in (Audience.PARTNER, Audience.VENDOR) else None,
+        recipients=recipients,
         subject=" ".join(subject.split()),
         body=body,
         created_by=actor,
@@ -274,6 +352,7 @@ def send_message(*, incident: Incident, actor, **fields) -> Message:
 
 
 def _dispatch(message: Message, actor) -> Message:
+    _check_resolution_facts(message)
     now = timezone.now()
     mode = selectors.delivery_mode(message.incident, audience=message.audience)
     # Approval always needs a second person, managers' own messages included.
@@ -297,6 +376,97 @@ def send_draft(*, message: Message, actor) -> Message:
     if message.status != Message.Status.DRAFT:
         raise ValidationError("Only drafts can be sent from here.", code="not_draft")
     return _dispatch(message, actor)
+
+
+EDITABLE_STATUSES = (Message.Status.DRAFT, Message.Status.SCHEDULED)
+MESSAGE_FIELDS = (
+    "audience",
+    "channel",
+    "stage",
+    "situation",
+    "follow_up_number",
+    "party",
+    "recipients",
+    "subject",
+    "body",
+    "send_after",
+    "template_version",
+)
+
+
+def _locked_unsent(message: Message, *, verb: str) -> Message:
+    message = (
+        Message.objects.select_for_update(of=("self",))
+        .select_related("incident")
+        .get(pk=message.pk)
+    )
+    if message.status not in EDITABLE_STATUSES:
+        if message.status in selectors.LIVE_MESSAGE_STATUSES:
+            raise ValidationError(
+                f"This message already left (it is "
+                f"{message.get_status_display().lower()}); it can no longer be "
+                f"{verb}.",
+                code="already_left",
+            )
+        raise ValidationError(
+            f"Only drafts and scheduled messages can be {verb}; this one is "
+            f"{message.get_status_display().lower()}.",
+            code="not_editable",
+        )
+    return message
+
+
+@transaction.atomic
+def revise_message(*, message: Message, actor, send: bool, **fields) -> Message:
+    """Change a draft or a scheduled message before it leaves.
+
+    The edited message is checked like a new one; sending it again follows
+    the delivery rules (an approval may be needed), otherwise it stays a
+    draft.
+    """
+    message = _locked_unsent(message, verb="edited")
+    checked = _new_message(incident=message.incident, actor=actor, **fields)
+    changed = [
+        name
+        for name in MESSAGE_FIELDS
+        if getattr(checked, name) != getattr(message, name)
+    ]
+    for name in MESSAGE_FIELDS:
+        setattr(message, name, getattr(checked, name))
+    message.status = Message.Status.DRAFT
+    message.save()
+    _event(message, TimelineEvent.Kind.MESSAGE_EDITED, actor, fields=changed)
+    return _dispatch(message, actor) if send else message
+
+
+@transaction.atomic
+def cancel_message(*, message: Message, actor) -> Message:
+    """Withdraw a draft or a scheduled message so that it never leaves."""
+    message = _locked_unsent(message, verb="cancelled")
+    message.status = Message.Status.CANCELLED
+    message.save(update_fields=["status"])
+    _event(message, TimelineEvent.Kind.MESSAGE_CANCELLED, actor)
+    return message
+
+
+@transaction.atomic
+def rework_message(*, message: Message, actor) -> Message:
+    """Start a new draft from a rejected message, keeping the rejected one."""
+    message = Message.objects.select_related("incident").get(pk=message.pk)
+    if message.status != Message.Status.REJECTED:
+        raise ValidationError(
+            "Only rejected messages can be reworked.", code="not_rejected"
+        )
+    draft = Message(
+        incident=message.incident,
+        **{name: getattr(message, name) for name in MESSAGE_FIELDS},
+        created_by=actor,
+        status=Message.Status.DRAFT,
+    )
+    draft.send_after = None
+    draft.save()
+    _event(draft, TimelineEvent.Kind.MESSAGE_DRAFTED, actor, reworks=message.pk)
+    return draft
 
 
 @transaction.atomic
@@ -416,8 +586,18 @@ def deliver_message(*, message_id: int) -> Message | None:
     if message.channel == Channel.CHAT:
         route = selectors.chat_route_for(message.incident)
         webhook = route.webhook_url if route else ""
+
+    def delivered(addresses: list[str]) -> None:
+        # Saved at once: a retry after a later failure skips these.
+        message.delivered_to = [*message.delivered_to, *addresses]
+        Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+            delivered_to=message.delivered_to
+        )
+
     try:
-        channels.backend_for(message.channel).send(message, chat_webhook_url=webhook)
+        channels.backend_for(message.channel).send(
+            message, chat_webhook_url=webhook, on_delivered=delivered
+        )
     except channels.DeliveryError as exc:
         return _record_failure(message, str(exc))
     return _record_success(message)

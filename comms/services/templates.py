@@ -8,8 +8,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from .. import rendering
-from ..catalogue import CATALOGUE, TOP_LEVEL_NAMES, sample_contexts
+from ..catalogue import CATALOGUE, INTERNAL_ONLY, TOP_LEVEL_NAMES, sample_contexts
 from ..models import (
+    Audience,
     MessageTemplate,
     MessageTemplateVersion,
 )
@@ -34,6 +35,16 @@ def _unknown_variables(source: str) -> list[str]:
         else:
             problems.append(f"Line {line}: unknown variable “{path}”.")
     return problems
+
+
+def _internal_variables(source: str) -> list[str]:
+    """Name each internal-only variable a customer template uses."""
+    return [
+        f"Line {line}: “{path}” is internal and never goes to a customer; use "
+        "incident.customer_summary or incident.fix instead."
+        for path, line in rendering.variable_uses(source)
+        if path in INTERNAL_ONLY
+    ]
 
 
 def _render_sample(subject: str, body: str, connection) -> None:
@@ -72,15 +83,18 @@ def _sample_render_error(subject: str, body: str) -> str | None:
     return parent_end.recv()
 
 
-def check_template_source(*, subject: str, body: str) -> None:
+def check_template_source(*, subject: str, body: str, audience: str = "") -> None:
     """Refuse wording with bad syntax, unknown variables, or that fails to render.
 
-    Errors name the field and line, for the admin form.
+    A customer template may not use internal notes. Errors name the field
+    and line, for the admin form.
     """
     errors: dict[str, list[str]] = {}
     for field, source in (("subject", subject), ("body", body)):
         try:
             problems = _unknown_variables(source)
+            if audience == Audience.CUSTOMER:
+                problems += _internal_variables(source)
         except rendering.RenderError as exc:
             problems = [f"Syntax error: {exc}"]
         if problems:
@@ -110,7 +124,7 @@ def revise_template(
     Saving the same wording again changes nothing and returns the current
     version.
     """
-    check_template_source(subject=subject, body=body)
+    check_template_source(subject=subject, body=body, audience=template.audience)
     template = MessageTemplate.objects.select_for_update().get(pk=template.pk)
     current = template.current_version
     if current and (current.subject, current.body) == (subject, body):

@@ -1,9 +1,7 @@
-import datetime as dt
-
 from django import template
-from django.utils import formats, timezone
 
 from incidents.sla import CLOCK_STATE_LABELS, ClockState
+from incidents.timeline import as_local_time, change_label, change_value
 
 register = template.Library()
 
@@ -43,15 +41,15 @@ def person(user) -> str:
     return user.get_full_name() or user.get_username()
 
 
+register.filter("as_local_time", as_local_time)
+
+
 @register.filter
-def as_local_time(value):
-    """Show an ISO timestamp from a timeline entry in the reader's zone."""
-    if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
-        try:
-            moment = dt.datetime.fromisoformat(value)
-        except ValueError:
-            return value
-        if timezone.is_aware(moment):
-            moment = timezone.localtime(moment)
-        return formats.date_format(moment, "M j, H:i")
-    return value
+def change_rows(changes) -> list[tuple[str, str, str]]:
+    """Return a timeline entry's changes as (label, before, after) for people."""
+    if not isinstance(changes, dict):
+        return []
+    return [
+        (change_label(key), change_value(key, old), change_value(key, new))
+        for key, (old, new) in changes.items()
+    ]

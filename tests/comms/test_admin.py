@@ -124,7 +124,7 @@ def test_agents_cannot_edit_templates(client, agent, template):
         reverse("admin:comms_messagetemplate_change", args=[template.pk])
     )
 
-    assert response.status_code == 302  # sent to the admin login
+    assert response.status_code == 403  # told the admin is for administrators
 
 
 @pytest.mark.django_db

@@ -8,7 +8,7 @@ from comms.models import Message
 from comms.services import messages
 from incidents.models import Priority, TimelineEvent
 from tests.assertions import error_codes
-from tests.factories import IncidentFactory, UserFactory, send_test_message
+from tests.factories import IncidentFactory, send_test_message
 
 
 @pytest.mark.django_db
@@ -213,16 +213,6 @@ def test_send_message_refuses_bad_recipients(agent, recipients, code):
 # --- Approvals ---------------------------------------------------------------
 
 
-@pytest.fixture
-def manager(db):
-    return UserFactory(username="manager-a", role="Manager")
-
-
-@pytest.fixture
-def other_manager(db):
-    return UserFactory(username="manager-b", role="Manager")
-
-
 @pytest.mark.django_db
 def test_customer_messages_on_p1_wait_for_approval(agent):
     incident = IncidentFactory(priority=Priority.P1)
@@ -330,7 +320,10 @@ def test_different_root_causes_are_not_duplicates(agent):
 
 @pytest.mark.django_db
 def test_resolution_messages_are_never_suppressed(agent):
-    incident = IncidentFactory()
+    incident = IncidentFactory(
+        customer_summary="Your eSIM did not activate.",
+        fix_summary="We issued a new eSIM profile.",
+    )
     send_test_message(incident, agent, stage="resolution", follow_up_number=None)
 
     again = send_test_message(

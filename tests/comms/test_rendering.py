@@ -1,7 +1,12 @@
+import itertools
+import threading
+
 import pytest
 
+from comms import rendering
 from comms.catalogue import sample_context
-from comms.rendering import RenderError, render, render_text
+from comms.library import LIBRARY
+from comms.rendering import RenderError, render, render_text, variable_uses
 
 SSTI_PAYLOADS = [
     "{{ ''.__class__.__mro__[1].__subclasses__() }}",
@@ -61,22 +66,22 @@ def test_resource_hungry_templates_fail_within_limits(payload):
         render_text(payload, sample_context())
 
 
-def test_loops_that_print_nothing_are_stopped_by_the_time_limit():
+def test_loops_that_print_nothing_are_stopped_by_the_work_budget():
     nested = (
         "{% for a in range(1000) %}{% for b in range(1000) %}"
         "{% for c in range(1000) %}{% endfor %}{% endfor %}{% endfor %}"
     )
 
-    with pytest.raises(RenderError, match="longer than"):
+    with pytest.raises(RenderError, match="too much work"):
         render_text(nested, {})
 
 
-def test_loops_over_long_text_are_stopped_by_the_alarm():
+def test_loops_over_long_text_are_stopped_by_the_work_budget():
     nested = (
         "{% for a in 'x' * 40000 %}{% for b in 'x' * 40000 %}{% endfor %}{% endfor %}"
     )
 
-    with pytest.raises(RenderError, match="longer than"):
+    with pytest.raises(RenderError, match="too much work"):
         render_text(nested, {})
 
 
@@ -108,3 +113,136 @@ def test_rendering_is_not_html_escaped_for_plain_text_messages():
     context["incident"]["title"] = "Tom & Jerry <test>"
 
     assert render_text("{{ incident.title }}", context) == "Tom & Jerry <test>"
+
+
+def _nested(opening: str, middle: str, closing: str, levels: int) -> str:
+    return opening * levels + middle + closing * levels
+
+
+DEEP_TEMPLATES = [
+    _nested("{% if 1 %}", "x", "{% endif %}", 300),
+    _nested("{% for a in [1] %}", "x", "{% endfor %}", 300),
+    _nested("{% for a in [1] %}", "x", "{% endfor %}", 25),
+    "{{ " + "(" * 300 + "1" + ")" * 300 + " }}",
+    "{{ " + "[" * 300 + "1" + "]" * 300 + " }}",
+    "{{ " + "not " * 1000 + "1 }}",
+    "{{ " + "-" * 1000 + "1 }}",
+    "{{ " + " + ".join(["1"] * 3000) + " }}",
+    "{{ incident.title" + "|upper" * 1000 + " }}",
+    "{{ incident" + ".title" * 1000 + " }}",
+]
+
+
+@pytest.mark.parametrize("source", DEEP_TEMPLATES)
+def test_deeply_nested_templates_are_refused_naming_the_limit(source):
+    for check in (variable_uses, lambda source: render_text(source, {})):
+        with pytest.raises(RenderError, match="at most 20 levels"):
+            check(source)
+
+
+def test_templates_nested_up_to_the_limit_render():
+    loops = _nested("{% for a in items %}", "{{ a }}", "{% endfor %}", 20)
+
+    assert render_text(loops, {"items": [7]}) == "7"
+
+
+def test_templates_that_recurse_without_end_fail_cleanly():
+    endless = "{% for x in [1] recursive %}{{ loop([1]) }}{% endfor %}"
+
+    with pytest.raises(RenderError):
+        render_text(endless, {})
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        # Each prints a short number, but builds a large value on the way.
+        "{% macro twice(s, n) %}{% if n %}{{ twice(s ~ s, n - 1) }}{% else %}"
+        "{{ s|length }}{% endif %}{% endmacro %}{{ twice('x' * 1000, 7) }}",
+        "{% set s = 'x' * 30000 %}{% set s = s ~ s %}{{ s|length }}",
+        "{% set s = 'x' * 30000 %}{{ (s + s)|length }}",
+        "{% set l = [1] * 1000 %}{% set l = l + l %}{% set l = l + l %}"
+        "{% set l = l + l %}{% set l = l + l %}{{ l|length }}",
+        "{% set a = ['x' * 40000] %}{% set b = [a, a, a, a] %}{{ b|length }}",
+        "{% set a = 'x' * 40000 %}{{ (a, a)|length }}",
+        "{% set a = 'x' * 40000 %}{{ {'a': a, 'b': a}|length }}",
+        "{% set r = range(1000)|list %}"
+        "{{ [r, r, r, r, r, r, r, r, r, r, r]|sum(start=[])|length }}",
+        "{% set l = ['x' * 10000] * 10 %}{{ l|upper|length }}",
+        "{% set l = ['x' * 10000] * 10 %}{{ (l ~ '')|length }}",
+        "{{ ([2 ** 64 * 2 ** 64 * 2 ** 64] * 10000)|length }}",
+        "{{ ('x ' * 20000).split()|length }}",
+        "{{ ('x' * 20000)|list|length }}",
+        "{% macro m() %}{% for i in range(1000) %}{{ 'x' * 100 }}{% endfor %}"
+        "{% endmacro %}{{ m()|length }}",
+        "{% set s %}{% for i in range(1000) %}{{ 'x' * 100 }}{% endfor %}"
+        "{% endset %}{{ s|length }}",
+    ],
+)
+def test_large_intermediate_values_are_refused(payload):
+    with pytest.raises(RenderError, match="more than|longer than"):
+        render_text(payload, sample_context())
+
+
+@pytest.mark.parametrize("name", ["replace", "center", "format", "indent", "wordwrap"])
+def test_filters_that_can_grow_text_are_not_available(name):
+    with pytest.raises(RenderError, match=f"No filter named '{name}'"):
+        render_text(f"{{{{ 'x'|{name} }}}}", {})
+
+
+def _render_in_thread(source: str, context: dict) -> dict:
+    outcome = {}
+
+    def target():
+        try:
+            outcome["text"] = render_text(source, context)
+        except RenderError as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    return outcome
+
+
+_LEAVES = [{"children": []}] * 100
+_TREE = [{"children": [{"children": _LEAVES}] * 100}] * 100
+
+
+@pytest.mark.parametrize(
+    ("source", "context"),
+    [
+        (
+            "{% for a in items %}{% for b in items %}{% endfor %}{% endfor %}",
+            {"items": list(range(3000))},
+        ),
+        (
+            "{% for node in items recursive %}{{ loop(node.children) }}{% endfor %}",
+            {"items": _TREE},
+        ),
+    ],
+)
+def test_slow_data_dependent_templates_stop_in_any_thread(source, context):
+    outcome = _render_in_thread(source, context)
+
+    assert "too much work" in str(outcome.get("error"))
+    assert "100,000 steps" in str(outcome["error"])
+
+
+def test_renders_past_the_deadline_stop_in_any_thread(monkeypatch):
+    ticks = itertools.count()
+    # Each reading of the clock is a hundredth of a second later.
+    monkeypatch.setattr(rendering, "_clock", lambda: next(ticks) / 100)
+    rounds = "{% for a in range(1000) %}{% for b in range(3) %}{% endfor %}{% endfor %}"
+
+    outcome = _render_in_thread(rounds, {})
+
+    assert "longer than 1 s" in str(outcome.get("error"))
+
+
+def test_shipped_templates_render_well_within_the_budget(monkeypatch):
+    monkeypatch.setattr(rendering, "MAX_OPERATIONS", 1_000)
+    context = sample_context()
+
+    for entry in LIBRARY:
+        render(entry["subject"], entry["body"], context)

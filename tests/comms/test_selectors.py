@@ -100,7 +100,9 @@ def test_template_for_returns_none_when_nothing_fits():
 def test_the_default_library_covers_every_audience_and_passes_validation():
     assert {entry["audience"] for entry in LIBRARY} == set(Audience.values)
     for entry in LIBRARY:
-        check_template_source(subject=entry["subject"], body=entry["body"])
+        check_template_source(
+            subject=entry["subject"], body=entry["body"], audience=entry["audience"]
+        )
 
 
 @pytest.mark.django_db
@@ -118,15 +120,15 @@ def test_every_default_template_renders_against_real_incidents(priority, agent):
     )
 
     for incident in (single, systemic):
-        context = incident_context(
-            incident,
-            audience="customer",
-            reader_zone="Europe/Berlin",
-            sender_name="Alex",
-            follow_up_number=2,
-            party=ExternalParty(name="ConnectX", account_ref="CX-1", ack_hours=4),
-        )
         for template in MessageTemplate.objects.select_related("current_version"):
+            context = incident_context(
+                incident,
+                audience=template.audience,
+                reader_zone="Europe/Berlin",
+                sender_name="Alex",
+                follow_up_number=2,
+                party=ExternalParty(name="ConnectX", account_ref="CX-1", ack_hours=4),
+            )
             version = template.current_version
             rendered = render(version.subject, version.body, context)
             assert rendered.body.strip(), template.key

@@ -1,9 +1,18 @@
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from comms.models import Message, MessageTemplate
+from comms import services
+from comms.models import ExternalParty, Message, MessageTemplate
+from incidents import services as incident_services
 from incidents.models import Priority
-from tests.factories import IncidentFactory, UserFactory, send_test_message
+from tests.factories import (
+    CustomerFactory,
+    IncidentFactory,
+    UserFactory,
+    send_test_message,
+)
 
 
 @pytest.mark.django_db
@@ -31,9 +40,16 @@ def test_compose_suggests_a_message_for_each_involved_audience(agent_client):
 
     response = agent_client.get(reverse("comms:compose", args=[incident.pk]))
 
-    audiences = [s["audience"] for s in response.context["suggestions"]]
-    assert audiences == ["internal", "customer", "partner"]
-    assert all(s["template"] for s in response.context["suggestions"])
+    groups = response.context["template_groups"]
+    assert [g["audience"] for g in groups] == ["Internal", "Customer", "Partner"]
+    due = [
+        choice["template"].audience
+        for group in groups
+        for stage in group["stages"]
+        for choice in stage["templates"]
+        if choice["is_due"]
+    ]
+    assert sorted(due) == ["customer", "internal", "partner"]
 
 
 @pytest.mark.django_db
@@ -144,8 +160,6 @@ def test_messages_page_logs_a_reply(agent_client):
 def test_messages_page_query_count_is_constant(
     agent_client, django_assert_num_queries, count
 ):
-    from comms import services
-
     incident = IncidentFactory()
     for n in range(count):
         services.save_draft(
@@ -215,8 +229,6 @@ def test_compose_refuses_an_absurd_follow_up_number(agent_client):
 
 @pytest.mark.django_db
 def test_compose_from_a_partner_template_fills_in_the_partner(agent_client):
-    from comms.models import ExternalParty
-
     party = ExternalParty.objects.create(
         kind="partner",
         name="ConnectX",
@@ -235,3 +247,266 @@ def test_compose_from_a_partner_template_fills_in_the_partner(agent_client):
     assert form.initial["party"] == party
     assert form.initial["recipients"] == ["noc@connectx.example"]
     assert "CX-20418" in form.initial["body"]
+
+
+# --- The composer reaches every template -----------------------------------
+
+
+def _template_keys(response):
+    return {
+        choice["template"].key
+        for group in response.context["template_groups"]
+        for stage in group["stages"]
+        for choice in stage["templates"]
+    }
+
+
+@pytest.mark.django_db
+def test_compose_offers_every_template_that_fits(agent_client):
+    incident = IncidentFactory(priority=Priority.P2)
+
+    response = agent_client.get(reverse("comms:compose", args=[incident.pk]))
+
+    keys = _template_keys(response)
+    assert {
+        "customer-escalation-l2",
+        "customer-checking-in",
+        "customer-auto-close-waiting",
+        "internal-manager-escalation",
+        "customer-follow-up-3",
+    } <= keys
+    # P1-only wording and partners the incident does not involve are left out.
+    assert "customer-initial-critical" not in keys
+    assert not any(key.startswith("partner-") for key in keys)
+    assert b"due next" in response.content
+
+
+@pytest.mark.django_db
+def test_compose_opens_with_the_customer_message_due_next(agent_client):
+    incident = IncidentFactory(priority=Priority.P3)
+
+    response = agent_client.get(reverse("comms:compose", args=[incident.pk]))
+
+    initial = response.context["form"].initial
+    due = MessageTemplate.objects.get(key="customer-initial")
+    assert initial["template_version"] == due.current_version_id
+    assert initial["recipients"] == [incident.customer.email]
+
+
+@pytest.mark.django_db
+def test_compose_shows_the_follow_up_number_a_template_would_send(agent, agent_client):
+    incident = IncidentFactory(priority=Priority.P3)
+    send_test_message(incident, agent, stage="creation", follow_up_number=None)
+    send_test_message(incident, agent, follow_up_number=1)
+
+    response = agent_client.get(reverse("comms:compose", args=[incident.pk]))
+
+    numbers = {
+        choice["template"].key: choice["follow_up"]
+        for group in response.context["template_groups"]
+        for stage in group["stages"]
+        for choice in stage["templates"]
+    }
+    assert numbers["customer-follow-up-2"] == 2
+    assert numbers["customer-follow-up-1"] == 1
+    assert numbers["customer-initial"] is None
+
+
+@pytest.mark.django_db
+def test_compose_prefills_every_affected_customer_and_counts_the_emails(
+    agent, agent_client
+):
+    incident = IncidentFactory(customer=None, is_systemic=True, priority=Priority.P3)
+    customers = [CustomerFactory() for _ in range(3)]
+    for customer in customers:
+        incident_services.add_affected_customer(
+            incident=incident, actor=agent, customer=customer
+        )
+    template = MessageTemplate.objects.get(key="customer-follow-up-1")
+
+    response = agent_client.get(
+        reverse("comms:compose", args=[incident.pk]), {"template": template.pk}
+    )
+
+    assert response.context["form"].initial["recipients"] == [
+        c.email for c in customers
+    ]
+    assert response.context["email_count"] == 3
+    assert b"3 separate e-mails" in response.content
+
+
+@pytest.mark.django_db
+def test_compose_says_what_a_resolution_message_needs(agent_client):
+    incident = IncidentFactory(priority=Priority.P3, status="resolved")
+    template = MessageTemplate.objects.get(key="customer-resolution")
+
+    response = agent_client.get(
+        reverse("comms:compose", args=[incident.pk]), {"template": template.pk}
+    )
+
+    page = response.content.decode()
+    assert "what the customer is told and what we did to fix it" in page
+    assert "Under investigation" not in page
+    assert "body" not in response.context["form"].initial
+
+
+@pytest.mark.django_db
+def test_compose_refuses_a_customer_address_as_a_partner_and_keeps_the_text(
+    agent_client,
+):
+    party = ExternalParty.objects.create(
+        kind="partner", name="ConnectX", support_email="support@connectx.example"
+    )
+    incident = IncidentFactory(priority=Priority.P1)
+    data = {
+        "audience": "partner",
+        "channel": "email",
+        "stage": "follow_up",
+        "party": party.pk,
+        "recipients": incident.customer.email,
+        "subject": "Please act",
+        "body": "My carefully written words.",
+        "action": "Send",
+    }
+
+    response = agent_client.post(reverse("comms:compose", args=[incident.pk]), data)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "is not an address of ConnectX" in page
+    assert "My carefully written words." in page
+    assert not Message.objects.exists()
+
+
+# --- Edit, cancel and rework from the pages ---------------------------------
+
+
+@pytest.mark.django_db
+def test_a_draft_is_edited_in_the_composer(agent, agent_client):
+    incident = IncidentFactory(priority=Priority.P3)
+    send_test_message(incident, agent, stage="creation", follow_up_number=None)
+
+    draft = services.save_draft(
+        incident=incident,
+        actor=agent,
+        audience="customer",
+        channel="email",
+        stage="follow_up",
+        situation="",
+        follow_up_number=2,
+        party=None,
+        recipients=[incident.customer.email],
+        subject="Draft subject",
+        body="Draft body",
+        send_after=None,
+        template_version=None,
+    )
+    url = reverse("comms:compose", args=[incident.pk])
+
+    page = agent_client.get(url, {"message": draft.pk})
+    assert page.context["form"].initial["body"] == "Draft body"
+    response = agent_client.post(
+        url,
+        {
+            "message": draft.pk,
+            "audience": "customer",
+            "channel": "email",
+            "stage": "follow_up",
+            "follow_up_number": 2,
+            "recipients": incident.customer.email,
+            "subject": "Draft subject",
+            "body": "Finished body",
+            "action": "Send",
+        },
+    )
+
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert draft.body == "Finished body"
+    assert draft.status == Message.Status.QUEUED
+    assert Message.objects.filter(incident=incident).count() == 2
+
+
+@pytest.mark.django_db
+def test_a_scheduled_message_is_cancelled_from_the_messages_page(
+    agent, agent_client, frozen_now
+):
+    incident = IncidentFactory(priority=Priority.P3)
+    message = send_test_message(incident, agent, send_after=frozen_now.replace(hour=18))
+    listing = agent_client.get(reverse("comms:incident_messages", args=[incident.pk]))
+    assert b"Cancel message" in listing.content
+
+    response = agent_client.post(
+        reverse("comms:cancel", args=[message.pk]), follow=True
+    )
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.CANCELLED
+    assert b"it will not be sent" in response.content
+
+
+@pytest.mark.django_db
+def test_a_rejected_message_is_reworked_into_the_composer(agent, agent_client):
+    manager = UserFactory(username="boss", role="Manager")
+    incident = IncidentFactory(priority=Priority.P1)
+    message = send_test_message(incident, agent, body="First try")
+    services.reject_message(message=message, actor=manager, reason="Too vague")
+
+    response = agent_client.post(reverse("comms:rework", args=[message.pk]))
+
+    draft = Message.objects.get(status=Message.Status.DRAFT)
+    assert response.url.endswith(f"?message={draft.pk}")
+    page = agent_client.get(response.url)
+    assert page.context["form"].initial["body"] == "First try"
+
+
+# --- Approvals page -------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_approvals_page_shows_what_a_manager_decides_on(agent, client):
+    manager = UserFactory(username="boss", role="Manager")
+    incident = IncidentFactory(customer=None, is_systemic=True, priority=Priority.P2)
+    customers = [CustomerFactory() for _ in range(2)]
+    for customer in customers:
+        incident_services.add_affected_customer(
+            incident=incident, actor=agent, customer=customer
+        )
+    send_test_message(incident, agent, recipients=[c.email for c in customers])
+    client.force_login(manager)
+
+    page = client.get(reverse("comms:approvals")).content.decode()
+
+    assert "P2 · High" in page
+    assert "New" in page
+    assert "SLA running" in page
+    assert "2 recipients (one e-mail each)" in page
+    assert 'title="1 message waiting for approval"' in page
+
+
+@pytest.mark.django_db
+def test_decided_messages_show_who_decided_and_when(agent, client, frozen_now):
+    manager = UserFactory(
+        username="boss", role="Manager", first_name="Morgan", last_name="Lee"
+    )
+    incident = IncidentFactory(priority=Priority.P1)
+    message = send_test_message(incident, agent)
+    services.reject_message(message=message, actor=manager, reason="Too vague")
+    client.force_login(manager)
+
+    page = client.get(reverse("comms:approvals")).content.decode()
+    messages_page = client.get(
+        reverse("comms:incident_messages", args=[incident.pk])
+    ).content.decode()
+
+    assert "Recently decided" in page
+    assert "Morgan Lee" in page
+    assert "Rejected by Morgan Lee · Nov 18, 12:00" in messages_page
+
+
+@pytest.mark.django_db
+def test_agents_never_run_the_approvals_count(agent_client):
+    with CaptureQueriesContext(connection) as queries:
+        agent_client.get(reverse("incidents:list"))
+
+    assert not any("awaiting_approval" in q["sql"] for q in queries)

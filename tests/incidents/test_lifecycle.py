@@ -110,3 +110,35 @@ def test_reopen_incident_needs_a_reason(agent):
         services.reopen_incident(incident=incident, actor=agent, reason="  ")
 
     assert "reason_required" in error_codes(exc_info.value)
+
+
+@pytest.mark.django_db
+def test_a_refused_move_says_which_step_is_missing(agent):
+    incident = IncidentFactory()
+
+    with pytest.raises(ValidationError) as exc_info:
+        services.move_incident(incident=incident, actor=agent, to_status=S.RESOLVED)
+
+    assert "move it to investigating first" in exc_info.value.messages[0]
+
+
+@pytest.mark.django_db
+def test_the_timeline_reads_in_labels_and_display_values(agent, client):
+    incident = IncidentFactory(priority="P3")
+    services.edit_incident_details(
+        incident=incident,
+        actor=agent,
+        expected_version=incident.version,
+        changes={"priority": "P1", "service_status": "no_service"},
+    )
+    services.move_incident(incident=incident, actor=agent, to_status=S.INVESTIGATING)
+    client.force_login(agent)
+
+    page = client.get(incident.get_absolute_url()).content.decode()
+
+    assert "Priority:</span> P3 · Medium → P1 · Critical" in page
+    assert "Service status:</span> Active → No service" in page
+    assert "Status:</span> New → Investigating" in page
+    assert "Tags:</span> incident, " in page
+    assert "service_status:" not in page
+    assert "[&#x27;" not in page

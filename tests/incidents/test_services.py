@@ -135,7 +135,7 @@ def test_edit_incident_details_refuses_a_stale_edit_and_names_the_change(
         )
 
     assert exc_info.value.code == "stale"
-    assert "agent-b changed title" in exc_info.value.messages[0]
+    assert f"{other_agent.get_full_name()} changed Title" in exc_info.value.messages[0]
     incident.refresh_from_db()
     assert incident.title == "Changed by B"
     assert incident.version == 2
@@ -157,7 +157,7 @@ def test_move_incident_refuses_a_stale_page(agent, other_agent):
         )
 
     assert exc_info.value.code == "stale"
-    assert "owner" in exc_info.value.messages[0]
+    assert f"{other_agent.get_full_name()} changed Owner" in exc_info.value.messages[0]
 
 
 @pytest.mark.django_db
@@ -180,7 +180,10 @@ def test_assign_incident_records_old_and_new_owner(agent, other_agent):
     )
 
     event = incident.timeline_events.get(kind=TimelineEvent.Kind.OWNER_CHANGED)
-    assert event.details["changes"]["owner"] == ["agent-a", "agent-b"]
+    assert event.details["changes"]["owner"] == [
+        agent.get_full_name(),
+        other_agent.get_full_name(),
+    ]
 
 
 @pytest.mark.django_db

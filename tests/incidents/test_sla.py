@@ -12,17 +12,20 @@ from incidents.models import (
     Segment,
     TimelineEvent,
 )
+from incidents.selectors import _sla_state_q, incident_clocks
 from incidents.sla import ClockState, WorkingDays, clock_state
 from tests.factories import CustomerFactory, IncidentFactory
 
 H = dt.timedelta(hours=1)
 MIN = dt.timedelta(minutes=1)
 
-# The carrier playbook (000): first response and resolution per priority,
-# before the segment factor (enterprise x0.5, standard x1, trial x2).
+# The carrier playbook (000): first response and resolution per priority. Its
+# seed names no segment modifiers, so every segment gets the same targets.
 CARRIER_FIRST_RESPONSE = {"P1": 30 * MIN, "P2": 2 * H, "P3": 8 * H, "P4": 24 * H}
 CARRIER_RESOLUTION = {"P1": 4 * H, "P2": 24 * H, "P3": 72 * H}
-SEGMENT_FACTOR = {Segment.ENTERPRISE: 0.5, Segment.STANDARD: 1, Segment.TRIAL: 2}
+# The fleet playbook (004) halves enterprise and doubles trial response times.
+FLEET_FIRST_RESPONSE = {"P1": 15 * MIN, "P2": 2 * H, "P3": 4 * H, "P4": 8 * H}
+FLEET_FACTOR = {Segment.ENTERPRISE: 0.5, Segment.STANDARD: 1, Segment.TRIAL: 2}
 
 
 @pytest.mark.django_db
@@ -35,14 +38,47 @@ def test_open_incident_stamps_deadlines_from_policy_priority_and_segment(
 
     incident = IncidentFactory(priority=priority, customer=customer)
 
-    expected_first = CARRIER_FIRST_RESPONSE[priority] * SEGMENT_FACTOR[segment]
-    assert incident.first_response_due_at == frozen_now + expected_first
+    assert (
+        incident.first_response_due_at == frozen_now + CARRIER_FIRST_RESPONSE[priority]
+    )
     if priority == "P4":
         # Wednesday noon + 5 business days = next Wednesday noon.
         assert incident.resolution_due_at == frozen_now + dt.timedelta(days=7)
     else:
-        # The segment factor scales response targets only.
         assert incident.resolution_due_at == frozen_now + CARRIER_RESOLUTION[priority]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("priority", Priority.values)
+@pytest.mark.parametrize("segment", Segment.values)
+def test_fleet_policy_scales_first_response_by_segment(frozen_now, priority, segment):
+    fleet = Policy.objects.get(name="Fleet SaaS")
+    customer = CustomerFactory(segment=segment, policy=fleet)
+
+    incident = IncidentFactory(priority=priority, customer=customer)
+
+    expected = FLEET_FIRST_RESPONSE[priority] * FLEET_FACTOR[segment]
+    assert incident.first_response_due_at == frozen_now + expected
+
+
+@pytest.mark.django_db
+def test_scaled_target_keeps_its_exact_value(frozen_now):
+    fleet = Policy.objects.get(name="Fleet SaaS")
+    customer = CustomerFactory(segment=Segment.ENTERPRISE, policy=fleet)
+
+    incident = IncidentFactory(priority=Priority.P1, customer=customer)
+
+    # Sev 1 enterprise: 15 min x 0.5 is 7.5 minutes, not rounded up to 8.
+    assert incident.first_response_due_at == frozen_now + dt.timedelta(seconds=450)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["Carrier playbook", "Automation agency"])
+def test_policies_whose_seed_names_no_modifiers_ship_without_them(name):
+    policy = Policy.objects.get(name=name)
+
+    assert policy.enterprise_response_factor == 1
+    assert policy.trial_response_factor == 1
 
 
 @pytest.mark.django_db
@@ -181,8 +217,9 @@ def test_priority_change_recomputes_deadlines_with_a_timeline_event(
 
 @pytest.mark.django_db
 def test_customer_change_recomputes_deadlines_for_the_new_segment(frozen_now, agent):
+    fleet = Policy.objects.get(name="Fleet SaaS")
     incident = IncidentFactory(priority=Priority.P2)
-    enterprise = CustomerFactory(segment=Segment.ENTERPRISE)
+    enterprise = CustomerFactory(segment=Segment.ENTERPRISE, policy=fleet)
 
     incident = services.edit_incident_details(
         incident=incident,
@@ -212,3 +249,68 @@ def test_edit_without_sla_inputs_keeps_deadlines(frozen_now, agent):
         incident=incident, kind=TimelineEvent.Kind.SLA_RECOMPUTED
     ).exists()
     assert Incident.objects.get(pk=incident.pk).title == "Clearer title"
+
+
+@pytest.mark.django_db
+def test_a_short_first_response_is_not_at_risk_from_its_first_minute(frozen_now):
+    incident = IncidentFactory(priority=Priority.P1)
+
+    # 30 minutes to reply: at risk for its second half, not from the start
+    # because resolution targets warn 2 hours ahead.
+    assert incident.first_response_at_risk_at == frozen_now + 15 * MIN
+    assert incident.resolution_at_risk_at == frozen_now + 2 * H
+    clocks = incident_clocks(incident, frozen_now + MIN)
+    assert clocks["first_response"] == ClockState.RUNNING
+
+
+@pytest.mark.django_db
+def test_a_target_may_set_its_own_at_risk_window(frozen_now):
+    policy = Policy.objects.get(is_default=True)
+    policy.targets.filter(priority=Priority.P2).update(
+        first_response_at_risk_minutes=10, resolution_at_risk_minutes=240
+    )
+
+    incident = IncidentFactory(priority=Priority.P2)
+
+    assert incident.first_response_at_risk_at == frozen_now + 2 * H - 10 * MIN
+    assert incident.resolution_at_risk_at == frozen_now + 20 * H
+
+
+@pytest.mark.django_db
+def test_a_resolved_incident_shows_no_running_clock(frozen_now, time_machine):
+    incident = IncidentFactory(priority=Priority.P3)
+    time_machine.move_to(frozen_now + H, tick=False)
+    incident = services.move_incident(
+        incident=incident, actor=None, to_status="investigating"
+    )
+    incident = services.move_incident(
+        incident=incident, actor=None, to_status="resolved"
+    )
+
+    clocks = incident_clocks(incident, frozen_now + 30 * H)
+
+    assert clocks == {"first_response": ClockState.MET, "resolution": ClockState.MET}
+    for state in (ClockState.RUNNING, ClockState.AT_RISK, ClockState.BREACHED):
+        listed = Incident.objects.filter(_sla_state_q(state, frozen_now + 30 * H))
+        assert incident not in listed
+    met = Incident.objects.filter(_sla_state_q(ClockState.MET, frozen_now + 30 * H))
+    assert incident in met
+
+
+@pytest.mark.django_db
+def test_resolving_after_the_reply_deadline_without_replying_is_a_breach(
+    frozen_now, time_machine
+):
+    incident = IncidentFactory(priority=Priority.P3)
+    time_machine.move_to(frozen_now + 10 * H, tick=False)
+    incident = services.move_incident(
+        incident=incident, actor=None, to_status="investigating"
+    )
+    incident = services.move_incident(
+        incident=incident, actor=None, to_status="resolved"
+    )
+
+    clocks = incident_clocks(incident, frozen_now + 11 * H)
+
+    assert clocks["first_response"] == ClockState.BREACHED
+    assert clocks["resolution"] == ClockState.MET

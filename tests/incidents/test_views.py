@@ -3,6 +3,7 @@ import datetime as dt
 import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
+from django.utils.html import escape
 
 from incidents.models import Category, Incident, Priority, Signal, TimelineEvent
 from tests.factories import CustomerFactory, IncidentFactory, UserFactory
@@ -219,7 +220,7 @@ def test_stale_edit_is_refused_with_a_message_and_keeps_the_other_change(
     assert response.status_code == 409
     body = response.content.decode()
     assert "changed while you were editing" in body
-    assert "agent-b changed title" in body
+    assert escape(f"{other_agent.get_full_name()} changed Title") in body
     incident.refresh_from_db()
     assert incident.title == "Theirs"
     # The form shows the current values, with the current version, and lists

@@ -39,17 +39,52 @@ DEMO_USERS = [
     ("admin", "Ada", "Admin", "Admin", "UTC"),
 ]
 DEMO_CUSTOMERS = [
-    ("Priya Raman", "priya.raman@example.com", "ACC-1001", Segment.ENTERPRISE, True),
-    ("Tom Becker", "tom.becker@example.com", "ACC-1002", Segment.STANDARD, False),
-    ("Lina Haddad", "lina.haddad@example.net", "ACC-1003", Segment.TRIAL, False),
+    # name, e-mail, account, segment, VIP, contact person, time zone
+    (
+        "Priya Raman",
+        "priya.raman@example.com",
+        "ACC-1001",
+        Segment.ENTERPRISE,
+        True,
+        "",
+        "Asia/Kolkata",
+    ),
+    (
+        "Tom Becker",
+        "tom.becker@example.com",
+        "ACC-1002",
+        Segment.STANDARD,
+        False,
+        "",
+        "Europe/Berlin",
+    ),
+    (
+        "Lina Haddad",
+        "lina.haddad@example.net",
+        "ACC-1003",
+        Segment.TRIAL,
+        False,
+        "",
+        "",
+    ),
     (
         "Acme Logistics",
         "ops@acme-logistics.example",
         "ACC-1004",
         Segment.ENTERPRISE,
         False,
+        "Dana Ortiz",
+        "America/Chicago",
     ),
-    ("Jonas Weber", "jonas.weber@example.org", "ACC-1005", Segment.STANDARD, False),
+    (
+        "Jonas Weber",
+        "jonas.weber@example.org",
+        "ACC-1005",
+        Segment.STANDARD,
+        False,
+        "",
+        "",
+    ),
 ]
 DEMO_PARTIES = [
     (
@@ -79,6 +114,8 @@ DEMO_INCIDENTS = [
         "signal": "SIG-002",
         "what_happened": "The customer paid for an eSIM plan yesterday but the "
         "profile never finished provisioning. The QR code page shows an error.",
+        "customer_summary": "Your new eSIM has not finished setting up, so your "
+        "phone cannot connect yet.",
         "service_status": Incident.ServiceStatus.PENDING_ACTIVATION,
         "sentiment": Incident.Sentiment.FRUSTRATED,
         "customer_contact_count": 2,
@@ -95,6 +132,8 @@ DEMO_INCIDENTS = [
         "customer": "ACC-1002",
         "what_happened": "The number transfer from the old carrier was rejected "
         "twice. The old carrier reports an account number mismatch.",
+        "customer_summary": "Moving your number to us was refused by your old "
+        "provider because the account number did not match their records.",
         "service_status": Incident.ServiceStatus.ACTIVE,
         "sentiment": Incident.Sentiment.NEUTRAL,
         "hours_ago": 30,
@@ -107,6 +146,8 @@ DEMO_INCIDENTS = [
         "signal": "SIG-005",
         "what_happened": "Since 09:10 UTC most card payments at checkout return a "
         "gateway timeout. Orders are not created.",
+        "customer_summary": "Card payments at checkout are failing, so new orders "
+        "cannot be completed right now.",
         "service_status": Incident.ServiceStatus.DEGRADED,
         "is_vendor_action_needed": True,
         "vendor_action_details": "Payment processor to confirm the gateway "
@@ -120,6 +161,8 @@ DEMO_INCIDENTS = [
         "customer": "ACC-1003",
         "what_happened": "Customer reports no mobile data since the weekend; "
         "calls and texts work.",
+        "customer_summary": "Mobile data is not working in your area; calls and "
+        "texts are not affected.",
         "service_status": Incident.ServiceStatus.DEGRADED,
         "hours_ago": 80,
     },
@@ -173,7 +216,7 @@ class Command(BaseCommand):
         return users
 
     def _customers(self):
-        for name, email, account_id, segment, vip in DEMO_CUSTOMERS:
+        for name, email, account_id, segment, vip, contact, zone in DEMO_CUSTOMERS:
             Customer.objects.get_or_create(
                 account_id=account_id,
                 defaults={
@@ -181,6 +224,8 @@ class Command(BaseCommand):
                     "email": email,
                     "segment": segment,
                     "is_vip": vip,
+                    "contact_name": contact,
+                    "time_zone": zone,
                     "customer_since_on": dt.date(2023, 3, 1),
                 },
             )
@@ -222,6 +267,7 @@ class Command(BaseCommand):
                     "escalation_contact": "Account management",
                     "account_ref": ref,
                     "ack_hours": hours,
+                    "domains": email.rpartition("@")[2],
                 },
             )
 

@@ -1,0 +1,12 @@
+"""Values every page's navigation shows."""
+
+from . import selectors
+
+
+def approvals(request):
+    """Offer the count of messages waiting for approval, queried only if shown.
+
+    Templates call a callable when they use it, and the navigation shows the
+    count to managers only, so other people's pages never run the query.
+    """
+    return {"approvals_waiting": selectors.approvals_waiting_count}

@@ -1,0 +1,71 @@
+"""How timeline entries read to people: labels and display values.
+
+Entries store field names and raw values (codes, ISO times, lists); pages
+and messages about them show what a person would call them.
+"""
+
+import datetime as dt
+
+from django.core.exceptions import FieldDoesNotExist
+from django.utils import formats, timezone
+from django.utils.text import capfirst
+
+from .models import Incident, JourneyMilestone
+
+
+def as_local_time(value):
+    """Show an ISO timestamp from a timeline entry in the reader's zone."""
+    if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
+        try:
+            moment = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if timezone.is_aware(moment):
+            moment = timezone.localtime(moment)
+        return formats.date_format(moment, "M j, H:i")
+    return value
+
+
+# Timeline keys that are not Incident fields, or read better named otherwise.
+CHANGE_LABELS = {
+    "tags": "Tags",
+    "owner": "Owner",
+    "immediate action": "Immediate action",
+    "first_response_due_at": "First response due",
+    "resolution_due_at": "Resolution due",
+    "first_response_at": "First response",
+}
+
+
+def change_label(key: str) -> str:
+    if key in CHANGE_LABELS:
+        return CHANGE_LABELS[key]
+    if key.startswith("journey: "):
+        step = key.removeprefix("journey: ")
+        return (
+            f"Journey: {JourneyMilestone.Step(step).label}"
+            if step in (JourneyMilestone.Step.values)
+            else capfirst(key)
+        )
+    try:
+        return capfirst(Incident._meta.get_field(key).verbose_name)
+    except FieldDoesNotExist:
+        return capfirst(key.replace("_", " "))
+
+
+def change_value(key: str, value):
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    if key.startswith("journey: "):
+        return dict(JourneyMilestone.State.choices).get(value, value)
+    try:
+        choices = Incident._meta.get_field(key).choices
+    except FieldDoesNotExist:
+        choices = None
+    if choices:
+        return dict(choices).get(value, value)
+    return as_local_time(value)

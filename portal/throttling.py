@@ -1,0 +1,26 @@
+import math
+
+from axes.helpers import get_cool_off
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
+from django.shortcuts import render
+
+
+def locked_out(request, original_response=None, credentials=None):
+    """Render the sign-in page again, saying that sign-in is locked (429)."""
+    cool_off = get_cool_off(request)
+    username = (credentials or {}).get("username") or request.POST.get("username", "")
+    context = {
+        "form": AuthenticationForm(request, initial={"username": username}),
+        "locked_out": True,
+        "cool_off_minutes": math.ceil(cool_off.total_seconds() / 60)
+        if cool_off
+        else None,
+        "next": request.POST.get("next") or request.GET.get("next", ""),
+    }
+    return render(
+        request,
+        "registration/login.html",
+        context,
+        status=settings.AXES_HTTP_RESPONSE_CODE,
+    )

@@ -1,0 +1,259 @@
+"""The shipped templates, rendered as their readers get them."""
+
+import datetime as dt
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from comms import selectors, services
+from comms.catalogue import every, incident_context
+from comms.models import MessageTemplate, Reply
+from incidents import services as incident_services
+from incidents.models import Incident, Policy, Priority, Signal
+from tests.factories import CustomerFactory, IncidentFactory
+
+INTERNAL_MARKERS = {
+    "what_happened": "INTERNAL-NARRATIVE-7731 the ops db fell over",
+    "root_cause": "INTERNAL-CAUSE-5512 bad deploy by team blue",
+    "partner_action_details": "INTERNAL-PARTNER-ASK-9910",
+}
+
+
+def _render(key, incident, **kwargs):
+    template = MessageTemplate.objects.select_related("current_version").get(key=key)
+    context = incident_context(incident, audience=template.audience, **kwargs)
+    version = template.current_version
+    return services.preview_template(version=version, context=context)
+
+
+def _policy_customer(name, **fields):
+    return CustomerFactory(policy=Policy.objects.get(name=name), **fields)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("policy", "promise"),
+    [
+        ("Carrier playbook", "every 4 hours"),
+        ("Fleet SaaS", "every hour"),
+        ("Automation agency", "every 30 minutes"),
+    ],
+)
+def test_a_critical_notice_promises_the_policys_own_cadence(policy, promise):
+    incident = IncidentFactory(priority=Priority.P1, customer=_policy_customer(policy))
+
+    body = _render("customer-initial-critical", incident).body
+
+    assert f"update {promise} until" in body.replace("\n", " ")
+    assert "half hour" not in body or promise == "every 30 minutes"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", ["internal-follow-up-note", "internal-escalation-chat"])
+def test_internal_messages_give_the_customers_next_update(key, frozen_now):
+    incident = IncidentFactory(priority=Priority.P2)
+
+    body = _render(key, incident, reader_zone="UTC").body
+
+    # 000: P2 customers hear every 12 hours; the team every 8.
+    assert "Wed 18 Nov 2026, 24:00" not in body
+    assert "Thu 19 Nov 2026, 00:00 UTC" in body
+    assert "Wed 18 Nov 2026, 20:00 UTC" not in body
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", ["customer-initial-critical", "customer-follow-up-4"])
+def test_customer_text_names_the_team_until_someone_owns_the_incident(key, settings):
+    settings.SUPPORT_TEAM_NAME = "Meow Support"
+    incident = IncidentFactory(priority=Priority.P1, owner=None)
+
+    body = _render(key, incident).body
+
+    assert "Unassigned" not in body
+    assert "the Meow Support team owns" in body
+
+
+@pytest.mark.django_db
+def test_a_customer_is_greeted_by_its_contact_person():
+    customer = CustomerFactory(name="Acme Logistics", contact_name="Dana Ortiz")
+    incident = IncidentFactory(customer=customer)
+
+    body = _render("customer-initial", incident).body
+
+    assert body.startswith("Hello Dana,")
+    assert "Hello Acme" not in body
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("systemic", [False, True])
+def test_no_customer_template_carries_internal_notes(agent, systemic):
+    incident = IncidentFactory(
+        customer=None if systemic else CustomerFactory(),
+        is_systemic=systemic,
+        signal=Signal.objects.first(),
+        customer_summary="Your eSIM has not finished setting up.",
+        fix_summary="We issued a fresh eSIM profile.",
+        is_partner_action_needed=True,
+        **INTERNAL_MARKERS,
+    )
+
+    for template in MessageTemplate.objects.filter(audience="customer"):
+        rendered = _render(template.key, incident)
+        text = rendered.subject + rendered.body
+        for marker in INTERNAL_MARKERS.values():
+            assert marker not in text, template.key
+        assert "SIG-0" not in text, template.key
+        assert "/incidents/" not in text, template.key
+
+
+@pytest.mark.django_db
+def test_a_customer_template_that_uses_internal_notes_is_refused_at_save():
+    with pytest.raises(ValidationError) as exc_info:
+        services.check_template_source(
+            subject="Update",
+            body="Hello {{ customer.first_name }}, cause: {{ incident.root_cause }}",
+            audience="customer",
+        )
+
+    assert "incident.root_cause" in str(exc_info.value)
+    assert "internal" in str(exc_info.value)
+
+
+@pytest.mark.django_db
+def test_fixed_messages_say_what_was_wrong_and_what_was_done():
+    incident = IncidentFactory(
+        status=Incident.Status.RESOLVED,
+        customer_summary="Your eSIM did not activate.",
+        fix_summary="We issued a new eSIM profile.",
+    )
+
+    for key in (
+        "customer-resolution",
+        "customer-resolution-proactive",
+        "customer-resolution-multiple-contacts",
+        "customer-resolution-outage-restored",
+    ):
+        body = _render(key, incident).body
+        assert "Your eSIM did not activate." in body, key
+        assert "We issued a new eSIM profile." in body, key
+        assert "Under investigation" not in body, key
+
+
+def _resolution_template(incident):
+    suggestion = next(
+        s for s in selectors.suggested_messages(incident) if s["audience"] == "customer"
+    )
+    return suggestion["template"].key
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("signal", "contacts", "systemic", "expected"),
+    [
+        (True, 0, False, "customer-resolution-proactive"),
+        (True, 1, False, "customer-resolution"),
+        (True, 2, False, "customer-resolution-multiple-contacts"),
+        (False, 3, False, "customer-resolution-multiple-contacts"),
+        (False, 0, False, "customer-resolution"),
+        (True, 0, True, "customer-resolution-outage-restored"),
+        (False, 4, True, "customer-resolution-outage-restored"),
+    ],
+)
+def test_the_resolution_message_fits_how_the_incident_came_about(
+    signal, contacts, systemic, expected
+):
+    incident = IncidentFactory(
+        status=Incident.Status.RESOLVED,
+        signal=Signal.objects.first() if signal else None,
+        customer_contact_count=contacts,
+        customer=None if systemic else CustomerFactory(),
+        is_systemic=systemic,
+    )
+
+    assert _resolution_template(incident) == expected
+
+
+@pytest.mark.django_db
+def test_a_customer_who_wrote_in_is_not_told_we_spotted_it_first():
+    incident = IncidentFactory(signal=Signal.objects.first(), customer_contact_count=2)
+
+    assert _resolution_template(incident) == "customer-initial"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("status", "confirmed", "expected"),
+    [
+        (Incident.Status.CLOSED, True, "customer-thank-you"),
+        (Incident.Status.CLOSED, False, "customer-auto-close-resolved"),
+        (Incident.Status.CLOSED_PENDING, False, "customer-auto-close-waiting"),
+    ],
+)
+def test_the_closing_message_fits_how_the_incident_ended(
+    agent, status, confirmed, expected
+):
+    incident = IncidentFactory(status=status)
+    if confirmed:
+        services.log_reply(
+            incident=incident,
+            actor=agent,
+            sender_kind="customer",
+            text="All good now.",
+            kind=Reply.Kind.CONFIRMED,
+        )
+
+    assert _resolution_template(incident) == expected
+
+
+@pytest.mark.django_db
+def test_customer_times_are_in_the_customers_zone(frozen_now):
+    customer = CustomerFactory(time_zone="America/Los_Angeles")
+    incident = IncidentFactory(priority=Priority.P3, customer=customer)
+
+    body = _render("customer-follow-up-1", incident, reader_zone="Europe/Berlin").body
+
+    # P3 customers hear every 48 hours: Friday noon UTC is 04:00 in LA.
+    assert "Fri 20 Nov 2026, 04:00 PST" in body
+    assert "CET" not in body
+
+
+@pytest.mark.django_db
+def test_customer_times_default_to_the_policys_zone(frozen_now):
+    calendar = Policy.objects.get(is_default=True).calendar
+    calendar.time_zone = "Asia/Kolkata"
+    calendar.save()
+    incident = IncidentFactory(priority=Priority.P3)
+
+    body = _render("customer-follow-up-1", incident, reader_zone="Europe/Berlin").body
+
+    assert "Fri 20 Nov 2026, 17:30 IST" in body
+
+
+@pytest.mark.django_db
+def test_a_systemic_message_greets_everyone_in_the_policys_zone(agent, frozen_now):
+    incident = IncidentFactory(customer=None, is_systemic=True, priority=Priority.P3)
+    incident_services.add_affected_customer(
+        incident=incident,
+        actor=agent,
+        customer=CustomerFactory(time_zone="America/Los_Angeles"),
+    )
+
+    body = _render("customer-follow-up-1", incident, reader_zone="Europe/Berlin").body
+
+    assert body.startswith("Hello there,")
+    assert "Fri 20 Nov 2026, 12:00 UTC" in body
+
+
+@pytest.mark.parametrize(
+    ("minutes", "words"),
+    [
+        (30, "every 30 minutes"),
+        (60, "every hour"),
+        (240, "every 4 hours"),
+        (1440, "every day"),
+        (4320, "every 3 days"),
+        (90, "every 90 minutes"),
+    ],
+)
+def test_cadences_read_as_words(minutes, words):
+    assert every(dt.timedelta(minutes=minutes)) == words

@@ -1,0 +1,153 @@
+"""The home page: what the signed-in person should do next."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from comms.models import Message
+from incidents.models import Incident, Priority
+from tests.factories import IncidentFactory, send_test_message
+
+
+@pytest.mark.django_db
+def test_signing_in_lands_on_my_work(client, agent):
+    response = client.post(
+        reverse("login"), {"username": agent.username, "password": "pw-for-tests"}
+    )
+
+    assert response.url == reverse("home")
+
+
+@pytest.mark.django_db
+def test_my_open_incidents_come_nearest_deadline_first(agent_client, agent):
+    later = IncidentFactory(priority=Priority.P4, owner=agent, title="Low one")
+    sooner = IncidentFactory(priority=Priority.P1, owner=agent, title="Urgent one")
+    IncidentFactory(priority=Priority.P1, title="Someone else's")
+
+    response = agent_client.get(reverse("home"))
+
+    assert [i for i, _ in response.context["mine"]] == [sooner, later]
+    assert b"Someone else" not in response.content.split(b"Needs pickup")[0]
+
+
+@pytest.mark.django_db
+def test_updates_due_follow_the_policy_cadence(agent_client, agent, frozen_now):
+    incident = IncidentFactory(priority=Priority.P2, owner=agent)
+
+    rows = agent_client.get(reverse("home")).context["updates_due"]
+
+    # 000 P2: the team every 8 hours, the customer every 12.
+    due = {row["audience"]: row["due_at"] - frozen_now for row in rows}
+    assert due == {
+        "Internal": incident.created_at - frozen_now + 8 * _hour(),
+        "Customer": incident.created_at - frozen_now + 12 * _hour(),
+    }
+
+
+def _hour():
+    import datetime as dt
+
+    return dt.timedelta(hours=1)
+
+
+@pytest.mark.django_db
+def test_an_overdue_customer_update_is_flagged(
+    agent_client, agent, frozen_now, time_machine
+):
+    IncidentFactory(priority=Priority.P1, owner=agent)
+    time_machine.move_to(frozen_now + 5 * _hour(), tick=False)
+
+    page = agent_client.get(reverse("home")).content.decode()
+
+    assert "overdue since" in page
+
+
+@pytest.mark.django_db
+def test_unassigned_incidents_can_be_taken_from_the_home_page(agent_client, agent):
+    incident = IncidentFactory()
+    page = agent_client.get(reverse("home")).content.decode()
+    assert "Assign to me" in page
+
+    response = agent_client.post(
+        reverse("incidents:take", args=[incident.pk]),
+        {"version": incident.version, "next": reverse("home")},
+    )
+
+    assert response.url == reverse("home")
+    incident.refresh_from_db()
+    assert incident.owner == agent
+
+
+@pytest.mark.django_db
+def test_taking_an_incident_someone_just_changed_is_refused(agent_client, agent):
+    incident = IncidentFactory()
+    stale_version = incident.version
+    from incidents import services
+
+    services.move_incident(incident=incident, actor=None, to_status="investigating")
+
+    agent_client.post(
+        reverse("incidents:take", args=[incident.pk]), {"version": stale_version}
+    )
+
+    incident.refresh_from_db()
+    assert incident.owner is None
+
+
+@pytest.mark.django_db
+def test_the_list_offers_assign_to_me_on_unassigned_rows(agent_client):
+    IncidentFactory()
+
+    page = agent_client.get(reverse("incidents:list")).content.decode()
+
+    assert "Assign to me" in page
+
+
+@pytest.mark.django_db
+def test_managers_see_approvals_and_every_failed_delivery(client, agent, manager):
+    incident = IncidentFactory(priority=Priority.P1, owner=agent)
+    send_test_message(incident, agent)
+    failed = send_test_message(
+        IncidentFactory(priority=Priority.P3), agent, stage="creation"
+    )
+    Message.objects.filter(pk=failed.pk).update(
+        status=Message.Status.FAILED, last_error="550 mailbox unavailable"
+    )
+    client.force_login(manager)
+
+    response = client.get(reverse("home"))
+
+    assert len(response.context["approvals"]) == 1
+    assert "550 mailbox unavailable" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_agents_see_their_drafts_and_rejected_messages(agent_client, agent, manager):
+    from comms import services
+
+    incident = IncidentFactory(priority=Priority.P1, owner=agent)
+    message = send_test_message(incident, agent)
+    services.reject_message(message=message, actor=manager, reason="Say when.")
+
+    page = agent_client.get(reverse("home")).content.decode()
+
+    assert "Say when." in page
+    assert "Waiting for my approval" not in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("count", [3, 20])
+def test_my_work_query_count_is_constant(agent_client, agent, count):
+    for n in range(count):
+        incident = IncidentFactory(owner=agent if n % 2 else None)
+        send_test_message(incident, agent, stage="creation", follow_up_number=None)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = agent_client.get(reverse("home"))
+
+    assert response.status_code == 200
+    # session, user, permissions (2), my incidents, last updates, targets,
+    # unassigned, my drafts, failed deliveries
+    assert len(queries) == 10, [q["sql"][:80] for q in queries]
+    assert Incident.objects.count() == count
