@@ -1,8 +1,9 @@
 """Served throughput: gunicorn with the production settings, driven over loopback.
 
 Starts `gunicorn portal.wsgi --workers 2` on a free 127.0.0.1 port with the
-README's production settings (DEBUG off, behind a TLS proxy, HTTPS redirect
-and HSTS on; each request carries the proxy's X-Forwarded-Proto header),
+README's production settings (.env.example's: DEBUG off, behind a TLS proxy
+with the HTTPS redirect, HSTS and secure cookies; each request carries the
+proxy's X-Forwarded-Proto header),
 signs in as the demo agent, checks that every page answers 200 with the
 signed-in page, then drives each page with wrk when the machine has it, or
 else with a bounded Python load generator, and prints pages/s, p50 and p99.
@@ -48,16 +49,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def server_env(database_url: str) -> dict:
+def server_env(database_url: str, port: int) -> dict:
+    """Return .env.example's production settings, on this host and database."""
     env = dict(os.environ)
     env.update(
         DATABASE_URL=database_url,
         DEBUG="false",
         SECRET_KEY=env.get("SECRET_KEY") or "bench-only-secret-key",
         ALLOWED_HOSTS=HOST,
+        CSRF_TRUSTED_ORIGINS=f"https://{HOST}:{port}",
         BEHIND_TLS_PROXY="true",
         SECURE_SSL_REDIRECT="true",
         SECURE_HSTS_SECONDS="31536000",
+        SECURE_HSTS_INCLUDE_SUBDOMAINS="true",
+        SECURE_HSTS_PRELOAD="true",
+        SESSION_COOKIE_SECURE="true",
+        CSRF_COOKIE_SECURE="true",
         LOG_LEVEL="WARNING",
     )
     return env
@@ -85,7 +92,7 @@ class Server:
                 "warning",
             ],
             cwd=ROOT,
-            env=server_env(database_url),
+            env=server_env(database_url, self.port),
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
