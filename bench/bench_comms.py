@@ -70,7 +70,12 @@ def delivery_rate() -> None:
         port = probe.getsockname()[1]
     controller = Controller(counter, hostname="127.0.0.1", port=port)
     controller.start()
-    template = Incident.objects.select_related("category", "customer").first()
+    # A systemic incident may have no customer; the delivery run needs one.
+    template = (
+        Incident.objects.filter(customer__isnull=False)
+        .select_related("category", "customer")
+        .first()
+    )
     incident = incident_services.open_incident(
         actor=None,
         title="Benchmark: delivery run",

@@ -2,7 +2,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Field, Layout, Row, Submit
 from django import forms
 
-from incidents.forms import DATETIME_WIDGET
+from incidents.forms import DATETIME_WIDGET, JINJA2_WIDGETS
 
 from .models import Audience, Channel, ExternalParty, Reply, Situation, Stage
 
@@ -27,6 +27,7 @@ class RecipientsField(forms.CharField):
 
 
 class ComposeForm(forms.Form):
+    default_renderer = JINJA2_WIDGETS  # same HTML; the compose page is hot
     message = forms.IntegerField(widget=forms.HiddenInput, required=False)
     template_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
     audience = forms.ChoiceField(choices=Audience.choices)
@@ -102,6 +103,7 @@ class ComposeForm(forms.Form):
 
 
 class ReplyForm(forms.Form):
+    default_renderer = JINJA2_WIDGETS  # same HTML; on every messages page
     sender_kind = forms.ChoiceField(choices=Reply.From.choices, label="From")
     party = forms.ModelChoiceField(
         queryset=ExternalParty.objects.filter(is_active=True),

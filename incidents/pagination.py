@@ -23,11 +23,21 @@ class CappedCountPaginator(Paginator):
     An exact COUNT(*) over a filter matching most of 100,000 incidents costs
     more than the page itself. When the count is capped, "next" is decided by
     looking one row past the page instead.
+
+    ``rows``, if given, loads the page's rows by primary key in place of
+    the filtered list: the ids already passed the filters, and some filters
+    (a broad search) cost as much again when repeated.
     """
+
+    def __init__(self, object_list, per_page, *, rows=None, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.rows = object_list if rows is None else rows
 
     @cached_property
     def count(self):
-        return self.object_list[: COUNT_CAP + 1].count()
+        # Without order_by() the database sorts the capped rows inside the
+        # count's subquery for nothing.
+        return self.object_list.order_by()[: COUNT_CAP + 1].count()
 
     @property
     def count_cap(self) -> int:
@@ -72,7 +82,7 @@ class CappedCountPaginator(Paginator):
         )
         has_more = len(ids) > self.per_page
         ids = ids[: self.per_page]
-        by_id = {row.pk: row for row in self.object_list.filter(pk__in=ids)}
+        by_id = {row.pk: row for row in self.rows.filter(pk__in=ids)}
         rows = [by_id[pk] for pk in ids if pk in by_id]
         if self.is_count_capped:
             return CappedPage(rows, number, self, has_more=has_more)

@@ -4,8 +4,11 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.backends.utils import csrf_input
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.middleware import SESSION_TIME_ZONE_KEY
@@ -60,7 +63,9 @@ def incident_list(request):
     )
     now = timezone.now()
     incidents = selectors.incident_list(filters=filter_form.filters(), now=now)
-    page = CappedCountPaginator(incidents, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedCountPaginator(
+        incidents, PAGE_SIZE, rows=selectors.incident_rows()
+    ).get_page(request.GET.get("page"))
     rows = []
     for incident in page.object_list:
         clocks = selectors.incident_clocks(incident, now)
@@ -114,12 +119,23 @@ def incident_detail(request, pk):
     now = timezone.now()
     clocks = selectors.incident_clocks(incident, now)
     version = {"version": incident.version}
+    history = selectors.incident_history(incident)
     context = {
         "incident": incident,
         "clocks": clocks,
         "overall": selectors.overall_clock_state(clocks),
-        "timeline": incident.timeline_events.all(),
+        "timeline": history.timeline,
+        "history": history,
         "is_closed": incident.status in REOPENABLE,
+        # Loaded once (one query) and cached on the user for the request.
+        "permissions": request.user.get_all_permissions(),
+        # One masked token for the page's forms, as {% csrf_token %} gives.
+        "csrf_field": csrf_input(request),
+        "tabs": render_to_string(
+            "comms/_incident_tabs.html",
+            {"incident": incident, "tab": "details"},
+            request,
+        ),
     }
     if incident.status in REOPENABLE:
         context["reopen_form"] = ReopenForm(initial=version, incident=incident)
@@ -128,11 +144,22 @@ def incident_detail(request, pk):
     context["assign_form"] = AssignForm(
         initial={**version, "owner": incident.owner_id}, incident=incident
     )
+    # The owner select lists plain (id, name) pairs: no user rows to build.
+    context["assign_form"].fields["owner"].choices = [
+        ("", context["assign_form"].fields["owner"].empty_label),
+        *selectors.assignable_staff_choices(),
+    ]
     if incident.first_response_at is None:
         context["first_response_form"] = FirstResponseForm(incident=incident)
     if incident.is_systemic:
         context["affected_form"] = AffectedCustomerForm(incident=incident)
     context["action_form"] = ImmediateActionForm(incident=incident)
+    # Jinja2 escaped the body as it rendered it.
+    context["body"] = mark_safe(
+        render_to_string(
+            "incidents/incident_detail_body.jinja", {**context}, request, using="jinja2"
+        )
+    )
     return render(request, "incidents/incident_detail.html", context)
 
 

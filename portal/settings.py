@@ -83,6 +83,14 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # Bodies of hot pages only (templates/**/*.jinja); see portal/jinja2.py.
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "NAME": "jinja2",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "portal.jinja2.environment"},
+    },
 ]
 
 # SQLite is the embedded default. WAL lets the q2 cluster's ORM broker and the
@@ -113,8 +121,12 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = [
     # First, so a locked-out sign-in is refused before any password check. It
-    # has no get_user(), so sessions and force_login() use ModelBackend.
+    # has no get_user(), so sessions and force_login() use the next backend.
     "axes.backends.AxesStandaloneBackend",
+    # ModelBackend with a user's permissions in one query (portal/auth.py).
+    "portal.auth.PermissionBackend",
+    # Still listed so sessions signed in before PermissionBackend keep working;
+    # it reads the permissions PermissionBackend cached, so adds no queries.
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Login throttling (django-axes): after AXES_FAILURE_LIMIT failed sign-ins the

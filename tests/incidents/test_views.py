@@ -5,7 +5,7 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils.html import escape
 
-from incidents.models import Category, Incident, Priority, TimelineEvent
+from incidents.models import Category, Incident, Priority, Signal, TimelineEvent
 from tests.factories import CustomerFactory, IncidentFactory, UserFactory
 
 ROLES = ["Agent", "Senior agent", "Manager", "VP", "Admin"]
@@ -391,9 +391,9 @@ def test_list_page_query_count_is_constant(
 ):
     _populate(count)
 
-    # session, user, staff (owner filter), count, page ids, page rows, two permission
-    # lookups, categories (category filter)
-    with django_assert_num_queries(9):
+    # session, user, staff (owner filter), count, page ids, page rows, permissions,
+    # categories (category filter)
+    with django_assert_num_queries(8):
         response = agent_client.get(reverse("incidents:list"), {"status": "open"})
 
     assert response.status_code == 200
@@ -419,11 +419,21 @@ def test_detail_page_query_count_is_constant(
         )
 
     # session, user, incident, timeline, actions, journey, affected customers,
-    # two permission lookups, staff (owner picker)
-    with django_assert_num_queries(10):
+    # permissions, staff (owner picker)
+    with django_assert_num_queries(9):
         response = agent_client.get(incident.get_absolute_url())
 
     assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_detail_page_shows_the_signal(agent_client):
+    signal = Signal.objects.order_by("code").first()
+    incident = IncidentFactory(signal=signal)
+
+    page = agent_client.get(incident.get_absolute_url()).content.decode()
+
+    assert f"{signal.code} · {signal.description}" in page
 
 
 @pytest.mark.django_db

@@ -147,7 +147,7 @@ def test_my_work_query_count_is_constant(agent_client, agent, count):
         response = agent_client.get(reverse("home"))
 
     assert response.status_code == 200
-    # session, user, permissions (2), my incidents, last updates, targets,
+    # session, user, permissions, my incidents, last updates, targets,
     # unassigned, my drafts, failed deliveries
-    assert len(queries) == 10, [q["sql"][:80] for q in queries]
+    assert len(queries) == 9, [q["sql"][:80] for q in queries]
     assert Incident.objects.count() == count
