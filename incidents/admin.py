@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from portal.admin_site import PortalModelAdmin, PortalTabularInline
+
 from .models import (
     BusinessCalendar,
     Category,
@@ -14,26 +16,26 @@ from .models import (
 )
 
 
-class HolidayInline(admin.TabularInline):
+class HolidayInline(PortalTabularInline):
     model = Holiday
     extra = 1
 
 
 @admin.register(BusinessCalendar)
-class BusinessCalendarAdmin(admin.ModelAdmin):
+class BusinessCalendarAdmin(PortalModelAdmin):
     list_display = ["name", "time_zone", "working_weekdays"]
     search_fields = ["name"]
     inlines = [HolidayInline]
 
 
-class PolicyTargetInline(admin.TabularInline):
+class PolicyTargetInline(PortalTabularInline):
     model = PolicyTarget
     extra = 0
     max_num = 4
 
 
 @admin.register(Policy)
-class PolicyAdmin(admin.ModelAdmin):
+class PolicyAdmin(PortalModelAdmin):
     list_display = [
         "name",
         "is_default",
@@ -50,7 +52,7 @@ class PolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(PortalModelAdmin):
     list_display = ["name", "slug", "is_active", "position"]
     list_editable = ["is_active", "position"]
     list_filter = ["is_active"]
@@ -59,14 +61,14 @@ class CategoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Signal)
-class SignalAdmin(admin.ModelAdmin):
+class SignalAdmin(PortalModelAdmin):
     list_display = ["code", "description", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["code", "description"]
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(PortalModelAdmin):
     list_display = ["name", "email", "account_id", "segment", "is_vip", "policy"]
     list_filter = ["segment", "is_vip", "policy"]
     list_select_related = ["policy"]
@@ -75,7 +77,7 @@ class CustomerAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
-class TimelineEventInline(admin.TabularInline):
+class TimelineEventInline(PortalTabularInline):
     model = TimelineEvent
     fields = ["created_at", "kind", "actor", "details"]
     readonly_fields = fields
@@ -89,7 +91,7 @@ class TimelineEventInline(admin.TabularInline):
         return False
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(PortalModelAdmin):
     """Viewable in the admin, changed only through the portal's services."""
 
     def has_add_permission(self, request):
@@ -127,7 +129,7 @@ class TimelineEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(StaffProfile)
-class StaffProfileAdmin(admin.ModelAdmin):
+class StaffProfileAdmin(PortalModelAdmin):
     list_display = ["user", "time_zone"]
     list_select_related = ["user"]
     search_fields = ["user__username"]
