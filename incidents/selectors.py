@@ -12,6 +12,8 @@ from .sla import ClockState, clock_state
 
 REFERENCE_PATTERN = re.compile(r"^\s*(?:inc-?)?0*(\d{1,12})\s*$", re.IGNORECASE)
 
+# The longest account id, name or e-mail address a customer can have.
+CUSTOMER_TEXT_MAX_LENGTH = 254
 # A search for a very common name looks at this many customers at most.
 CUSTOMER_MATCH_LIMIT = 200
 
@@ -185,8 +187,10 @@ def overall_clock_state(clocks: dict[str, ClockState]) -> ClockState:
 def customers_matching(text: str, *, limit: int = 10) -> QuerySet:
     """Return customers whose account id, e-mail or name starts with ``text``."""
     text = text.strip()
-    # PostgreSQL cannot take a NUL character in a query parameter.
-    if len(text) < 2 or "\x00" in text:
+    # PostgreSQL cannot take a NUL character in a query parameter, and no
+    # customer field is longer than an e-mail address (SQLite refuses a LIKE
+    # pattern of 50,000 characters).
+    if not 2 <= len(text) <= CUSTOMER_TEXT_MAX_LENGTH or "\x00" in text:
         return Customer.objects.none()
     return (
         Customer.objects.filter(

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal.forms import error_codes
 from portal.middleware import SESSION_TIME_ZONE_KEY
 
 from . import selectors, services
@@ -155,7 +156,8 @@ def incident_edit(request, pk):
                 journey=form.journey(),
             )
         except ValidationError as exc:
-            if exc.code != "stale":
+            # A service error may carry one message or one per field.
+            if "stale" not in error_codes(exc):
                 form.add_error(None, exc)
             else:
                 # Show the current values (saving them back would undo the
