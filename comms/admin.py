@@ -14,6 +14,8 @@ from django.views.decorators.http import require_POST
 from incidents.admin import ReadOnlyAdmin
 from incidents.models import Incident
 from incidents.selectors import REFERENCE_PATTERN
+from portal.admin_site import PortalModelAdmin, PortalTabularInline
+from portal.forms import MESSAGE_MAX_LENGTH, PortalModelForm
 
 from . import services
 from .catalogue import CATALOGUE, reader_context
@@ -30,7 +32,7 @@ from .models import (
 )
 
 
-class MessageTemplateForm(forms.ModelForm):
+class MessageTemplateForm(PortalModelForm):
     """Template settings plus its wording; saving new wording makes a version."""
 
     subject = forms.CharField(
@@ -40,6 +42,7 @@ class MessageTemplateForm(forms.ModelForm):
         help_text="One line; leave empty for chat messages and notes.",
     )
     body = forms.CharField(
+        max_length=MESSAGE_MAX_LENGTH,
         widget=forms.Textarea(
             attrs={"rows": 20, "cols": 100, "class": "vLargeTextField"}
         ),
@@ -85,7 +88,7 @@ class MessageTemplateForm(forms.ModelForm):
         return data
 
 
-class VersionInline(admin.TabularInline):
+class VersionInline(PortalTabularInline):
     model = MessageTemplateVersion
     fields = ["number", "created_at", "created_by", "subject", "compare"]
     readonly_fields = fields
@@ -102,6 +105,9 @@ class VersionInline(admin.TabularInline):
 
     @admin.display(description="Compare")
     def compare(self, version):
+        if version.pk is None:
+            # A row a tampered form count adds; there is nothing to compare.
+            return "—"
         if version.number == 1:
             return "first version"
         url = reverse("admin:comms_messagetemplate_diff", args=[version.template_id])
@@ -115,7 +121,7 @@ class VersionInline(admin.TabularInline):
 
 
 @admin.register(MessageTemplate)
-class MessageTemplateAdmin(admin.ModelAdmin):
+class MessageTemplateAdmin(PortalModelAdmin):
     form = MessageTemplateForm
     list_display = [
         "name",
@@ -384,14 +390,14 @@ def _labelled_messages(exc: ValidationError) -> list[str]:
 
 
 @admin.register(ExternalParty)
-class ExternalPartyAdmin(admin.ModelAdmin):
+class ExternalPartyAdmin(PortalModelAdmin):
     list_display = ["name", "kind", "support_email", "escalation_email", "ack_hours"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name", "support_email", "account_ref"]
 
 
 @admin.register(ChatRoute)
-class ChatRouteAdmin(admin.ModelAdmin):
+class ChatRouteAdmin(PortalModelAdmin):
     list_display = ["channel_name", "ping", "priority", "is_systemic", "category"]
     list_filter = ["priority", "is_systemic", "category"]
     list_select_related = ["category"]
@@ -402,7 +408,7 @@ class ChatRouteAdmin(admin.ModelAdmin):
 
 
 @admin.register(DeliveryRule)
-class DeliveryRuleAdmin(admin.ModelAdmin):
+class DeliveryRuleAdmin(PortalModelAdmin):
     list_display = ["audience", "priority", "is_systemic", "mode"]
     list_filter = ["audience", "mode"]
     search_fields = ["audience"]

@@ -3,6 +3,7 @@ from crispy_forms.layout import HTML, Div, Field, Layout, Row, Submit
 from django import forms
 
 from incidents.forms import DATETIME_WIDGET, JINJA2_WIDGETS
+from portal.forms import MESSAGE_MAX_LENGTH, ParsedTextField, PortalForm
 
 from .models import Audience, Channel, ExternalParty, Reply, Situation, Stage
 
@@ -11,13 +12,15 @@ def _col(name: str, width: int) -> Div:
     return Div(Field(name), css_class=f"col-md-{width}")
 
 
-class RecipientsField(forms.CharField):
+class RecipientsField(ParsedTextField):
     """Comma- or line-separated addresses (or one chat channel)."""
 
-    def to_python(self, value):
-        value = super().to_python(value)
+    # Some fifty addresses: more than any incident has been sent to.
+    default_max_length = 5_000
+
+    def parse(self, text):
         return [
-            part.strip() for part in value.replace("\n", ",").split(",") if part.strip()
+            part.strip() for part in text.replace("\n", ",").split(",") if part.strip()
         ]
 
     def prepare_value(self, value):
@@ -26,7 +29,7 @@ class RecipientsField(forms.CharField):
         return value
 
 
-class ComposeForm(forms.Form):
+class ComposeForm(PortalForm):
     default_renderer = JINJA2_WIDGETS  # same HTML; the compose page is hot
     message = forms.IntegerField(widget=forms.HiddenInput, required=False)
     template_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
@@ -48,7 +51,9 @@ class ComposeForm(forms.Form):
         help_text="E-mail addresses separated by commas, or the chat channel.",
     )
     subject = forms.CharField(max_length=300, required=False)
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 14}))
+    body = forms.CharField(
+        max_length=MESSAGE_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 14})
+    )
     send_after = forms.DateTimeField(
         widget=DATETIME_WIDGET,
         required=False,
@@ -102,7 +107,7 @@ class ComposeForm(forms.Form):
         }
 
 
-class ReplyForm(forms.Form):
+class ReplyForm(PortalForm):
     default_renderer = JINJA2_WIDGETS  # same HTML; on every messages page
     sender_kind = forms.ChoiceField(choices=Reply.From.choices, label="From")
     party = forms.ModelChoiceField(
@@ -114,7 +119,9 @@ class ReplyForm(forms.Form):
     sender_name = forms.CharField(max_length=120, required=False, label="Name")
     kind = forms.ChoiceField(choices=Reply.Kind.choices)
     text = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}), label="What they said"
+        max_length=MESSAGE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="What they said",
     )
     received_at = forms.DateTimeField(
         widget=DATETIME_WIDGET,
@@ -136,12 +143,16 @@ class ReplyForm(forms.Form):
         )
 
 
-class ApprovalForm(forms.Form):
+class ApprovalForm(PortalForm):
     subject = forms.CharField(max_length=300, required=False)
     # Not stripped: the service compares it with the stored text to tell an
     # edit from an untouched approval (it also normalises line endings).
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), strip=False)
+    body = forms.CharField(
+        max_length=MESSAGE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        strip=False,
+    )
 
 
-class RejectionForm(forms.Form):
+class RejectionForm(PortalForm):
     reason = forms.CharField(max_length=300)

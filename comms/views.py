@@ -281,7 +281,10 @@ def compose(request, pk):
         form = ComposeForm(initial=_prefill(request, incident, suggestions))
     recipients = form["recipients"].value() or []
     if isinstance(recipients, str):
-        recipients = form.fields["recipients"].to_python(recipients)
+        try:
+            recipients = form.fields["recipients"].to_python(recipients)
+        except ValidationError:
+            recipients = []  # the form shows why
     return render(
         request,
         "comms/compose.html",

@@ -7,6 +7,13 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from import_export.admin import ImportExportModelAdmin
 
+from portal.admin_site import (
+    PortalModelAdmin,
+    PortalStackedInline,
+    PortalTabularInline,
+)
+from portal.forms import PortalModelForm
+
 from . import services
 from .admin_forms import DURATION_HINT, FriendlyFieldsMixin, format_duration
 from .models import (
@@ -25,7 +32,7 @@ from .models import (
 from .resources import CustomerResource
 
 
-class HolidayInline(admin.TabularInline):
+class HolidayInline(PortalTabularInline):
     model = Holiday
     extra = 1
 
@@ -36,7 +43,7 @@ WEEKDAY_SHORT = dict(
 
 
 @admin.register(BusinessCalendar)
-class BusinessCalendarAdmin(FriendlyFieldsMixin, admin.ModelAdmin):
+class BusinessCalendarAdmin(FriendlyFieldsMixin, PortalModelAdmin):
     list_display = ["name", "time_zone", "working_days"]
     search_fields = ["name"]
     inlines = [HolidayInline]
@@ -49,7 +56,7 @@ class BusinessCalendarAdmin(FriendlyFieldsMixin, admin.ModelAdmin):
         return ", ".join(WEEKDAY_SHORT[d] for d in days)
 
 
-class SeverityCriterionInline(admin.TabularInline):
+class SeverityCriterionInline(PortalTabularInline):
     model = SeverityCriterion
     fields = ["priority", "text", "position", "is_active"]
     extra = 0
@@ -59,7 +66,7 @@ class SeverityCriterionInline(admin.TabularInline):
     )
 
 
-class PolicyTargetInline(FriendlyFieldsMixin, admin.StackedInline):
+class PolicyTargetInline(FriendlyFieldsMixin, PortalStackedInline):
     """One block per priority, cadences grouped, so it fits a laptop screen."""
 
     model = PolicyTarget
@@ -108,7 +115,7 @@ class PolicyTargetInline(FriendlyFieldsMixin, admin.StackedInline):
         css = {"all": ["css/admin-widgets.css"]}
 
 
-class PolicyAdminForm(forms.ModelForm):
+class PolicyAdminForm(PortalModelForm):
     """The default flag moves through a service, never by unticking it."""
 
     make_default = forms.BooleanField(
@@ -148,7 +155,7 @@ class PolicyAdminForm(forms.ModelForm):
 
 
 @admin.register(Policy)
-class PolicyAdmin(FriendlyFieldsMixin, admin.ModelAdmin):
+class PolicyAdmin(FriendlyFieldsMixin, PortalModelAdmin):
     form = PolicyAdminForm
     list_display = [
         "name",
@@ -251,7 +258,7 @@ class PolicyAdmin(FriendlyFieldsMixin, admin.ModelAdmin):
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(PortalModelAdmin):
     list_display = ["name", "slug", "is_active", "position"]
     list_editable = ["is_active", "position"]
     list_filter = ["is_active"]
@@ -260,14 +267,14 @@ class CategoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Signal)
-class SignalAdmin(admin.ModelAdmin):
+class SignalAdmin(PortalModelAdmin):
     list_display = ["code", "description", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["code", "description"]
 
 
 @admin.register(Customer)
-class CustomerAdmin(FriendlyFieldsMixin, ImportExportModelAdmin):
+class CustomerAdmin(FriendlyFieldsMixin, ImportExportModelAdmin, PortalModelAdmin):
     list_display = [
         "name",
         "company",
@@ -343,7 +350,7 @@ class CustomerAdmin(FriendlyFieldsMixin, ImportExportModelAdmin):
         }
 
 
-class TimelineEventInline(admin.TabularInline):
+class TimelineEventInline(PortalTabularInline):
     model = TimelineEvent
     fields = ["created_at", "kind", "actor", "details"]
     readonly_fields = fields
@@ -357,7 +364,7 @@ class TimelineEventInline(admin.TabularInline):
         return False
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(PortalModelAdmin):
     """Viewable in the admin, changed only through the portal's services."""
 
     def has_add_permission(self, request):
@@ -395,7 +402,7 @@ class TimelineEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(StaffProfile)
-class StaffProfileAdmin(FriendlyFieldsMixin, admin.ModelAdmin):
+class StaffProfileAdmin(FriendlyFieldsMixin, PortalModelAdmin):
     list_display = ["user", "time_zone"]
     list_select_related = ["user"]
     search_fields = ["user__username"]

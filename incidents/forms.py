@@ -5,6 +5,8 @@ from crispy_forms.layout import HTML, Div, Field, Fieldset, Layout, Row, Submit
 from django import forms
 from django.forms.renderers import Jinja2 as Jinja2Renderer
 
+from portal.forms import NARRATIVE_MAX_LENGTH, ParsedTextField, PortalForm
+
 from . import selectors
 from .lifecycle import allowed_moves
 from .models import (
@@ -35,13 +37,16 @@ class StaffChoiceField(forms.ModelChoiceField):
         return obj.get_full_name() or obj.get_username()
 
 
-class CustomerField(forms.CharField):
+class CustomerField(ParsedTextField):
     """A customer picked by account id, e-mail or exact name; the page
     suggests matches as you type.
 
     A text box instead of a select: a select of 100,000 customers would be
     megabytes of HTML and unusable.
     """
+
+    # As long as the longest thing one types to find a customer: an e-mail.
+    default_max_length = 254
 
     widget = forms.TextInput(
         attrs={
@@ -52,8 +57,8 @@ class CustomerField(forms.CharField):
         }
     )
 
-    def to_python(self, value):
-        value = super().to_python(value).strip()
+    def parse(self, text):
+        value = text.strip()
         if not value:
             return None
         matches = selectors.customers_named_exactly(value)
@@ -95,7 +100,7 @@ class CriteriaCheckboxes(forms.CheckboxSelectMultiple):
         return option
 
 
-class IncidentForm(forms.Form):
+class IncidentForm(PortalForm):
     """The incident ticket, in the sections of the carrier playbook (000 2A)."""
 
     title = forms.CharField(
@@ -148,10 +153,12 @@ class IncidentForm(forms.Form):
     )
     sentiment = forms.ChoiceField(choices=Incident.Sentiment.choices)
     what_happened = forms.CharField(
+        max_length=NARRATIVE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Two or three plain sentences: what broke, for whom, since when.",
     )
     customer_summary = forms.CharField(
+        max_length=NARRATIVE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2}),
         required=False,
         label="What the customer is told",
@@ -159,11 +166,13 @@ class IncidentForm(forms.Form):
         "this; the narrative above and the root cause stay internal.",
     )
     root_cause = forms.CharField(
+        max_length=NARRATIVE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2}),
         required=False,
         help_text="Internal. Leave empty while under investigation.",
     )
     fix_summary = forms.CharField(
+        max_length=NARRATIVE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2}),
         required=False,
         label="What we did to fix it (for the customer)",
@@ -173,19 +182,28 @@ class IncidentForm(forms.Form):
         required=False, label="Partner action needed"
     )
     partner_action_details = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Details"
+        required=False,
+        max_length=NARRATIVE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Details",
     )
     is_vendor_action_needed = forms.BooleanField(
         required=False, label="Vendor action needed"
     )
     vendor_action_details = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Details"
+        required=False,
+        max_length=NARRATIVE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Details",
     )
     is_engineering_action_needed = forms.BooleanField(
         required=False, label="Engineering action needed"
     )
     engineering_action_details = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Details"
+        required=False,
+        max_length=NARRATIVE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Details",
     )
     owner = StaffChoiceField(
         queryset=selectors.assignable_staff(),
@@ -408,7 +426,7 @@ class IncidentForm(forms.Form):
         return initial
 
 
-class IncidentFilterForm(forms.Form):
+class IncidentFilterForm(PortalForm):
     """The list page's filters; every field optional, bad values ignored."""
 
     q = forms.CharField(
@@ -479,7 +497,10 @@ class IncidentFilterForm(forms.Form):
             field.widget.attrs["class"] = f"{css} form-control-sm"
 
     def filters(self) -> selectors.IncidentFilters:
-        data = self.cleaned_data if self.is_valid() else {}
+        data = {}
+        if self.is_bound:
+            self.is_valid()  # a bad value drops its own filter, not the others
+            data = self.cleaned_data
         return selectors.IncidentFilters(
             status=data.get("status") or "",
             priority=data.get("priority") or "",
@@ -499,7 +520,7 @@ class IncidentFilterForm(forms.Form):
 JINJA2_WIDGETS = Jinja2Renderer()
 
 
-class SidebarForm(forms.Form):
+class SidebarForm(PortalForm):
     """A small form of the incident page's sidebar.
 
     Rendered by templates/incidents/_sidebar_form.jinja rather than crispy:
@@ -577,7 +598,7 @@ class ImmediateActionForm(SidebarForm):
     )
 
 
-class TimeZoneForm(forms.Form):
+class TimeZoneForm(PortalForm):
     time_zone = forms.ChoiceField(
         help_text="Every time in the portal is shown in this zone."
     )

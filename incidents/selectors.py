@@ -22,6 +22,8 @@ from .sla import ClockState, clock_state
 
 REFERENCE_PATTERN = re.compile(r"^\s*(?:inc-?)?0*(\d{1,12})\s*$", re.IGNORECASE)
 
+# The longest account id, name or e-mail address a customer can have.
+CUSTOMER_TEXT_MAX_LENGTH = 254
 # Up to this many matching customers, a search passes their ids as a list;
 # past it, a subquery (see _search_q). Either way every match is found.
 CUSTOMER_MATCH_LIMIT = 200
@@ -298,8 +300,10 @@ def customers_matching(text: str, *, limit: int = 10) -> QuerySet:
     """Return customers whose account id or e-mail starts with ``text``, or
     whose name contains it; exact matches first, then name prefixes."""
     text = text.strip()
-    # PostgreSQL cannot take a NUL character in a query parameter.
-    if len(text) < 2 or "\x00" in text:
+    # PostgreSQL cannot take a NUL character in a query parameter, and no
+    # customer field is longer than an e-mail address (SQLite refuses a LIKE
+    # pattern of 50,000 characters).
+    if not 2 <= len(text) <= CUSTOMER_TEXT_MAX_LENGTH or "\x00" in text:
         return Customer.objects.none()
     # A surname ("Becker") is found inside the name; the trigram index on
     # UPPER(name) serves icontains as well as istartswith.

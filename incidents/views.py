@@ -11,6 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal.forms import error_codes
 from portal.middleware import SESSION_TIME_ZONE_KEY
 
 from . import selectors, services
@@ -187,7 +188,8 @@ def incident_edit(request, pk):
                 severity_criteria=list(form.cleaned_data["severity_criteria"]),
             )
         except ValidationError as exc:
-            if exc.code != "stale":
+            # A service error may carry one message or one per field.
+            if "stale" not in error_codes(exc):
                 form.add_error(None, exc)
             else:
                 # Show the current values (saving them back would undo the

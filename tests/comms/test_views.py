@@ -538,3 +538,46 @@ def test_post_incident_text_is_written_calm_and_factual(agent_client):
     )
 
     assert "Calm and factual" in page.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("channel", "recipients"), [("note", "team\x00"), ("chat", "#cs-\x00urgent")]
+)
+def test_compose_refuses_a_nul_byte_in_the_recipients(
+    agent_client, channel, recipients
+):
+    incident = IncidentFactory()
+    data = {
+        "audience": "internal",
+        "channel": channel,
+        "stage": "follow_up",
+        "recipients": recipients,
+        "body": "Heads up.",
+        "action": "Send",
+    }
+
+    response = agent_client.post(reverse("comms:compose", args=[incident.pk]), data)
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["recipients"]
+    assert not Message.objects.exists()
+
+
+@pytest.mark.django_db
+def test_compose_refuses_a_body_past_its_limit_and_says_the_limit(agent_client):
+    incident = IncidentFactory()
+    data = {
+        "audience": "internal",
+        "channel": "note",
+        "stage": "follow_up",
+        "body": "x" * 20_001,
+        "action": "Send",
+    }
+
+    response = agent_client.post(reverse("comms:compose", args=[incident.pk]), data)
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["body"]
+    assert "Up to 20,000 characters." in response.content.decode()
+    assert not Message.objects.exists()

@@ -547,3 +547,114 @@ def test_staff_with_history_cannot_be_deleted_only_deactivated(client):
 
     assert response.status_code == 200  # the admin's "cannot delete" page
     assert get_user_model().objects.filter(pk=leaver.pk).exists()
+
+
+@pytest.mark.django_db
+def test_edit_with_a_future_detection_time_shows_the_error_on_the_form(
+    agent_client, frozen_now
+):
+    incident = IncidentFactory()
+    data = _form_data(
+        customer=incident.customer.account_id,
+        category=incident.category.pk,
+        version=incident.version,
+        detected_at="2026-11-19T12:00",
+    )
+
+    response = agent_client.post(reverse("incidents:edit", args=[incident.pk]), data)
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["detected_at"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("view", ["incidents:create", "incidents:edit"])
+def test_a_contact_count_past_the_database_integer_is_a_form_error(agent_client, view):
+    incident = IncidentFactory()
+    data = _form_data(
+        customer=incident.customer.account_id,
+        version=incident.version,
+        customer_contact_count="2147483648",
+    )
+    args = [incident.pk] if view == "incidents:edit" else []
+
+    response = agent_client.post(reverse(view, args=args), data)
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["customer_contact_count"]
+
+
+@pytest.mark.django_db
+def test_a_nul_byte_in_the_customer_is_a_form_error(agent_client):
+    data = _form_data(customer="ACC-\x00")
+
+    response = agent_client.post(reverse("incidents:create"), data)
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["customer"]
+    assert not Incident.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "limit"), [("title", 200), ("what_happened", 10_000)]
+)
+def test_text_longer_than_its_limit_is_a_form_error(agent_client, field, limit):
+    response = agent_client.post(
+        reverse("incidents:create"), _form_data(**{field: "x" * (limit + 1)})
+    )
+
+    assert response.status_code == 200
+    assert response.context["form"].errors[field]
+    assert not Incident.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_form_states_text_limits(agent_client):
+    response = agent_client.get(reverse("incidents:create"))
+
+    body = response.content.decode()
+    assert 'maxlength="200"' in body
+    assert 'maxlength="10000"' in body
+    assert "Up to 10,000 characters." in body
+
+
+@pytest.mark.django_db
+def test_customer_search_with_a_very_long_text_finds_nobody(agent_client):
+    response = agent_client.get(
+        reverse("incidents:customer_search"), {"q": "a" * 100_000}
+    )
+
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("q", ["ab\x00", "x" * 1_000])
+def test_list_search_with_a_bad_text_shows_the_error(agent_client, q):
+    IncidentFactory()
+
+    response = agent_client.get(reverse("incidents:list"), {"q": q})
+
+    assert response.status_code == 200
+    assert response.context["filter_form"].errors["q"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("term", ["ac\x00", "x" * 2_000])
+def test_admin_autocomplete_with_a_bad_term_finds_nothing(client, admin_user, term):
+    CustomerFactory()
+    client.force_login(admin_user)
+
+    response = client.get(
+        reverse("admin:autocomplete"),
+        {
+            "term": term,
+            "app_label": "incidents",
+            "model_name": "incident",
+            "field_name": "customer",
+        },
+    )
+
+    assert response.status_code == 200
+    assert response.json()["results"] == []

@@ -1,0 +1,560 @@
+"""Post hostile values to every form of the portal and of our admin.
+
+No input may produce a server error. The forms are found, not listed: every
+URL pattern served by our apps is posted to once while the forms it builds
+are recorded, and every admin add and change page of our models is read for
+its form and inlines. Each input is then set in turn to each hostile value,
+with every other input holding a valid value, so the value reaches the
+services and the database whenever the form lets it through.
+"""
+
+import datetime as dt
+import logging
+from urllib.parse import quote, quote_plus, urlencode
+
+import pytest
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.http import QueryDict
+from django.test import Client, override_settings
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from comms import services as comms_services
+from comms.models import ChatRoute, ExternalParty, Message
+from incidents import services as incident_services
+from incidents.forms import CustomerField
+from incidents.models import Priority, StaffProfile
+from tests.factories import (
+    CustomerFactory,
+    IncidentFactory,
+    UserFactory,
+    send_test_message,
+)
+
+OUR_APPS = ("incidents", "comms", "escalations")
+# A zone 14 hours ahead of UTC: dates at the edge of the calendar overflow
+# when converted.
+FAR_ZONE = "Pacific/Kiritimati"
+
+# Raw request bytes, so invalid UTF-8 reaches the server as a browser or a
+# script could send it.
+VALUES = {
+    "empty": [b""],
+    "long": [b"x" * 1_000_000],
+    "nul": [b"a%00b", quote('["a\\u0000"]').encode()],
+    "surrogate": [b"\xed\xa0\x80", b"%ED%A0%80", quote('"\\ud800"').encode()],
+    "markup": [quote_plus("<script>alert(1)</script>\"'><b>x").encode()],
+    "number": [b"2147483648", b"-2147483649", b"9" * 40],
+    "date": [b"0001-01-01", b"9999-12-31", b"0000-00-00"],
+}
+SCRIPT = b"<script>alert(1)</script>"
+CHEAP_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# Discovery -----------------------------------------------------------------
+
+
+def _our_url_patterns(resolver=None, namespace=""):
+    """Yield (url name, pattern) for every view of our apps."""
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from _our_url_patterns(entry, inner)
+        elif isinstance(entry, URLPattern) and entry.name:
+            module = getattr(entry.callback, "__module__", "")
+            if module.split(".")[0] in OUR_APPS:
+                yield f"{namespace}{entry.name}", entry
+
+
+def _our_admins():
+    """Yield (model label, page) for every admin add and change form of ours."""
+    for model, model_admin in sorted(
+        admin.site._registry.items(), key=lambda item: item[0]._meta.label
+    ):
+        if model._meta.app_label not in OUR_APPS:
+            continue
+        for page in ("add", "change", "changelist"):
+            yield model._meta.label, page, model_admin
+
+
+URL_NAMES = sorted(name for name, _ in _our_url_patterns())
+ADMIN_PAGES = [(label, page) for label, page, _ in _our_admins()]
+
+
+class _Recorder:
+    """Record the forms built and the request inputs read during a request."""
+
+    def __init__(self, monkeypatch):
+        self.forms = []
+        self.keys = []
+        recorder = self
+        # The metaclass's __call__ sees the arguments the form was built
+        # with, before any __init__ takes its own keywords out.
+        metaclass = forms.forms.DeclarativeFieldsMetaclass
+        original_call = metaclass.__call__
+
+        def build(cls, *args, **kwargs):
+            form = original_call(cls, *args, **kwargs)
+            recorder.forms.append((form, args, kwargs))
+            return form
+
+        self.monkeypatch = monkeypatch
+        monkeypatch.setattr(metaclass, "__call__", build)
+        for method in ("get", "getlist", "__getitem__"):
+            original = getattr(QueryDict, method)
+
+            def reading(qd, key, *args, _original=original, **kwargs):
+                if key not in recorder.keys:
+                    recorder.keys.append(key)
+                return _original(qd, key, *args, **kwargs)
+
+            monkeypatch.setattr(QueryDict, method, reading)
+
+    def stop(self):
+        self.monkeypatch.undo()
+
+
+# Valid values ----------------------------------------------------------------
+
+
+def _as_text(widget, value) -> str:
+    if value is None:
+        return ""
+    if isinstance(widget, forms.widgets.DateTimeBaseInput):
+        return str(widget.format_value(value) or "")
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+def _generated(field, world):
+    """Return a valid value for a required field with nothing in it."""
+    if isinstance(field, CustomerField):
+        return world["customer"].account_id
+    if isinstance(field, forms.ModelChoiceField):
+        first = field.queryset.first()
+        return first.pk if first else ""
+    if isinstance(field, forms.ChoiceField):
+        return next((str(v) for v, _ in field.choices if v not in ("", None)), "")
+    if isinstance(field, forms.EmailField):
+        return "fuzz@example.com"
+    if isinstance(field, forms.URLField):
+        return "https://example.com/hook"
+    if isinstance(field, forms.SlugField):
+        return "fuzz-slug"
+    if isinstance(field, forms.BooleanField):
+        return True
+    if isinstance(field, forms.IntegerField | forms.DecimalField):
+        return field.min_value if field.min_value is not None else 1
+    if isinstance(field, forms.DateTimeField):
+        return timezone.now()
+    if isinstance(field, forms.DateField):
+        return dt.date(2026, 1, 5)
+    if isinstance(field, forms.JSONField):
+        return "[]"
+    return "Fuzz"
+
+
+def _submitted(form, world, objects=()) -> dict:
+    """Return what a browser submits for an unbound form, filled in validly."""
+    data = {}
+    for bf in form:
+        field, widget = bf.field, bf.field.widget
+        value = None
+        for obj in objects:
+            if isinstance(getattr(type(obj), bf.name, None), property):
+                continue
+            if hasattr(obj, bf.name) and not isinstance(obj, forms.BaseForm):
+                value = field.prepare_value(getattr(obj, bf.name))
+                break
+        else:
+            value = bf.value()
+        if value in (None, "", [], ()) and field.required:
+            value = field.prepare_value(_generated(field, world))
+        inner = getattr(widget, "widget", widget)  # admin's related wrapper
+        if isinstance(inner, forms.MultiWidget):
+            parts = value if isinstance(value, list) else inner.decompress(value)
+            for suffix, sub, part in zip(
+                inner.widgets_names, inner.widgets, parts, strict=True
+            ):
+                data[bf.html_name + suffix] = _as_text(sub, part)
+        elif isinstance(inner, forms.CheckboxInput):
+            if inner.check_test(value):
+                data[bf.html_name] = "on"
+        elif isinstance(value, list | tuple):
+            data[bf.html_name] = [str(v) for v in value]
+        else:
+            data[bf.html_name] = _as_text(inner, value)
+    return data
+
+
+def _body(data: dict, key: str, raw: bytes) -> bytes:
+    """Encode a form body with ``key`` set to the raw bytes given."""
+    others = {k: v for k, v in data.items() if k != key}
+    encoded = urlencode(others, doseq=True).encode()
+    pair = quote_plus(key).encode() + b"=" + raw
+    return encoded + b"&" + pair if encoded else pair
+
+
+# Fixtures ----------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def cheap_passwords(settings):
+    """Hash passwords cheaply: the default costs about two seconds a user."""
+    settings.PASSWORD_HASHERS = CHEAP_HASHERS
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    """One of everything a form or page of ours works on.
+
+    Built once for the module inside a transaction that is rolled back after
+    it; each test runs in a savepoint of its own on top.
+    """
+    with (
+        django_db_blocker.unblock(),
+        override_settings(PASSWORD_HASHERS=CHEAP_HASHERS),
+        transaction.atomic(),
+    ):
+        yield _world()
+        transaction.set_rollback(True)
+
+
+def _world():
+    agent = UserFactory(username="fuzz-agent", role="Agent")
+    customer = CustomerFactory(account_id="ACC-FUZZ1")
+    incident = IncidentFactory(
+        customer=customer, is_systemic=True, priority=Priority.P2, actor=agent
+    )
+    item = incident_services.add_immediate_action(
+        incident=incident, actor=agent, what="Call the partner", who="Ana"
+    )
+    awaiting = send_test_message(incident, agent)
+    assert awaiting.status == Message.Status.AWAITING_APPROVAL
+    draft = comms_services.save_draft(
+        incident=incident,
+        actor=agent,
+        audience="internal",
+        channel="note",
+        stage="follow_up",
+        situation="",
+        follow_up_number=None,
+        party=None,
+        recipients=[],
+        subject="",
+        body="Thinking out loud.",
+        send_after=None,
+        template_version=None,
+    )
+    party = ExternalParty.objects.create(
+        kind="partner", name="Fuzz Partner", support_email="support@example.com"
+    )
+    ChatRoute.objects.create(channel_name="#fuzz", ping="@here")
+    comms_services.log_reply(
+        incident=incident, actor=agent, sender_kind="customer", text="Still broken."
+    )
+    StaffProfile.objects.get_or_create(user=agent)
+    return {
+        "customer": customer,
+        "incident": incident,
+        "item_pk": item,
+        "pk": incident,
+        "message_pk": awaiting,
+        "party": party,
+        "draft": draft,
+    }
+
+
+# Forms no generated value can satisfy: signing in needs a real password.
+UNFILLABLE = {"AuthenticationForm"}
+# The message each message URL acts on, where the awaiting one would not do.
+MESSAGE_FOR = {"comms:send_draft": "draft"}
+
+
+def _client(user) -> Client:
+    client = Client(raise_request_exception=False)
+    client.force_login(user)
+    session = client.session
+    session["time_zone"] = FAR_ZONE
+    session.save()
+    return client
+
+
+def _reload(obj):
+    return type(obj)._default_manager.get(pk=obj.pk)
+
+
+class _Outcomes:
+    """Collect every response that is a server error or reflects a script."""
+
+    def __init__(self, caplog):
+        self.failures = []
+        self.caplog = caplog
+        caplog.set_level(logging.ERROR, logger="django.request")
+
+    def check(self, response, what):
+        if response.status_code >= 500:
+            self.failures.append(f"{response.status_code} for {what}")
+        elif SCRIPT in response.content:
+            self.failures.append(f"unescaped script in the page for {what}")
+
+    def assert_clean(self, requests: int):
+        assert requests, "nothing was posted"
+        assert self.failures == []
+        logged = [r.getMessage() for r in self.caplog.records]
+        assert not [m for m in logged if "Internal Server Error" in m], logged
+
+
+# Sending -------------------------------------------------------------------------
+
+
+def _input_names(bf) -> list[str]:
+    inner = getattr(bf.field.widget, "widget", bf.field.widget)
+    if isinstance(inner, forms.MultiWidget):
+        return [bf.html_name + suffix for suffix in inner.widgets_names]
+    return [bf.html_name]
+
+
+def _refused_by_its_field(bound_forms, key, body) -> bool:
+    """Tell whether the field reading ``key`` refuses the value on its own.
+
+    Such a value never gets past the form, so the requests that send every
+    input at once cover it; only values a field lets through are worth a
+    request of their own.
+    """
+    data = QueryDict(body)
+    for form in bound_forms:
+        for bf in form:
+            if key in _input_names(bf):
+                field = bf.field
+                value = field.widget.value_from_datadict(data, {}, bf.html_name)
+                try:
+                    field.clean(value)
+                except ValidationError:
+                    return True
+                return False
+    return False
+
+
+def _chunks(keys, raw):
+    """Group the inputs so that a request stays under Django's body limit."""
+    size = max(1, 2_000_000 // (len(raw) + 64))
+    keys = list(keys)
+    return [keys[i : i + size] for i in range(0, len(keys), size)]
+
+
+def _fuzz(send, baseline, bound_forms, keys, kind, outcomes):
+    """Send each hostile value of ``kind`` in every input; return the count."""
+    requests = 0
+    data = None
+
+    def sent(body, what):
+        nonlocal data, requests
+        response = send(body)
+        outcomes.check(response, what)
+        requests += 1
+        if response.status_code in (301, 302, 303):
+            data = None  # something changed: start again from fresh values
+
+    if not keys:
+        sent(b"", "no inputs")
+    for raw in VALUES[kind]:
+        for chunk in _chunks(keys, raw):
+            data = data or baseline()
+            body = urlencode(
+                {k: v for k, v in data.items() if k not in chunk}, doseq=True
+            ).encode()
+            body = b"&".join(
+                [body, *(quote_plus(k).encode() + b"=" + raw for k in chunk)]
+            ).lstrip(b"&")
+            sent(body, f"{chunk} = {raw[:40]!r}")
+        for key in keys:
+            data = data or baseline()
+            if quote_plus(str(data.get(key))).encode() == raw:
+                continue  # what the valid request already sends
+            body = _body(data, key, raw)
+            if not _refused_by_its_field(bound_forms, key, body):
+                sent(body, f"{key} = {raw[:40]!r}")
+    return requests
+
+
+# Portal pages ----------------------------------------------------------------
+
+
+def _url_objects(name, world) -> dict:
+    """Return the objects a URL's arguments name, by argument."""
+    pattern = dict(_our_url_patterns())[name]
+    objects = {}
+    for arg in pattern.pattern.converters:
+        if name.startswith("admin:"):
+            # An admin's own view (a preview, a diff) shows one of its objects.
+            model = next(
+                a.model
+                for _, _, a in _our_admins()
+                if name.startswith(
+                    f"admin:{a.model._meta.app_label}_{a.model._meta.model_name}_"
+                )
+            )
+            objects[arg] = _admin_object(model)
+        elif arg == "message_pk":
+            objects[arg] = world[MESSAGE_FOR.get(name, arg)]
+        else:
+            objects[arg] = world[arg]
+    return objects
+
+
+def _fresh(value):
+    if isinstance(value, models.Model):
+        model = value.__class__  # a lazy request.user included
+        if value.pk is None:
+            return model()
+        return model._default_manager.get(pk=value.pk)
+    return value
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", VALUES)
+@pytest.mark.parametrize("name", URL_NAMES)
+def test_portal_form_never_answers_a_server_error(
+    name, kind, world, admin_user, monkeypatch, caplog
+):
+    if name.startswith("admin:"):
+        client = _client(admin_user)
+    else:
+        client = _client(UserFactory(username="fuzz-manager", role="Manager"))
+    url_objects = _url_objects(name, world)
+    url = reverse(name, kwargs={arg: obj.pk for arg, obj in url_objects.items()})
+    recorder = _Recorder(monkeypatch)
+    outcomes = _Outcomes(caplog)
+
+    method, probe = "POST", client.post(url, {})
+    if probe.status_code == 405 or not (recorder.keys or recorder.forms):
+        # A page that reads no form may read its query string instead.
+        read = client.get(url, {"fuzz": "1"})
+        if read.status_code != 405:
+            method, probe = "GET", read
+    assert probe.status_code not in (403, 404, 405), probe
+    assert not probe.get("Location", "").startswith(("/login", "/admin/login"))
+    outcomes.check(probe, "an empty request")
+    keys = [k for k in recorder.keys if k != "fuzz"]
+    recorded = [(f, kw) for f, _, kw in recorder.forms if f.is_bound]
+    bound_forms = [f for f, _ in recorded]
+    objects = list(reversed(url_objects.values()))
+
+    def baseline():
+        data = dict.fromkeys(keys, "")
+        fresh_objects = [_fresh(obj) for obj in objects]
+        for form, kwargs in recorded:
+            kwargs = {
+                k: _fresh(v) for k, v in kwargs.items() if k not in ("data", "files")
+            }
+            filled = _submitted(type(form)(**kwargs), world, fresh_objects)
+            data.update(filled)
+            # Every other input holds a valid value, so the hostile one is
+            # the only thing a form or service can object to.
+            if type(form).__name__ not in UNFILLABLE:
+                bound = type(form)(filled, **kwargs)
+                assert bound.is_valid(), (type(form).__name__, bound.errors)
+        return data
+
+    def send(body):
+        if method == "POST":
+            return client.generic(
+                "POST", url, body, "application/x-www-form-urlencoded"
+            )
+        return client.generic("GET", url, QUERY_STRING=body.decode("latin-1"))
+
+    recorder.stop()
+    requests = _fuzz(send, baseline, bound_forms, list(baseline()), kind, outcomes)
+
+    outcomes.assert_clean(requests)
+
+
+# Admin forms -------------------------------------------------------------------
+
+
+def _admin_object(model):
+    obj = model._default_manager.order_by("pk").first()
+    assert obj is not None, f"the fuzz world has no {model._meta.label}"
+    return obj
+
+
+def _admin_baseline(client, url, world):
+    """Return what the admin page submits unchanged, filled in validly."""
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    context = response.context
+    data = _submitted(context["adminform"].form, world)
+    for inline in context["inline_admin_formsets"]:
+        formset = inline.formset
+        data.update(_submitted(formset.management_form, world))
+        for form in formset.forms:
+            filled = _submitted(form, world)
+            if not form.instance.pk:
+                # An extra row stays empty unless it is the one fuzzed.
+                filled = {k: v for k, v in filled.items() if k in form.initial}
+            data.update(filled)
+    return data
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", VALUES)
+@pytest.mark.parametrize(("label", "page"), ADMIN_PAGES)
+def test_admin_form_never_answers_a_server_error(
+    label, page, kind, world, admin_user, monkeypatch, caplog
+):
+    model_admin = next(a for lbl, p, a in _our_admins() if lbl == label)
+    model = model_admin.model
+    prefix = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+    client = _client(admin_user)
+    outcomes = _Outcomes(caplog)
+    if page == "changelist":
+        url = reverse(f"{prefix}_changelist")
+        keys, bound_forms, data = ["q"], [], {}
+        method = "GET"
+    else:
+        if page == "add":
+            url = reverse(f"{prefix}_add")
+            allowed = model_admin.has_add_permission(_FakeRequest(admin_user))
+        else:
+            obj = _admin_object(model)
+            url = reverse(f"{prefix}_change", args=[obj.pk])
+            allowed = model_admin.has_change_permission(_FakeRequest(admin_user), obj)
+        if not allowed:
+            pytest.skip(f"{label} cannot be {page}ed in the admin")
+        method = "POST"
+        data = _admin_baseline(client, url, world)
+        recorder = _Recorder(monkeypatch)
+        outcomes.check(
+            client.generic(
+                "POST",
+                url,
+                urlencode(data, doseq=True),
+                "application/x-www-form-urlencoded",
+            ),
+            "the unchanged form",
+        )
+        bound_forms = [f for f, _, _ in recorder.forms if f.is_bound]
+        recorder.stop()
+        keys = list(data)
+
+    def send(body):
+        if method == "POST":
+            return client.generic(
+                "POST", url, body, "application/x-www-form-urlencoded"
+            )
+        return client.generic("GET", url, QUERY_STRING=body.decode("latin-1"))
+
+    requests = _fuzz(send, lambda: data, bound_forms, keys, kind, outcomes)
+
+    outcomes.assert_clean(requests)
+
+
+class _FakeRequest:
+    def __init__(self, user):
+        self.user = user
