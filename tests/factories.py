@@ -78,10 +78,8 @@ def _walk_to(incident, status):
     return incident
 
 
-def send_test_message(incident, actor, **overrides):
-    """Send a customer follow-up e-mail through the service; override any field."""
-    from comms import services as comms_services
-
+def message_fields(incident, **overrides) -> dict:
+    """Return a customer follow-up e-mail's fields; override any of them."""
     fields = {
         "audience": "customer",
         "channel": "email",
@@ -97,5 +95,22 @@ def send_test_message(incident, actor, **overrides):
         "send_after": None,
         "template_version": None,
     }
-    fields.update(overrides)
-    return comms_services.send_message(incident=incident, actor=actor, **fields)
+    return {**fields, **overrides}
+
+
+def send_test_message(incident, actor, **overrides):
+    """Send a customer follow-up e-mail through the service; override any field."""
+    from comms import services as comms_services
+
+    return comms_services.send_message(
+        incident=incident, actor=actor, **message_fields(incident, **overrides)
+    )
+
+
+def save_test_draft(incident, actor, **overrides):
+    """Save a customer follow-up e-mail as a draft; override any field."""
+    from comms import services as comms_services
+
+    return comms_services.save_draft(
+        incident=incident, actor=actor, **message_fields(incident, **overrides)
+    )

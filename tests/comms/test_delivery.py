@@ -8,7 +8,7 @@ from comms.models import Message
 from comms.services import messages
 from incidents.models import Priority, TimelineEvent
 from tests.assertions import error_codes
-from tests.factories import IncidentFactory, send_test_message
+from tests.factories import IncidentFactory, save_test_draft, send_test_message
 
 
 @pytest.mark.django_db
@@ -418,20 +418,8 @@ def test_duplicates_count_from_when_a_message_left_not_when_it_was_drafted(
     agent, frozen_now, time_machine
 ):
     incident = IncidentFactory()
-    draft = services.save_draft(
-        incident=incident,
-        actor=agent,
-        audience="customer",
-        channel="email",
-        stage="follow_up",
-        situation="",
-        follow_up_number=1,
-        party=None,
-        recipients=[incident.customer.email],
-        subject="Update",
-        body="Draft from yesterday",
-        send_after=None,
-        template_version=None,
+    draft = save_test_draft(
+        incident, agent, subject="Update", body="Draft from yesterday"
     )
     time_machine.move_to(frozen_now + dt.timedelta(hours=30), tick=False)
     services.send_draft(message=draft, actor=agent)

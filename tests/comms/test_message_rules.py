@@ -10,7 +10,13 @@ from comms.models import DeliveryRule, ExternalParty, Message
 from incidents import services as incident_services
 from incidents.models import Incident, Priority, TimelineEvent
 from tests.assertions import error_codes
-from tests.factories import CustomerFactory, IncidentFactory, send_test_message
+from tests.factories import (
+    CustomerFactory,
+    IncidentFactory,
+    message_fields,
+    save_test_draft,
+    send_test_message,
+)
 
 
 @pytest.fixture
@@ -221,33 +227,16 @@ def test_a_closing_notice_does_not_silence_another_incidents(agent):
 # --- Edit, cancel, rework ----------------------------------------------------
 
 
-def _fields(incident, **overrides):
-    fields = {
-        "audience": "customer",
-        "channel": "email",
-        "stage": "follow_up",
-        "situation": "",
-        "follow_up_number": 1,
-        "party": None,
-        "recipients": [incident.customer.email],
-        "subject": "Update",
-        "body": "Still on it.",
-        "send_after": None,
-        "template_version": None,
-    }
-    return {**fields, **overrides}
-
-
 @pytest.mark.django_db
 def test_a_draft_can_be_edited_then_sent(agent):
     incident = IncidentFactory(priority=Priority.P3)
-    draft = services.save_draft(incident=incident, actor=agent, **_fields(incident))
+    draft = save_test_draft(incident, agent)
 
     sent = services.revise_message(
         message=draft,
         actor=agent,
         send=True,
-        **_fields(incident, body="Better words."),
+        **message_fields(incident, body="Better words."),
     )
 
     assert sent.pk == draft.pk
@@ -268,7 +257,7 @@ def test_a_scheduled_message_can_be_edited_until_it_leaves(agent, frozen_now):
         message=scheduled,
         actor=agent,
         send=True,
-        **_fields(incident, body="Edited.", send_after=later),
+        **message_fields(incident, body="Edited.", send_after=later),
     )
 
     assert edited.status == Message.Status.SCHEDULED
@@ -278,14 +267,14 @@ def test_a_scheduled_message_can_be_edited_until_it_leaves(agent, frozen_now):
 @pytest.mark.django_db
 def test_editing_keeps_the_rules_of_a_new_message(agent, connectx):
     incident = IncidentFactory(priority=Priority.P3)
-    draft = services.save_draft(incident=incident, actor=agent, **_fields(incident))
+    draft = save_test_draft(incident, agent)
 
     with pytest.raises(ValidationError) as exc_info:
         services.revise_message(
             message=draft,
             actor=agent,
             send=True,
-            **_fields(
+            **message_fields(
                 incident,
                 audience="partner",
                 party=connectx,

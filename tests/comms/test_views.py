@@ -11,6 +11,7 @@ from tests.factories import (
     CustomerFactory,
     IncidentFactory,
     UserFactory,
+    save_test_draft,
     send_test_message,
 )
 
@@ -386,20 +387,12 @@ def test_a_draft_is_edited_in_the_composer(agent, agent_client):
     incident = IncidentFactory(priority=Priority.P3)
     send_test_message(incident, agent, stage="creation", follow_up_number=None)
 
-    draft = services.save_draft(
-        incident=incident,
-        actor=agent,
-        audience="customer",
-        channel="email",
-        stage="follow_up",
-        situation="",
+    draft = save_test_draft(
+        incident,
+        agent,
         follow_up_number=2,
-        party=None,
-        recipients=[incident.customer.email],
         subject="Draft subject",
         body="Draft body",
-        send_after=None,
-        template_version=None,
     )
     url = reverse("comms:compose", args=[incident.pk])
 
