@@ -520,6 +520,13 @@ class IncidentFilterForm(PortalForm):
 JINJA2_WIDGETS = Jinja2Renderer()
 
 
+class TakeForm(PortalForm):
+    """Assign to me: the version the page showed, and where to go back to."""
+
+    version = forms.IntegerField(required=False, min_value=1)
+    next = forms.CharField(required=False, max_length=200)
+
+
 class SidebarForm(PortalForm):
     """A small form of the incident page's sidebar.
 

@@ -2,7 +2,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.backends.utils import csrf_input
 from django.template.loader import render_to_string
@@ -24,6 +24,7 @@ from .forms import (
     IncidentForm,
     MoveForm,
     ReopenForm,
+    TakeForm,
     TimeZoneForm,
 )
 from .lifecycle import REOPENABLE
@@ -308,7 +309,10 @@ def incident_assign(request, pk):
 @permission_required("incidents.assign_incident", raise_exception=True)
 def incident_take(request, pk):
     """Make the signed-in person the owner, from the list or the home page."""
-    version = request.POST.get("version", "")
+    form = TakeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "That page was out of date; reload it and try again.")
+        return redirect("incidents:detail", pk=pk)
     _run(
         request,
         pk,
@@ -316,13 +320,16 @@ def incident_take(request, pk):
             incident=inc,
             actor=request.user,
             owner=request.user,
-            expected_version=int(version) if version.isdecimal() else None,
+            expected_version=form.cleaned_data["version"],
         ),
         "You own it now.",
     )
-    back = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-        return redirect(back)
+    back = form.cleaned_data["next"]
+    # A path on this site only; redirect() would take other text for a view name.
+    if back.startswith("/") and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}
+    ):
+        return HttpResponseRedirect(back)
     return redirect("incidents:detail", pk=pk)
 
 

@@ -24,3 +24,20 @@ def locked_out(request, original_response=None, credentials=None):
         context,
         status=settings.AXES_HTTP_RESPONSE_CODE,
     )
+
+
+# The longest username a person can have; AccessAttempt keeps 255 characters.
+USERNAME_MAX_LENGTH = 150
+
+
+def username_for_throttling(request, credentials=None) -> str:
+    """Return the username a sign-in attempt is counted under.
+
+    Cut to a length a real username can have, and without NUL: django-axes
+    stores it, and PostgreSQL refuses a longer text or a NUL with an error.
+    """
+    if credentials:
+        username = credentials.get("username")
+    else:
+        username = request.POST.get("username")
+    return str(username or "").replace("\x00", "")[:USERNAME_MAX_LENGTH]
