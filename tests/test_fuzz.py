@@ -31,6 +31,7 @@ from tests.factories import (
     CustomerFactory,
     IncidentFactory,
     UserFactory,
+    save_test_draft,
     send_test_message,
 )
 
@@ -236,20 +237,15 @@ def _world():
     )
     awaiting = send_test_message(incident, agent)
     assert awaiting.status == Message.Status.AWAITING_APPROVAL
-    draft = comms_services.save_draft(
-        incident=incident,
-        actor=agent,
+    draft = save_test_draft(
+        incident,
+        agent,
         audience="internal",
         channel="note",
-        stage="follow_up",
-        situation="",
         follow_up_number=None,
-        party=None,
         recipients=[],
         subject="",
         body="Thinking out loud.",
-        send_after=None,
-        template_version=None,
     )
     party = ExternalParty.objects.create(
         kind="partner", name="Fuzz Partner", support_email="support@example.com"
