@@ -36,7 +36,13 @@ DEDUP_WINDOW = dt.timedelta(hours=24)
 
 
 def _check_recipients(channel: str, recipients: list[str]) -> list[str]:
-    cleaned = [r.strip() for r in recipients if r and r.strip()]
+    # The same address twice would mean two identical e-mails to one
+    # customer (each customer gets an e-mail of their own).
+    cleaned, seen = [], set()
+    for recipient in (r.strip() for r in recipients if r and r.strip()):
+        if recipient.lower() not in seen:
+            seen.add(recipient.lower())
+            cleaned.append(recipient)
     if channel == Channel.EMAIL:
         if not cleaned:
             raise _field_error(

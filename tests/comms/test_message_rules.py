@@ -165,6 +165,18 @@ def test_a_retry_skips_customers_who_already_got_the_email(agent, smtp_server):
 
 
 @pytest.mark.django_db
+def test_an_address_typed_twice_gets_one_email(agent, smtp_server):
+    incident = IncidentFactory(priority=Priority.P3)
+    address = incident.customer.email
+    message = send_test_message(incident, agent, recipients=[address, address.upper()])
+
+    services.deliver_message(message_id=message.pk)
+
+    assert message.recipients == [address]
+    assert [e.rcpt_tos for e in smtp_server.messages] == [[address]]
+
+
+@pytest.mark.django_db
 def test_a_partner_gets_one_email_for_all_its_addresses(agent, connectx, smtp_server):
     incident = IncidentFactory(priority=Priority.P3)
     message = _partner_message(
