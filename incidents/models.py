@@ -865,6 +865,57 @@ class TimelineEventKind(models.TextChoices):
     MESSAGE_EDITED = "message_edited", "Message edited"
     MESSAGE_CANCELLED = "message_cancelled", "Message cancelled"
     REPLY_LOGGED = "reply_logged", "Reply logged"
+    # Escalations (issue 11)
+    ESCALATION_REQUESTED = "escalation_requested", "Escalation requested"
+    ESCALATION_TRIGGERED = "escalation_triggered", "Escalation rule fired"
+    ESCALATION_APPROVED = "escalation_approved", "Escalation approved"
+    ESCALATION_REJECTED = "escalation_rejected", "Escalation rejected"
+    ESCALATION_ACKNOWLEDGED = "escalation_acknowledged", "Escalation acknowledged"
+    ESCALATION_RETURNED = "escalation_returned", "Escalation returned"
+    ESCALATION_RESOLVED = "escalation_resolved", "Escalation resolved"
+    ESCALATION_CANCELLED = "escalation_cancelled", "Escalation cancelled"
+    ESCALATION_REMINDED = "escalation_reminded", "Escalation reminder sent"
+    BUG_REPORT_FILED = "bug_report_filed", "Bug report filed"
+    URGENT_ALERT_POSTED = "urgent_alert_posted", "Urgent alert posted"
+    ON_CALL_PAGED = "on_call_paged", "On-call paged"
+    MANAGEMENT_NOTIFIED = "management_notified", "Management notified"
+    # Credits and refunds (issue 12)
+    CREDIT_REQUESTED = "credit_requested", "Credit requested"
+    CREDIT_APPROVED = "credit_approved", "Credit approved"
+    CREDIT_REJECTED = "credit_rejected", "Credit rejected"
+    CREDIT_APPLIED = "credit_applied", "Credit applied"
+    CREDIT_CANCELLED = "credit_cancelled", "Credit cancelled"
+    # Resolve, close and learn (issue 13)
+    RESOLUTION_RECORDED = "resolution_recorded", "Resolution recorded"
+    CHECKLIST_ATTACHED = "checklist_attached", "Checklist attached"
+    CHECKLIST_ITEM_DONE = "checklist_item_done", "Checklist item done"
+    CHECKLIST_ITEM_NOT_APPLICABLE = (
+        "checklist_item_not_applicable",
+        "Checklist item not applicable",
+    )
+    CHECKLIST_ITEM_REOPENED = "checklist_item_reopened", "Checklist item reopened"
+    CLOSE_REFUSED = "close_refused", "Close refused"
+    ARCHIVED = "archived", "Archived"
+    POSTMORTEM_CHANGED = "postmortem_changed", "Post-mortem changed"
+    COMMUNICATION_PLAN_CHANGED = (
+        "communication_plan_changed",
+        "Communication plan changed",
+    )
+    SECURITY_FLAGGED = "security_flagged", "Flagged as a security incident"
+    SECURITY_PHASE_DONE = "security_phase_done", "Security phase done"
+    REGULATORY_CLOCK_STARTED = "regulatory_clock_started", "Regulatory clock started"
+    REGULATORY_NOTICE_SENT = "regulatory_notice_sent", "Regulatory notice sent"
+    # Automation (issue 14)
+    FOLLOW_UP_LOOP_CHANGED = "follow_up_loop_changed", "Follow-up loop changed"
+    FOLLOW_UP_SLOTS_MISSED = "follow_up_slots_missed", "Follow-up slots missed"
+    PARTY_SILENT = "party_silent", "Partner or vendor silent"
+    SLA_AT_RISK_ALERTED = "sla_at_risk_alerted", "Deadline at risk"
+    SLA_BREACHED = "sla_breached", "Deadline breached"
+    AUTO_CLOSED = "auto_closed", "Closed by rule"
+    REPLY_RECEIVED = "reply_received", "Reply received by e-mail"
+    SIGNAL_RECEIVED = "signal_received", "Monitoring signal received"
+    # Metrics (issue 15)
+    SURVEY_ANSWERED = "survey_answered", "Satisfaction survey answered"
 
 
 class TimelineEvent(models.Model):

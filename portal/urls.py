@@ -13,5 +13,6 @@ urlpatterns = [
     path("me/", incident_views.profile, name="profile"),
     path("incidents/", include("incidents.urls")),
     path("", include("comms.urls")),
+    path("", include("escalations.urls")),
     path("admin/", admin.site.urls),
 ]

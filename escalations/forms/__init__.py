@@ -1,0 +1,1 @@
+"""Escalation and credit forms, split by subject (routing.py, credits.py)."""

@@ -1,1 +1,0 @@
-"""Filled in by the escalations issue; kept so every app has the same module set."""

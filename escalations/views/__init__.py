@@ -1,0 +1,1 @@
+"""Escalation and credit pages, split by subject (routing.py, credits.py)."""
