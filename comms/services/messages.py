@@ -211,6 +211,8 @@ def _event(message: Message, kind: str, actor, **details) -> None:
             "audience": message.audience,
             "channel": message.channel,
             "subject": message.subject,
+            # Closure evidence and metrics read what was said at which stage.
+            "stage": message.stage,
             **details,
         },
     )
