@@ -15,6 +15,7 @@ from django.utils import timezone
 from incidents.models import Customer, Incident
 from incidents.selectors import incident_clocks, overall_clock_state
 from incidents.sla import CLOCK_STATE_LABELS
+from incidents.surveys import survey_path
 from portal.middleware import SESSION_TIME_ZONE_KEY
 
 from .models import Audience, ExternalParty
@@ -369,10 +370,23 @@ def incident_context(
             zone,
         ),
         "support": {"team": team},
+        "survey": {"url": _survey_url(incident, audience, base_url)},
     }
     if audience == Audience.CUSTOMER:
         return _without_internal(context)
     return context
+
+
+def _survey_url(incident: Incident, audience: str | None, base_url: str) -> str:
+    """The customer's signed survey link; empty where no single customer reads.
+
+    A systemic message renders once for many customers, and a link there
+    could only be answered once for all of them, so it carries none.
+    """
+    if audience != Audience.CUSTOMER or incident.customer_id is None:
+        return ""
+    path = survey_path(incident_id=incident.pk, customer_id=incident.customer_id)
+    return f"{settings.SURVEY_BASE_URL or base_url}{path}"
 
 
 def reader_context(request, incident: Incident, **kwargs) -> dict[str, Any]:
@@ -455,6 +469,7 @@ def sample_context() -> dict[str, Any]:
         "next_update_at": "Mon 23 Nov 2026, 21:30 UTC",
         "next_customer_update_at": "Mon 23 Nov 2026, 21:30 UTC",
         "support": {"team": "Support"},
+        "survey": {"url": "https://support.example.com/survey/abc/"},
     }
 
 

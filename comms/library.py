@@ -775,6 +775,10 @@ LIBRARY = [
 
         Please check that everything works for you. If anything is still wrong,
         reply to this e-mail and we will reopen your case straight away.
+        {% if survey.url %}
+
+        How did we do? One question, under a minute: {{ survey.url }}
+        {% endif %}
         """
         + SIGN_OFF,
     ),
@@ -795,6 +799,10 @@ LIBRARY = [
         What we did: {{ incident.fix }}
 
         Nothing is needed from you. Thank you for bearing with us.
+        {% if survey.url %}
+
+        How did we do? One question, under a minute: {{ survey.url }}
+        {% endif %}
         """
         + SIGN_OFF,
         situation="proactive",
@@ -816,6 +824,10 @@ LIBRARY = [
         What we did: {{ incident.fix }}
 
         We are also applying a goodwill gesture to your account for the trouble.
+        {% if survey.url %}
+
+        How did we do? One question, under a minute: {{ survey.url }}
+        {% endif %}
         """
         + SIGN_OFF,
         situation="multiple_contacts",
@@ -838,6 +850,10 @@ LIBRARY = [
 
         If anything still doesn't work, restart your device once; if that doesn't
         help, reply and we will sort it out.
+        {% if survey.url %}
+
+        How did we do? One question, under a minute: {{ survey.url }}
+        {% endif %}
         """
         + SIGN_OFF,
         situation="outage_restored",

@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal.forms import error_codes
 from portal.middleware import SESSION_TIME_ZONE_KEY
 
-from . import selectors, services
+from . import selectors, services, surveys
 from .forms import (
     AffectedCustomerForm,
     AssignForm,
@@ -24,6 +24,7 @@ from .forms import (
     IncidentForm,
     MoveForm,
     ReopenForm,
+    SurveyForm,
     TakeForm,
     TimeZoneForm,
 )
@@ -446,3 +447,34 @@ def profile(request):
             messages.success(request, "Time zone saved.")
             return redirect("profile")
     return render(request, "incidents/profile.html", {"form": form})
+
+
+# --- Satisfaction survey (issue 15) -----------------------------------------
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def survey_answer(request, token):
+    """The customer's one-page survey, reached from the resolution e-mail."""
+    if surveys.read_survey_token(token) is None:
+        return render(
+            request, "incidents/survey_closed.html", {"reason": "bad_link"}, status=404
+        )
+    form = SurveyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.answer_survey(token=token, answers=form.cleaned_data)
+        except ValidationError as exc:
+            codes = error_codes(exc)
+            if "answered" in codes or "bad_link" in codes:
+                reason = "answered" if "answered" in codes else "bad_link"
+                return render(
+                    request,
+                    "incidents/survey_closed.html",
+                    {"reason": reason},
+                    status=409 if reason == "answered" else 404,
+                )
+            form.add_error(None, exc)
+        else:
+            return render(request, "incidents/survey_closed.html", {"reason": "thanks"})
+    return render(request, "incidents/survey.html", {"form": form})

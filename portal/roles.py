@@ -23,11 +23,18 @@ AGENT = [
     "comms.send_message",
     "comms.view_reply",
     "comms.add_reply",
+    # Everyone reads held reviews (issue 15); managers hold them.
+    "escalations.view_review",
 ]
 # Senior agents work carrier escalations, which need the old carrier's
 # account number in full.
 SENIOR_AGENT = [*AGENT, "incidents.view_full_account_numbers"]
-MANAGER = [*SENIOR_AGENT, "comms.approve_message"]
+MANAGER = [
+    *SENIOR_AGENT,
+    "comms.approve_message",
+    "escalations.add_review",
+    "escalations.change_review",
+]
 VP = MANAGER
 
 ROLES = {

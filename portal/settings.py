@@ -242,6 +242,13 @@ COMMS_RETRY_BASE_SECONDS = env.int("COMMS_RETRY_BASE_SECONDS", default=60)
 # A delivery claimed longer ago than this was cut off (worker died).
 COMMS_STALE_CLAIM_SECONDS = env.int("COMMS_STALE_CLAIM_SECONDS", default=300)
 SUPPORT_TEAM_NAME = env("SUPPORT_TEAM_NAME", default="Customer Support")
+# A satisfaction survey link in a resolution e-mail stays valid this long.
+SURVEY_LINK_MAX_AGE_DAYS = env.int("SURVEY_LINK_MAX_AGE_DAYS", default=30)
+# Where customers reach the survey page (a proxy that exposes only
+# /survey/); empty means the portal's own address as the sender saw it.
+SURVEY_BASE_URL = env("SURVEY_BASE_URL", default="")
+# The metrics dashboard refuses ranges longer than this (days).
+METRICS_MAX_RANGE_DAYS = env.int("METRICS_MAX_RANGE_DAYS", default=400)
 
 # django-q2: the ORM broker needs no extra server; REDIS_URL switches to Redis
 # when one cluster machine is not enough.

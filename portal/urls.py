@@ -11,6 +11,9 @@ urlpatterns = [
     path("login/", incident_views.SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("me/", incident_views.profile, name="profile"),
+    # Customers reach this one page from the resolution e-mail; a proxy can
+    # expose /survey/ alone.
+    path("survey/<str:token>/", incident_views.survey_answer, name="survey"),
     path("incidents/", include("incidents.urls")),
     path("", include("comms.urls")),
     path("", include("escalations.urls")),

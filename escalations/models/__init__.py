@@ -1,5 +1,10 @@
 """Escalations and credits, split by subject; callers import from here.
 
 routing.py holds tiers, rules and escalations (issue 11); credits.py holds
-credit and refund requests with their approval limits (issue 12).
+credit and refund requests with their approval limits (issue 12);
+metrics.py holds metric targets and reviews (issue 15).
 """
+
+from .metrics import MetricTarget, Review, ReviewAction, ReviewKind
+
+__all__ = ["MetricTarget", "Review", "ReviewAction", "ReviewKind"]

@@ -1,1 +1,1 @@
-"""Escalation and credit pages, split by subject (routing.py, credits.py)."""
+"""Escalation, credit and metrics pages, split by subject."""

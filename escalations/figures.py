@@ -1,0 +1,88 @@
+"""The figures the playbooks ask managers to watch, and how each reads.
+
+Targets are data (MetricTarget per policy); this module only names the
+figures, their units and which way is good, so the admin, the dashboard and
+the tests agree on one list.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    label: str
+    unit: str  # "%", "score", "hours", "count"
+    higher_is_better: bool | None  # None: shown without a verdict
+    by_priority: bool = False
+    source: str = ""
+
+
+FIGURES = [
+    Figure(
+        "first_response_compliance",
+        "First responses on time",
+        "%",
+        True,
+        by_priority=True,
+        source="001 response time tracking",
+    ),
+    Figure(
+        "resolution_compliance",
+        "Resolutions on time",
+        "%",
+        True,
+        by_priority=True,
+        source="001 resolution time tracking",
+    ),
+    Figure("sla_compliance", "Resolved within SLA", "%", True, source="004 metric 4"),
+    Figure("csat", "Customer satisfaction (1-5)", "score", True, source="004 metric 5"),
+    Figure(
+        "escalation_rate",
+        "Incidents escalated",
+        "%",
+        False,
+        source="004 metric 1 (Tier 1 to Tier 2)",
+    ),
+    Figure(
+        "first_contact_resolution",
+        "Resolved without escalation",
+        "%",
+        True,
+        source="004 metric 6",
+    ),
+    Figure(
+        "avg_hours_to_escalation",
+        "Average time to escalation",
+        "hours",
+        False,
+        source="004 metric 3",
+    ),
+    Figure(
+        "avg_hours_to_detect", "Average time to detect", "hours", False, source="000 5A"
+    ),
+    Figure(
+        "avg_hours_to_first_response",
+        "Average time to first response",
+        "hours",
+        False,
+        source="000 5A",
+    ),
+    Figure(
+        "avg_hours_to_resolution",
+        "Average time to resolution",
+        "hours",
+        False,
+        source="000 5A",
+    ),
+    Figure(
+        "avg_customer_contacts",
+        "Customer contacts per incident",
+        "count",
+        False,
+        source="000 5A",
+    ),
+    Figure("sla_breaches", "SLA breaches", "count", False, source="000 5A"),
+]
+BY_KEY = {figure.key: figure for figure in FIGURES}
+CHOICES = [(figure.key, figure.label) for figure in FIGURES]

@@ -1,0 +1,336 @@
+"""The dashboard's figures, computed by the database.
+
+Each function runs a fixed number of aggregate queries over the incidents
+opened in a range, whatever the range holds: no incident rows come into
+Python. A figure whose data does not exist yet (no surveys answered, no
+escalations) shows as empty rather than as zero.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
+from django.db.models.functions import TruncDate
+
+from incidents.models import AffectedCustomer, Incident, Policy, SurveyResponse
+
+from .figures import BY_KEY
+from .models import MetricTarget
+
+PRIORITIES = ("P1", "P2", "P3", "P4")
+
+
+@dataclass(frozen=True)
+class Period:
+    """Incidents opened from ``start`` (inclusive) to ``end`` (exclusive)."""
+
+    start: dt.datetime
+    end: dt.datetime
+    policy: Policy | None = None
+    now: dt.datetime | None = None
+
+    def incidents(self):
+        incidents = Incident.objects.filter(
+            created_at__gte=self.start, created_at__lt=self.end
+        )
+        if self.policy is not None:
+            incidents = incidents.filter(policy=self.policy)
+        return incidents
+
+
+@dataclass
+class Row:
+    figure: str
+    value: Decimal | None
+    priority: str = ""
+    counted: int = 0  # how many incidents (or answers) the value stands on
+    target: Decimal | None = None
+    drill: str = ""  # which incidents a click lists ("" = none)
+    missed: int = 0
+
+    @property
+    def definition(self):
+        return BY_KEY[self.figure]
+
+    @property
+    def verdict(self) -> str:
+        """ "good", "bad" or "" (no target, no value, or no verdict)."""
+        higher = self.definition.higher_is_better
+        if self.value is None or self.target is None or higher is None:
+            return ""
+        if higher:
+            return "good" if self.value >= self.target else "bad"
+        return "good" if self.value <= self.target else "bad"
+
+
+@dataclass
+class Dashboard:
+    period: Period
+    rows: list[Row]
+    per_day: list[tuple[dt.date, int]] = field(default_factory=list)
+    systemic: dict = field(default_factory=dict)
+    satisfaction: dict = field(default_factory=dict)
+    total: int = 0
+
+
+def _percent(part: int, whole: int) -> Decimal | None:
+    if not whole:
+        return None
+    return (Decimal(part) * 100 / whole).quantize(Decimal("0.1"), ROUND_HALF_UP)
+
+
+def _hours(duration: dt.timedelta | None) -> Decimal | None:
+    if duration is None:
+        return None
+    hours = Decimal(duration.total_seconds()) / 3600
+    return hours.quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def _since(later: str, earlier: str):
+    return ExpressionWrapper(F(later) - F(earlier), output_field=DurationField())
+
+
+def _conditions(now: dt.datetime) -> dict[str, Q]:
+    """The incident filters the figures count, by the name drill links use."""
+    first_response_due = Q(first_response_at__isnull=False) | Q(
+        first_response_due_at__lte=now
+    )
+    first_response_met = Q(
+        first_response_at__isnull=False,
+        first_response_at__lte=F("first_response_due_at"),
+    )
+    resolution_due = Q(resolved_at__isnull=False) | Q(resolution_due_at__lte=now)
+    resolution_met = Q(
+        resolved_at__isnull=False, resolved_at__lte=F("resolution_due_at")
+    )
+    return {
+        "first_response_due": first_response_due,
+        "first_response_met": first_response_met,
+        "first_response_missed": first_response_due & ~first_response_met,
+        "resolution_due": resolution_due,
+        "resolution_met": resolution_met,
+        "resolution_missed": resolution_due & ~resolution_met,
+        "breached": (first_response_due & ~first_response_met)
+        | (resolution_due & ~resolution_met),
+        "resolved": Q(resolved_at__isnull=False),
+    }
+
+
+DRILL_LABELS = {
+    "first_response_missed": "First responses late or still missing",
+    "resolution_missed": "Resolutions late or overdue",
+    "breached": "Incidents that breached a deadline",
+    "resolved": "Resolved incidents",
+}
+
+
+def drill_condition(name: str, now: dt.datetime) -> Q | None:
+    """The filter behind a figure's link, or None for an unknown name."""
+    return _conditions(now).get(name) if name in DRILL_LABELS else None
+
+
+def _aggregates(now: dt.datetime) -> dict:
+    conditions = _conditions(now)
+    return {
+        "total": Count("id"),
+        **{
+            name: Count("id", filter=condition)
+            for name, condition in conditions.items()
+        },
+        "avg_detect": Avg(
+            _since("detected_at", "impact_started_at"),
+            filter=Q(
+                impact_started_at__isnull=False,
+                impact_started_at__lte=F("detected_at"),
+            ),
+        ),
+        "avg_first_response": Avg(
+            _since("first_response_at", "created_at"),
+            filter=Q(first_response_at__isnull=False),
+        ),
+        "avg_resolution": Avg(
+            _since("resolved_at", "created_at"), filter=Q(resolved_at__isnull=False)
+        ),
+        "avg_contacts": Avg("customer_contact_count"),
+    }
+
+
+def _targets(policy: Policy | None) -> dict[tuple[str, str], Decimal]:
+    """The policy's targets; across policies there is no one target to meet."""
+    if policy is None:
+        return {}
+    return {
+        (target.figure, target.priority): target.target
+        for target in MetricTarget.objects.filter(policy=policy)
+    }
+
+
+def dashboard(period: Period) -> Dashboard:
+    """Every figure for the period, against the policy's targets."""
+    now = period.now
+    incidents = period.incidents()
+    by_priority = {
+        row["priority"]: row
+        for row in incidents.order_by().values("priority").annotate(**_aggregates(now))
+    }
+    overall = incidents.aggregate(**_aggregates(now))
+    targets = _targets(period.policy)
+    rows: list[Row] = []
+
+    def add(figure, value, *, priority="", counted=0, drill="", missed=0):
+        rows.append(
+            Row(
+                figure=figure,
+                value=value,
+                priority=priority,
+                counted=counted,
+                target=targets.get((figure, priority)),
+                drill=drill,
+                missed=missed,
+            )
+        )
+
+    for figure, due, met, missed in (
+        (
+            "first_response_compliance",
+            "first_response_due",
+            "first_response_met",
+            "first_response_missed",
+        ),
+        (
+            "resolution_compliance",
+            "resolution_due",
+            "resolution_met",
+            "resolution_missed",
+        ),
+    ):
+        add(
+            figure,
+            _percent(overall[met], overall[due]),
+            counted=overall[due],
+            drill=missed,
+            missed=overall[missed],
+        )
+        for priority in PRIORITIES:
+            data = by_priority.get(priority)
+            if data is None:
+                add(figure, None, priority=priority, drill=missed)
+                continue
+            add(
+                figure,
+                _percent(data[met], data[due]),
+                priority=priority,
+                counted=data[due],
+                drill=missed,
+                missed=data[missed],
+            )
+    resolved = overall["resolved"]
+    add(
+        "sla_compliance",
+        _percent(overall["resolution_met"], resolved),
+        counted=resolved,
+        drill="resolution_missed",
+        missed=overall["resolution_missed"],
+    )
+    satisfaction = _satisfaction(period)
+    add(
+        "csat",
+        satisfaction["score"],
+        counted=satisfaction["answers"],
+    )
+    add("avg_hours_to_detect", _hours(overall["avg_detect"]), counted=overall["total"])
+    add(
+        "avg_hours_to_first_response",
+        _hours(overall["avg_first_response"]),
+        counted=overall["total"],
+    )
+    add(
+        "avg_hours_to_resolution",
+        _hours(overall["avg_resolution"]),
+        counted=resolved,
+        drill="resolved",
+    )
+    contacts = overall["avg_contacts"]
+    add(
+        "avg_customer_contacts",
+        None
+        if contacts is None
+        else Decimal(contacts).quantize(Decimal("0.1"), ROUND_HALF_UP),
+        counted=overall["total"],
+    )
+    add(
+        "sla_breaches",
+        Decimal(overall["breached"]),
+        counted=overall["total"],
+        drill="breached",
+        missed=overall["breached"],
+    )
+    return Dashboard(
+        period=period,
+        rows=rows,
+        per_day=_per_day(incidents),
+        systemic=_systemic(period, now),
+        satisfaction=satisfaction,
+        total=overall["total"],
+    )
+
+
+def _per_day(incidents) -> list[tuple[dt.date, int]]:
+    return [
+        (row["day"], row["count"])
+        for row in incidents.order_by()
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(count=Count("id"))
+        .order_by("day")
+    ]
+
+
+def _satisfaction(period: Period) -> dict:
+    answers = SurveyResponse.objects.filter(
+        answered_at__gte=period.start, answered_at__lt=period.end
+    )
+    if period.policy is not None:
+        answers = answers.filter(incident__policy=period.policy)
+    averages = answers.aggregate(
+        answers=Count("id"),
+        unhappy=Count("id", filter=Q(score__lte=2)),
+        **{
+            f"avg_{name}": Avg(field)
+            for name, field in (
+                ("score", "score"),
+                ("communication", "communication_score"),
+                ("response_time", "response_time_score"),
+                ("resolution", "resolution_score"),
+                ("handling", "handling_score"),
+            )
+        },
+    )
+    data = {"answers": averages["answers"], "unhappy": averages["unhappy"]}
+    for name in ("score", "communication", "response_time", "resolution", "handling"):
+        value = averages[f"avg_{name}"]
+        data[name] = (
+            None
+            if value is None
+            else Decimal(value).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        )
+    return data
+
+
+def _systemic(period: Period, now: dt.datetime) -> dict:
+    """000 5A's impact summary, over the systemic incidents of the period."""
+    systemic = period.incidents().filter(is_systemic=True)
+    data = systemic.aggregate(
+        incidents=Count("id"),
+        without_service=Avg(
+            _since("resolved_at", "impact_started_at"),
+            filter=Q(resolved_at__isnull=False, impact_started_at__isnull=False),
+        ),
+        breaches=Count("id", filter=_conditions(now)["breached"]),
+    )
+    data["customers"] = AffectedCustomer.objects.filter(
+        incident__in=systemic.values("pk")
+    ).count()
+    data["without_service"] = _hours(data["without_service"])
+    return data

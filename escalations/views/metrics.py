@@ -1,0 +1,259 @@
+"""The metrics dashboard, the incidents behind each figure, and reviews."""
+
+import csv
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from incidents import selectors as incident_selectors
+from incidents.pagination import CappedCountPaginator
+
+from .. import metrics, selectors, services
+from ..forms.metrics import MetricsRangeForm, ReviewActionFormSet, ReviewForm
+from ..models import Review, ReviewAction
+
+PAGE_SIZE = 25
+CHART_WIDTH = 720
+CHART_HEIGHT = 120
+CSV_HEADER = [
+    "figure",
+    "priority",
+    "value",
+    "unit",
+    "target",
+    "verdict",
+    "counted",
+    "missed",
+]
+
+
+def _range_form(request):
+    now = timezone.now()
+    zone = timezone.get_current_timezone()
+    form = MetricsRangeForm(request.GET or None, today=now.astimezone(zone).date())
+    period = form.period(zone=zone, now=now) if form.is_valid() else None
+    return form, period
+
+
+def _bars(per_day):
+    """Bar geometry for the incidents-per-day chart, drawn as SVG on the page."""
+    if not per_day:
+        return []
+    tallest = max(count for _, count in per_day)
+    width = CHART_WIDTH / len(per_day)
+    return [
+        {
+            "day": day,
+            "count": count,
+            "x": round(index * width, 2),
+            "width": round(max(width - 1, 1), 2),
+            "height": round(CHART_HEIGHT * count / tallest, 2),
+            "y": round(CHART_HEIGHT - CHART_HEIGHT * count / tallest, 2),
+        }
+        for index, (day, count) in enumerate(per_day)
+    ]
+
+
+@require_GET
+def metrics_dashboard(request):
+    form, period = _range_form(request)
+    context = {"form": form, "chart": {"width": CHART_WIDTH, "height": CHART_HEIGHT}}
+    if period is not None:
+        board = metrics.dashboard(period)
+        query = request.GET.copy()
+        query.pop("show", None)
+        context.update(
+            board=board,
+            bars=_bars(board.per_day),
+            query_string=query.urlencode(),
+        )
+    return render(request, "escalations/metrics_dashboard.html", context)
+
+
+@require_GET
+def metrics_incidents(request):
+    """The incidents behind one figure (its misses, or all it counted)."""
+    form, period = _range_form(request)
+    condition = (
+        metrics.drill_condition(request.GET.get("figure", ""), period.now)
+        if period
+        else None
+    )
+    if condition is None:
+        return render(
+            request,
+            "escalations/metrics_incidents.html",
+            {"form": form, "unknown": True},
+            status=400,
+        )
+    incidents = period.incidents().filter(condition)
+    priority = request.GET.get("priority", "")
+    if priority in metrics.PRIORITIES:
+        incidents = incidents.filter(priority=priority)
+    incidents = incidents.order_by("-created_at", "-id")
+    page = CappedCountPaginator(
+        incidents, PAGE_SIZE, rows=incident_selectors.incident_rows()
+    ).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "escalations/metrics_incidents.html",
+        {
+            "form": form,
+            "page": page,
+            "title": metrics.DRILL_LABELS[request.GET["figure"]],
+            "priority": priority,
+            "query_string": query.urlencode(),
+            "now": period.now,
+        },
+    )
+
+
+@require_GET
+def metrics_export(request):
+    """The dashboard's figures as CSV, for the range and policy shown."""
+    form, period = _range_form(request)
+    if period is None:
+        return HttpResponse(
+            " ".join(form.non_field_errors()) or "Pick a valid date range.",
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    board = metrics.dashboard(period)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+    name = f"switchboard-metrics-{start}-{end}"
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(CSV_HEADER)
+    for row in board.rows:
+        writer.writerow(
+            [
+                row.definition.label,
+                row.priority or "all",
+                "" if row.value is None else row.value,
+                row.definition.unit,
+                "" if row.target is None else row.target,
+                row.verdict,
+                row.counted,
+                row.missed,
+            ]
+        )
+    writer.writerow([])
+    writer.writerow(["day", "incidents opened"])
+    for day, count in board.per_day:
+        writer.writerow([day.isoformat(), count])
+    return response
+
+
+@require_GET
+@permission_required("escalations.view_review", raise_exception=True)
+def review_list(request):
+    reviews = Review.objects.select_related("policy", "held_by").order_by(
+        "-period_end_on", "-id"
+    )
+    page = CappedCountPaginator(reviews, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "escalations/review_list.html", {"page": page})
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("escalations.add_review", raise_exception=True)
+def review_new(request):
+    today = timezone.localdate()
+    form = ReviewForm(
+        request.POST or None,
+        initial={
+            "kind": Review.Kind.WEEKLY,
+            "period_start_on": today - dt.timedelta(days=6),
+            "period_end_on": today,
+        },
+    )
+    actions = ReviewActionFormSet(request.POST or None, prefix="actions")
+    recording = "record" in request.POST
+    if recording and form.is_valid() and actions.is_valid():
+        try:
+            review = services.record_review(
+                actor=request.user,
+                **form.cleaned_data,
+                actions=[
+                    {key: data[key] for key in ("what", "owner", "due_on")}
+                    for data in actions.cleaned_data
+                    if data
+                ],
+                today=today,
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Review recorded.")
+            return redirect("escalations:review_detail", review.pk)
+    items = None
+    if form.is_bound and form.is_valid():
+        items = _items_for(form.cleaned_data)
+    return render(
+        request,
+        "escalations/review_form.html",
+        {"form": form, "actions": actions, "items": items, "kinds": Review.Kind},
+    )
+
+
+def _items_for(data) -> dict:
+    zone = timezone.get_current_timezone()
+    range_form = MetricsRangeForm(
+        {
+            "start": data["period_start_on"],
+            "end": data["period_end_on"],
+            "policy": data["policy"].pk if data["policy"] else "",
+        },
+        today=timezone.localdate(),
+    )
+    if not range_form.is_valid():
+        return {}
+    return selectors.review_items(range_form.period(zone=zone, now=timezone.now()))
+
+
+@require_GET
+@permission_required("escalations.view_review", raise_exception=True)
+def review_detail(request, pk):
+    review = get_object_or_404(
+        Review.objects.select_related("policy", "held_by"), pk=pk
+    )
+    items = _items_for(
+        {
+            "period_start_on": review.period_start_on,
+            "period_end_on": review.period_end_on,
+            "policy": review.policy,
+        }
+    )
+    return render(
+        request,
+        "escalations/review_detail.html",
+        {
+            "review": review,
+            "actions": review.actions.select_related("owner"),
+            "items": items,
+            "dashboard_url": reverse("escalations:metrics")
+            + f"?start={review.period_start_on}&end={review.period_end_on}"
+            + (f"&policy={review.policy_id}" if review.policy_id else ""),
+        },
+    )
+
+
+@require_POST
+def review_action_done(request, pk):
+    action = get_object_or_404(ReviewAction, pk=pk)
+    try:
+        services.complete_review_action(actor=request.user, action=action)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Marked done: {action.what}")
+    return redirect("escalations:review_detail", action.review_id)

@@ -1,0 +1,279 @@
+"""The dashboard's figures, on small data sets worked out by hand."""
+
+import csv
+import datetime as dt
+import io
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from escalations import metrics
+from escalations.models import MetricTarget
+from incidents import services
+from incidents.models import Policy
+from tests.factories import CustomerFactory, IncidentFactory
+
+MIN = dt.timedelta(minutes=1)
+H = dt.timedelta(hours=1)
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def agency():
+    return Policy.objects.get(name="Automation agency")
+
+
+def _open(policy, priority, **kwargs):
+    return IncidentFactory(
+        priority=priority, customer=CustomerFactory(policy=policy), **kwargs
+    )
+
+
+def _respond(incident, at, time_machine):
+    time_machine.move_to(at, tick=False)
+    return services.record_first_response(incident=incident, actor=None)
+
+
+def _resolve(incident, at, time_machine):
+    time_machine.move_to(at, tick=False)
+    incident = services.move_incident(
+        incident=incident, actor=None, to_status="investigating"
+    )
+    return services.move_incident(incident=incident, actor=None, to_status="resolved")
+
+
+@pytest.fixture
+def four_incidents(frozen_now, time_machine, agency):
+    """A: P1 on time throughout. B: P1 late throughout. C: P3 untouched,
+    nothing due yet. D: P3 answered on time, not resolved, nothing due."""
+    a, b = _open(agency, "P1"), _open(agency, "P1")
+    c, d = _open(agency, "P3"), _open(agency, "P3")
+    a = _respond(a, a.first_response_due_at - MIN, time_machine)
+    b = _respond(b, b.first_response_due_at + MIN, time_machine)
+    d = _respond(d, frozen_now + 30 * MIN, time_machine)
+    a = _resolve(a, a.resolution_due_at - MIN, time_machine)
+    b = _resolve(b, b.resolution_due_at + MIN, time_machine)
+    time_machine.move_to(frozen_now, tick=False)
+    return {"a": a, "b": b, "c": c, "d": d}
+
+
+def _board(frozen_now, policy, *, now):
+    return metrics.dashboard(
+        metrics.Period(start=frozen_now - H, end=frozen_now + H, policy=policy, now=now)
+    )
+
+
+def _row(board, figure, priority=""):
+    (row,) = [r for r in board.rows if r.figure == figure and r.priority == priority]
+    return row
+
+
+def test_compliance_counts_only_deadlines_that_are_due_or_met(
+    four_incidents, frozen_now, agency
+):
+    b = four_incidents["b"]
+    board = _board(frozen_now, agency, now=b.resolved_at)
+    # First responses: A on time, B late, D on time; C is neither answered
+    # nor due yet, so it does not count: 2 of 3.
+    overall = _row(board, "first_response_compliance")
+    assert (overall.value, overall.counted, overall.missed) == (Decimal("66.7"), 3, 1)
+    assert _row(board, "first_response_compliance", "P1").value == Decimal("50.0")
+    assert _row(board, "first_response_compliance", "P3").value == Decimal("100.0")
+    assert _row(board, "first_response_compliance", "P2").value is None
+    # Resolutions: A on time, B late; C and D open and not yet due.
+    assert _row(board, "resolution_compliance").value == Decimal("50.0")
+    assert _row(board, "sla_compliance").value == Decimal("50.0")
+    assert _row(board, "sla_breaches").value == 1
+    assert board.total == 4
+
+
+def test_an_overdue_open_incident_counts_as_missed(four_incidents, frozen_now, agency):
+    c = four_incidents["c"]
+    board = _board(frozen_now, agency, now=c.first_response_due_at + MIN)
+    # C's first response is now overdue: A and D on time, B and C late.
+    assert _row(board, "first_response_compliance").value == Decimal("50.0")
+    assert _row(board, "first_response_compliance", "P3").value == Decimal("50.0")
+
+
+def test_targets_come_from_the_policy_and_colour_the_figure(
+    four_incidents, frozen_now, agency
+):
+    board = _board(frozen_now, agency, now=four_incidents["b"].resolved_at)
+    p1 = _row(board, "first_response_compliance", "P1")
+    assert p1.target == Decimal("100") and p1.verdict == "bad"
+    p3 = _row(board, "first_response_compliance", "P3")
+    assert p3.target == Decimal("90") and p3.verdict == "good"
+    # An admin lowering the bar takes effect on the next look.
+    MetricTarget.objects.filter(
+        policy=agency, figure="first_response_compliance", priority="P1"
+    ).update(target=Decimal("50"))
+    board = _board(frozen_now, agency, now=four_incidents["b"].resolved_at)
+    assert _row(board, "first_response_compliance", "P1").verdict == "good"
+
+
+def test_without_a_policy_no_target_applies(four_incidents, frozen_now):
+    board = _board(frozen_now, None, now=four_incidents["b"].resolved_at)
+    assert all(row.target is None and row.verdict == "" for row in board.rows)
+
+
+def test_averages_in_hours(four_incidents, frozen_now, agency):
+    a, b, d = (four_incidents[k] for k in "abd")
+    board = _board(frozen_now, agency, now=b.resolved_at)
+    responses = [
+        (x.first_response_at - x.created_at).total_seconds() / 3600 for x in (a, b, d)
+    ]
+    expected = Decimal(sum(responses) / 3).quantize(Decimal("0.01"))
+    assert _row(board, "avg_hours_to_first_response").value == expected
+    resolutions = [
+        (x.resolved_at - x.created_at).total_seconds() / 3600 for x in (a, b)
+    ]
+    expected = Decimal(sum(resolutions) / 2).quantize(Decimal("0.01"))
+    assert _row(board, "avg_hours_to_resolution").value == expected
+
+
+def test_time_to_detect_runs_from_impact_to_detection(frozen_now, agency):
+    for impact_hours in (3, 2):
+        _open(
+            agency,
+            "P2",
+            impact_started_at=frozen_now - impact_hours * H,
+            detected_at=frozen_now - H,
+        )
+    board = _board(frozen_now, agency, now=frozen_now)
+    assert _row(board, "avg_hours_to_detect").value == Decimal("1.50")
+
+
+def test_satisfaction_averages_answers_in_the_range(four_incidents, frozen_now, agency):
+    from incidents.models import SurveyResponse
+
+    a, b = four_incidents["a"], four_incidents["b"]
+    for incident, score in ((a, 5), (b, 2)):
+        SurveyResponse.objects.create(
+            incident=incident,
+            customer=incident.customer,
+            score=score,
+            communication_score=4 if score == 5 else None,
+            answered_at=frozen_now,
+        )
+    board = _board(frozen_now, agency, now=b.resolved_at)
+    assert board.satisfaction["score"] == Decimal("3.50")
+    assert board.satisfaction["communication"] == Decimal("4.00")
+    assert board.satisfaction["unhappy"] == 1
+    assert _row(board, "csat").counted == 2
+
+
+def test_incidents_outside_the_range_or_policy_are_left_out(frozen_now, agency):
+    _open(agency, "P1")
+    _open(Policy.objects.get(name="Fleet SaaS"), "P1")
+    board = _board(frozen_now, agency, now=frozen_now)
+    assert board.total == 1
+    later = metrics.dashboard(
+        metrics.Period(
+            start=frozen_now + H, end=frozen_now + 2 * H, policy=agency, now=frozen_now
+        )
+    )
+    assert later.total == 0
+
+
+def test_systemic_impact_summary(frozen_now, time_machine, agency):
+    from incidents.models import AffectedCustomer
+
+    incident = IncidentFactory(
+        priority="P2",
+        customer=None,
+        is_systemic=True,
+        impact_started_at=frozen_now - 2 * H,
+    )
+    for _ in range(3):
+        AffectedCustomer.objects.create(incident=incident, customer=CustomerFactory())
+    _resolve(incident, frozen_now + H, time_machine)
+    board = _board(frozen_now, None, now=frozen_now + H)
+    assert board.systemic["incidents"] == 1
+    assert board.systemic["customers"] == 3
+    assert board.systemic["without_service"] == Decimal("3.00")
+
+
+# --- The page ---------------------------------------------------------------
+
+
+def test_dashboard_shows_figures_and_links_to_the_misses(
+    agent_client, four_incidents, frozen_now, agency
+):
+    url = reverse("escalations:metrics")
+    response = agent_client.get(
+        url, {"start": "2026-11-18", "end": "2026-11-18", "policy": agency.pk}
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "First responses on time" in body
+    assert "figure=first_response_missed&amp;priority=P1" in body
+    drill = agent_client.get(
+        reverse("escalations:metrics_incidents"),
+        {
+            "start": "2026-11-18",
+            "end": "2026-11-18",
+            "policy": agency.pk,
+            "figure": "first_response_missed",
+        },
+    )
+    assert drill.status_code == 200
+    assert four_incidents["b"].reference in drill.content.decode()
+    assert four_incidents["a"].reference not in drill.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"start": "2026-11-18", "end": "2026-11-01"}, "ends before it starts"),
+        ({"start": "2024-01-01", "end": "2026-11-18"}, "at most 400 days"),
+        ({"start": "not a date", "end": "2026-11-18"}, "Enter a valid date"),
+        ({"start": "2026-11-01", "end": ""}, "This field is required"),
+    ],
+)
+def test_bad_ranges_get_a_clear_message(agent_client, frozen_now, params, message):
+    response = agent_client.get(reverse("escalations:metrics"), params)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    export = agent_client.get(reverse("escalations:metrics_export"), params)
+    assert export.status_code == 400
+
+
+def test_an_unknown_drill_figure_is_a_clear_400(agent_client, frozen_now):
+    response = agent_client.get(
+        reverse("escalations:metrics_incidents"),
+        {"start": "2026-11-01", "end": "2026-11-18", "figure": "__class__"},
+    )
+    assert response.status_code == 400
+
+
+def test_csv_export_holds_each_figure(agent_client, four_incidents, frozen_now, agency):
+    response = agent_client.get(
+        reverse("escalations:metrics_export"),
+        {"start": "2026-11-18", "end": "2026-11-18", "policy": agency.pk},
+    )
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0][:3] == ["figure", "priority", "value"]
+    p1 = [r for r in rows if r[:2] == ["First responses on time", "P1"]]
+    assert p1 == [
+        ["First responses on time", "P1", "50.0", "%", "100.00", "bad", "2", "1"]
+    ]
+
+
+def test_dashboard_query_count_does_not_grow_with_incidents(
+    agent_client, frozen_now, agency
+):
+    params = {"start": "2026-11-18", "end": "2026-11-18", "policy": agency.pk}
+    _open(agency, "P1")
+    agent_client.get(reverse("escalations:metrics"), params)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as few:
+        agent_client.get(reverse("escalations:metrics"), params)
+    for priority in ("P1", "P2", "P3", "P4") * 5:
+        _open(agency, priority)
+    with CaptureQueriesContext(connection) as many:
+        agent_client.get(reverse("escalations:metrics"), params)
+    assert len(many) == len(few)

@@ -1,0 +1,90 @@
+"""The satisfaction survey: a signed, single-use link in the resolution e-mail."""
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from comms.catalogue import incident_context
+from incidents.models import SurveyResponse, TimelineEvent
+from incidents.surveys import survey_path, survey_token
+from tests.factories import IncidentFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def incident(frozen_now):
+    return IncidentFactory(status="resolved")
+
+
+def _url(incident):
+    return survey_path(incident_id=incident.pk, customer_id=incident.customer_id)
+
+
+def test_a_customer_answers_without_signing_in(client, incident):
+    page = client.get(_url(incident))
+    assert page.status_code == 200
+    assert "How did we do?" in page.content.decode()
+    response = client.post(_url(incident), {"score": "4", "comment": "Quick fix."})
+    assert response.status_code == 200
+    assert "Thank you" in response.content.decode()
+    answer = SurveyResponse.objects.get()
+    assert (answer.incident, answer.customer, answer.score) == (
+        incident,
+        incident.customer,
+        4,
+    )
+    assert answer.comment == "Quick fix."
+    assert incident.timeline_events.filter(
+        kind=TimelineEvent.Kind.SURVEY_ANSWERED
+    ).exists()
+
+
+def test_a_link_answers_once(client, incident):
+    client.post(_url(incident), {"score": "5"})
+    again = client.post(_url(incident), {"score": "1"})
+    assert again.status_code == 409
+    assert "already been answered" in again.content.decode()
+    assert list(SurveyResponse.objects.values_list("score", flat=True)) == [5]
+
+
+def test_a_forged_or_altered_link_is_refused(client, incident):
+    token = survey_token(incident_id=incident.pk, customer_id=incident.customer_id)
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    for url in (
+        reverse("survey", args=[forged]),
+        reverse("survey", args=["not-a-token"]),
+    ):
+        assert client.get(url).status_code == 404
+        assert client.post(url, {"score": "5"}).status_code == 404
+    assert not SurveyResponse.objects.exists()
+
+
+def test_an_expired_link_is_refused(client, incident, time_machine, settings):
+    url = _url(incident)
+    time_machine.shift(dt.timedelta(days=settings.SURVEY_LINK_MAX_AGE_DAYS + 1))
+    assert client.post(url, {"score": "5"}).status_code == 404
+    assert not SurveyResponse.objects.exists()
+
+
+@pytest.mark.parametrize("score", ["0", "6", "-1", "five", ""])
+def test_a_score_out_of_range_is_refused_on_the_form(client, incident, score):
+    response = client.post(_url(incident), {"score": score})
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode() or (
+        "This field is required" in response.content.decode()
+    )
+    assert not SurveyResponse.objects.exists()
+
+
+def test_the_customer_resolution_email_carries_the_link(incident):
+    context = incident_context(incident, audience="customer", base_url="https://x.test")
+    assert context["survey"]["url"].startswith("https://x.test/survey/")
+
+
+def test_staff_and_systemic_messages_carry_no_link(frozen_now):
+    single = IncidentFactory()
+    assert incident_context(single, audience="internal")["survey"]["url"] == ""
+    systemic = IncidentFactory(customer=None, is_systemic=True)
+    assert incident_context(systemic, audience="customer")["survey"]["url"] == ""
