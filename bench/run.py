@@ -64,6 +64,18 @@ def measure(client, url: str, requests: int) -> dict:
     }
 
 
+def _metrics_url(*, days: int, policy: bool = False) -> str:
+    import datetime as dt
+
+    from incidents.models import Policy
+
+    today = dt.date.today()
+    url = f"/metrics/?start={today - dt.timedelta(days=days - 1)}&end={today}"
+    if policy:
+        url += f"&policy={Policy.objects.get(is_default=True).pk}"
+    return url
+
+
 def main() -> None:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
@@ -128,6 +140,9 @@ def main() -> None:
         "detail, typical history": f"/incidents/{typical.pk}/",
         "messages tab": f"/incidents/{typical.pk}/messages/",
         "compose": f"/incidents/{typical.pk}/compose/",
+        "metrics, 90 days": _metrics_url(days=90),
+        "metrics, 1 year": _metrics_url(days=365),
+        "metrics, 1 year, one policy": _metrics_url(days=365, policy=True),
     }
     print(f"\n{REQUESTS} requests each, in process (Django test client):")
     print(f"{'page':<28} {'median ms':>10} {'p95 ms':>9} {'CPU ms':>7} {'queries':>8}")

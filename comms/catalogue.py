@@ -13,8 +13,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from incidents.models import Customer, Incident
-from incidents.selectors import incident_clocks, overall_clock_state
-from incidents.sla import CLOCK_STATE_LABELS
+from incidents.selectors import (
+    incident_clocks,
+    incident_key_metrics,
+    overall_clock_state,
+)
+from incidents.sla import CLOCK_STATE_LABELS, span
 from incidents.surveys import survey_path
 from portal.middleware import SESSION_TIME_ZONE_KEY
 
@@ -95,6 +99,13 @@ CATALOGUE: dict[str, str] = {
     "next_customer_update_at": "When the customer is next due an update "
     "(reader's zone), for internal messages",
     "support.team": "Our support team's name",
+    "survey.url": "The customer's one-question satisfaction survey link; empty "
+    "for systemic incidents and for staff",
+    "metrics.time_to_detect": "From impact start to detection, e.g. 25 min, or "
+    "'not recorded' (internal)",
+    "metrics.time_to_first_response": "From opening to the first reply (internal)",
+    "metrics.time_to_resolution": "From opening to resolution (internal)",
+    "metrics.sla_met": "Yes, No, or 'still running' (internal)",
 }
 TOP_LEVEL_NAMES = {path.split(".")[0] for path in CATALOGUE}
 
@@ -118,6 +129,10 @@ INTERNAL_ONLY = frozenset(
         "customer.annual_value",
         "customer.relationship",
         "customer.renewal_on",
+        "metrics.time_to_detect",
+        "metrics.time_to_first_response",
+        "metrics.time_to_resolution",
+        "metrics.sla_met",
     }
 )
 EXTERNAL_AUDIENCES = frozenset({Audience.CUSTOMER, Audience.PARTNER, Audience.VENDOR})
@@ -371,10 +386,22 @@ def incident_context(
         ),
         "support": {"team": team},
         "survey": {"url": _survey_url(incident, audience, base_url)},
+        "metrics": _key_metrics(incident, now),
     }
     if audience == Audience.CUSTOMER:
         return _without_internal(context)
     return context
+
+
+def _key_metrics(incident: Incident, now: dt.datetime) -> dict[str, str]:
+    figures = incident_key_metrics(incident, now)
+    met = figures["sla_met"]
+    return {
+        "time_to_detect": span(figures["time_to_detect"]),
+        "time_to_first_response": span(figures["time_to_first_response"]),
+        "time_to_resolution": span(figures["time_to_resolution"]),
+        "sla_met": "still running" if met is None else ("Yes" if met else "No"),
+    }
 
 
 def _survey_url(incident: Incident, audience: str | None, base_url: str) -> str:
@@ -470,6 +497,12 @@ def sample_context() -> dict[str, Any]:
         "next_customer_update_at": "Mon 23 Nov 2026, 21:30 UTC",
         "support": {"team": "Support"},
         "survey": {"url": "https://support.example.com/survey/abc/"},
+        "metrics": {
+            "time_to_detect": "25 min",
+            "time_to_first_response": "18 min",
+            "time_to_resolution": "3 h 40 min",
+            "sla_met": "Yes",
+        },
     }
 
 

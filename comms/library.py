@@ -740,7 +740,9 @@ LIBRARY = [
         "Resolved: {{ incident.reference }}",
         """
         :white_check_mark: Resolved · {{ incident.reference }} ({{ incident.priority }}) {{ incident.title }}
-        Cause: {{ incident.root_cause }} · SLA {{ sla.state }} · {{ incident.impact_duration }} of impact
+        Cause: {{ incident.root_cause }} · {{ incident.impact_duration }} of impact
+        Detected in {{ metrics.time_to_detect }} · first reply in {{ metrics.time_to_first_response }} · resolved in {{ metrics.time_to_resolution }}
+        Customer contacts: {{ incident.contact_count }} · SLA met: {{ metrics.sla_met }}
         """,
     ),
     _t(

@@ -425,3 +425,33 @@ def incidents_newly_stuck(now: dt.datetime, *, stuck_for: dt.timedelta) -> Query
         .exclude(tagged("slo_at_risk"))
         .select_related("category", "signal")
     )
+
+
+def incident_key_metrics(incident: Incident, now: dt.datetime) -> dict:
+    """000 5A's per-incident figures: how fast we saw, answered and fixed it.
+
+    Each is a timedelta, or None while it has not happened; SLA met is None
+    while a clock still runs.
+    """
+
+    def between(start, end):
+        if start is None or end is None:
+            return None
+        return max(end - start, dt.timedelta(0))
+
+    clocks = incident_clocks(incident, now)
+    if "breached" in clocks.values():
+        sla_met = False
+    elif incident.resolved_at or incident.closed_at:
+        sla_met = True
+    else:
+        sla_met = None
+    return {
+        "time_to_detect": between(incident.impact_started_at, incident.detected_at),
+        "time_to_first_response": between(
+            incident.created_at, incident.first_response_at
+        ),
+        "time_to_resolution": between(incident.created_at, incident.resolved_at),
+        "contacts": incident.customer_contact_count,
+        "sla_met": sla_met,
+    }

@@ -147,3 +147,17 @@ def clock_state(
     if now >= at_risk_at:
         return ClockState.AT_RISK
     return ClockState.RUNNING
+
+
+def span(interval: dt.timedelta | None) -> str:
+    """A measured time as people say it: 25 min, 3 h 10 min, 2 days 4 h."""
+    if interval is None:
+        return "not recorded"
+    minutes = int(interval.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} days {hours} h" if hours else f"{days} days"

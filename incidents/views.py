@@ -127,6 +127,7 @@ def incident_detail(request, pk):
         "incident": incident,
         "clocks": clocks,
         "overall": selectors.overall_clock_state(clocks),
+        "key_metrics": selectors.incident_key_metrics(incident, now),
         "timeline": history.timeline,
         "history": history,
         "is_closed": incident.status in REOPENABLE,

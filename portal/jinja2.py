@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.timezone import template_localtime
 from jinja2 import Environment, StrictUndefined
 
+from incidents.sla import span
 from incidents.templatetags import incident_display
 
 
@@ -41,5 +42,6 @@ def environment(**options):
         priority_badge=incident_display.priority_badge,
         person=incident_display.person,
         change_rows=incident_display.change_rows,
+        span=span,
     )
     return env

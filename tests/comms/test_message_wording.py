@@ -281,3 +281,30 @@ def test_internal_emails_use_the_incident_subject_pattern(key):
     assert subject.startswith(
         "[INCIDENT] [P1] [SIG-002] — Dana Ortiz (dana@example.com)"
     )
+
+
+@pytest.mark.django_db
+def test_the_resolved_chat_reports_000s_key_metrics(agent, time_machine, frozen_now):
+    incident = IncidentFactory(
+        priority="P2",
+        impact_started_at=frozen_now - dt.timedelta(minutes=25),
+        customer_contact_count=2,
+    )
+    time_machine.move_to(frozen_now + dt.timedelta(minutes=18), tick=False)
+    incident = incident_services.record_first_response(incident=incident, actor=agent)
+    time_machine.move_to(frozen_now + dt.timedelta(hours=3, minutes=40), tick=False)
+    for step in ("investigating", "resolved"):
+        incident = incident_services.move_incident(
+            incident=incident, actor=agent, to_status=step
+        )
+
+    body = _render("internal-resolution-chat", incident).body
+
+    assert "Detected in 25 min · first reply in 18 min · resolved in 3 h 40 min" in body
+    assert "Customer contacts: 2 · SLA met: Yes" in body
+
+
+@pytest.mark.django_db
+def test_key_metrics_stay_out_of_customer_messages(frozen_now):
+    context = incident_context(IncidentFactory(), audience="customer")
+    assert context["metrics"] == {}

@@ -277,3 +277,14 @@ def test_dashboard_query_count_does_not_grow_with_incidents(
     with CaptureQueriesContext(connection) as many:
         agent_client.get(reverse("escalations:metrics"), params)
     assert len(many) == len(few)
+
+
+def test_a_resolved_incident_page_shows_its_key_metrics(agent_client, four_incidents):
+    page = agent_client.get(four_incidents["a"].get_absolute_url()).content.decode()
+    assert 'id="key-metrics"' in page
+    assert "first reply in 14 min" in page
+    assert "SLA met: yes" in page
+    late = agent_client.get(four_incidents["b"].get_absolute_url()).content.decode()
+    assert '<span class="text-danger">no</span>' in late
+    open_one = agent_client.get(four_incidents["c"].get_absolute_url())
+    assert 'id="key-metrics"' not in open_one.content.decode()
