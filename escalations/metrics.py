@@ -73,6 +73,10 @@ class Dashboard:
     satisfaction: dict = field(default_factory=dict)
     total: int = 0
 
+    @property
+    def has_targets(self) -> bool:
+        return any(row.target is not None for row in self.rows)
+
 
 def _percent(part: int, whole: int) -> Decimal | None:
     if not whole:
@@ -114,6 +118,7 @@ def _conditions(now: dt.datetime) -> dict[str, Q]:
         "breached": (first_response_due & ~first_response_met)
         | (resolution_due & ~resolution_met),
         "resolved": Q(resolved_at__isnull=False),
+        "resolved_late": Q(resolved_at__isnull=False) & ~resolution_met,
     }
 
 
@@ -122,6 +127,7 @@ DRILL_LABELS = {
     "resolution_missed": "Resolutions late or overdue",
     "breached": "Incidents that breached a deadline",
     "resolved": "Resolved incidents",
+    "resolved_late": "Resolved after the deadline",
 }
 
 
@@ -132,19 +138,16 @@ def drill_condition(name: str, now: dt.datetime) -> Q | None:
 
 def _aggregates(now: dt.datetime) -> dict:
     conditions = _conditions(now)
+    detect = Q(impact_started_at__isnull=False, impact_started_at__lte=F("detected_at"))
     return {
         "total": Count("id"),
         **{
             name: Count("id", filter=condition)
             for name, condition in conditions.items()
         },
-        "avg_detect": Avg(
-            _since("detected_at", "impact_started_at"),
-            filter=Q(
-                impact_started_at__isnull=False,
-                impact_started_at__lte=F("detected_at"),
-            ),
-        ),
+        "avg_detect": Avg(_since("detected_at", "impact_started_at"), filter=detect),
+        "detect_known": Count("id", filter=detect),
+        "responded": Count("id", filter=Q(first_response_at__isnull=False)),
         "avg_first_response": Avg(
             _since("first_response_at", "created_at"),
             filter=Q(first_response_at__isnull=False),
@@ -230,8 +233,8 @@ def dashboard(period: Period) -> Dashboard:
         "sla_compliance",
         _percent(overall["resolution_met"], resolved),
         counted=resolved,
-        drill="resolution_missed",
-        missed=overall["resolution_missed"],
+        drill="resolved_late",
+        missed=overall["resolved_late"],
     )
     satisfaction = _satisfaction(period)
     add(
@@ -239,11 +242,15 @@ def dashboard(period: Period) -> Dashboard:
         satisfaction["score"],
         counted=satisfaction["answers"],
     )
-    add("avg_hours_to_detect", _hours(overall["avg_detect"]), counted=overall["total"])
+    add(
+        "avg_hours_to_detect",
+        _hours(overall["avg_detect"]),
+        counted=overall["detect_known"],
+    )
     add(
         "avg_hours_to_first_response",
         _hours(overall["avg_first_response"]),
-        counted=overall["total"],
+        counted=overall["responded"],
     )
     add(
         "avg_hours_to_resolution",
@@ -269,21 +276,29 @@ def dashboard(period: Period) -> Dashboard:
     return Dashboard(
         period=period,
         rows=rows,
-        per_day=_per_day(incidents),
+        per_day=_per_day(period),
         systemic=_systemic(period, now),
         satisfaction=satisfaction,
         total=overall["total"],
     )
 
 
-def _per_day(incidents) -> list[tuple[dt.date, int]]:
-    return [
-        (row["day"], row["count"])
-        for row in incidents.order_by()
-        .annotate(day=TruncDate("created_at"))
+def _per_day(period: Period) -> list[tuple[dt.date, int]]:
+    """Incidents opened on each day of the range, quiet days included."""
+    zone = period.start.tzinfo
+    counts = {
+        row["day"]: row["count"]
+        for row in period.incidents()
+        .order_by()
+        .annotate(day=TruncDate("created_at", tzinfo=zone))
         .values("day")
         .annotate(count=Count("id"))
-        .order_by("day")
+    }
+    first, last = period.start.date(), (period.end - dt.timedelta(seconds=1)).date()
+    days = (last - first).days + 1
+    return [
+        (day, counts.get(day, 0))
+        for day in (first + dt.timedelta(days=n) for n in range(days))
     ]
 
 

@@ -4,7 +4,6 @@ import datetime as dt
 import zoneinfo
 
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Field, Layout, Submit
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -38,15 +37,7 @@ class MetricsRangeForm(PortalForm):
             data = {**initial, **({"policy": data.get("policy")} if data else {})}
         super().__init__(data, initial=initial, **kwargs)
         self.helper = FormHelper()
-        self.helper.form_method = "get"
-        self.helper.form_class = "row g-2 align-items-end"
-        self.helper.disable_csrf = True
-        self.helper.layout = Layout(
-            Field("start", wrapper_class="col-auto"),
-            Field("end", wrapper_class="col-auto"),
-            Field("policy", wrapper_class="col-auto"),
-            Submit("show", "Show", css_class="mb-3"),
-        )
+        self.helper.form_tag = False
 
     def clean(self):
         cleaned = super().clean()

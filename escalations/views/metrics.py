@@ -44,9 +44,9 @@ def _range_form(request):
 
 def _bars(per_day):
     """Bar geometry for the incidents-per-day chart, drawn as SVG on the page."""
-    if not per_day:
+    tallest = max((count for _, count in per_day), default=0)
+    if not tallest:
         return []
-    tallest = max(count for _, count in per_day)
     width = CHART_WIDTH / len(per_day)
     return [
         {

@@ -288,3 +288,24 @@ def test_a_resolved_incident_page_shows_its_key_metrics(agent_client, four_incid
     assert '<span class="text-danger">no</span>' in late
     open_one = agent_client.get(four_incidents["c"].get_absolute_url())
     assert 'id="key-metrics"' not in open_one.content.decode()
+
+
+def test_the_chart_counts_every_day_of_the_range_quiet_ones_included(
+    frozen_now, agency
+):
+    _open(agency, "P3")
+    _open(agency, "P3")
+    start = frozen_now.replace(hour=0) - dt.timedelta(days=1)
+    board = metrics.dashboard(
+        metrics.Period(
+            start=start,
+            end=start + dt.timedelta(days=3),
+            policy=agency,
+            now=frozen_now,
+        )
+    )
+    assert board.per_day == [
+        (dt.date(2026, 11, 17), 0),
+        (dt.date(2026, 11, 18), 2),
+        (dt.date(2026, 11, 19), 0),
+    ]
