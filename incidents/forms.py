@@ -463,6 +463,12 @@ class IncidentFilterForm(PortalForm):
         ],
     )
     tag = forms.ChoiceField(required=False, label="Tag")
+    archived = forms.BooleanField(
+        required=False,
+        label="Include archived",
+        help_text="Closed incidents leave the list once their policy's archive "
+        "delay has passed.",
+    )
     sort = forms.ChoiceField(
         required=False,
         choices=[
@@ -493,6 +499,9 @@ class IncidentFilterForm(PortalForm):
             *((tag, tag) for tag in sorted(TAG_SCHEME)),
         ]
         for name, field in self.fields.items():
+            if name == "archived":
+                field.widget.attrs["class"] = "form-check-input"
+                continue
             css = "form-control" if name == "q" else "form-select"
             field.widget.attrs["class"] = f"{css} form-control-sm"
 
@@ -510,6 +519,7 @@ class IncidentFilterForm(PortalForm):
             tag=data.get("tag") or "",
             search=data.get("q") or "",
             sort=data.get("sort") or "newest",
+            include_archived=bool(data.get("archived")),
         )
 
 

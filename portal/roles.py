@@ -23,6 +23,10 @@ AGENT = [
     "comms.send_message",
     "comms.view_reply",
     "comms.add_reply",
+    # Closure checklists (issue 13)
+    "incidents.work_checklist",
+    "incidents.view_checklisttemplate",
+    "incidents.view_incidentchecklist",
 ]
 # Senior agents work carrier escalations, which need the old carrier's
 # account number in full.
