@@ -912,6 +912,7 @@ _CLOSURE_EVENT_KINDS = (
     TimelineEvent.Kind.POSTMORTEM_CHANGED,
     TimelineEvent.Kind.SECURITY_FLAGGED,
 )
+_REPLY_KINDS = (TimelineEvent.Kind.REPLY_LOGGED, TimelineEvent.Kind.REPLY_RECEIVED)
 _CREDIT_SETTLED_KINDS = {
     TimelineEvent.Kind.CREDIT_APPLIED,
     TimelineEvent.Kind.CREDIT_REJECTED,
