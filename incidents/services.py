@@ -1431,6 +1431,15 @@ def closure_blockers(
     return lines
 
 
+def _require_permission(actor: User | None, permission: str) -> None:
+    """Refuse a person without ``permission``; the system (None) may act."""
+    if actor is not None and not actor.has_perm(permission):
+        raise ValidationError(
+            "Your role may not do that; ask a colleague who can.",
+            code="not_allowed",
+        )
+
+
 def _start_monitoring(incident: Incident, now: dt.datetime) -> None:
     incident.monitoring_ends_at = now + monitoring_window(incident)
 
@@ -1452,6 +1461,7 @@ def resolve_incident(
     Starts the policy's monitoring window and attaches the checklists that
     the incident's facts call for.
     """
+    _require_permission(actor, "incidents.change_incident_status")
     incident = _lock(incident, expected_version)
     reason = lifecycle.refusal_reason(incident.status, Incident.Status.RESOLVED)
     if reason:
@@ -1492,7 +1502,6 @@ def resolve_incident(
     incident.resolved_at = now
     _start_monitoring(incident, now)
     incident.save(update_fields=["root_cause", "fix_summary", "customer_summary"])
-    _refresh_checklists(incident, now=now, actor=actor)
     _save_status(
         incident,
         kind=TimelineEvent.Kind.RESOLUTION_RECORDED,
@@ -1504,6 +1513,8 @@ def resolve_incident(
         monitoring_ends_at=incident.monitoring_ends_at.isoformat(),
         field_changes=changes,
     )
+    # After the resolution entry, which is evidence for "fix confirmed".
+    _refresh_checklists(incident, now=now, actor=actor)
     return incident
 
 
@@ -1520,6 +1531,7 @@ def report_recurrence(
     Keeps its history and checklist; the ticks the last resolution earned
     from evidence are taken back.
     """
+    _require_permission(actor, "incidents.change_incident_status")
     incident = _lock(incident, expected_version)
     if incident.status != Incident.Status.RESOLVED:
         raise ValidationError(
@@ -1589,6 +1601,7 @@ def tick_checklist_item(
     *, item: IncidentChecklistItem, actor: User, note: str = ""
 ) -> IncidentChecklistItem:
     """Mark a checklist item done, as the person who checked it."""
+    _require_permission(actor, "incidents.work_checklist")
     incident, item = _lock_item(item)
     now = timezone.now()
     if item.evidence == Evidence.MONITORING_WINDOW_PASSED and not (
@@ -1628,6 +1641,7 @@ def mark_checklist_item_not_applicable(
     *, item: IncidentChecklistItem, actor: User, reason: str
 ) -> IncidentChecklistItem:
     """Mark a checklist item not applicable to this incident, saying why."""
+    _require_permission(actor, "incidents.work_checklist")
     if not reason.strip():
         raise _field_error(
             "reason", "Say why the item does not apply.", code="reason_required"
@@ -1657,6 +1671,7 @@ def reopen_checklist_item(
     *, item: IncidentChecklistItem, actor: User, reason: str = ""
 ) -> IncidentChecklistItem:
     """Take back a tick or a not-applicable mark, e.g. one made by mistake."""
+    _require_permission(actor, "incidents.work_checklist")
     incident = _lock(Incident(pk=item.checklist.incident_id), None)
     item = IncidentChecklistItem.objects.select_related("checklist").get(pk=item.pk)
     if incident.status in Incident.CLOSED_STATUSES:
@@ -1694,6 +1709,7 @@ def close_incident(
     """
     if to_status not in Incident.CLOSED_STATUSES:
         raise ValueError(f"Not a closed status: {to_status}")
+    _require_permission(actor, "incidents.change_incident_status")
     with transaction.atomic():
         locked = _lock(incident, expected_version)
         reason = lifecycle.refusal_reason(locked.status, to_status)
