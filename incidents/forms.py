@@ -15,6 +15,7 @@ from .models import (
     Incident,
     JourneyMilestone,
     Priority,
+    ResolutionVerification,
     SeverityCriterion,
     Signal,
 )
@@ -463,6 +464,12 @@ class IncidentFilterForm(PortalForm):
         ],
     )
     tag = forms.ChoiceField(required=False, label="Tag")
+    archived = forms.BooleanField(
+        required=False,
+        label="Include archived",
+        help_text="Closed incidents leave the list once their policy's archive "
+        "delay has passed.",
+    )
     sort = forms.ChoiceField(
         required=False,
         choices=[
@@ -493,6 +500,9 @@ class IncidentFilterForm(PortalForm):
             *((tag, tag) for tag in sorted(TAG_SCHEME)),
         ]
         for name, field in self.fields.items():
+            if name == "archived":
+                field.widget.attrs["class"] = "form-check-input"
+                continue
             css = "form-control" if name == "q" else "form-select"
             field.widget.attrs["class"] = f"{css} form-control-sm"
 
@@ -510,6 +520,7 @@ class IncidentFilterForm(PortalForm):
             tag=data.get("tag") or "",
             search=data.get("q") or "",
             sort=data.get("sort") or "newest",
+            include_archived=bool(data.get("archived")),
         )
 
 
@@ -617,6 +628,92 @@ class TimeZoneForm(PortalForm):
         ]
         self.helper = FormHelper()
         self.helper.layout = Layout(Field("time_zone"), Submit("save", "Save"))
+
+
+# ---------------------------------------------------------------------------
+# Resolve and closure (issue 13, part A)
+# ---------------------------------------------------------------------------
+
+
+class ResolveForm(PortalForm):
+    """How it was fixed and verified; the fields fill the incident's own."""
+
+    root_cause = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=NARRATIVE_MAX_LENGTH,
+        label="Root cause",
+        help_text="What caused it, for the team and the post-mortem.",
+    )
+    fix_summary = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=NARRATIVE_MAX_LENGTH,
+        label="What fixed it",
+        help_text="In words the customer can read: resolution messages use it.",
+    )
+    verification = forms.MultipleChoiceField(
+        choices=ResolutionVerification.choices,
+        widget=forms.CheckboxSelectMultiple,
+        label="How it was verified",
+    )
+    verification_note = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Verification details",
+        widget=forms.TextInput(
+            attrs={"placeholder": "e.g. eSIM shows active; no errors for 2 hours"}
+        ),
+    )
+    customer_summary = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=NARRATIVE_MAX_LENGTH,
+        label="What the customer is told",
+        help_text="The customer-facing summary of what happened.",
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            Field("root_cause"),
+            Field("fix_summary"),
+            Field("verification"),
+            Field("verification_note"),
+            Field("customer_summary"),
+            Field("version"),
+        )
+
+    @classmethod
+    def initial_for(cls, incident: Incident) -> dict:
+        return {
+            "root_cause": incident.root_cause,
+            "fix_summary": incident.fix_summary,
+            "customer_summary": incident.customer_summary,
+            "version": incident.version,
+        }
+
+
+class ChecklistTickForm(PortalForm):
+    note = forms.CharField(required=False, max_length=300)
+
+
+class ChecklistNotApplicableForm(PortalForm):
+    reason = forms.CharField(
+        max_length=300,
+        error_messages={"required": "Say why the item does not apply."},
+    )
+
+
+class CloseForm(PortalForm):
+    note = forms.CharField(required=False, max_length=500)
+    version = forms.IntegerField(required=False)
+
+
+class RecurrenceForm(PortalForm):
+    note = forms.CharField(required=False, max_length=500)
+    version = forms.IntegerField(required=False)
 
 
 # --- Satisfaction survey (issue 15) -----------------------------------------

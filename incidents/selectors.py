@@ -6,14 +6,17 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Case, F, Q, QuerySet, When
+from django.db.models import Case, Exists, F, OuterRef, Prefetch, Q, QuerySet, When
 from django.db.models.functions import Least
 
 from .models import (
     ActionItem,
     AffectedCustomer,
+    ChecklistTemplate,
     Customer,
     Incident,
+    IncidentChecklist,
+    IncidentChecklistItem,
     JourneyMilestone,
     Signal,
     TimelineEvent,
@@ -47,6 +50,9 @@ class IncidentFilters:
     tag: str = ""
     search: str = ""
     sort: str = "newest"
+    # Archived incidents (closed longer than their policy's archive delay)
+    # are left out unless asked for.
+    include_archived: bool = False
 
 
 def _sla_state_q(state: str, now: dt.datetime) -> Q:
@@ -104,6 +110,7 @@ def incident_rows() -> QuerySet:
         "first_response_at_risk_at",
         "resolution_due_at",
         "resolution_at_risk_at",
+        "archived_at",
         "customer__name",
         "customer__email",
         "customer__is_vip",
@@ -119,6 +126,10 @@ def incident_rows() -> QuerySet:
 def incident_list(*, filters: IncidentFilters, now: dt.datetime) -> QuerySet:
     """Return incidents matching the list page's filters, ready to render."""
     incidents = incident_rows()
+    reference = REFERENCE_PATTERN.match(filters.search) if filters.search else None
+    # An incident's own number finds it even when archived.
+    if not filters.include_archived and not reference:
+        incidents = incidents.filter(archived_at__isnull=True)
     if filters.status == "open":
         incidents = incidents.filter(status__in=Incident.OPEN_STATUSES)
     elif filters.status:
@@ -424,6 +435,100 @@ def incidents_newly_stuck(now: dt.datetime, *, stuck_for: dt.timedelta) -> Query
         .exclude(status=Incident.Status.RESOLVED)
         .exclude(tagged("slo_at_risk"))
         .select_related("category", "signal")
+    )
+
+
+# ---------------------------------------------------------------------------
+# Closure checklists and the archive (issue 13, part A)
+# ---------------------------------------------------------------------------
+
+# Checklist conditions the sweep can test in SQL, for checklists that attach
+# before resolving (e.g. the escalation checklist).
+_CONDITION_EVENT_KINDS = {
+    "credit_requested": ["credit_requested"],
+    "escalated": ["escalation_requested", "escalation_triggered"],
+    "security": ["security_flagged"],
+}
+_CONDITION_FIELDS = {
+    "always": Q(),
+    "partner_involved": Q(is_partner_action_needed=True),
+    "vendor_involved": Q(is_vendor_action_needed=True),
+    "major": Q(priority__in=["P1", "P2"]) | Q(is_systemic=True),
+    "financial_impact": Q(amount_paid__gt=0),
+}
+
+
+def incidents_due_for_archive(cutoff: dt.datetime, *, policy_id: int) -> QuerySet:
+    """Return closed incidents of one policy, closed before ``cutoff``, not archived."""
+    return Incident.objects.filter(
+        policy_id=policy_id,
+        archived_at__isnull=True,
+        closed_at__isnull=False,
+        closed_at__lte=cutoff,
+    ).order_by("closed_at", "id")
+
+
+def incidents_with_checklist_work(*, limit: int = 200) -> list[int]:
+    """Return ids of incidents whose checklists the sweep should refresh.
+
+    Resolved incidents with an open item that evidence may tick (time
+    passing, a message sent since), and open incidents whose events now
+    call for a checklist that attaches before resolving.
+    """
+    waiting_items = IncidentChecklistItem.objects.filter(
+        checklist__incident=OuterRef("pk"), state="open"
+    ).exclude(evidence="none")
+    ids = list(
+        Incident.objects.filter(
+            Exists(waiting_items),
+            status=Incident.Status.RESOLVED,
+            archived_at__isnull=True,
+        )
+        .order_by("resolved_at", "id")
+        .values_list("pk", flat=True)[:limit]
+    )
+    early = ChecklistTemplate.objects.filter(
+        is_active=True, attaches_on_resolve=False
+    ).only("pk", "policy_id", "condition")
+    for template in early:
+        if template.condition in _CONDITION_EVENT_KINDS:
+            holds = Exists(
+                TimelineEvent.objects.filter(
+                    incident=OuterRef("pk"),
+                    kind__in=_CONDITION_EVENT_KINDS[template.condition],
+                )
+            )
+        elif template.condition in _CONDITION_FIELDS:
+            holds = _CONDITION_FIELDS[template.condition]
+        else:
+            continue
+        candidates = Incident.objects.filter(
+            holds,
+            ~Exists(
+                IncidentChecklist.objects.filter(
+                    incident=OuterRef("pk"), template_id=template.pk
+                )
+            ),
+            status__in=Incident.OPEN_STATUSES,
+            archived_at__isnull=True,
+        )
+        if template.policy_id is not None:
+            candidates = candidates.filter(policy_id=template.policy_id)
+        ids += list(candidates.order_by().values_list("pk", flat=True)[:limit])
+    return list(dict.fromkeys(ids))[:limit]
+
+
+def incident_closure(incident: Incident) -> list:
+    """Return the incident's checklists with their items, ready to show."""
+    return list(
+        IncidentChecklist.objects.filter(incident=incident).prefetch_related(
+            Prefetch(
+                "items",
+                queryset=IncidentChecklistItem.objects.select_related(
+                    "settled_by"
+                ).order_by("position", "id"),
+            )
+        )
     )
 
 

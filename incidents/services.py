@@ -2,12 +2,14 @@
 
 import datetime as dt
 import zoneinfo
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from . import lifecycle, selectors, severity, sla, surveys, timeline
@@ -15,12 +17,20 @@ from .models import (
     ActionItem,
     AffectedCustomer,
     Category,
+    ChecklistCondition,
+    ChecklistEvidence,
+    ChecklistItemState,
+    ChecklistTemplate,
+    ChecklistTemplateItem,
     Customer,
     Incident,
+    IncidentChecklist,
+    IncidentChecklistItem,
     JourneyMilestone,
     Policy,
     PolicyTarget,
     Priority,
+    ResolutionVerification,
     SeverityCriterion,
     Signal,
     StaffProfile,
@@ -240,6 +250,13 @@ def _lock(incident: Incident, expected_version: int | None) -> Incident:
     if expected_version is not None and locked.version != expected_version:
         raise ValidationError(
             stale_edit_message(locked, expected_version), code="stale"
+        )
+    if locked.archived_at is not None:
+        raise ValidationError(
+            f"{locked.reference} is archived and read-only: it closed more than "
+            "its policy's archive delay ago. Open a new incident if the problem "
+            "is back.",
+            code="archived",
         )
     return locked
 
@@ -481,7 +498,22 @@ def edit_incident_details(
     )
     if changed.keys() & SLA_INPUT_FIELDS:
         _recompute_sla(incident, actor=actor, at=now)
+    if changed.keys() & CHECKLIST_FACT_FIELDS and (
+        incident.resolved_at is not None or incident.checklists.exists()
+    ):
+        _refresh_checklists(incident, now=now, actor=actor)
     return incident
+
+
+# Fields whose change can make a checklist item apply or stop applying.
+CHECKLIST_FACT_FIELDS = {
+    "priority",
+    "is_systemic",
+    "amount_paid",
+    "root_cause",
+    "is_partner_action_needed",
+    "is_vendor_action_needed",
+}
 
 
 def _recompute_sla(incident: Incident, *, actor: User | None, at: dt.datetime) -> None:
@@ -523,12 +555,13 @@ def _save_status(
     actor: User | None,
     now: dt.datetime,
     from_status: str,
+    field_changes: dict[str, list[Any]] | None = None,
     **details: Any,
 ) -> None:
     """Save a status change and its timeline entry (inside the caller's lock)."""
     incident.version += 1
     incident.updated_at = now
-    changes = {"status": [from_status, incident.status]}
+    changes = {**(field_changes or {}), "status": [from_status, incident.status]}
     tags = _merge_tags(incident, custom_tags(incident), now=now)
     if tags != incident.tags:
         changes["tags"] = [incident.tags, tags]
@@ -539,6 +572,7 @@ def _save_status(
             "status",
             "resolved_at",
             "closed_at",
+            "monitoring_ends_at",
             "tags",
             "version",
             "updated_at",
@@ -568,16 +602,31 @@ def move_incident(
     if reason:
         raise ValidationError(reason, code="transition_refused")
     now = timezone.now()
+    if to_status in Incident.CLOSED_STATUSES:
+        # The close guard (close_incident records refusals; this path only
+        # refuses, for callers that move without it).
+        _refresh_checklists(incident, now=now, actor=actor)
+        blockers = closure_blockers(incident, to_status=to_status, now=now)
+        if blockers:
+            raise ValidationError(
+                closure_refusal_message(blockers), code="closure_blocked"
+            )
     from_status = incident.status
     incident.status = to_status
     if to_status == Incident.Status.RESOLVED:
         incident.resolved_at = now
+        _start_monitoring(incident, now)
     elif (
         from_status == Incident.Status.RESOLVED and to_status != Incident.Status.CLOSED
     ):
-        incident.resolved_at = None
+        incident.resolved_at = incident.monitoring_ends_at = None
     if to_status in Incident.CLOSED_STATUSES:
         incident.closed_at = now
+    # Checklist entries first, so the status change stays the latest event.
+    if to_status == Incident.Status.RESOLVED:
+        _refresh_checklists(incident, now=now, actor=actor)
+    elif from_status == Incident.Status.RESOLVED:
+        _take_back_resolution_evidence(incident, now=now, actor=actor)
     _save_status(
         incident,
         kind=TimelineEvent.Kind.STATUS_CHANGED,
@@ -614,7 +663,8 @@ def reopen_incident(
         "closed_at": _display(incident.closed_at),
     }
     incident.status = Incident.Status.INVESTIGATING
-    incident.resolved_at = incident.closed_at = None
+    incident.resolved_at = incident.closed_at = incident.monitoring_ends_at = None
+    _take_back_resolution_evidence(incident, now=now, actor=actor)
     _save_status(
         incident,
         kind=TimelineEvent.Kind.REOPENED,
@@ -806,7 +856,11 @@ def choose_time_zone(*, user: User, time_zone: str) -> StaffProfile:
 
 
 def due_work(now: dt.datetime) -> dict[str, int]:
-    """Tag incidents that have been stuck past 48 hours (002 slo_at_risk)."""
+    """Tag stuck incidents, tick checklists from evidence, archive old ones.
+
+    Stuck: open past 48 hours (002 slo_at_risk). Checklists: see
+    _refresh_due_checklists. Archive: see _archive_closed.
+    """
     tagged = 0
     for incident in selectors.incidents_newly_stuck(now, stuck_for=SLO_AT_RISK_AFTER):
         with transaction.atomic():
@@ -824,7 +878,926 @@ def due_work(now: dt.datetime) -> dict[str, int]:
                 details={"changes": {"tags": [before, tags]}},
             )
             tagged += 1
-    return {"slo_at_risk": tagged}
+    return {
+        "slo_at_risk": tagged,
+        "checklists_refreshed": _refresh_due_checklists(now),
+        "archived": _archive_closed(now),
+    }
+
+
+# ---------------------------------------------------------------------------
+# Resolve, closure checklists, the close guard and the archive (issue 13 A)
+#
+# Evidence comes only from the incident's own fields and its timeline (see
+# the contracts in briefs/shared-files.md): comms, credits, escalations and
+# post-mortems write timeline events, and this code reads them, so incidents
+# imports neither app.
+# ---------------------------------------------------------------------------
+
+Evidence = ChecklistEvidence
+Condition = ChecklistCondition
+
+# Timeline kinds the checklist reads, in one query per evaluation.
+_CLOSURE_EVENT_KINDS = (
+    TimelineEvent.Kind.REOPENED,
+    TimelineEvent.Kind.RESOLUTION_RECORDED,
+    TimelineEvent.Kind.MESSAGE_SENT,
+    TimelineEvent.Kind.REPLY_LOGGED,
+    TimelineEvent.Kind.REPLY_RECEIVED,
+    TimelineEvent.Kind.CREDIT_REQUESTED,
+    TimelineEvent.Kind.CREDIT_APPLIED,
+    TimelineEvent.Kind.CREDIT_REJECTED,
+    TimelineEvent.Kind.CREDIT_CANCELLED,
+    TimelineEvent.Kind.ESCALATION_REQUESTED,
+    TimelineEvent.Kind.ESCALATION_TRIGGERED,
+    TimelineEvent.Kind.POSTMORTEM_CHANGED,
+    TimelineEvent.Kind.SECURITY_FLAGGED,
+)
+_REPLY_KINDS = (TimelineEvent.Kind.REPLY_LOGGED, TimelineEvent.Kind.REPLY_RECEIVED)
+_CREDIT_SETTLED_KINDS = {
+    TimelineEvent.Kind.CREDIT_APPLIED,
+    TimelineEvent.Kind.CREDIT_REJECTED,
+    TimelineEvent.Kind.CREDIT_CANCELLED,
+}
+# Conditions that a timeline event makes true, for the sweep's cheap filter.
+CONDITION_EVENT_KINDS = {
+    Condition.CREDIT_REQUESTED: [TimelineEvent.Kind.CREDIT_REQUESTED],
+    Condition.ESCALATED: [
+        TimelineEvent.Kind.ESCALATION_REQUESTED,
+        TimelineEvent.Kind.ESCALATION_TRIGGERED,
+    ],
+    Condition.SECURITY: [TimelineEvent.Kind.SECURITY_FLAGGED],
+}
+# Evidence that belongs to one resolution: a recurrence or a reopening
+# takes these ticks back, since the next resolution must earn them again.
+EVIDENCE_OF_ONE_RESOLUTION = {
+    Evidence.ROOT_CAUSE_RECORDED,
+    Evidence.RESOLUTION_VERIFIED,
+    Evidence.RESOLUTION_MESSAGE_SENT,
+    Evidence.PARTY_CONFIRMED,
+    Evidence.CUSTOMER_CONFIRMED_OR_72H,
+    Evidence.MONITORING_WINDOW_PASSED,
+    Evidence.MONITORING_CHECK_SCHEDULED,
+    Evidence.INTERNAL_NOTE_POSTED,
+    Evidence.TAGS_UPDATED,
+}
+DEFAULT_MONITORING_WINDOW = dt.timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class _Event:
+    kind: str
+    at: dt.datetime
+    details: dict
+
+
+@dataclass
+class ClosureFacts:
+    """What the checklist may read about one incident at one moment."""
+
+    incident: Incident
+    now: dt.datetime
+    events: list[_Event]
+    # Evidence of a resolution counts only after the latest reopening.
+    since: dt.datetime | None
+
+    def after_since(self) -> list[_Event]:
+        if self.since is None:
+            return self.events
+        return [e for e in self.events if e.at >= self.since]
+
+    def has_event(self, kinds) -> bool:
+        return any(e.kind in kinds for e in self.events)
+
+
+def closure_facts(incident: Incident, now: dt.datetime | None = None) -> ClosureFacts:
+    """Return the incident's closure evidence, read in one query."""
+    events = [
+        _Event(kind, at, details or {})
+        for kind, at, details in TimelineEvent.objects.filter(
+            incident=incident, kind__in=_CLOSURE_EVENT_KINDS
+        )
+        .order_by("created_at", "id")
+        .values_list("kind", "created_at", "details")
+    ]
+    reopenings = [e.at for e in events if e.kind == TimelineEvent.Kind.REOPENED]
+    return ClosureFacts(
+        incident=incident,
+        now=now or timezone.now(),
+        events=events,
+        since=reopenings[-1] if reopenings else None,
+    )
+
+
+def condition_holds(condition: str, facts: ClosureFacts) -> bool:
+    """Return whether a checklist condition holds for the incident."""
+    incident = facts.incident
+    if condition == Condition.ALWAYS:
+        return True
+    if condition == Condition.PARTNER_INVOLVED:
+        return incident.is_partner_action_needed
+    if condition == Condition.VENDOR_INVOLVED:
+        return incident.is_vendor_action_needed
+    if condition == Condition.MAJOR:
+        return incident.priority in (Priority.P1, Priority.P2) or incident.is_systemic
+    if condition == Condition.FINANCIAL_IMPACT:
+        return bool(incident.amount_paid)
+    if condition in CONDITION_EVENT_KINDS:
+        return facts.has_event(CONDITION_EVENT_KINDS[condition])
+    return False
+
+
+def _sent(facts: ClosureFacts, *, audience: str, stage: str, since: bool = True):
+    events = facts.after_since() if since else facts.events
+    return [
+        e
+        for e in events
+        if e.kind == TimelineEvent.Kind.MESSAGE_SENT
+        and e.details.get("audience") == audience
+        and e.details.get("stage") == stage
+    ]
+
+
+def _replies(facts: ClosureFacts, *, sender: str, after: dt.datetime | None):
+    return [
+        e
+        for e in facts.after_since()
+        if e.kind
+        in (TimelineEvent.Kind.REPLY_LOGGED, TimelineEvent.Kind.REPLY_RECEIVED)
+        and e.details.get("from") == sender
+        and (after is None or e.at >= after)
+    ]
+
+
+def evidence_found(
+    item: ChecklistTemplateItem | IncidentChecklistItem, facts: ClosureFacts
+) -> tuple[str, dt.datetime] | None:
+    """Return (what shows the item is done, when), or None without evidence."""
+    incident, now = facts.incident, facts.now
+    kind = item.evidence
+    if kind == Evidence.ROOT_CAUSE_RECORDED:
+        if incident.root_cause.strip():
+            text = incident.root_cause.strip().splitlines()[0]
+            return f"Root cause: {text[:200]}", incident.resolved_at or now
+    elif kind == Evidence.RESOLUTION_VERIFIED:
+        for event in reversed(facts.after_since()):
+            if event.kind == TimelineEvent.Kind.RESOLUTION_RECORDED and (
+                event.details.get("verification")
+            ):
+                labels = [
+                    ResolutionVerification(v).label.lower()
+                    for v in event.details["verification"]
+                    if v in ResolutionVerification.values
+                ]
+                return f"Verified by {', '.join(labels)}", event.at
+    elif kind == Evidence.RESOLUTION_MESSAGE_SENT:
+        sent = _sent(facts, audience=item.audience, stage="resolution")
+        if sent:
+            subject = sent[-1].details.get("subject") or "(no subject)"
+            return (
+                f"{item.audience.capitalize()} resolution message sent: {subject}",
+                sent[-1].at,
+            )
+    elif kind == Evidence.PARTY_CONFIRMED:
+        sent = _sent(facts, audience=item.audience, stage="resolution")
+        if sent:
+            replies = _replies(facts, sender=item.audience, after=sent[0].at)
+            if replies:
+                return (
+                    f"{item.audience.capitalize()} replied after the resolution "
+                    "message",
+                    replies[-1].at,
+                )
+    elif kind == Evidence.CUSTOMER_CONFIRMED_OR_72H:
+        replies = _replies(facts, sender="customer", after=None)
+        confirmed = [e for e in replies if e.details.get("confirmed")]
+        if confirmed:
+            return "Customer confirmed it works", confirmed[-1].at
+        resolved_at = incident.resolved_at
+        if resolved_at is not None:
+            replied_since = [e for e in replies if e.at >= resolved_at]
+            waited_until = resolved_at + dt.timedelta(hours=item.wait_hours)
+            if not replied_since and now >= waited_until:
+                return (
+                    f"{item.wait_hours} h passed after resolving with no reply",
+                    waited_until,
+                )
+    elif kind == Evidence.MONITORING_WINDOW_PASSED:
+        ends = incident.monitoring_ends_at
+        if ends is not None and now >= ends:
+            return "Monitoring window ended without a recurrence", ends
+    elif kind == Evidence.MONITORING_CHECK_SCHEDULED:
+        if incident.monitoring_ends_at is not None:
+            return (
+                "The monitoring window set on resolving is the check",
+                incident.resolved_at or now,
+            )
+    elif kind == Evidence.INTERNAL_NOTE_POSTED:
+        notes = [
+            e
+            for e in _sent(facts, audience="internal", stage="resolution")
+            if e.details.get("channel") == "note"
+        ]
+        if notes:
+            return "Internal resolution note posted", notes[-1].at
+    elif kind == Evidence.ESCALATION_NOTICE_SENT:
+        sent = _sent(facts, audience="customer", stage="escalation", since=False)
+        if sent:
+            return "Customer told of the escalation", sent[-1].at
+    elif kind == Evidence.CREDITS_SETTLED:
+        requested: dict[Any, dt.datetime] = {}
+        settled: dict[Any, dt.datetime] = {}
+        for event in facts.events:
+            credit = event.details.get("credit")
+            if event.kind == TimelineEvent.Kind.CREDIT_REQUESTED:
+                requested[credit] = event.at
+            elif event.kind in _CREDIT_SETTLED_KINDS and credit in requested:
+                settled[credit] = event.at
+        if not requested:
+            return "No credit or refund was requested", incident.resolved_at or now
+        if set(requested) <= set(settled):
+            count = len(requested)
+            return (
+                f"{count} credit{'s' if count > 1 else ''} settled",
+                max(settled.values()),
+            )
+    elif kind == Evidence.POSTMORTEM_SCHEDULED:
+        changes = [
+            e for e in facts.events if e.kind == TimelineEvent.Kind.POSTMORTEM_CHANGED
+        ]
+        if changes:
+            latest = changes[-1]
+            if latest.details.get("status") == "published":
+                return "Post-mortem published", latest.at
+            if latest.details.get("scheduled_on"):
+                return (
+                    f"Post-mortem scheduled for {latest.details['scheduled_on']}",
+                    latest.at,
+                )
+    elif kind == Evidence.TAGS_UPDATED:
+        # The portal keeps these two tags itself (standard_tags); reading
+        # what they are for the current status also serves a status change
+        # being saved in the same step.
+        tags = standard_tags(incident, now)
+        if "resolved" in tags and "in_progress" not in tags:
+            return "Tagged resolved, no longer in progress", incident.resolved_at or now
+    return None
+
+
+def _has_been_resolved(incident: Incident) -> bool:
+    return incident.resolved_at is not None
+
+
+def _applicable_templates(incident: Incident, facts: ClosureFacts) -> list:
+    templates = (
+        ChecklistTemplate.objects.filter(is_active=True)
+        .filter(Q(policy__isnull=True) | Q(policy_id=incident.policy_id))
+        .prefetch_related(
+            Prefetch(
+                "items",
+                queryset=ChecklistTemplateItem.objects.filter(is_active=True),
+            )
+        )
+    )
+    return [
+        t
+        for t in templates
+        if condition_holds(t.condition, facts)
+        and (not t.attaches_on_resolve or _has_been_resolved(incident))
+    ]
+
+
+def _incident_checklists(incident: Incident) -> list[IncidentChecklist]:
+    return list(
+        IncidentChecklist.objects.filter(incident=incident)
+        .select_related("template")
+        .prefetch_related(
+            Prefetch(
+                "items",
+                queryset=IncidentChecklistItem.objects.select_related(
+                    "settled_by"
+                ).order_by("position", "id"),
+            )
+        )
+    )
+
+
+def _item_details(item: IncidentChecklistItem, checklist_name: str, **extra) -> dict:
+    return {
+        "checklist": checklist_name,
+        "item": item.text,
+        "item_id": item.pk,
+        "group": item.group,
+        **extra,
+    }
+
+
+def _refresh_checklists(
+    incident: Incident, *, now: dt.datetime, actor: User | None = None
+) -> None:
+    """Attach the checklists the facts call for and tick items from evidence.
+
+    The caller holds the incident's lock, which every checklist change
+    takes first: that is what keeps two ticks, or two sweeps, apart.
+    """
+    facts = closure_facts(incident, now)
+    checklists = {c.template_id: c for c in _incident_checklists(incident)}
+    templates = _applicable_templates(incident, facts)
+    for template in templates:
+        checklist = checklists.get(template.pk)
+        is_new = checklist is None
+        if is_new:
+            checklist = IncidentChecklist.objects.create(
+                incident=incident,
+                template=template,
+                name=template.name,
+                gates_closed_pending=template.gates_closed_pending,
+                position=template.position,
+                attached_at=now,
+            )
+            checklist._prefetched_objects_cache = {"items": []}
+            checklists[template.pk] = checklist
+        have = {item.template_item_id for item in checklist.items.all()}
+        added = [
+            IncidentChecklistItem(
+                checklist=checklist,
+                template_item=source,
+                group=source.group,
+                text=source.text,
+                is_required=source.is_required,
+                condition=source.condition,
+                evidence=source.evidence,
+                audience=source.audience,
+                wait_hours=source.wait_hours,
+                position=source.position,
+            )
+            for source in template.items.all()
+            if source.pk not in have and condition_holds(source.condition, facts)
+        ]
+        if added:
+            IncidentChecklistItem.objects.bulk_create(added)
+            checklist._prefetched_objects_cache["items"] = sorted(
+                [*checklist.items.all(), *added], key=lambda i: (i.position, i.pk or 0)
+            )
+            record_timeline_event(
+                incident=incident,
+                kind=TimelineEvent.Kind.CHECKLIST_ATTACHED,
+                actor=actor,
+                at=now,
+                details={
+                    "checklist": checklist.name,
+                    "items": len(added),
+                    **({} if is_new else {"added": [i.text for i in added]}),
+                },
+            )
+    for checklist in checklists.values():
+        # A resolve-time checklist stays through a recurrence: only its
+        # condition decides whether it still applies.
+        template_applies = condition_holds(checklist.template.condition, facts)
+        for item in checklist.items.all():
+            _settle_by_rule(
+                incident, checklist, item, facts, template_applies=template_applies
+            )
+
+
+def _settle_by_rule(
+    incident: Incident,
+    checklist: IncidentChecklist,
+    item: IncidentChecklistItem,
+    facts: ClosureFacts,
+    *,
+    template_applies: bool,
+) -> None:
+    now = facts.now
+    applies = template_applies and condition_holds(item.condition, facts)
+    by_rule = item.settled_by_id is None
+    if item.state == ChecklistItemState.OPEN and not applies:
+        item.state = ChecklistItemState.NOT_APPLICABLE
+        item.settled_at = now
+        item.not_applicable_reason = (
+            f"No longer applies: {ChecklistCondition(item.condition).label.lower()}"
+            if item.condition != Condition.ALWAYS
+            else "No longer applies to this incident"
+        )
+        item.save(update_fields=["state", "settled_at", "not_applicable_reason"])
+        record_timeline_event(
+            incident=incident,
+            kind=TimelineEvent.Kind.CHECKLIST_ITEM_NOT_APPLICABLE,
+            actor=None,
+            at=now,
+            details=_item_details(
+                item, checklist.name, reason=item.not_applicable_reason
+            ),
+        )
+    elif item.state == ChecklistItemState.NOT_APPLICABLE and by_rule and applies:
+        _reopen_item(incident, checklist, item, now=now, reason="Applies again")
+    if item.state == ChecklistItemState.OPEN and item.evidence != Evidence.NONE:
+        found = evidence_found(item, facts)
+        if found:
+            text, at = found
+            item.state = ChecklistItemState.DONE
+            item.settled_at = now
+            item.evidence_text = text[:300]
+            item.evidence_at = at
+            item.save(
+                update_fields=["state", "settled_at", "evidence_text", "evidence_at"]
+            )
+            record_timeline_event(
+                incident=incident,
+                kind=TimelineEvent.Kind.CHECKLIST_ITEM_DONE,
+                actor=None,
+                at=now,
+                details=_item_details(
+                    item, checklist.name, evidence=text, evidence_at=at.isoformat()
+                ),
+            )
+
+
+def _reopen_item(
+    incident: Incident,
+    checklist: IncidentChecklist,
+    item: IncidentChecklistItem,
+    *,
+    now: dt.datetime,
+    reason: str,
+    actor: User | None = None,
+) -> None:
+    item.state = ChecklistItemState.OPEN
+    item.settled_at = item.evidence_at = None
+    item.settled_by = None
+    item.evidence_text = item.not_applicable_reason = ""
+    item.save(
+        update_fields=[
+            "state",
+            "settled_at",
+            "settled_by",
+            "evidence_text",
+            "evidence_at",
+            "not_applicable_reason",
+        ]
+    )
+    record_timeline_event(
+        incident=incident,
+        kind=TimelineEvent.Kind.CHECKLIST_ITEM_REOPENED,
+        actor=actor,
+        at=now,
+        details=_item_details(item, checklist.name, reason=reason),
+    )
+
+
+def _take_back_resolution_evidence(
+    incident: Incident, *, now: dt.datetime, actor: User | None
+) -> None:
+    """Reopen the items a past resolution's evidence ticked (kept: people's)."""
+    for checklist in _incident_checklists(incident):
+        for item in checklist.items.all():
+            if (
+                item.state == ChecklistItemState.DONE
+                and item.settled_by_id is None
+                and item.evidence in EVIDENCE_OF_ONE_RESOLUTION
+            ):
+                _reopen_item(
+                    incident,
+                    checklist,
+                    item,
+                    now=now,
+                    actor=actor,
+                    reason="The incident came back; the next resolution must "
+                    "show this again",
+                )
+
+
+def monitoring_window(incident: Incident) -> dt.timedelta:
+    """Return how long the incident is watched after resolving (policy data)."""
+    minutes = (
+        PolicyTarget.objects.filter(
+            policy_id=incident.policy_id, priority=incident.priority
+        )
+        .values_list("monitoring_window_minutes", flat=True)
+        .first()
+    )
+    return (
+        DEFAULT_MONITORING_WINDOW if minutes is None else dt.timedelta(minutes=minutes)
+    )
+
+
+def closure_blockers(
+    incident: Incident,
+    *,
+    to_status: str = Incident.Status.CLOSED,
+    now: dt.datetime | None = None,
+) -> list[str]:
+    """Return what stops the incident from closing, one readable line each.
+
+    Every required item of every checklist that applies must be done or not
+    applicable. An open item whose evidence exists now does not block (the
+    next refresh ticks it), and a checklist the facts call for but not yet
+    attached blocks with its items. Closing as pending (waiting on the
+    customer) waits only for checklists marked to gate it.
+    """
+    facts = closure_facts(incident, now)
+    lines: list[str] = []
+    if to_status == Incident.Status.CLOSED and incident.status not in (
+        Incident.Status.RESOLVED,
+        Incident.Status.CLOSED,
+    ):
+        lines.append(
+            f"Resolve the incident first (it is "
+            f"{incident.get_status_display().lower()})."
+        )
+    attached = {c.template_id: c for c in _incident_checklists(incident)}
+    for template in _applicable_templates(incident, facts):
+        gates = (
+            attached[template.pk].gates_closed_pending
+            if (template.pk in attached)
+            else template.gates_closed_pending
+        )
+        if to_status == Incident.Status.CLOSED_PENDING and not gates:
+            continue
+        copies = {}
+        if template.pk in attached:
+            copies = {i.template_item_id: i for i in attached[template.pk].items.all()}
+        for source in template.items.all():
+            if not source.is_required or not condition_holds(source.condition, facts):
+                continue
+            copy = copies.get(source.pk)
+            if copy is not None and copy.is_settled:
+                continue
+            if source.evidence != Evidence.NONE and evidence_found(source, facts):
+                continue
+            line = f"{template.name} · {source.group}: {source.text}"
+            if source.evidence != Evidence.NONE:
+                line += f" (waiting for: {source.get_evidence_display().lower()})"
+            lines.append(line)
+    return lines
+
+
+def _require_permission(actor: User | None, permission: str) -> None:
+    """Refuse a person without ``permission``; the system (None) may act."""
+    if actor is not None and not actor.has_perm(permission):
+        raise ValidationError(
+            "Your role may not do that; ask a colleague who can.",
+            code="not_allowed",
+        )
+
+
+def _start_monitoring(incident: Incident, now: dt.datetime) -> None:
+    incident.monitoring_ends_at = now + monitoring_window(incident)
+
+
+@transaction.atomic
+def resolve_incident(
+    *,
+    incident: Incident,
+    actor: User,
+    root_cause: str,
+    fix_summary: str,
+    customer_summary: str,
+    verification: list[str],
+    verification_note: str = "",
+    expected_version: int | None = None,
+) -> Incident:
+    """Record how the incident was fixed and verified, and mark it resolved.
+
+    Starts the policy's monitoring window and attaches the checklists that
+    the incident's facts call for.
+    """
+    _require_permission(actor, "incidents.change_incident_status")
+    incident = _lock(incident, expected_version)
+    reason = lifecycle.refusal_reason(incident.status, Incident.Status.RESOLVED)
+    if reason:
+        raise ValidationError(reason, code="transition_refused")
+    errors: dict[str, ValidationError] = {}
+    if not root_cause.strip():
+        errors["root_cause"] = ValidationError(
+            "Say what caused the incident.", code="root_cause_required"
+        )
+    if not fix_summary.strip():
+        errors["fix_summary"] = ValidationError(
+            "Say what was done to fix it.", code="fix_required"
+        )
+    if (incident.customer_id or incident.is_systemic) and not customer_summary.strip():
+        errors["customer_summary"] = ValidationError(
+            "Write what the customer is told; the resolution messages use it.",
+            code="customer_summary_required",
+        )
+    unknown = set(verification) - set(ResolutionVerification.values)
+    if not verification or unknown:
+        errors["verification"] = ValidationError(
+            "Say how the fix was verified.", code="verification_required"
+        )
+    if errors:
+        raise ValidationError(errors)
+    now = timezone.now()
+    changes: dict[str, list[Any]] = {}
+    for field, value in (
+        ("root_cause", root_cause.strip()),
+        ("fix_summary", fix_summary.strip()),
+        ("customer_summary", customer_summary.strip()),
+    ):
+        if getattr(incident, field) != value:
+            changes[field] = [getattr(incident, field), value]
+            setattr(incident, field, value)
+    from_status = incident.status
+    incident.status = Incident.Status.RESOLVED
+    incident.resolved_at = now
+    _start_monitoring(incident, now)
+    incident.save(update_fields=["root_cause", "fix_summary", "customer_summary"])
+    _save_status(
+        incident,
+        kind=TimelineEvent.Kind.RESOLUTION_RECORDED,
+        actor=actor,
+        now=now,
+        from_status=from_status,
+        verification=[v for v in ResolutionVerification.values if v in verification],
+        verification_note=verification_note.strip(),
+        monitoring_ends_at=incident.monitoring_ends_at.isoformat(),
+        field_changes=changes,
+    )
+    # After the resolution entry, which is evidence for "fix confirmed".
+    _refresh_checklists(incident, now=now, actor=actor)
+    return incident
+
+
+@transaction.atomic
+def report_recurrence(
+    *,
+    incident: Incident,
+    actor: User,
+    note: str = "",
+    expected_version: int | None = None,
+) -> Incident:
+    """Put a resolved incident back into investigation: the problem came back.
+
+    Keeps its history and checklist; the ticks the last resolution earned
+    from evidence are taken back.
+    """
+    _require_permission(actor, "incidents.change_incident_status")
+    incident = _lock(incident, expected_version)
+    if incident.status != Incident.Status.RESOLVED:
+        raise ValidationError(
+            "Only a resolved incident can recur; a closed one is reopened.",
+            code="not_resolved",
+        )
+    now = timezone.now()
+    within = (
+        incident.monitoring_ends_at is not None and now < incident.monitoring_ends_at
+    )
+    previous = {
+        "resolved_at": _display(incident.resolved_at),
+        "monitoring_ends_at": _display(incident.monitoring_ends_at),
+    }
+    incident.status = Incident.Status.INVESTIGATING
+    incident.resolved_at = incident.monitoring_ends_at = None
+    reason = (
+        "Recurred during the monitoring window"
+        if within
+        else "Recurred after the monitoring window"
+    )
+    _take_back_resolution_evidence(incident, now=now, actor=actor)
+    _save_status(
+        incident,
+        kind=TimelineEvent.Kind.REOPENED,
+        actor=actor,
+        now=now,
+        from_status=Incident.Status.RESOLVED,
+        reason=f"{reason}: {note.strip()}" if note.strip() else f"{reason}.",
+        recurrence=True,
+        previous=previous,
+    )
+    return incident
+
+
+@transaction.atomic
+def refresh_checklists(*, incident: Incident, actor: User | None) -> Incident:
+    """Attach the checklists that now apply and tick what evidence shows."""
+    incident = _lock(incident, None)
+    _refresh_checklists(incident, now=timezone.now(), actor=actor)
+    return incident
+
+
+def _lock_item(item: IncidentChecklistItem) -> tuple[Incident, IncidentChecklistItem]:
+    incident = _lock(Incident(pk=item.checklist.incident_id), None)
+    locked = (
+        IncidentChecklistItem.objects.select_for_update(of=("self",))
+        .select_related("checklist", "settled_by")
+        .get(pk=item.pk)
+    )
+    if incident.status in Incident.CLOSED_STATUSES:
+        raise ValidationError(
+            f"{incident.reference} is closed; reopen it to change its checklist.",
+            code="incident_closed",
+        )
+    if locked.is_settled:
+        who = _person(locked.settled_by) or "the portal"
+        raise ValidationError(
+            f"“{locked.text}” is already {locked.get_state_display().lower()} ({who}).",
+            code="already_settled",
+        )
+    return incident, locked
+
+
+@transaction.atomic
+def tick_checklist_item(
+    *, item: IncidentChecklistItem, actor: User, note: str = ""
+) -> IncidentChecklistItem:
+    """Mark a checklist item done, as the person who checked it."""
+    _require_permission(actor, "incidents.work_checklist")
+    incident, item = _lock_item(item)
+    now = timezone.now()
+    if item.evidence == Evidence.MONITORING_WINDOW_PASSED and not (
+        incident.monitoring_ends_at and now >= incident.monitoring_ends_at
+    ):
+        raise ValidationError(
+            "The monitoring window is still running; it ticks itself when it "
+            "ends. To close sooner, mark it not applicable and say why.",
+            code="window_running",
+        )
+    item.state = ChecklistItemState.DONE
+    item.settled_by = actor
+    item.settled_at = item.evidence_at = now
+    item.evidence_text = (note.strip() or "Checked by hand")[:300]
+    item.full_clean()
+    item.save(
+        update_fields=[
+            "state",
+            "settled_by",
+            "settled_at",
+            "evidence_text",
+            "evidence_at",
+        ]
+    )
+    record_timeline_event(
+        incident=incident,
+        kind=TimelineEvent.Kind.CHECKLIST_ITEM_DONE,
+        actor=actor,
+        at=now,
+        details=_item_details(item, item.checklist.name, note=note.strip()),
+    )
+    return item
+
+
+@transaction.atomic
+def mark_checklist_item_not_applicable(
+    *, item: IncidentChecklistItem, actor: User, reason: str
+) -> IncidentChecklistItem:
+    """Mark a checklist item not applicable to this incident, saying why."""
+    _require_permission(actor, "incidents.work_checklist")
+    if not reason.strip():
+        raise _field_error(
+            "reason", "Say why the item does not apply.", code="reason_required"
+        )
+    incident, item = _lock_item(item)
+    now = timezone.now()
+    item.state = ChecklistItemState.NOT_APPLICABLE
+    item.settled_by = actor
+    item.settled_at = now
+    item.not_applicable_reason = reason.strip()[:300]
+    item.full_clean()
+    item.save(
+        update_fields=["state", "settled_by", "settled_at", "not_applicable_reason"]
+    )
+    record_timeline_event(
+        incident=incident,
+        kind=TimelineEvent.Kind.CHECKLIST_ITEM_NOT_APPLICABLE,
+        actor=actor,
+        at=now,
+        details=_item_details(item, item.checklist.name, reason=reason.strip()),
+    )
+    return item
+
+
+@transaction.atomic
+def reopen_checklist_item(
+    *, item: IncidentChecklistItem, actor: User, reason: str = ""
+) -> IncidentChecklistItem:
+    """Take back a tick or a not-applicable mark, e.g. one made by mistake."""
+    _require_permission(actor, "incidents.work_checklist")
+    incident = _lock(Incident(pk=item.checklist.incident_id), None)
+    item = IncidentChecklistItem.objects.select_related("checklist").get(pk=item.pk)
+    if incident.status in Incident.CLOSED_STATUSES:
+        raise ValidationError(
+            f"{incident.reference} is closed; reopen it to change its checklist.",
+            code="incident_closed",
+        )
+    if not item.is_settled:
+        raise ValidationError("That item is already open.", code="already_open")
+    _reopen_item(
+        incident,
+        item.checklist,
+        item,
+        now=timezone.now(),
+        actor=actor,
+        reason=reason.strip() or "Taken back",
+    )
+    return item
+
+
+def close_incident(
+    *,
+    incident: Incident,
+    actor: User | None,
+    to_status: str = Incident.Status.CLOSED,
+    note: str = "",
+    expected_version: int | None = None,
+    kind: str = TimelineEvent.Kind.STATUS_CHANGED,
+) -> Incident:
+    """Close the incident (or close it as pending) once its checklist allows.
+
+    The one way to a closed state: the status form, the admin and the
+    automatic rules call it. A refusal is recorded on the timeline (once
+    per distinct list of blockers) and raised with every missing item.
+    """
+    if to_status not in Incident.CLOSED_STATUSES:
+        raise ValueError(f"Not a closed status: {to_status}")
+    _require_permission(actor, "incidents.change_incident_status")
+    with transaction.atomic():
+        locked = _lock(incident, expected_version)
+        reason = lifecycle.refusal_reason(locked.status, to_status)
+        if reason:
+            raise ValidationError(reason, code="transition_refused")
+        now = timezone.now()
+        _refresh_checklists(locked, now=now, actor=actor)
+        blockers = closure_blockers(locked, to_status=to_status, now=now)
+        if not blockers:
+            from_status = locked.status
+            locked.status = to_status
+            locked.closed_at = now
+            _save_status(
+                locked,
+                kind=kind,
+                actor=actor,
+                now=now,
+                from_status=from_status,
+                note=note,
+            )
+            return locked
+        last_refusal = (
+            TimelineEvent.objects.filter(
+                incident=locked, kind=TimelineEvent.Kind.CLOSE_REFUSED
+            )
+            .order_by("-created_at", "-id")
+            .values_list("details", flat=True)
+            .first()
+        )
+        if not last_refusal or last_refusal.get("blockers") != blockers:
+            record_timeline_event(
+                incident=locked,
+                kind=TimelineEvent.Kind.CLOSE_REFUSED,
+                actor=actor,
+                at=now,
+                details={"to_status": to_status, "blockers": blockers},
+            )
+    raise ValidationError(closure_refusal_message(blockers), code="closure_blocked")
+
+
+def closure_refusal_message(blockers: list[str]) -> str:
+    """Say why the incident cannot close, listing what is missing."""
+    return "Not closed yet; still missing: " + "; ".join(blockers) + "."
+
+
+def _archive_closed(now: dt.datetime, *, batch: int = 500) -> int:
+    """Archive closed incidents older than their policy's archive delay."""
+    archived = 0
+    for policy_id, days in Policy.objects.values_list("id", "archive_after_days"):
+        with transaction.atomic():
+            due = list(
+                selectors.incidents_due_for_archive(
+                    now - dt.timedelta(days=days), policy_id=policy_id
+                )
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)[:batch]
+            )
+            if not due:
+                continue
+            Incident.objects.filter(pk__in=due, archived_at__isnull=True).update(
+                archived_at=now
+            )
+            TimelineEvent.objects.bulk_create(
+                TimelineEvent(
+                    incident_id=pk,
+                    kind=TimelineEvent.Kind.ARCHIVED,
+                    actor=None,
+                    created_at=now,
+                    details={"archive_after_days": days},
+                )
+                for pk in due
+            )
+            archived += len(due)
+    return archived
+
+
+def _refresh_due_checklists(now: dt.datetime, *, batch: int = 200) -> int:
+    """Tick time-based evidence and attach checklists that events called for."""
+    refreshed = 0
+    for pk in selectors.incidents_with_checklist_work(limit=batch):
+        with transaction.atomic():
+            locked = _lock(Incident(pk=pk), None)
+            if locked.status in Incident.CLOSED_STATUSES:
+                continue
+            _refresh_checklists(locked, now=now)
+            refreshed += 1
+    return refreshed
 
 
 # --- Satisfaction survey (issue 15) -----------------------------------------

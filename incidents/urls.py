@@ -30,4 +30,29 @@ urlpatterns = [
         name="complete_action",
     ),
     path("customers/search/", views.customer_search, name="customer_search"),
+    # Resolve and closure (issue 13, part A)
+    path("<int:pk>/closure/", views.incident_closure, name="closure"),
+    path("<int:pk>/resolve/", views.incident_resolve, name="resolve"),
+    path("<int:pk>/close/", views.incident_close, name="close"),
+    path("<int:pk>/recurrence/", views.incident_recurrence, name="recurrence"),
+    path(
+        "<int:pk>/closure/refresh/",
+        views.incident_refresh_checklists,
+        name="refresh_checklists",
+    ),
+    path(
+        "<int:pk>/closure/items/<int:item_pk>/tick/",
+        views.checklist_item_tick,
+        name="checklist_tick",
+    ),
+    path(
+        "<int:pk>/closure/items/<int:item_pk>/not-applicable/",
+        views.checklist_item_not_applicable,
+        name="checklist_not_applicable",
+    ),
+    path(
+        "<int:pk>/closure/items/<int:item_pk>/reopen/",
+        views.checklist_item_reopen,
+        name="checklist_reopen",
+    ),
 ]

@@ -18,18 +18,29 @@ from . import selectors, services, surveys
 from .forms import (
     AffectedCustomerForm,
     AssignForm,
+    ChecklistNotApplicableForm,
+    ChecklistTickForm,
+    CloseForm,
     FirstResponseForm,
     ImmediateActionForm,
     IncidentFilterForm,
     IncidentForm,
     MoveForm,
+    RecurrenceForm,
     ReopenForm,
+    ResolveForm,
     SurveyForm,
     TakeForm,
     TimeZoneForm,
 )
 from .lifecycle import REOPENABLE
-from .models import ActionItem, Incident, StaffProfile
+from .models import (
+    ActionItem,
+    Incident,
+    IncidentChecklistItem,
+    ResolutionVerification,
+    StaffProfile,
+)
 from .pagination import CappedCountPaginator
 
 PAGE_SIZE = 25
@@ -250,6 +261,19 @@ def incident_move(request, pk):
         messages.error(request, "Pick a status the incident can move to.")
         return redirect(incident)
     data = form.cleaned_data
+    if data["to_status"] in Incident.CLOSED_STATUSES:
+        return _run(
+            request,
+            pk,
+            lambda inc: services.close_incident(
+                incident=inc,
+                actor=request.user,
+                to_status=data["to_status"],
+                note=data["note"],
+                expected_version=data["version"],
+            ),
+            f"Status changed to {Incident.Status(data['to_status']).label.lower()}.",
+        )
     return _run(
         request,
         pk,
@@ -448,6 +472,239 @@ def profile(request):
             messages.success(request, "Time zone saved.")
             return redirect("profile")
     return render(request, "incidents/profile.html", {"form": form})
+
+
+# ---------------------------------------------------------------------------
+# Resolve and closure (issue 13, part A)
+# ---------------------------------------------------------------------------
+
+# The resolution messages the composer offers, per audience involved
+# (000 part 5): the internal chat post and note, the customer's e-mail,
+# the partner's and vendor's confirmations.
+_RESOLUTION_MESSAGES = [
+    ("internal", "chat", "Team chat: incident resolved"),
+    ("internal", "note", "Internal resolution note"),
+    ("customer", "email", "Customer: it is resolved"),
+    ("partner", "email", "Partner: resolution confirmation"),
+    ("vendor", "email", "Vendor: resolved, please close"),
+]
+
+
+def _resolution_messages(incident: Incident) -> list[dict]:
+    involved = {"internal"}
+    if incident.customer_id or incident.is_systemic:
+        involved.add("customer")
+    if incident.is_partner_action_needed:
+        involved.add("partner")
+    if incident.is_vendor_action_needed:
+        involved.add("vendor")
+    return [
+        {"audience": audience, "channel": channel, "label": label}
+        for audience, channel, label in _RESOLUTION_MESSAGES
+        if audience in involved
+    ]
+
+
+def _closure_context(request, incident: Incident, **extra) -> dict:
+    now = timezone.now()
+    checklists = selectors.incident_closure(incident)
+    facts = services.closure_facts(incident, now)
+    # What evidence shows for items still open: the page says so even
+    # before the sweep ticks them.
+    for checklist in checklists:
+        for item in checklist.items.all():
+            item.found = (
+                services.evidence_found(item, facts)
+                if item.state == "open" and item.evidence != "none"
+                else None
+            )
+    can_resolve = incident.status not in (
+        Incident.Status.NEW,
+        Incident.Status.RESOLVED,
+        *Incident.CLOSED_STATUSES,
+    )
+    context = {
+        "incident": incident,
+        "tab": "closure",
+        "checklists": checklists,
+        "blockers": services.closure_blockers(incident, now=now)
+        if incident.status == Incident.Status.RESOLVED
+        else [],
+        "resolution_messages": _resolution_messages(incident),
+        "is_resolved": incident.status == Incident.Status.RESOLVED,
+        "is_closed": incident.status in REOPENABLE,
+        "in_monitoring": incident.monitoring_ends_at is not None
+        and now < incident.monitoring_ends_at,
+        "resolution": incident.timeline_events.filter(kind="resolution_recorded")
+        .order_by("-created_at", "-id")
+        .first()
+        if incident.resolved_at
+        else None,
+        "verification_labels": dict(ResolutionVerification.choices),
+    }
+    if can_resolve and "resolve_form" not in extra:
+        context["resolve_form"] = ResolveForm(initial=ResolveForm.initial_for(incident))
+    context.update(extra)
+    return context
+
+
+def _closure_incident(pk: int) -> Incident:
+    return get_object_or_404(
+        Incident.objects.select_related("customer", "category", "policy", "signal"),
+        pk=pk,
+    )
+
+
+@require_GET
+def incident_closure(request, pk):
+    incident = _closure_incident(pk)
+    return render(
+        request,
+        "incidents/closure.html",
+        _closure_context(request, incident),
+    )
+
+
+@require_POST
+@permission_required("incidents.change_incident_status", raise_exception=True)
+def incident_resolve(request, pk):
+    incident = _closure_incident(pk)
+    form = ResolveForm(request.POST)
+    if form.is_valid():
+        try:
+            services.resolve_incident(
+                incident=incident,
+                actor=request.user,
+                expected_version=form.cleaned_data.pop("version"),
+                **form.cleaned_data,
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(
+                request,
+                f"{incident.reference} resolved; the monitoring window has "
+                "started. Send the resolution messages below.",
+            )
+            return redirect("incidents:closure", pk=pk)
+    return render(
+        request,
+        "incidents/closure.html",
+        _closure_context(request, incident, resolve_form=form),
+        status=400,
+    )
+
+
+def _on_item(request, pk, item_pk, action, success: str):
+    item = get_object_or_404(
+        IncidentChecklistItem.objects.select_related("checklist"),
+        pk=item_pk,
+        checklist__incident_id=pk,
+    )
+    try:
+        action(item)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, success)
+    return redirect("incidents:closure", pk=pk)
+
+
+@require_POST
+@permission_required("incidents.work_checklist", raise_exception=True)
+def checklist_item_tick(request, pk, item_pk):
+    form = ChecklistTickForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    return _on_item(
+        request,
+        pk,
+        item_pk,
+        lambda item: services.tick_checklist_item(
+            item=item, actor=request.user, note=note
+        ),
+        "Item ticked.",
+    )
+
+
+@require_POST
+@permission_required("incidents.work_checklist", raise_exception=True)
+def checklist_item_not_applicable(request, pk, item_pk):
+    form = ChecklistNotApplicableForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say why the item does not apply.")
+        return redirect("incidents:closure", pk=pk)
+    return _on_item(
+        request,
+        pk,
+        item_pk,
+        lambda item: services.mark_checklist_item_not_applicable(
+            item=item, actor=request.user, reason=form.cleaned_data["reason"]
+        ),
+        "Item marked not applicable.",
+    )
+
+
+@require_POST
+@permission_required("incidents.work_checklist", raise_exception=True)
+def checklist_item_reopen(request, pk, item_pk):
+    return _on_item(
+        request,
+        pk,
+        item_pk,
+        lambda item: services.reopen_checklist_item(item=item, actor=request.user),
+        "Item open again.",
+    )
+
+
+@require_POST
+@permission_required("incidents.change_incident_status", raise_exception=True)
+def incident_close(request, pk):
+    incident = get_object_or_404(Incident, pk=pk)
+    form = CloseForm(request.POST)
+    data = form.cleaned_data if form.is_valid() else {"note": "", "version": None}
+    try:
+        services.close_incident(
+            incident=incident,
+            actor=request.user,
+            note=data["note"],
+            expected_version=data["version"],
+        )
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+        return redirect("incidents:closure", pk=pk)
+    messages.success(request, f"{incident.reference} closed.")
+    return redirect(incident)
+
+
+@require_POST
+@permission_required("incidents.change_incident_status", raise_exception=True)
+def incident_recurrence(request, pk):
+    form = RecurrenceForm(request.POST)
+    data = form.cleaned_data if form.is_valid() else {"note": "", "version": None}
+    return _run(
+        request,
+        pk,
+        lambda inc: services.report_recurrence(
+            incident=inc,
+            actor=request.user,
+            note=data["note"],
+            expected_version=data["version"],
+        ),
+        "Back in investigation; its history and checklist are kept.",
+    )
+
+
+@require_POST
+@permission_required("incidents.work_checklist", raise_exception=True)
+def incident_refresh_checklists(request, pk):
+    incident = get_object_or_404(Incident, pk=pk)
+    try:
+        services.refresh_checklists(incident=incident, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, "Checklist checked against the evidence.")
+    return redirect("incidents:closure", pk=pk)
 
 
 # --- Satisfaction survey (issue 15) -----------------------------------------

@@ -25,6 +25,10 @@ AGENT = [
     "comms.add_reply",
     # Everyone reads held reviews (issue 15); managers hold them.
     "escalations.view_review",
+    # Closure checklists (issue 13)
+    "incidents.work_checklist",
+    "incidents.view_checklisttemplate",
+    "incidents.view_incidentchecklist",
 ]
 # Senior agents work carrier escalations, which need the old carrier's
 # account number in full.

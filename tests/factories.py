@@ -74,6 +74,8 @@ _PATHS = {
 
 def _walk_to(incident, status):
     for step in _PATHS[status]:
+        if step in Incident.CLOSED_STATUSES:
+            settle_checklists(incident)  # the close guard would refuse
         incident = services.move_incident(incident=incident, actor=None, to_status=step)
     return incident
 
@@ -114,3 +116,52 @@ def save_test_draft(incident, actor, **overrides):
     return comms_services.save_draft(
         incident=incident, actor=actor, **message_fields(incident, **overrides)
     )
+
+
+# --- Closure checklists (issue 13, part A) ---
+
+
+def settle_checklists(incident):
+    """Attach the incident's checklists and mark every open item done.
+
+    For tests that need a closed incident and care nothing for its
+    checklist; tests of the checklist itself work its items one by one.
+    """
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from incidents.models import IncidentChecklistItem
+
+    if incident.status not in Incident.CLOSED_STATUSES:
+        services.refresh_checklists(incident=incident, actor=None)
+    IncidentChecklistItem.objects.filter(
+        checklist__incident=incident, state="open"
+    ).update(
+        state="done",
+        settled_at=timezone.now() - dt.timedelta(seconds=1),
+        evidence_text="Settled by the test factory",
+    )
+    return incident
+
+
+class ChecklistTemplateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "incidents.ChecklistTemplate"
+
+    name = factory.Sequence(lambda n: f"Test checklist {n}")
+    policy = None
+    condition = "always"
+    attaches_on_resolve = True
+
+
+class ChecklistTemplateItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "incidents.ChecklistTemplateItem"
+
+    template = factory.SubFactory(ChecklistTemplateFactory)
+    group = "Checks"
+    text = factory.Sequence(lambda n: f"Check {n}")
+    condition = "always"
+    evidence = "none"
+    position = factory.Sequence(lambda n: n)

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('escalations', '0001_initial'),
-        ('incidents', '0015_satisfaction_survey'),
+        ('incidents', '0017_satisfaction_survey'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -59,8 +59,8 @@ def test_the_sweep_tags_incidents_stuck_over_48_hours(frozen_now, time_machine):
     recent.refresh_from_db()
     assert "slo_at_risk" in stuck.tags
     assert "slo_at_risk" not in recent.tags
-    assert done == {"slo_at_risk": 1}
-    assert again == {"slo_at_risk": 0}
+    assert done["slo_at_risk"] == 1
+    assert again["slo_at_risk"] == 0
     assert stuck.timeline_events.filter(
         kind=TimelineEvent.Kind.EDITED, actor=None
     ).exists()

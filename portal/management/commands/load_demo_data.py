@@ -688,9 +688,31 @@ class Command(BaseCommand):
                 )
 
     def _step_move(self, incident, users, options, **_):
+        if options["to"] == "closed":
+            self._work_checklist(incident, users)
         services.move_incident(
             incident=incident, actor=users["agent"], to_status=options["to"]
         )
+
+    def _work_checklist(self, incident, users):
+        """Closure checklists (issue 13): settle every open item, as an agent
+        would, so the close guard lets the story close."""
+        from incidents.models import IncidentChecklistItem
+
+        services.refresh_checklists(incident=incident, actor=users["agent"])
+        for item in IncidentChecklistItem.objects.filter(
+            checklist__incident=incident, state="open"
+        ):
+            if item.evidence == "none":
+                services.tick_checklist_item(
+                    item=item, actor=users["agent"], note="Checked (demo data)"
+                )
+            else:
+                services.mark_checklist_item_not_applicable(
+                    item=item,
+                    actor=users["agent"],
+                    reason="Handled outside the portal (demo data)",
+                )
 
     def _step_affected(self, incident, users, options, **_):
         for account_id in options["customers"]:

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('incidents', '0014_timeline_kinds_for_escalation_closure_automation'),
+        ('incidents', '0016_shipped_closure_checklists'),
     ]
 
     operations = [

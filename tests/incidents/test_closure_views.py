@@ -1,0 +1,100 @@
+"""The Closure tab: permissions, messages and a constant query count."""
+
+import pytest
+from django.urls import reverse
+
+from incidents import services
+from incidents.models import IncidentChecklistItem
+from tests.factories import ChecklistTemplateItemFactory, IncidentFactory
+
+
+def _resolved(agent, **kwargs):
+    incident = IncidentFactory(status="investigating", **kwargs)
+    return services.resolve_incident(
+        incident=incident,
+        actor=agent,
+        root_cause="Queue stalled.",
+        fix_summary="Queue restarted.",
+        customer_summary="Your eSIM stalled.",
+        verification=["system_check"],
+    )
+
+
+@pytest.mark.django_db
+def test_closure_page_query_count_does_not_grow_with_items(
+    agent, agent_client, django_assert_max_num_queries
+):
+    small = _resolved(agent)
+    with django_assert_max_num_queries(40) as few:
+        agent_client.get(reverse("incidents:closure", args=[small.pk]))
+    for _ in range(10):
+        ChecklistTemplateItemFactory()
+    big = _resolved(
+        agent, is_partner_action_needed=True, partner_action_details="Re-push"
+    )
+
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = agent_client.get(reverse("incidents:closure", args=[big.pk]))
+
+    assert response.status_code == 200
+    assert b"Partner: resolution confirmation" in response.content
+
+
+@pytest.mark.django_db
+def test_not_applicable_without_reason_is_refused_on_the_page(agent, agent_client):
+    incident = _resolved(agent)
+    item = IncidentChecklistItem.objects.filter(
+        checklist__incident=incident, state="open", evidence="none"
+    ).first()
+
+    response = agent_client.post(
+        reverse("incidents:checklist_not_applicable", args=[incident.pk, item.pk]),
+        {"reason": ""},
+        follow=True,
+    )
+
+    item.refresh_from_db()
+    assert item.state == "open"
+    assert "Say why" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_close_button_lists_what_is_missing(agent, agent_client):
+    incident = _resolved(agent)
+
+    response = agent_client.post(
+        reverse("incidents:close", args=[incident.pk]), follow=True
+    )
+
+    incident.refresh_from_db()
+    assert incident.status == "resolved"
+    assert "still missing" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_status_form_close_goes_through_the_guard(agent, agent_client):
+    incident = _resolved(agent)
+
+    agent_client.post(
+        reverse("incidents:move", args=[incident.pk]),
+        {"to_status": "closed", "version": incident.version},
+    )
+
+    incident.refresh_from_db()
+    assert incident.status == "resolved"
+    assert incident.timeline_events.filter(kind="close_refused").exists()
+
+
+@pytest.mark.django_db
+def test_working_the_checklist_needs_the_permission(client, user_without_role, agent):
+    incident = _resolved(agent)
+    item = IncidentChecklistItem.objects.filter(
+        checklist__incident=incident, state="open", evidence="none"
+    ).first()
+    client.force_login(user_without_role)
+
+    response = client.post(
+        reverse("incidents:checklist_tick", args=[incident.pk, item.pk])
+    )
+
+    assert response.status_code == 403
