@@ -23,11 +23,22 @@ AGENT = [
     "comms.send_message",
     "comms.view_reply",
     "comms.add_reply",
+    # Credits and refunds (issue 12): whether someone may decide a given
+    # request is the approval limits' business (escalations.ApprovalLimit).
+    "escalations.view_creditrequest",
+    "escalations.request_credit",
+    "escalations.decide_credit",
+    "escalations.apply_credit",
 ]
 # Senior agents work carrier escalations, which need the old carrier's
 # account number in full.
 SENIOR_AGENT = [*AGENT, "incidents.view_full_account_numbers"]
-MANAGER = [*SENIOR_AGENT, "comms.approve_message"]
+MANAGER = [
+    *SENIOR_AGENT,
+    "comms.approve_message",
+    # Credits and refunds (issue 12): finance's monthly export.
+    "escalations.export_credits",
+]
 VP = MANAGER
 
 ROLES = {

@@ -3,3 +3,23 @@
 routing.py holds tiers, rules and escalations (issue 11); credits.py holds
 credit and refund requests with their approval limits (issue 12).
 """
+
+# Credits and refunds (issue 12)
+from .credits import (
+    ApprovalLimit,
+    CreditKind,
+    CreditPolicy,
+    CreditRequest,
+    CreditStatus,
+    CurrencyRate,
+)
+
+__all__ = [
+    # Credits and refunds (issue 12)
+    "ApprovalLimit",
+    "CreditKind",
+    "CreditPolicy",
+    "CreditRequest",
+    "CreditStatus",
+    "CurrencyRate",
+]
