@@ -114,3 +114,21 @@ def save_test_draft(incident, actor, **overrides):
     return comms_services.save_draft(
         incident=incident, actor=actor, **message_fields(incident, **overrides)
     )
+
+
+# --- Credits and refunds (issue 12) -----------------------------------------
+
+
+def request_test_credit(incident, actor, **overrides):
+    """Ask for a credit on ``incident`` through the service; override any field."""
+    from escalations import services as escalation_services
+
+    fields = {
+        "kind": "refund",
+        "amount": "250.00",
+        "currency": "USD",
+        "reason": "Charged twice for the same month.",
+    }
+    return escalation_services.request_credit(
+        incident=incident, actor=actor, **{**fields, **overrides}
+    )
