@@ -3,49 +3,42 @@
 # Credits and refunds (issue 12)
 import datetime as dt
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from .models import ApprovalLimit, CreditRequest, CreditStatus
 
 # Credits -------------------------------------------------------------------
 
 
-def _limits_of(user) -> list[ApprovalLimit]:
-    return list(
-        ApprovalLimit.objects.filter(group__in=user.groups.all()).select_related(
-            "policy__credit_policy"
+def decidable_by(user) -> Exists:
+    """Return a filter for credit requests one of ``user``'s limits covers.
+
+    One subquery, so the queue, its navigation count and the service's
+    authority check are the same single query and always agree. A limit in
+    the policy's own currency compares the request's amount in that currency
+    (converted when it was asked for); a limit in another currency compares
+    amounts entered in that currency. No limit goes past the policy's cap.
+    Own requests are not left out here: callers do that, with a message.
+    """
+    own_currency = F("policy__credit_policy__currency")
+    in_policy_currency = (
+        Q(currency=own_currency)
+        & Q(policy__credit_policy__cap__gte=OuterRef("policy_amount"))
+        & (Q(max_amount__isnull=True) | Q(max_amount__gte=OuterRef("policy_amount")))
+    )
+    in_own_currency = (
+        ~Q(currency=own_currency)
+        & Q(currency=OuterRef("currency"))
+        & (Q(max_amount__isnull=True) | Q(max_amount__gte=OuterRef("amount")))
+    )
+    return Exists(
+        ApprovalLimit.objects.filter(
+            Q(kind="") | Q(kind=OuterRef("kind")),
+            in_policy_currency | in_own_currency,
+            group__user=user,
+            policy_id=OuterRef("incident__policy_id"),
         )
     )
-
-
-def decidable_by(user) -> Q:
-    """Return a filter for credit requests ``user``'s limits cover.
-
-    Limits in the policy's own currency compare the request's amount in that
-    currency (converted when it was asked for); a limit in another currency
-    compares amounts entered in that currency. Nobody's limit goes past the
-    policy's cap. Own requests are not left out here: the callers do that,
-    with a message of its own.
-    """
-    covered = Q(pk__in=[])
-    for limit in _limits_of(user):
-        rules = getattr(limit.policy, "credit_policy", None)
-        if rules is None:
-            continue
-        condition = Q(incident__policy_id=limit.policy_id)
-        if limit.kind:
-            condition &= Q(kind=limit.kind)
-        if limit.currency == rules.currency:
-            ceiling = rules.cap
-            if limit.max_amount is not None:
-                ceiling = min(ceiling, limit.max_amount)
-            condition &= Q(policy_amount__isnull=False, policy_amount__lte=ceiling)
-        else:
-            condition &= Q(currency=limit.currency)
-            if limit.max_amount is not None:
-                condition &= Q(amount__lte=limit.max_amount)
-        covered |= condition
-    return covered
 
 
 def _with_relations(credits: QuerySet) -> QuerySet:
@@ -88,8 +81,10 @@ def incident_credits(incident) -> QuerySet:
     ).prefetch_related("evidence_messages")
 
 
-def credits_requested_between(start: dt.datetime, end: dt.datetime) -> QuerySet:
-    """Return credits asked for in [start, end), for finance's export."""
+def credits_between(start: dt.datetime, end: dt.datetime, *, basis: str) -> QuerySet:
+    """Return credits asked for (basis "requested") or applied (basis
+    "applied") in [start, end), oldest first, for finance's export."""
+    field = "applied_at" if basis == "applied" else "requested_at"
     return _with_relations(
-        CreditRequest.objects.filter(requested_at__gte=start, requested_at__lt=end)
-    ).order_by("requested_at", "id")
+        CreditRequest.objects.filter(**{f"{field}__gte": start, f"{field}__lt": end})
+    ).order_by(field, "id")

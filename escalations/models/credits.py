@@ -192,6 +192,25 @@ class ApprovalLimit(models.Model):
         kind = self.get_kind_display().lower() if self.kind else "any kind"
         return f"{self.group}: {kind}, {amount} ({self.policy})"
 
+    def clean(self):
+        # Without a rate, the policy's cap cannot be converted into this
+        # currency: an open-ended limit there would have no ceiling at all.
+        if self.max_amount is not None or not self.policy_id:
+            return
+        rules = CreditPolicy.objects.filter(policy_id=self.policy_id).first()
+        if rules is None or self.currency == rules.currency:
+            return
+        if not rules.rates.filter(currency=self.currency).exists():
+            raise ValidationError(
+                {
+                    "max_amount": ValidationError(
+                        f"Give a maximum: the policy has no rate for "
+                        f"{self.currency}, so its largest request cannot apply.",
+                        code="unbounded_without_rate",
+                    )
+                }
+            )
+
 
 class CreditRequest(models.Model):
     """A credit or refund asked for on an incident, from request to billing."""
