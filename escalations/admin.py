@@ -73,9 +73,7 @@ class CreditRequestAdmin(PortalModelAdmin):
     date_hierarchy = "requested_at"
 
     def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields] + [
-            "evidence_messages"
-        ]
+        return [field.name for field in self.model._meta.fields] + ["evidence_messages"]
 
     def has_add_permission(self, request):
         return False

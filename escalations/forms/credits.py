@@ -142,8 +142,12 @@ class ExportForm(PortalForm):
     basis = forms.ChoiceField(
         choices=BASIS_CHOICES,
         initial="requested",
+        required=False,
         widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
     )
+
+    def clean_basis(self):
+        return self.cleaned_data["basis"] or "requested"
 
     def clean_month(self):
         text = self.cleaned_data["month"].strip()
