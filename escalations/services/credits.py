@@ -290,7 +290,10 @@ def request_credit(
 def _locked(credit: CreditRequest) -> CreditRequest:
     return (
         CreditRequest.objects.select_for_update(of=("self",))
-        .select_related("incident__policy", "customer", "decided_by", "cancelled_by")
+        # Not the deciders: a row locked after waiting is read anew on
+        # PostgreSQL, but rows joined to it keep what they were before the
+        # wait, so "who decided" would read as nobody.
+        .select_related("incident__policy", "customer")
         .get(pk=credit.pk)
     )
 
