@@ -425,3 +425,51 @@ def test_approval_stands_when_the_template_is_switched_off(incident, agent, mana
     assert credit.status == CreditRequest.Status.APPROVED
     assert credit.customer_message is None
     assert "customer-credit-approved" in credit.customer_message_problem
+
+
+# --- The library template ------------------------------------------------------
+
+
+def test_credit_template_passes_the_library_checks():
+    from comms.library import LIBRARY
+    from comms.services import check_template_source
+
+    entry = next(e for e in LIBRARY if e["key"] == "customer-credit-approved")
+
+    check_template_source(
+        subject=entry["subject"], body=entry["body"], audience=entry["audience"]
+    )
+
+
+def test_credit_template_is_never_picked_for_other_post_incident_messages(incident):
+    from comms.selectors import template_for
+
+    template = template_for(
+        stage="post_incident", audience="customer", channel="email", incident=incident
+    )
+
+    assert template.key == "customer-post-incident"
+
+
+def test_plan_extension_message_names_the_days(incident, agent, manager):
+    credit = request_test_credit(
+        incident, agent, kind="plan_extension", amount="30.00", extension_days=30
+    )
+
+    credit = services.approve_credit(credit=credit, actor=manager)
+
+    assert "30 extra days" in credit.customer_message.body
+
+
+def test_customer_message_follows_the_approval_rule(incident, agent, manager):
+    from comms.models import DeliveryRule
+
+    DeliveryRule.objects.create(audience="customer", mode="approval")
+    credit = request_test_credit(incident, agent)
+
+    credit = services.approve_credit(credit=credit, actor=manager)
+
+    # The manager who approved the credit wrote the message: another must
+    # approve it before it leaves.
+    assert credit.customer_message.status == Message.Status.AWAITING_APPROVAL
+    assert credit.customer_message.created_by == manager
