@@ -5,6 +5,7 @@ import datetime as dt
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Div, Field, Layout, Row, Submit
 from django import forms
+from django.utils import timezone
 
 from comms.models import Message
 from incidents.models import Customer
@@ -28,7 +29,7 @@ def _col(name: str, width: int) -> Div:
 
 class EvidenceChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, message):
-        when = message.created_at.strftime("%d %b %H:%M")
+        when = timezone.localtime(message.created_at).strftime("%d %b %H:%M")
         return (
             f"{message.get_audience_display()} {message.get_channel_display()} · "
             f"{message.subject or message.body[:50]} ({when})"

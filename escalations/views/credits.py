@@ -84,9 +84,22 @@ def incident_credits(request, pk):
     page = Paginator(selectors.incident_credits(incident), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    # Which listed requests this person may decide (one query): the buttons
+    # show only where the service would agree.
+    decidable = set()
+    if request.user.has_perm("escalations.decide_credit"):
+        decidable = set(
+            CreditRequest.objects.filter(
+                selectors.decidable_by(request.user),
+                pk__in=[credit.pk for credit in page if credit.is_open],
+            )
+            .exclude(requested_by=request.user)
+            .values_list("pk", flat=True)
+        )
     context = {
         "incident": incident,
         "page": page,
+        "decidable": decidable,
         "form": form,
         "decision_form": DecisionForm(),
         "here": request.get_full_path(),

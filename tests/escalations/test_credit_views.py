@@ -82,6 +82,19 @@ def test_bad_request_input_is_refused_on_the_form(
     assert not CreditRequest.objects.exists()
 
 
+def test_incident_page_offers_decisions_only_within_authority(client, incident, agent):
+    small = request_test_credit(incident, agent, amount="80.00")
+    large = request_test_credit(incident, agent, amount="129.00")
+    client.force_login(UserFactory(username="agent-p", role="Agent"))
+
+    page = client.get(_request_url(incident)).content.decode()
+
+    assert reverse("escalations:credit_approve", args=[small.pk]) in page
+    assert reverse("escalations:credit_approve", args=[large.pk]) not in page
+    assert reverse("escalations:credit_cancel", args=[large.pk]) not in page
+    assert "Waits for someone whose approval limit covers it" in page
+
+
 def test_user_without_role_cannot_see_or_request_credits(
     client, user_without_role, incident
 ):
@@ -322,8 +335,9 @@ def test_incident_credits_query_count_is_constant(
     _many_credits(incident, agent, count)
 
     # session, user, permissions, incident, credit rules, affected customers,
-    # count, navigation badge, page, evidence (prefetch), the form's messages
-    with django_assert_num_queries(11):
+    # count, page, evidence (prefetch), which ones the user may decide,
+    # navigation badge, the form's messages
+    with django_assert_num_queries(12):
         response = agent_client.get(_request_url(incident))
 
     assert response.status_code == 200
