@@ -35,10 +35,6 @@ class ApprovalLimitAdmin(PortalModelAdmin):
     autocomplete_fields = ["policy"]
     fields = ["policy", "group", "kind", "currency", "max_amount"]
 
-    def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "subtitle": APPROVAL_LIMIT_HELP}
-        return super().changelist_view(request, extra_context)
-
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
         form.base_fields["group"].help_text = APPROVAL_LIMIT_HELP

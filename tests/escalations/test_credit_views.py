@@ -356,3 +356,75 @@ def test_export_query_count_is_constant(
         response = client.get(reverse("escalations:credit_export"), {"month": month})
 
     assert len(response.content.decode().splitlines()) == count + 1
+
+
+def test_incident_timeline_shows_the_credit(agent_client, incident, agent):
+    request_test_credit(incident, agent)
+
+    page = agent_client.get(incident.get_absolute_url()).content.decode()
+
+    assert "Credit requested" in page
+    assert "refund of 250.00 USD" in page
+
+
+def test_authority_raised_in_the_admin_applies_to_the_waiting_request(
+    client, admin_user, incident, agent, manager
+):
+    from escalations.models import ApprovalLimit
+
+    credit = request_test_credit(incident, agent, amount="6000.00")
+    limit = ApprovalLimit.objects.get(
+        policy=incident.policy, group__name="Manager", kind=""
+    )
+    client.force_login(admin_user)
+
+    response = client.post(
+        reverse("admin:escalations_approvallimit_change", args=[limit.pk]),
+        {
+            "policy": limit.policy_id,
+            "group": limit.group_id,
+            "kind": "",
+            "currency": "USD",
+            "max_amount": "7500.00",
+        },
+    )
+
+    assert response.status_code == 302
+    client.force_login(manager)
+    page = client.get(reverse("escalations:credit_queue")).content.decode()
+    assert f'id="credit-{credit.pk}"' in page
+    services.approve_credit(credit=credit, actor=manager)
+
+
+def test_admin_refuses_an_open_ended_limit_in_a_currency_without_a_rate(
+    client, admin_user, incident
+):
+    from django.contrib.auth.models import Group
+
+    client.force_login(admin_user)
+
+    response = client.post(
+        reverse("admin:escalations_approvallimit_add"),
+        {
+            "policy": incident.policy_id,
+            "group": Group.objects.get(name="VP").pk,
+            "kind": "",
+            "currency": "EUR",
+            "max_amount": "",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "no rate for EUR" in response.content.decode()
+
+
+def test_admin_cannot_add_or_edit_credit_requests(client, admin_user, incident, agent):
+    credit = request_test_credit(incident, agent)
+    client.force_login(admin_user)
+
+    assert client.get(reverse("admin:escalations_creditrequest_add")).status_code == 403
+    page = client.get(
+        reverse("admin:escalations_creditrequest_change", args=[credit.pk])
+    )
+    assert page.status_code == 200
+    assert 'name="status"' not in page.content.decode()
