@@ -106,6 +106,12 @@ CATALOGUE: dict[str, str] = {
     "metrics.time_to_first_response": "From opening to the first reply (internal)",
     "metrics.time_to_resolution": "From opening to resolution (internal)",
     "metrics.sla_met": "Yes, No, or 'still running' (internal)",
+    # Credits and refunds (issue 12): filled only when a credit's approval
+    # sends the message; empty everywhere else.
+    "credit.kind": "What was granted, in words: a service credit, a refund, a "
+    "plan extension, a waived charge",
+    "credit.amount": "The amount with its currency, e.g. 250.00 USD",
+    "credit.extension_days": "For a plan extension, the days added, else empty",
 }
 TOP_LEVEL_NAMES = {path.split(".")[0] for path in CATALOGUE}
 
@@ -271,6 +277,9 @@ def _without_internal(context: dict[str, Any]) -> dict[str, Any]:
     return context
 
 
+NO_CREDIT = {"kind": "", "amount": "", "extension_days": ""}
+
+
 def incident_context(
     incident: Incident,
     *,
@@ -280,6 +289,7 @@ def incident_context(
     follow_up_number: int = 0,
     party: ExternalParty | None = None,
     base_url: str = "",
+    credit: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Return the template context for one incident, for one reader.
 
@@ -387,6 +397,9 @@ def incident_context(
         "support": {"team": team},
         "survey": {"url": _survey_url(incident, audience, base_url)},
         "metrics": _key_metrics(incident, now),
+        # Only the words the customer may read: the caller passes the kind,
+        # amount and days, never the request's internal reason or evidence.
+        "credit": {key: str((credit or {}).get(key, "")) for key in NO_CREDIT},
     }
     if audience == Audience.CUSTOMER:
         return _without_internal(context)
@@ -503,6 +516,11 @@ def sample_context() -> dict[str, Any]:
             "time_to_resolution": "3 h 40 min",
             "sla_met": "Yes",
         },
+        "credit": {
+            "kind": "a service credit",
+            "amount": "250.00 USD",
+            "extension_days": "",
+        },
     }
 
 
@@ -551,5 +569,13 @@ def sample_contexts() -> list[dict[str, Any]]:
     sparse["next_update_at"] = ""
     sparse["next_customer_update_at"] = ""
     sparse["party"] = {"name": "", "account_ref": "", "ack_hours": ""}
+    sparse["credit"] = dict(NO_CREDIT)
+    extension = sample_context()
+    extension["credit"] = {
+        "kind": "a plan extension",
+        "amount": "30.00 USD",
+        "extension_days": "30",
+    }
+    contexts.append(extension)
     contexts.append(sparse)
     return contexts

@@ -981,4 +981,35 @@ LIBRARY = [
         """
         + SIGN_OFF,
     ),
+    # Credits and refunds (issue 12): sent once when a credit is approved.
+    _t(
+        "customer-credit-approved",
+        "Customer: credit or refund approved",
+        "customer",
+        "email",
+        "post_incident",
+        "{{ incident.reference }}: {{ credit.kind or 'a goodwill gesture' }} for "
+        "your account",
+        """
+        Hello {{ customer.first_name }},
+
+        We know {{ incident.reference }} cost you time and trouble, and we want to
+        make up for it.
+        {% if credit.extension_days %}
+        We have approved a plan extension: {{ credit.extension_days }} extra days on
+        your plan, worth {{ credit.amount }}.
+        {% elif credit.amount %}
+        We have approved {{ credit.kind }} of {{ credit.amount }} on your account.
+        {% else %}
+        We have approved a goodwill gesture on your account.
+        {% endif %}
+        It will show on your account or next bill once billing has processed it;
+        there is nothing you need to do. If it has not appeared within two
+        billing cycles, reply to this e-mail and we will chase it for you.
+
+        Thank you for your patience.
+        """
+        + SIGN_OFF,
+        situation="credit_approved",
+    ),
 ]

@@ -49,6 +49,9 @@ class Situation(models.TextChoices):
     TO_EXECUTIVE = "to_executive", "Escalated to an executive"
     URGENT = "urgent", "Urgent, many customers"
     ESCALATION_SLA_MISSED = "escalation_sla_missed", "Escalated team missed its SLA"
+    # Credits and refunds (issue 12): sent by the credit approval, not picked
+    # for any other message.
+    CREDIT_APPROVED = "credit_approved", "A credit or refund was approved"
 
 
 class MessageTemplate(models.Model):

@@ -29,6 +29,12 @@ AGENT = [
     "incidents.work_checklist",
     "incidents.view_checklisttemplate",
     "incidents.view_incidentchecklist",
+    # Credits and refunds (issue 12): whether someone may decide a given
+    # request is the approval limits' business (escalations.ApprovalLimit).
+    "escalations.view_creditrequest",
+    "escalations.request_credit",
+    "escalations.decide_credit",
+    "escalations.apply_credit",
 ]
 # Senior agents work carrier escalations, which need the old carrier's
 # account number in full.
@@ -38,6 +44,8 @@ MANAGER = [
     "comms.approve_message",
     "escalations.add_review",
     "escalations.change_review",
+    # Credits and refunds (issue 12): finance's monthly export.
+    "escalations.export_credits",
 ]
 VP = MANAGER
 

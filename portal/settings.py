@@ -80,6 +80,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "comms.context_processors.approvals",
+                # Credits and refunds (issue 12): the decision queue's count.
+                "escalations.context_processors.credit_decisions",
             ],
         },
     },

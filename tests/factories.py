@@ -165,3 +165,21 @@ class ChecklistTemplateItemFactory(factory.django.DjangoModelFactory):
     condition = "always"
     evidence = "none"
     position = factory.Sequence(lambda n: n)
+
+
+# --- Credits and refunds (issue 12) -----------------------------------------
+
+
+def request_test_credit(incident, actor, **overrides):
+    """Ask for a credit on ``incident`` through the service; override any field."""
+    from escalations import services as escalation_services
+
+    fields = {
+        "kind": "refund",
+        "amount": "250.00",
+        "currency": "USD",
+        "reason": "Charged twice for the same month.",
+    }
+    return escalation_services.request_credit(
+        incident=incident, actor=actor, **{**fields, **overrides}
+    )

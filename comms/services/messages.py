@@ -115,6 +115,9 @@ def _check_resolution_facts(message: Message) -> None:
     """Refuse to tell a customer it is fixed before the incident says how."""
     if message.audience != Audience.CUSTOMER or message.stage not in FACT_STAGES:
         return
+    if message.situation == Situation.CREDIT_APPROVED:
+        # A credit's notice tells of money granted, not of a fix (issue 12).
+        return
     missing = missing_resolution_facts(message.incident)
     if missing:
         raise ValidationError(

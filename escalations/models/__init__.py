@@ -5,6 +5,30 @@ credit and refund requests with their approval limits (issue 12);
 metrics.py holds metric targets and reviews (issue 15).
 """
 
+# Credits and refunds (issue 12)
+from .credits import (
+    ApprovalLimit,
+    CreditKind,
+    CreditPolicy,
+    CreditRequest,
+    CreditStatus,
+    CurrencyRate,
+)
+
+# Metrics and reviews (issue 15)
 from .metrics import MetricTarget, Review, ReviewAction, ReviewKind
 
-__all__ = ["MetricTarget", "Review", "ReviewAction", "ReviewKind"]
+__all__ = [
+    # Credits and refunds (issue 12)
+    "ApprovalLimit",
+    "CreditKind",
+    "CreditPolicy",
+    "CreditRequest",
+    "CreditStatus",
+    "CurrencyRate",
+    # Metrics and reviews (issue 15)
+    "MetricTarget",
+    "Review",
+    "ReviewAction",
+    "ReviewKind",
+]

@@ -392,8 +392,8 @@ def test_list_page_query_count_is_constant(
     _populate(count)
 
     # session, user, staff (owner filter), count, page ids, page rows, permissions,
-    # categories (category filter)
-    with django_assert_num_queries(8):
+    # categories (category filter), credits to decide (navigation)
+    with django_assert_num_queries(9):
         response = agent_client.get(reverse("incidents:list"), {"status": "open"})
 
     assert response.status_code == 200
@@ -419,8 +419,8 @@ def test_detail_page_query_count_is_constant(
         )
 
     # session, user, incident, timeline, actions, journey, affected customers,
-    # permissions, staff (owner picker)
-    with django_assert_num_queries(9):
+    # permissions, staff (owner picker), credits to decide (navigation)
+    with django_assert_num_queries(10):
         response = agent_client.get(incident.get_absolute_url())
 
     assert response.status_code == 200

@@ -148,6 +148,6 @@ def test_my_work_query_count_is_constant(agent_client, agent, count):
 
     assert response.status_code == 200
     # session, user, permissions, my incidents, last updates, targets,
-    # unassigned, my drafts, failed deliveries
-    assert len(queries) == 9, [q["sql"][:80] for q in queries]
+    # unassigned, my drafts, failed deliveries, credits to decide (navigation)
+    assert len(queries) == 10, [q["sql"][:80] for q in queries]
     assert Incident.objects.count() == count

@@ -600,6 +600,7 @@ class Command(BaseCommand):
         self._customers(users)
         self._external_parties()
         self._incidents(users)
+        self._credits(users)
         if customers:
             self._bulk_customers(customers)
         if incidents:
@@ -845,6 +846,64 @@ class Command(BaseCommand):
             party=ExternalParty.objects.get(name=party) if party else None,
             **options,
         )
+
+    # --- Credits and refunds (issue 12) ---------------------------------------
+    # (story slug, requester, kind, amount, reason, decided by or None)
+    DEMO_CREDITS = [
+        (
+            "refund-stuck",
+            "agent2",
+            "refund",
+            Decimal("129.00"),
+            "The processor held the refund for three days; the customer paid "
+            "twice meanwhile. Refund the duplicate charge.",
+            None,
+        ),
+        (
+            "esim-provisioning",
+            "agent",
+            "service_credit",
+            Decimal("250.00"),
+            "Without service for most of a day on a business line; goodwill "
+            "per the playbook.",
+            "manager",
+        ),
+    ]
+
+    def _credits(self, users):
+        """Ask for a refund awaiting a decision and an approved service credit."""
+        from comms import services as comms_services
+        from comms.models import Message
+        from escalations import services as credit_services
+        from escalations.models import CreditRequest
+
+        quiet = {name: "comms.channels.NoteChannel" for name in Channel.values}
+        for slug, requester, kind, amount, reason, decider in self.DEMO_CREDITS:
+            incident = Incident.objects.filter(
+                tags__icontains=f'"{DEMO_TAG_PREFIX}{slug}"'
+            ).first()
+            if (
+                incident is None
+                or CreditRequest.objects.filter(incident=incident).exists()
+            ):
+                continue
+            with override_settings(COMMS_CHANNEL_BACKENDS=quiet), transaction.atomic():
+                credit = credit_services.request_credit(
+                    incident=incident,
+                    actor=users[requester],
+                    kind=kind,
+                    amount=amount,
+                    currency="USD",
+                    reason=reason,
+                )
+                if decider is None:
+                    continue
+                credit = credit_services.approve_credit(
+                    credit=credit, actor=users[decider]
+                )
+                message = credit.customer_message
+                if message and message.status == Message.Status.QUEUED:
+                    comms_services.deliver_message(message_id=message.pk)
 
     def _external_parties(self):
         from comms.models import ExternalParty

@@ -46,7 +46,7 @@ def ship(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("escalations", "0002_metric_targets_and_reviews"),
+        ("escalations", "0003_metric_targets_and_reviews"),
         ("incidents", "0003_shipped_policies"),
     ]
 

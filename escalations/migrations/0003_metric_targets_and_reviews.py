@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('escalations', '0001_initial'),
+        ('escalations', '0002_credits'),
         ('incidents', '0017_satisfaction_survey'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

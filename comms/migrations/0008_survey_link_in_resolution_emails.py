@@ -13,6 +13,6 @@ refresh = importlib.import_module(
 
 
 class Migration(migrations.Migration):
-    dependencies = [("comms", "0006_refresh_default_library")]
+    dependencies = [("comms", "0007_credit_template")]
 
     operations = [migrations.RunPython(refresh, migrations.RunPython.noop)]

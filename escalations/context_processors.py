@@ -1,0 +1,14 @@
+"""Values every page's navigation shows."""
+
+from . import selectors
+
+
+def credit_decisions(request):
+    """Offer the count of credits the user may decide, queried only if shown.
+
+    Templates call a callable when they use it, and the navigation shows the
+    count only to people who decide credits.
+    """
+    return {
+        "credits_to_decide": lambda: selectors.credits_to_decide_count(request.user)
+    }
