@@ -30,4 +30,44 @@ urlpatterns = [
         name="complete_action",
     ),
     path("customers/search/", views.customer_search, name="customer_search"),
+    # Post-mortems (issue 13 part B)
+    path("postmortems/", views.postmortem_list, name="postmortem_list"),
+    path("<int:pk>/postmortem/", views.postmortem_detail, name="postmortem"),
+    path("<int:pk>/postmortem/start/", views.postmortem_start, name="postmortem_start"),
+    path("<int:pk>/postmortem/edit/", views.postmortem_edit, name="postmortem_edit"),
+    path(
+        "<int:pk>/postmortem/rows/", views.postmortem_row_add, name="postmortem_row_add"
+    ),
+    path(
+        "<int:pk>/postmortem/rows/<int:row_pk>/",
+        views.postmortem_row_edit,
+        name="postmortem_row_edit",
+    ),
+    path(
+        "<int:pk>/postmortem/rows/<int:row_pk>/hide/",
+        views.postmortem_row_hide,
+        name="postmortem_row_hide",
+    ),
+    path(
+        "<int:pk>/postmortem/refresh/",
+        views.postmortem_refresh,
+        name="postmortem_refresh",
+    ),
+    path(
+        "<int:pk>/postmortem/actions/",
+        views.postmortem_action_add,
+        name="postmortem_action_add",
+    ),
+    path(
+        "<int:pk>/postmortem/submit/", views.postmortem_submit, name="postmortem_submit"
+    ),
+    path(
+        "<int:pk>/postmortem/return/", views.postmortem_return, name="postmortem_return"
+    ),
+    path(
+        "<int:pk>/postmortem/publish/",
+        views.postmortem_publish,
+        name="postmortem_publish",
+    ),
+    path("<int:pk>/postmortem/print/", views.postmortem_print, name="postmortem_print"),
 ]

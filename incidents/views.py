@@ -9,6 +9,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
+from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.forms import error_codes
@@ -23,12 +24,24 @@ from .forms import (
     IncidentFilterForm,
     IncidentForm,
     MoveForm,
+    PostMortemActionForm,
+    PostMortemForm,
+    PostMortemReturnForm,
+    PostMortemRowForm,
+    PostMortemSearchForm,
+    PostMortemStartForm,
     ReopenForm,
     TakeForm,
     TimeZoneForm,
 )
 from .lifecycle import REOPENABLE
-from .models import ActionItem, Incident, StaffProfile
+from .models import (
+    ActionItem,
+    Incident,
+    PostMortem,
+    PostMortemTimelineRow,
+    StaffProfile,
+)
 from .pagination import CappedCountPaginator
 
 PAGE_SIZE = 25
@@ -446,3 +459,303 @@ def profile(request):
             messages.success(request, "Time zone saved.")
             return redirect("profile")
     return render(request, "incidents/profile.html", {"form": form})
+
+
+# --- Post-mortems (issue 13 part B) ------------------------------------------
+
+POSTMORTEM_PAGE_SIZE = 25
+
+
+def _incident_tabs(request, incident: Incident, tab: str) -> str:
+    return render_to_string(
+        "comms/_incident_tabs.html", {"incident": incident, "tab": tab}, request
+    )
+
+
+def _postmortem_or_404(pk: int) -> PostMortem:
+    return get_object_or_404(
+        PostMortem.objects.select_related("incident"), incident_id=pk
+    )
+
+
+def _duration(incident: Incident) -> str:
+    """Return how long the incident lasted, detection to resolution, in words."""
+    end = incident.resolved_at or incident.closed_at
+    return timesince(incident.detected_at, end, depth=2) if end else ""
+
+
+@require_GET
+@permission_required("incidents.view_postmortem", raise_exception=True)
+def postmortem_detail(request, pk):
+    incident = get_object_or_404(Incident.objects.select_related("category"), pk=pk)
+    context = {
+        "incident": incident,
+        "tabs": _incident_tabs(request, incident, "postmortem"),
+        "is_required": services.postmortem_required(incident),
+    }
+    try:
+        page = selectors.postmortem_page(incident_id=incident.pk)
+    except PostMortem.DoesNotExist:
+        context["start_form"] = PostMortemStartForm()
+    else:
+        context["page"] = page
+        context["postmortem"] = page.postmortem
+        context["now"] = timezone.now()
+        context["duration"] = _duration(incident)
+        context["gaps"] = services.postmortem_gaps(page.postmortem)
+        context["return_form"] = PostMortemReturnForm()
+    return render(request, "incidents/postmortem_detail.html", context)
+
+
+@require_POST
+@permission_required("incidents.add_postmortem", raise_exception=True)
+def postmortem_start(request, pk):
+    incident = get_object_or_404(Incident, pk=pk)
+    form = PostMortemStartForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the meeting date as a date, or leave it empty.")
+        return redirect("incidents:postmortem", pk=pk)
+    try:
+        services.start_postmortem(
+            incident=incident,
+            actor=request.user,
+            scheduled_on=form.cleaned_data["scheduled_on"],
+        )
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+        return redirect("incidents:postmortem", pk=pk)
+    messages.success(request, "Post-mortem started; its timeline is written below.")
+    return redirect("incidents:postmortem_edit", pk=pk)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("incidents.change_postmortem", raise_exception=True)
+def postmortem_edit(request, pk):
+    postmortem = _postmortem_or_404(pk)
+    if postmortem.status == PostMortem.Status.PUBLISHED:
+        messages.info(request, "The post-mortem is published and read-only.")
+        return redirect(postmortem)
+    form = PostMortemForm(
+        request.POST or None,
+        initial={
+            name: getattr(postmortem, name)
+            for name in ("scheduled_on", *services.POSTMORTEM_TEXT_FIELDS)
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.edit_postmortem(
+                postmortem=postmortem, actor=request.user, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Post-mortem saved.")
+            return redirect("incidents:postmortem_edit", pk=pk)
+    return _render_postmortem_edit(request, postmortem, form=form)
+
+
+def _render_postmortem_edit(
+    request, postmortem, *, form=None, row_form=None, action_form=None, status=200
+):
+    page = selectors.postmortem_page(incident_id=postmortem.incident_id)
+    staff = selectors.assignable_staff_choices()
+    action_form = action_form or PostMortemActionForm()
+    action_form.fields["owner"].choices = [("", "—"), *staff]
+    return render(
+        request,
+        "incidents/postmortem_edit.html",
+        {
+            "incident": page.postmortem.incident,
+            "postmortem": page.postmortem,
+            "page": page,
+            "form": form
+            or PostMortemForm(
+                initial={
+                    name: getattr(page.postmortem, name)
+                    for name in ("scheduled_on", *services.POSTMORTEM_TEXT_FIELDS)
+                }
+            ),
+            "row_form": row_form or PostMortemRowForm(),
+            "action_form": action_form,
+            "tabs": _incident_tabs(request, page.postmortem.incident, "postmortem"),
+            "now": timezone.now(),
+        },
+        status=status,
+    )
+
+
+@require_POST
+@permission_required("incidents.change_postmortem", raise_exception=True)
+def postmortem_row_add(request, pk):
+    postmortem = _postmortem_or_404(pk)
+    form = PostMortemRowForm(request.POST)
+    if form.is_valid():
+        try:
+            services.add_postmortem_row(
+                postmortem=postmortem, actor=request.user, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Timeline row added.")
+            return redirect("incidents:postmortem_edit", pk=pk)
+    return _render_postmortem_edit(request, postmortem, row_form=form, status=400)
+
+
+@require_POST
+@permission_required("incidents.change_postmortem", raise_exception=True)
+def postmortem_row_edit(request, pk, row_pk):
+    postmortem = _postmortem_or_404(pk)
+    row = get_object_or_404(PostMortemTimelineRow, pk=row_pk, postmortem=postmortem)
+    form = PostMortemRowForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "A row needs a time and what happened.")
+        return redirect("incidents:postmortem_edit", pk=pk)
+    try:
+        services.edit_postmortem_row(row=row, actor=request.user, **form.cleaned_data)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, "Timeline row saved.")
+    return redirect("incidents:postmortem_edit", pk=pk)
+
+
+@require_POST
+@permission_required("incidents.change_postmortem", raise_exception=True)
+def postmortem_row_hide(request, pk, row_pk):
+    postmortem = _postmortem_or_404(pk)
+    row = get_object_or_404(PostMortemTimelineRow, pk=row_pk, postmortem=postmortem)
+    hidden = request.POST.get("hidden") != "0"
+    try:
+        services.hide_postmortem_row(row=row, actor=request.user, hidden=hidden)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, "Row hidden." if hidden else "Row shown again.")
+    return redirect("incidents:postmortem_edit", pk=pk)
+
+
+@require_POST
+@permission_required("incidents.change_postmortem", raise_exception=True)
+def postmortem_refresh(request, pk):
+    postmortem = _postmortem_or_404(pk)
+    try:
+        rows = services.refresh_postmortem_timeline(
+            postmortem=postmortem, actor=request.user
+        )
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(
+            request,
+            f"{len(rows)} new moment{'s' if len(rows) != 1 else ''} added."
+            if rows
+            else "The timeline already has every moment the incident reached.",
+        )
+    return redirect("incidents:postmortem_edit", pk=pk)
+
+
+@require_POST
+@permission_required("incidents.change_postmortem", raise_exception=True)
+def postmortem_action_add(request, pk):
+    postmortem = _postmortem_or_404(pk)
+    form = PostMortemActionForm(request.POST)
+    form.fields["owner"].queryset = selectors.assignable_staff()
+    if form.is_valid():
+        try:
+            services.add_postmortem_action(
+                postmortem=postmortem, actor=request.user, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Action added.")
+            return redirect("incidents:postmortem_edit", pk=pk)
+    return _render_postmortem_edit(request, postmortem, action_form=form, status=400)
+
+
+@require_POST
+@permission_required("incidents.change_postmortem", raise_exception=True)
+def postmortem_submit(request, pk):
+    postmortem = _postmortem_or_404(pk)
+    try:
+        services.submit_postmortem_for_review(postmortem=postmortem, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, "Sent for review.")
+    return redirect(postmortem)
+
+
+@require_POST
+@permission_required("incidents.publish_postmortem", raise_exception=True)
+def postmortem_return(request, pk):
+    postmortem = _postmortem_or_404(pk)
+    form = PostMortemReturnForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say what needs changing.")
+        return redirect(postmortem)
+    try:
+        services.return_postmortem_to_draft(
+            postmortem=postmortem, actor=request.user, **form.cleaned_data
+        )
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, "Sent back to draft.")
+    return redirect(postmortem)
+
+
+@require_POST
+@permission_required("incidents.publish_postmortem", raise_exception=True)
+def postmortem_publish(request, pk):
+    postmortem = _postmortem_or_404(pk)
+    try:
+        services.publish_postmortem(postmortem=postmortem, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, "Post-mortem published.")
+    return redirect(postmortem)
+
+
+@require_GET
+@permission_required("incidents.view_postmortem", raise_exception=True)
+def postmortem_print(request, pk):
+    try:
+        page = selectors.postmortem_page(incident_id=pk)
+    except PostMortem.DoesNotExist:
+        raise Http404("This incident has no post-mortem.") from None
+    incident = page.postmortem.incident
+    return render(
+        request,
+        "incidents/postmortem_print.html",
+        {
+            "incident": incident,
+            "postmortem": page.postmortem,
+            "page": page,
+            "duration": _duration(incident),
+            "now": timezone.now(),
+        },
+    )
+
+
+@require_GET
+@permission_required("incidents.view_postmortem", raise_exception=True)
+def postmortem_list(request):
+    form = PostMortemSearchForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {"q": "", "status": ""}
+    postmortems = selectors.postmortem_list(
+        search=filters["q"], status=filters["status"]
+    )
+    page = CappedCountPaginator(postmortems, POSTMORTEM_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "incidents/postmortem_list.html",
+        {"form": form, "page": page, "query_string": query.urlencode()},
+    )

@@ -23,11 +23,20 @@ AGENT = [
     "comms.send_message",
     "comms.view_reply",
     "comms.add_reply",
+    # Post-mortems, communication plans, security response (issue 13 part B)
+    "incidents.view_postmortem",
+    "incidents.add_postmortem",
+    "incidents.change_postmortem",
 ]
 # Senior agents work carrier escalations, which need the old carrier's
 # account number in full.
 SENIOR_AGENT = [*AGENT, "incidents.view_full_account_numbers"]
-MANAGER = [*SENIOR_AGENT, "comms.approve_message"]
+MANAGER = [
+    *SENIOR_AGENT,
+    "comms.approve_message",
+    # Post-mortems, communication plans, security response (issue 13 part B)
+    "incidents.publish_postmortem",
+]
 VP = MANAGER
 
 ROLES = {

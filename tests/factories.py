@@ -114,3 +114,35 @@ def save_test_draft(incident, actor, **overrides):
     return comms_services.save_draft(
         incident=incident, actor=actor, **message_fields(incident, **overrides)
     )
+
+
+# --- Post-mortems (issue 13 part B) -----------------------------------------
+
+
+def publishable_postmortem(actor, *, summary="The partner's renewals failed."):
+    """Start a P1 incident's post-mortem and fill what publishing needs."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    postmortem = services.start_postmortem(
+        incident=IncidentFactory(priority=Priority.P1), actor=actor
+    )
+    services.edit_postmortem(
+        postmortem=postmortem,
+        actor=actor,
+        scheduled_on=timezone.localdate(),
+        attendees="Support, Partner team",
+        summary=summary,
+        went_well="Detected within minutes.",
+        went_wrong="The partner took hours to answer.",
+    )
+    services.add_postmortem_action(
+        postmortem=postmortem,
+        actor=actor,
+        what="Alert when renewals fail",
+        kind="monitoring",
+        owner=actor,
+        deadline_on=timezone.localdate() + dt.timedelta(days=14),
+    )
+    return postmortem
