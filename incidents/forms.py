@@ -15,6 +15,8 @@ from .models import (
     Customer,
     Incident,
     JourneyMilestone,
+    PlanReviewCycle,
+    PlanRowStatus,
     PostMortem,
     Priority,
     SeverityCriterion,
@@ -704,3 +706,33 @@ class PostMortemSearchForm(PortalForm):
     status = forms.ChoiceField(
         required=False, choices=[("", "Any status"), *PostMortem.Status.choices]
     )
+
+
+# --- Communication plans (issue 13 part B: seed 003) -------------------------
+
+
+class PlanMetadataForm(SidebarForm):
+    category = forms.CharField(max_length=100)
+    owner = StaffChoiceField(queryset=selectors.assignable_staff(), required=False)
+    effective_on = forms.DateField(
+        widget=DATE_WIDGET, required=False, label="Effective date"
+    )
+    review_cycle = forms.ChoiceField(choices=PlanReviewCycle.choices)
+
+
+class PlanRowForm(PortalForm):
+    item = forms.CharField(max_length=200)
+    details = forms.CharField(max_length=500, required=False)
+    owner = forms.CharField(max_length=120, required=False)
+    due_on = forms.DateField(widget=DATE_WIDGET, required=False, label="Date")
+    status = forms.ChoiceField(choices=PlanRowStatus.choices, initial="open")
+
+
+class PlanNotesForm(PortalForm):
+    notes = forms.CharField(
+        required=False, max_length=5_000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class PlanReturnForm(PortalForm):
+    reason = forms.CharField(max_length=500, label="What needs changing")

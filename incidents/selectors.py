@@ -12,6 +12,8 @@ from django.db.models.functions import Least
 from .models import (
     ActionItem,
     AffectedCustomer,
+    CommunicationPlan,
+    CommunicationPlanRow,
     Customer,
     Incident,
     JourneyMilestone,
@@ -512,3 +514,18 @@ def overdue_action_items(*, now: dt.datetime, owner=None, limit: int = 10) -> li
         )
         .order_by("due_at", "id")[:limit]
     )
+
+
+# --- Communication plans (issue 13 part B) -----------------------------------
+
+
+def communication_plan_page(*, incident_id: int) -> tuple:
+    """Return a plan and its sections, each with its rows (three queries)."""
+    plan = CommunicationPlan.objects.select_related(
+        "incident", "owner", "approved_by", "submitted_by", "created_by"
+    ).get(incident_id=incident_id)
+    sections = list(plan.sections.all())
+    rows: dict[int, list] = {s.pk: [] for s in sections}
+    for row in CommunicationPlanRow.objects.filter(section__plan=plan):
+        rows[row.section_id].append(row)
+    return plan, [(section, rows[section.pk]) for section in sections]

@@ -70,4 +70,27 @@ urlpatterns = [
         name="postmortem_publish",
     ),
     path("<int:pk>/postmortem/print/", views.postmortem_print, name="postmortem_print"),
+    # Communication plans (issue 13 part B); started from comms:plan_start
+    path("<int:pk>/plan/", views.communication_plan, name="plan"),
+    path("<int:pk>/plan/edit/", views.communication_plan_edit, name="plan_edit"),
+    path(
+        "<int:pk>/plan/sections/<int:section_pk>/rows/",
+        views.communication_plan_row_add,
+        name="plan_row_add",
+    ),
+    path(
+        "<int:pk>/plan/sections/<int:section_pk>/notes/",
+        views.communication_plan_notes,
+        name="plan_notes",
+    ),
+    path(
+        "<int:pk>/plan/rows/<int:row_pk>/",
+        views.communication_plan_row_edit,
+        name="plan_row_edit",
+    ),
+    path("<int:pk>/plan/submit/", views.communication_plan_submit, name="plan_submit"),
+    path(
+        "<int:pk>/plan/approve/", views.communication_plan_approve, name="plan_approve"
+    ),
+    path("<int:pk>/plan/return/", views.communication_plan_return, name="plan_return"),
 ]

@@ -24,6 +24,10 @@ from .forms import (
     IncidentFilterForm,
     IncidentForm,
     MoveForm,
+    PlanMetadataForm,
+    PlanNotesForm,
+    PlanReturnForm,
+    PlanRowForm,
     PostMortemActionForm,
     PostMortemForm,
     PostMortemReturnForm,
@@ -37,7 +41,11 @@ from .forms import (
 from .lifecycle import REOPENABLE
 from .models import (
     ActionItem,
+    CommunicationPlan,
+    CommunicationPlanRow,
+    CommunicationPlanSection,
     Incident,
+    PlanRowStatus,
     PostMortem,
     PostMortemTimelineRow,
     StaffProfile,
@@ -758,4 +766,183 @@ def postmortem_list(request):
         request,
         "incidents/postmortem_list.html",
         {"form": form, "page": page, "query_string": query.urlencode()},
+    )
+
+
+# --- Communication plans (issue 13 part B: seed 003) -------------------------
+
+
+def _plan_or_404(pk: int) -> CommunicationPlan:
+    return get_object_or_404(
+        CommunicationPlan.objects.select_related("incident"), incident_id=pk
+    )
+
+
+@require_GET
+@permission_required("incidents.view_communicationplan", raise_exception=True)
+def communication_plan(request, pk):
+    incident = get_object_or_404(Incident.objects.select_related("category"), pk=pk)
+    context = {
+        "incident": incident,
+        "tabs": _incident_tabs(request, incident, "postmortem"),
+        "is_major": services.is_major_incident(incident),
+    }
+    try:
+        plan, sections = selectors.communication_plan_page(incident_id=incident.pk)
+    except CommunicationPlan.DoesNotExist:
+        pass
+    else:
+        metadata = PlanMetadataForm(
+            initial={
+                "category": plan.category,
+                "owner": plan.owner_id,
+                "effective_on": plan.effective_on,
+                "review_cycle": plan.review_cycle,
+            }
+        )
+        metadata.fields["owner"].choices = [
+            ("", "—"),
+            *selectors.assignable_staff_choices(),
+        ]
+        context.update(
+            plan=plan,
+            sections=sections,
+            metadata_form=metadata,
+            row_form=PlanRowForm(),
+            return_form=PlanReturnForm(),
+            row_statuses=PlanRowStatus.choices,
+            is_author=request.user.pk in (plan.created_by_id, plan.submitted_by_id),
+        )
+    return render(request, "incidents/plan_detail.html", context)
+
+
+def _plan_action(request, pk, action, success: str):
+    plan = _plan_or_404(pk)
+    try:
+        action(plan)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, success)
+    return redirect("incidents:plan", pk=pk)
+
+
+@require_POST
+@permission_required("incidents.change_communicationplan", raise_exception=True)
+def communication_plan_edit(request, pk):
+    form = PlanMetadataForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect("incidents:plan", pk=pk)
+    return _plan_action(
+        request,
+        pk,
+        lambda plan: services.edit_communication_plan(
+            plan=plan, actor=request.user, **form.cleaned_data
+        ),
+        "Plan saved.",
+    )
+
+
+def _form_errors(form) -> str:
+    return " ".join(
+        f"{form[name].label if name in form.fields else ''}: {error}".lstrip(": ")
+        for name, errors in form.errors.items()
+        for error in errors
+    )
+
+
+@require_POST
+@permission_required("incidents.change_communicationplan", raise_exception=True)
+def communication_plan_row_add(request, pk, section_pk):
+    plan = _plan_or_404(pk)
+    section = get_object_or_404(CommunicationPlanSection, pk=section_pk, plan=plan)
+    form = PlanRowForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect("incidents:plan", pk=pk)
+    return _plan_action(
+        request,
+        pk,
+        lambda plan: services.add_plan_row(
+            section=section, actor=request.user, **form.cleaned_data
+        ),
+        "Row added.",
+    )
+
+
+@require_POST
+@permission_required("incidents.change_communicationplan", raise_exception=True)
+def communication_plan_row_edit(request, pk, row_pk):
+    plan = _plan_or_404(pk)
+    row = get_object_or_404(CommunicationPlanRow, pk=row_pk, section__plan=plan)
+    form = PlanRowForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect("incidents:plan", pk=pk)
+    return _plan_action(
+        request,
+        pk,
+        lambda plan: services.edit_plan_row(
+            row=row, actor=request.user, **form.cleaned_data
+        ),
+        "Row saved.",
+    )
+
+
+@require_POST
+@permission_required("incidents.change_communicationplan", raise_exception=True)
+def communication_plan_notes(request, pk, section_pk):
+    plan = _plan_or_404(pk)
+    section = get_object_or_404(CommunicationPlanSection, pk=section_pk, plan=plan)
+    form = PlanNotesForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect("incidents:plan", pk=pk)
+    return _plan_action(
+        request,
+        pk,
+        lambda plan: services.save_plan_section_notes(
+            section=section, actor=request.user, notes=form.cleaned_data["notes"]
+        ),
+        "Notes saved.",
+    )
+
+
+@require_POST
+@permission_required("incidents.change_communicationplan", raise_exception=True)
+def communication_plan_submit(request, pk):
+    return _plan_action(
+        request,
+        pk,
+        lambda plan: services.submit_communication_plan(plan=plan, actor=request.user),
+        "Plan sent for review.",
+    )
+
+
+@require_POST
+@permission_required("incidents.approve_communicationplan", raise_exception=True)
+def communication_plan_approve(request, pk):
+    return _plan_action(
+        request,
+        pk,
+        lambda plan: services.approve_communication_plan(plan=plan, actor=request.user),
+        "Plan approved.",
+    )
+
+
+@require_POST
+@permission_required("incidents.approve_communicationplan", raise_exception=True)
+def communication_plan_return(request, pk):
+    form = PlanReturnForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say what needs changing.")
+        return redirect("incidents:plan", pk=pk)
+    return _plan_action(
+        request,
+        pk,
+        lambda plan: services.return_communication_plan(
+            plan=plan, actor=request.user, reason=form.cleaned_data["reason"]
+        ),
+        "Plan sent back to draft.",
     )

@@ -27,6 +27,9 @@ AGENT = [
     "incidents.view_postmortem",
     "incidents.add_postmortem",
     "incidents.change_postmortem",
+    "incidents.view_communicationplan",
+    "incidents.add_communicationplan",
+    "incidents.change_communicationplan",
 ]
 # Senior agents work carrier escalations, which need the old carrier's
 # account number in full.
@@ -36,6 +39,7 @@ MANAGER = [
     "comms.approve_message",
     # Post-mortems, communication plans, security response (issue 13 part B)
     "incidents.publish_postmortem",
+    "incidents.approve_communicationplan",
 ]
 VP = MANAGER
 

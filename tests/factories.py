@@ -146,3 +146,15 @@ def publishable_postmortem(actor, *, summary="The partner's renewals failed."):
         deadline_on=timezone.localdate() + dt.timedelta(days=14),
     )
     return postmortem
+
+
+# --- Communication plans (issue 13 part B) ----------------------------------
+
+
+def start_test_plan(incident, actor):
+    """Start the incident's communication plan, prefilled as the page does."""
+    from comms.plans import plan_prefill
+
+    return services.start_communication_plan(
+        incident=incident, actor=actor, prefill=plan_prefill(incident)
+    )
