@@ -49,6 +49,8 @@ class Situation(models.TextChoices):
     TO_EXECUTIVE = "to_executive", "Escalated to an executive"
     URGENT = "urgent", "Urgent, many customers"
     ESCALATION_SLA_MISSED = "escalation_sla_missed", "Escalated team missed its SLA"
+    # Issue 13: only once Legal approved it (incidents SecurityResponse).
+    SECURITY_NOTICE = "security_notice", "Security incident notice (Legal approved)"
 
 
 class MessageTemplate(models.Model):

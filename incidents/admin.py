@@ -32,6 +32,9 @@ from .models import (
     PolicyTarget,
     PostMortem,
     PostMortemTimelineRow,
+    RegulatoryRegime,
+    SecurityPhase,
+    SecurityResponse,
     SeverityCriterion,
     Signal,
     StaffProfile,
@@ -513,3 +516,46 @@ class CommunicationPlanTemplateSectionAdmin(PortalModelAdmin):
     list_select_related = ["template"]
     search_fields = ["heading"]
     inlines = [CommunicationPlanTemplateRowInline]
+
+
+# --- Security incident response (issue 13 part B: seed 004) -----------------
+
+
+@admin.register(RegulatoryRegime)
+class RegulatoryRegimeAdmin(FriendlyFieldsMixin, PortalModelAdmin):
+    """Breach-notification laws a responder can start a clock for."""
+
+    list_display = ["name", "notify_whom", "deadline_text", "is_active", "position"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "key"]
+
+
+class SecurityPhaseInline(PortalTabularInline):
+    model = SecurityPhase
+    fields = ["kind", "starts_at", "due_at", "done_at", "done_by"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SecurityResponse)
+class SecurityResponseAdmin(PortalModelAdmin):
+    """Security responses, read only: they are worked on the incident's page."""
+
+    list_display = ["incident", "incident_type", "detected_at", "legal_approved_at"]
+    list_filter = ["incident_type"]
+    list_select_related = ["incident"]
+    search_fields = ["incident__title"]
+    inlines = [SecurityPhaseInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -19,6 +19,8 @@ from .models import (
     PlanRowStatus,
     PostMortem,
     Priority,
+    RegulatoryRegime,
+    SecurityIncidentType,
     SeverityCriterion,
     Signal,
 )
@@ -736,3 +738,47 @@ class PlanNotesForm(PortalForm):
 
 class PlanReturnForm(PortalForm):
     reason = forms.CharField(max_length=500, label="What needs changing")
+
+
+# --- Security incident response (issue 13 part B: seed 004) -----------------
+
+
+class SecurityFlagForm(SidebarForm):
+    incident_type = forms.ChoiceField(
+        choices=SecurityIncidentType.choices, label="Kind of security incident"
+    )
+
+
+class SecurityNotifyForm(SidebarForm):
+    how = forms.CharField(
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "Phone, e-mail, page…"}),
+    )
+
+
+class RegulatoryClocksForm(PortalForm):
+    regimes = forms.ModelMultipleChoiceField(
+        queryset=RegulatoryRegime.objects.filter(is_active=True),
+        widget=forms.CheckboxSelectMultiple,
+        label="Laws that apply",
+        required=False,
+    )
+
+
+class RegulatoryNoticeForm(SidebarForm):
+    reference = forms.CharField(
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "Filing or case number"}),
+    )
+
+
+class LegalApprovalForm(SidebarForm):
+    approver = forms.CharField(max_length=120, label="Approved by (Legal)")
+    note = forms.CharField(
+        max_length=2_000,
+        required=False,
+        label="Who is told, by when, what may be said",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )

@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.models import Case, F, Q, QuerySet, When
 from django.db.models.functions import Least
 
+from . import security
 from .models import (
     ActionItem,
     AffectedCustomer,
@@ -19,6 +20,9 @@ from .models import (
     JourneyMilestone,
     PostMortem,
     PostMortemTimelineRow,
+    SecurityChecklistItem,
+    SecurityNotification,
+    SecurityResponse,
     Signal,
     TimelineEvent,
 )
@@ -529,3 +533,86 @@ def communication_plan_page(*, incident_id: int) -> tuple:
     for row in CommunicationPlanRow.objects.filter(section__plan=plan):
         rows[row.section_id].append(row)
     return plan, [(section, rows[section.pk]) for section in sections]
+
+
+# --- Security incident response (issue 13 part B) ----------------------------
+
+
+@dataclass(frozen=True)
+class SecurityPage:
+    response: SecurityResponse
+    phases: list  # (phase, clock state or None, items)
+    notifications: list[SecurityNotification]
+    clocks: list  # (clock, clock state or None)
+
+
+def security_clock_state(
+    *,
+    starts_at: dt.datetime,
+    due_at: dt.datetime | None,
+    done_at: dt.datetime | None,
+    now: dt.datetime,
+) -> ClockState | None:
+    """Return where a security phase or regulatory deadline stands, like SLAs.
+
+    None when the deadline is not fixed (the law says "without delay").
+    """
+    if due_at is None:
+        return None
+    return clock_state(
+        due_at=due_at,
+        at_risk_at=security.at_risk_at(starts_at, due_at),
+        stopped_at=done_at,
+        now=now,
+    )
+
+
+def security_page(*, incident_id: int, now: dt.datetime) -> SecurityPage:
+    """Return an incident's security response with its phases and clocks."""
+    response = SecurityResponse.objects.select_related(
+        "incident", "legal_recorded_by", "flagged_by"
+    ).get(incident_id=incident_id)
+    phases = list(response.phases.select_related("done_by"))
+    items: dict[int, list] = {p.pk: [] for p in phases}
+    for item in SecurityChecklistItem.objects.filter(
+        phase__response=response
+    ).select_related("done_by"):
+        items[item.phase_id].append(item)
+    return SecurityPage(
+        response=response,
+        phases=[
+            (
+                phase,
+                security_clock_state(
+                    starts_at=response.detected_at,
+                    due_at=phase.due_at,
+                    done_at=phase.done_at,
+                    now=now,
+                ),
+                items[phase.pk],
+            )
+            for phase in phases
+        ],
+        notifications=list(response.notifications.select_related("notified_by")),
+        clocks=[
+            (
+                clock,
+                security_clock_state(
+                    starts_at=clock.started_at,
+                    due_at=clock.due_at,
+                    done_at=clock.notified_at,
+                    now=now,
+                ),
+            )
+            for clock in response.regulatory_clocks.select_related(
+                "regime", "notified_by"
+            )
+        ],
+    )
+
+
+def security_notice_cleared(incident: Incident) -> bool:
+    """Return whether Legal approved a customer security notice for it."""
+    return SecurityResponse.objects.filter(
+        incident=incident, legal_approved_at__isnull=False
+    ).exists()

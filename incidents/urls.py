@@ -93,4 +93,38 @@ urlpatterns = [
         "<int:pk>/plan/approve/", views.communication_plan_approve, name="plan_approve"
     ),
     path("<int:pk>/plan/return/", views.communication_plan_return, name="plan_return"),
+    # Security incident response (issue 13 part B)
+    path("<int:pk>/security/", views.security_response, name="security"),
+    path("<int:pk>/security/flag/", views.security_flag, name="security_flag"),
+    path(
+        "<int:pk>/security/notify/<int:notification_pk>/",
+        views.security_notify,
+        name="security_notify",
+    ),
+    path(
+        "<int:pk>/security/items/<int:item_pk>/",
+        views.security_tick,
+        name="security_tick",
+    ),
+    path(
+        "<int:pk>/security/phases/<int:phase_pk>/done/",
+        views.security_phase_done,
+        name="security_phase_done",
+    ),
+    path("<int:pk>/security/clocks/", views.security_clocks, name="security_clocks"),
+    path(
+        "<int:pk>/security/clocks/<int:clock_pk>/filed/",
+        views.security_notice_filed,
+        name="security_notice_filed",
+    ),
+    path(
+        "<int:pk>/security/legal/",
+        views.security_legal_approval,
+        name="security_legal",
+    ),
+    path(
+        "<int:pk>/security/lessons/",
+        views.security_lessons_learned,
+        name="security_lessons",
+    ),
 ]

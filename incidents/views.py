@@ -23,6 +23,7 @@ from .forms import (
     ImmediateActionForm,
     IncidentFilterForm,
     IncidentForm,
+    LegalApprovalForm,
     MoveForm,
     PlanMetadataForm,
     PlanNotesForm,
@@ -34,7 +35,11 @@ from .forms import (
     PostMortemRowForm,
     PostMortemSearchForm,
     PostMortemStartForm,
+    RegulatoryClocksForm,
+    RegulatoryNoticeForm,
     ReopenForm,
+    SecurityFlagForm,
+    SecurityNotifyForm,
     TakeForm,
     TimeZoneForm,
 )
@@ -48,6 +53,12 @@ from .models import (
     PlanRowStatus,
     PostMortem,
     PostMortemTimelineRow,
+    RegulatoryClock,
+    RegulatoryRegime,
+    SecurityChecklistItem,
+    SecurityNotification,
+    SecurityPhase,
+    SecurityResponse,
     StaffProfile,
 )
 from .pagination import CappedCountPaginator
@@ -946,3 +957,193 @@ def communication_plan_return(request, pk):
         ),
         "Plan sent back to draft.",
     )
+
+
+# --- Security incident response (issue 13 part B: seed 004) -----------------
+
+
+def _response_or_404(pk: int) -> SecurityResponse:
+    return get_object_or_404(
+        SecurityResponse.objects.select_related("incident"), incident_id=pk
+    )
+
+
+@require_GET
+@permission_required("incidents.view_securityresponse", raise_exception=True)
+def security_response(request, pk):
+    incident = get_object_or_404(Incident.objects.select_related("category"), pk=pk)
+    now = timezone.now()
+    context = {
+        "incident": incident,
+        "tabs": _incident_tabs(request, incident, "postmortem"),
+        "now": now,
+    }
+    try:
+        page = selectors.security_page(incident_id=incident.pk, now=now)
+    except SecurityResponse.DoesNotExist:
+        context["flag_form"] = SecurityFlagForm()
+    else:
+        chosen = {clock.regime_id for clock, _ in page.clocks}
+        clocks_form = RegulatoryClocksForm()
+        clocks_form.fields["regimes"].queryset = RegulatoryRegime.objects.filter(
+            is_active=True
+        ).exclude(pk__in=chosen)
+        context.update(
+            page=page,
+            response=page.response,
+            notify_form=SecurityNotifyForm(),
+            clocks_form=clocks_form,
+            notice_form=RegulatoryNoticeForm(),
+            legal_form=LegalApprovalForm(),
+            has_postmortem=PostMortem.objects.filter(incident=incident).exists(),
+        )
+    return render(request, "incidents/security_response.html", context)
+
+
+def _security_action(request, pk, action, success: str):
+    response = _response_or_404(pk)
+    try:
+        action(response)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, success)
+    return redirect("incidents:security", pk=pk)
+
+
+@require_POST
+@permission_required("incidents.flag_security_incident", raise_exception=True)
+def security_flag(request, pk):
+    incident = get_object_or_404(Incident, pk=pk)
+    form = SecurityFlagForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Pick the kind of security incident.")
+        return redirect("incidents:security", pk=pk)
+    try:
+        services.flag_security_incident(
+            incident=incident,
+            actor=request.user,
+            incident_type=form.cleaned_data["incident_type"],
+        )
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(
+            request,
+            "Flagged as a security incident: the phase clocks run from detection.",
+        )
+    return redirect("incidents:security", pk=pk)
+
+
+@require_POST
+@permission_required("incidents.change_securityresponse", raise_exception=True)
+def security_notify(request, pk, notification_pk):
+    response = _response_or_404(pk)
+    notification = get_object_or_404(
+        SecurityNotification, pk=notification_pk, response=response
+    )
+    form = SecurityNotifyForm(request.POST)
+    how = form.cleaned_data["how"] if form.is_valid() else ""
+    return _security_action(
+        request,
+        pk,
+        lambda _: services.record_security_notification(
+            notification=notification, actor=request.user, how=how
+        ),
+        f"{notification.label} told.",
+    )
+
+
+@require_POST
+@permission_required("incidents.change_securityresponse", raise_exception=True)
+def security_tick(request, pk, item_pk):
+    response = _response_or_404(pk)
+    item = get_object_or_404(
+        SecurityChecklistItem, pk=item_pk, phase__response=response
+    )
+    done = request.POST.get("done") != "0"
+    return _security_action(
+        request,
+        pk,
+        lambda _: services.tick_security_item(item=item, actor=request.user, done=done),
+        "Ticked." if done else "Unticked.",
+    )
+
+
+@require_POST
+@permission_required("incidents.change_securityresponse", raise_exception=True)
+def security_phase_done(request, pk, phase_pk):
+    response = _response_or_404(pk)
+    phase = get_object_or_404(SecurityPhase, pk=phase_pk, response=response)
+    return _security_action(
+        request,
+        pk,
+        lambda _: services.complete_security_phase(phase=phase, actor=request.user),
+        f"{phase.get_kind_display()} phase done.",
+    )
+
+
+@require_POST
+@permission_required("incidents.change_securityresponse", raise_exception=True)
+def security_clocks(request, pk):
+    form = RegulatoryClocksForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Pick the laws that apply from the list.")
+        return redirect("incidents:security", pk=pk)
+    return _security_action(
+        request,
+        pk,
+        lambda response: services.choose_regulatory_clocks(
+            response=response,
+            actor=request.user,
+            regimes=list(form.cleaned_data["regimes"]),
+        ),
+        "Regulatory clocks started.",
+    )
+
+
+@require_POST
+@permission_required("incidents.change_securityresponse", raise_exception=True)
+def security_notice_filed(request, pk, clock_pk):
+    response = _response_or_404(pk)
+    clock = get_object_or_404(RegulatoryClock, pk=clock_pk, response=response)
+    form = RegulatoryNoticeForm(request.POST)
+    reference = form.cleaned_data["reference"] if form.is_valid() else ""
+    return _security_action(
+        request,
+        pk,
+        lambda _: services.record_regulatory_notice(
+            clock=clock, actor=request.user, reference=reference
+        ),
+        "Notice recorded.",
+    )
+
+
+@require_POST
+@permission_required("incidents.record_legal_approval", raise_exception=True)
+def security_legal_approval(request, pk):
+    form = LegalApprovalForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Name the person in Legal who approved.")
+        return redirect("incidents:security", pk=pk)
+    return _security_action(
+        request,
+        pk,
+        lambda response: services.record_legal_approval(
+            response=response, actor=request.user, **form.cleaned_data
+        ),
+        "Legal's approval recorded: the security notice can be sent.",
+    )
+
+
+@require_POST
+@permission_required("incidents.add_postmortem", raise_exception=True)
+def security_lessons_learned(request, pk):
+    response = _response_or_404(pk)
+    try:
+        services.start_lessons_learned(response=response, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+        return redirect("incidents:security", pk=pk)
+    messages.success(request, "Lessons-learned post-mortem started.")
+    return redirect("incidents:postmortem_edit", pk=pk)

@@ -30,6 +30,10 @@ AGENT = [
     "incidents.view_communicationplan",
     "incidents.add_communicationplan",
     "incidents.change_communicationplan",
+    "incidents.view_securityresponse",
+    "incidents.change_securityresponse",
+    "incidents.flag_security_incident",
+    "incidents.view_regulatoryregime",
 ]
 # Senior agents work carrier escalations, which need the old carrier's
 # account number in full.
@@ -40,6 +44,7 @@ MANAGER = [
     # Post-mortems, communication plans, security response (issue 13 part B)
     "incidents.publish_postmortem",
     "incidents.approve_communicationplan",
+    "incidents.record_legal_approval",
 ]
 VP = MANAGER
 
