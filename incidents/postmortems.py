@@ -92,10 +92,7 @@ def milestone_rows(
     add(
         Milestone.INTERNAL_ALERT,
         lambda e: _sent(e, "internal"),
-        lambda e, _: (
-            "Internal alert sent: "
-            + _short(e.details.get("subject") or e.details.get("channel", ""), 80)
-        ),
+        lambda e, _: _alert_text(e),
     )
     add(
         Milestone.CUSTOMER_NOTIFIED,
@@ -170,6 +167,14 @@ def milestone_rows(
         ),
     )
     return rows
+
+
+def _alert_text(event: TimelineEvent) -> str:
+    subject = event.details.get("subject")
+    if subject:
+        return f"Internal alert sent: {_short(subject, 80)}"
+    how = {"chat": "in chat", "note": "as a ticket note", "email": "by e-mail"}
+    return f"Internal alert sent {how.get(event.details.get('channel'), '')}".strip()
 
 
 def _engaged_text(event: TimelineEvent) -> str:
