@@ -1012,4 +1012,42 @@ LIBRARY = [
         + SIGN_OFF,
         situation="credit_approved",
     ),
+    # --- Security incident notice (004 step 6; issue 13) ------------------
+    # Sent only after Legal approved it: the composer refuses it before.
+    _t(
+        "customer-security-notice",
+        "Customer: security notice (after Legal's approval)",
+        "customer",
+        "email",
+        "follow_up",
+        "Important security notice about your account",
+        """
+        Hello {{ customer.first_name }},
+
+        We are writing to tell you about a security incident that may have
+        affected your account. On {{ incident.opened_at }} we found that someone
+        had gained access to our systems without permission. We began an
+        investigation straight away and secured our systems.
+
+        What was affected
+        {{ incident.customer_summary }}
+
+        What we have done
+        {{ incident.fix }}
+        We have also strengthened our security measures, asked an independent
+        security firm to examine what happened, informed law enforcement and
+        added monitoring.
+
+        What we ask you to do
+        - Change your password now.
+        - Turn on two-factor authentication.
+        - Watch your account for activity you do not recognise.
+        - Be wary of e-mails that pretend to come from us.
+
+        We take the protection of your data seriously and we are sorry this
+        happened. Reply to this e-mail with any question.
+        """
+        + SIGN_OFF,
+        situation="security_notice",
+    ),
 ]

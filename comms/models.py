@@ -52,6 +52,8 @@ class Situation(models.TextChoices):
     # Credits and refunds (issue 12): sent by the credit approval, not picked
     # for any other message.
     CREDIT_APPROVED = "credit_approved", "A credit or refund was approved"
+    # Issue 13: only once Legal approved it (incidents SecurityResponse).
+    SECURITY_NOTICE = "security_notice", "Security incident notice (Legal approved)"
 
 
 class MessageTemplate(models.Model):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import plan_views, views
 
 app_name = "comms"
 
@@ -21,4 +21,10 @@ urlpatterns = [
     path("messages/<int:message_pk>/rework/", views.message_rework, name="rework"),
     path("messages/<int:message_pk>/approve/", views.message_approve, name="approve"),
     path("messages/<int:message_pk>/reject/", views.message_reject, name="reject"),
+    # Communication plans (issue 13 part B)
+    path(
+        "incidents/<int:pk>/plan/start/",
+        plan_views.communication_plan_start,
+        name="plan_start",
+    ),
 ]

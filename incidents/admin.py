@@ -2,8 +2,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from import_export.admin import ImportExportModelAdmin
 
@@ -17,17 +18,27 @@ from portal.forms import PortalModelForm
 from . import services
 from .admin_forms import DURATION_HINT, FriendlyFieldsMixin, format_duration
 from .models import (
+    ActionItem,
     BusinessCalendar,
     Category,
     ChecklistTemplate,
     ChecklistTemplateItem,
+    CommunicationPlanTemplate,
+    CommunicationPlanTemplateRow,
+    CommunicationPlanTemplateSection,
     Customer,
     Holiday,
     Incident,
     IncidentChecklist,
     IncidentChecklistItem,
+    PlanSection,
     Policy,
     PolicyTarget,
+    PostMortem,
+    PostMortemTimelineRow,
+    RegulatoryRegime,
+    SecurityPhase,
+    SecurityResponse,
     SeverityCriterion,
     Signal,
     StaffProfile,
@@ -512,3 +523,144 @@ def _has_close_permission(self, request):
 IncidentAdmin.actions = [*IncidentAdmin.actions, close_selected_incidents]
 IncidentAdmin.has_close_permission = _has_close_permission
 IncidentAdmin.list_filter = [*IncidentAdmin.list_filter, "archived_at"]
+
+
+# --- Post-mortems (issue 13 part B) ------------------------------------------
+
+
+class PostMortemTimelineRowInline(PortalTabularInline):
+    model = PostMortemTimelineRow
+    fields = ["at", "text", "milestone", "is_hidden", "is_edited"]
+    readonly_fields = ["milestone", "is_edited"]
+    extra = 0
+
+
+class PostMortemActionInline(PortalTabularInline):
+    model = ActionItem
+    fk_name = "postmortem"
+    fields = ["what", "kind", "owner", "due_at", "status"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PostMortem)
+class PostMortemAdmin(PortalModelAdmin):
+    """Read and correct post-mortems; review and publication happen on the page."""
+
+    list_display = ["incident", "scheduled_on", "status", "created_at"]
+    list_filter = ["status", "is_security_review"]
+    search_fields = ["incident__title", "summary", "attendees"]
+    list_select_related = ["incident"]
+    readonly_fields = [
+        "incident",
+        "status",
+        "created_by",
+        "submitted_by",
+        "submitted_at",
+        "published_by",
+        "published_at",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [PostMortemTimelineRowInline, PostMortemActionInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- Communication plans (issue 13 part B: seed 003) -------------------------
+
+
+class CommunicationPlanTemplateSectionInline(PortalTabularInline):
+    model = CommunicationPlanTemplateSection
+    fields = ["section", "heading", "guidance", "position", "rows_link"]
+    readonly_fields = ["rows_link"]
+    extra = 0
+    max_num = len(PlanSection.choices)
+
+    @admin.display(description="Default rows")
+    def rows_link(self, section):
+        if not section.pk:
+            return "Save first, then add rows."
+        return format_html(
+            '<a href="{}">Edit rows</a>',
+            reverse(
+                "admin:incidents_communicationplantemplatesection_change",
+                args=[section.pk],
+            ),
+        )
+
+
+@admin.register(CommunicationPlanTemplate)
+class CommunicationPlanTemplateAdmin(PortalModelAdmin):
+    """The plan new major incidents start from: sections and default rows."""
+
+    list_display = ["name", "category", "review_cycle", "is_default"]
+    list_filter = ["is_default"]
+    search_fields = ["name"]
+    inlines = [CommunicationPlanTemplateSectionInline]
+
+
+class CommunicationPlanTemplateRowInline(PortalTabularInline):
+    model = CommunicationPlanTemplateRow
+    fields = ["position", "item", "details", "owner", "key"]
+    extra = 1
+
+
+@admin.register(CommunicationPlanTemplateSection)
+class CommunicationPlanTemplateSectionAdmin(PortalModelAdmin):
+    list_display = ["heading", "template", "section", "position"]
+    list_filter = ["template"]
+    list_select_related = ["template"]
+    search_fields = ["heading"]
+    inlines = [CommunicationPlanTemplateRowInline]
+
+
+# --- Security incident response (issue 13 part B: seed 004) -----------------
+
+
+@admin.register(RegulatoryRegime)
+class RegulatoryRegimeAdmin(FriendlyFieldsMixin, PortalModelAdmin):
+    """Breach-notification laws a responder can start a clock for."""
+
+    list_display = ["name", "notify_whom", "deadline_text", "is_active", "position"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "key"]
+
+
+class SecurityPhaseInline(PortalTabularInline):
+    model = SecurityPhase
+    fields = ["kind", "starts_at", "due_at", "done_at", "done_by"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SecurityResponse)
+class SecurityResponseAdmin(PortalModelAdmin):
+    """Security responses, read only: they are worked on the incident's page."""
+
+    list_display = ["incident", "incident_type", "detected_at", "legal_approved_at"]
+    list_filter = ["incident_type"]
+    list_select_related = ["incident"]
+    search_fields = ["incident__title"]
+    inlines = [SecurityPhaseInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -10,12 +10,18 @@ from portal.forms import NARRATIVE_MAX_LENGTH, ParsedTextField, PortalForm
 from . import selectors
 from .lifecycle import allowed_moves
 from .models import (
+    POSTMORTEM_ACTION_KINDS,
     Category,
     Customer,
     Incident,
     JourneyMilestone,
+    PlanReviewCycle,
+    PlanRowStatus,
+    PostMortem,
     Priority,
+    RegulatoryRegime,
     ResolutionVerification,
+    SecurityIncidentType,
     SeverityCriterion,
     Signal,
 )
@@ -775,3 +781,162 @@ class SurveyForm(PortalForm):
             Field("comment"),
             Submit("send", "Send my answer"),
         )
+
+
+# --- Post-mortems (issue 13 part B) ------------------------------------------
+
+DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class PostMortemStartForm(PortalForm):
+    scheduled_on = forms.DateField(
+        widget=DATE_WIDGET,
+        required=False,
+        label="Review meeting on",
+        help_text="Can be set later.",
+    )
+
+
+class PostMortemForm(PortalForm):
+    scheduled_on = forms.DateField(widget=DATE_WIDGET, required=False, label="Date")
+    attendees = forms.CharField(
+        required=False,
+        max_length=2_000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Names or teams.",
+    )
+    summary = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    went_well = forms.CharField(
+        required=False,
+        label="What went well",
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    went_wrong = forms.CharField(
+        required=False,
+        label="What went wrong",
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            Row(_col("scheduled_on", 3), _col("attendees", 9)),
+            Field("summary"),
+            Row(_col("went_well"), _col("went_wrong")),
+        )
+
+
+class PostMortemRowForm(PortalForm):
+    at = forms.DateTimeField(widget=DATETIME_WIDGET, label="Time")
+    text = forms.CharField(max_length=300, label="What happened")
+
+
+class PostMortemActionForm(PortalForm):
+    what = forms.CharField(max_length=300, label="Action")
+    kind = forms.ChoiceField(
+        choices=[(k.value, k.label) for k in POSTMORTEM_ACTION_KINDS]
+    )
+    # Blank allowed here so the service gives its own message for a missing
+    # owner or deadline, the same one the admin and the shell get.
+    owner = StaffChoiceField(queryset=selectors.assignable_staff(), required=False)
+    deadline_on = forms.DateField(widget=DATE_WIDGET, required=False, label="Deadline")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            Row(
+                _col("what", 5),
+                _col("kind", 2),
+                _col("owner", 3),
+                _col("deadline_on", 2),
+            )
+        )
+
+
+class PostMortemReturnForm(PortalForm):
+    reason = forms.CharField(max_length=500, label="What needs changing")
+
+
+class PostMortemSearchForm(PortalForm):
+    q = forms.CharField(required=False, max_length=200, label="Search")
+    status = forms.ChoiceField(
+        required=False, choices=[("", "Any status"), *PostMortem.Status.choices]
+    )
+
+
+# --- Communication plans (issue 13 part B: seed 003) -------------------------
+
+
+class PlanMetadataForm(SidebarForm):
+    category = forms.CharField(max_length=100)
+    owner = StaffChoiceField(queryset=selectors.assignable_staff(), required=False)
+    effective_on = forms.DateField(
+        widget=DATE_WIDGET, required=False, label="Effective date"
+    )
+    review_cycle = forms.ChoiceField(choices=PlanReviewCycle.choices)
+
+
+class PlanRowForm(PortalForm):
+    item = forms.CharField(max_length=200)
+    details = forms.CharField(max_length=500, required=False)
+    owner = forms.CharField(max_length=120, required=False)
+    due_on = forms.DateField(widget=DATE_WIDGET, required=False, label="Date")
+    status = forms.ChoiceField(choices=PlanRowStatus.choices, initial="open")
+
+
+class PlanNotesForm(PortalForm):
+    notes = forms.CharField(
+        required=False, max_length=5_000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class PlanReturnForm(PortalForm):
+    reason = forms.CharField(max_length=500, label="What needs changing")
+
+
+# --- Security incident response (issue 13 part B: seed 004) -----------------
+
+
+class SecurityFlagForm(SidebarForm):
+    incident_type = forms.ChoiceField(
+        choices=SecurityIncidentType.choices, label="Kind of security incident"
+    )
+
+
+class SecurityNotifyForm(SidebarForm):
+    how = forms.CharField(
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "Phone, e-mail, page…"}),
+    )
+
+
+class RegulatoryClocksForm(PortalForm):
+    regimes = forms.ModelMultipleChoiceField(
+        queryset=RegulatoryRegime.objects.filter(is_active=True),
+        widget=forms.CheckboxSelectMultiple,
+        label="Laws that apply",
+        required=False,
+    )
+
+
+class RegulatoryNoticeForm(SidebarForm):
+    reference = forms.CharField(
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "Filing or case number"}),
+    )
+
+
+class LegalApprovalForm(SidebarForm):
+    approver = forms.CharField(max_length=120, label="Approved by (Legal)")
+    note = forms.CharField(
+        max_length=2_000,
+        required=False,
+        label="Who is told, by when, what may be said",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )

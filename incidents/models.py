@@ -785,6 +785,17 @@ class AffectedCustomer(models.Model):
 class ActionItemKind(models.TextChoices):
     IMMEDIATE = "immediate", "Immediate action"
     POST_MORTEM = "post_mortem", "Post-mortem action"
+    # A post-mortem's actions say what they improve (000 part 8).
+    PREVENTIVE = "preventive", "Preventive action"
+    PROCESS = "process", "Process improvement"
+    MONITORING = "monitoring", "Monitoring addition"
+
+
+POSTMORTEM_ACTION_KINDS = (
+    ActionItemKind.PREVENTIVE,
+    ActionItemKind.PROCESS,
+    ActionItemKind.MONITORING,
+)
 
 
 class ActionItemStatus(models.TextChoices):
@@ -807,9 +818,32 @@ class ActionItem(models.Model):
     due_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default="open")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Post-mortem actions (issue 13): the post-mortem that agreed them and
+    # the person who owns them, whose home page lists them once overdue.
+    postmortem = models.ForeignKey(
+        "PostMortem",
+        on_delete=models.PROTECT,
+        related_name="action_items",
+        null=True,
+        blank=True,
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="action_items",
+        null=True,
+        blank=True,
+    )
+    done_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
+        indexes = [
+            # overdue_action_items: open actions by owner and deadline.
+            models.Index(
+                fields=["status", "owner", "due_at"], name="action_overdue_idx"
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(kind__in=ActionItemKind.values),
@@ -1348,3 +1382,630 @@ class SurveyResponse(models.Model):
 
     def __str__(self):
         return f"{self.score}/5 for {self.incident.reference}"
+
+
+# --- Post-mortems (issue 13 part B: 000 part 8, 004 lessons learned) ---------
+
+
+class PostMortemStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    IN_REVIEW = "in_review", "In review"
+    PUBLISHED = "published", "Published"
+
+
+class PostMortem(models.Model):
+    """What an incident taught: its timeline, what went well and wrong, actions.
+
+    Required for P1, P2 and systemic incidents (a closure checklist item reads
+    the POSTMORTEM_CHANGED timeline events), optional for the rest.
+    """
+
+    Status = PostMortemStatus
+
+    incident = models.OneToOneField(
+        Incident, on_delete=models.PROTECT, related_name="postmortem"
+    )
+    scheduled_on = models.DateField(
+        "date",
+        null=True,
+        blank=True,
+        help_text="When the review meeting takes (or took) place.",
+    )
+    attendees = models.TextField(blank=True, help_text="Names or teams, one a line.")
+    summary = models.TextField(blank=True)
+    went_well = models.TextField("what went well", blank=True)
+    went_wrong = models.TextField("what went wrong", blank=True)
+    is_security_review = models.BooleanField(
+        default=False,
+        help_text="The lessons-learned review of a security incident (004 step 7).",
+    )
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.DRAFT
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("publish_postmortem", "Can publish a post-mortem after review"),
+        ]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="postmortem_created_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=PostMortemStatus.values),
+                name="%(app_label)s_%(class)s_status_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Post-mortem of {self.incident.reference}"
+
+    def get_absolute_url(self):
+        return reverse("incidents:postmortem", args=[self.incident_id])
+
+
+class PostMortemMilestone(models.TextChoices):
+    """The moments 000's post-mortem timeline names, in their order."""
+
+    DETECTED = "detected", "Issue first detected"
+    INTERNAL_ALERT = "internal_alert", "Internal alert sent"
+    CUSTOMER_NOTIFIED = "customer_notified", "Customer notified"
+    PARTY_ENGAGED = "party_engaged", "Partner or vendor engaged"
+    ROOT_CAUSE = "root_cause", "Root cause identified"
+    FIX_APPLIED = "fix_applied", "Fix applied"
+    VERIFIED = "verified", "Resolution verified"
+    STAKEHOLDERS_NOTIFIED = "stakeholders_notified", "All stakeholders notified"
+    CLOSED = "closed", "Ticket closed"
+
+
+class PostMortemTimelineRow(models.Model):
+    """One line of a post-mortem's timeline: written from an event or by hand."""
+
+    Milestone = PostMortemMilestone
+
+    postmortem = models.ForeignKey(
+        PostMortem, on_delete=models.CASCADE, related_name="timeline_rows"
+    )
+    at = models.DateTimeField()
+    text = models.CharField(max_length=300)
+    milestone = models.CharField(
+        max_length=30, choices=Milestone.choices, blank=True, default=""
+    )
+    source_event = models.ForeignKey(
+        TimelineEvent,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    is_hidden = models.BooleanField(default=False)
+    is_edited = models.BooleanField(
+        default=False, help_text="A person changed the written line."
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["at", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["postmortem", "milestone"],
+                condition=~Q(milestone=""),
+                name="%(app_label)s_%(class)s_milestone_once",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.text}"
+
+
+# --- Communication plans for major incidents (issue 13 part B: seed 003) -----
+
+
+class PlanSection(models.TextChoices):
+    """The six sections seed 003's plan has, in its order."""
+
+    SUMMARY = "summary", "Incident summary"
+    AUDIENCE = "audience", "Audience"
+    MESSAGE_TIMELINE = "message_timeline", "Message timeline"
+    TEMPLATES = "templates", "Templates"
+    APPROVAL_FLOW = "approval_flow", "Approval flow"
+    FOLLOW_UP = "follow_up", "Post-incident follow-up"
+
+
+class PlanReviewCycle(models.TextChoices):
+    MONTHLY = "monthly", "Monthly"
+    QUARTERLY = "quarterly", "Quarterly"
+    ANNUAL = "annual", "Annual"
+    EVENT_BASED = "event_based", "Event-based"
+
+
+class PlanStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    IN_REVIEW = "in_review", "In review"
+    APPROVED = "approved", "Approved"
+
+
+class PlanRowStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    COMPLETE = "complete", "Complete"
+
+
+class CommunicationPlanTemplate(models.Model):
+    """The shape a new plan starts from: its sections and default rows."""
+
+    name = models.CharField(max_length=100, unique=True)
+    category = models.CharField(max_length=100, default="Customer Success")
+    review_cycle = models.CharField(
+        max_length=20, choices=PlanReviewCycle.choices, default="event_based"
+    )
+    is_default = models.BooleanField(
+        default=False, help_text="New plans start from this template."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=Q(is_default=True),
+                name="%(app_label)s_%(class)s_single_default",
+                violation_error_message="Another plan template is already the "
+                "default; untick it there first.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class CommunicationPlanTemplateSection(models.Model):
+    template = models.ForeignKey(
+        CommunicationPlanTemplate, on_delete=models.CASCADE, related_name="sections"
+    )
+    section = models.CharField(max_length=20, choices=PlanSection.choices)
+    heading = models.CharField(max_length=100)
+    guidance = models.CharField(max_length=300, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["template", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["template", "section"],
+                name="%(app_label)s_%(class)s_once_per_template",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.template} · {self.heading}"
+
+
+class CommunicationPlanTemplateRow(models.Model):
+    section = models.ForeignKey(
+        CommunicationPlanTemplateSection, on_delete=models.CASCADE, related_name="rows"
+    )
+    key = models.SlugField(
+        max_length=40,
+        blank=True,
+        help_text="Lets the portal fill this row from what it knows (e.g. "
+        "rca_sent, renewal_risk). Empty: people fill it.",
+    )
+    item = models.CharField(max_length=200)
+    details = models.CharField(max_length=500, blank=True)
+    owner = models.CharField(max_length=120, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["section", "position", "id"]
+
+    def __str__(self):
+        return self.item
+
+
+class CommunicationPlan(models.Model):
+    """A major incident's customer communication plan (seed 003)."""
+
+    Status = PlanStatus
+    ReviewCycle = PlanReviewCycle
+
+    incident = models.OneToOneField(
+        Incident, on_delete=models.PROTECT, related_name="communication_plan"
+    )
+    template = models.ForeignKey(
+        CommunicationPlanTemplate,
+        on_delete=models.SET_NULL,
+        related_name="plans",
+        null=True,
+        blank=True,
+    )
+    category = models.CharField(max_length=100, default="Customer Success")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    version = models.PositiveIntegerField(
+        default=1, help_text="Goes up when an approved plan changes."
+    )
+    effective_on = models.DateField(null=True, blank=True)
+    review_cycle = models.CharField(
+        max_length=20, choices=PlanReviewCycle.choices, default="event_based"
+    )
+    status = models.CharField(
+        max_length=20, choices=PlanStatus.choices, default="draft"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("approve_communicationplan", "Can approve a communication plan"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=PlanStatus.values),
+                name="%(app_label)s_%(class)s_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(review_cycle__in=PlanReviewCycle.values),
+                name="%(app_label)s_%(class)s_review_cycle_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Communication plan of {self.incident.reference}"
+
+    def get_absolute_url(self):
+        return reverse("incidents:plan", args=[self.incident_id])
+
+
+class CommunicationPlanSection(models.Model):
+    plan = models.ForeignKey(
+        CommunicationPlan, on_delete=models.CASCADE, related_name="sections"
+    )
+    section = models.CharField(max_length=20, choices=PlanSection.choices)
+    heading = models.CharField(max_length=100)
+    guidance = models.CharField(max_length=300, blank=True)
+    notes = models.TextField(blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["plan", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["plan", "section"],
+                name="%(app_label)s_%(class)s_once_per_plan",
+            ),
+        ]
+
+    def __str__(self):
+        return self.heading
+
+
+class CommunicationPlanRow(models.Model):
+    RowStatus = PlanRowStatus
+
+    section = models.ForeignKey(
+        CommunicationPlanSection, on_delete=models.CASCADE, related_name="rows"
+    )
+    key = models.SlugField(max_length=40, blank=True)
+    item = models.CharField(max_length=200)
+    details = models.CharField(max_length=500, blank=True)
+    owner = models.CharField(max_length=120, blank=True)
+    due_on = models.DateField(null=True, blank=True)
+    status = models.CharField(
+        max_length=20, choices=PlanRowStatus.choices, default="open"
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["section", "position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=PlanRowStatus.values),
+                name="%(app_label)s_%(class)s_status_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return self.item
+
+
+# --- Security incident response (issue 13 part B: seed 004) -----------------
+
+
+class SecurityIncidentType(models.TextChoices):
+    DATA_BREACH = "data_breach", "Data breach"
+    ACCOUNT_COMPROMISE = "account_compromise", "Account compromise"
+    VULNERABILITY_DISCLOSURE = "vulnerability_disclosure", "Vulnerability disclosure"
+    DDOS = "ddos", "DDoS attack"
+    MALWARE = "malware", "Malware"
+    INSIDER_THREAT = "insider_threat", "Insider threat"
+
+
+class SecurityPhaseKind(models.TextChoices):
+    """004's seven response steps, in their order."""
+
+    IDENTIFY = "identify", "Identify"
+    CONTAIN = "contain", "Contain"
+    INVESTIGATE = "investigate", "Investigate"
+    ERADICATE = "eradicate", "Eradicate"
+    RECOVER = "recover", "Recover"
+    NOTIFY = "notify", "Notify"
+    LESSONS = "lessons", "Lessons learned"
+
+
+class SecurityResponse(models.Model):
+    """An incident run as a security incident: phases, clocks, Legal's word."""
+
+    Type = SecurityIncidentType
+
+    incident = models.OneToOneField(
+        Incident, on_delete=models.PROTECT, related_name="security_response"
+    )
+    incident_type = models.CharField(
+        max_length=30, choices=SecurityIncidentType.choices
+    )
+    detected_at = models.DateTimeField(
+        help_text="Every phase and regulatory clock counts from here."
+    )
+    flagged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    flagged_at = models.DateTimeField()
+    legal_approver = models.CharField(
+        max_length=120,
+        blank=True,
+        help_text="Who in Legal approved the customer security notice.",
+    )
+    legal_note = models.TextField(
+        blank=True, help_text="Who must be told, by when, and what may be said."
+    )
+    legal_approved_at = models.DateTimeField(null=True, blank=True)
+    legal_recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+
+    class Meta:
+        permissions = [
+            ("flag_security_incident", "Can flag an incident as a security incident"),
+            (
+                "record_legal_approval",
+                "Can record Legal's approval of a customer security notice",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(incident_type__in=SecurityIncidentType.values),
+                name="%(app_label)s_%(class)s_type_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Security response to {self.incident.reference}"
+
+    def get_absolute_url(self):
+        return reverse("incidents:security", args=[self.incident_id])
+
+
+class SecurityPhase(models.Model):
+    """One of 004's seven phases for one incident, with its deadline."""
+
+    Kind = SecurityPhaseKind
+
+    response = models.ForeignKey(
+        SecurityResponse, on_delete=models.CASCADE, related_name="phases"
+    )
+    kind = models.CharField(max_length=20, choices=SecurityPhaseKind.choices)
+    starts_at = models.DateTimeField()
+    due_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Empty: set by the regulatory clocks the responder chooses.",
+    )
+    at_risk_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["response", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["response", "kind"], name="%(app_label)s_%(class)s_once"
+            ),
+        ]
+
+    def __str__(self):
+        return self.get_kind_display()
+
+
+class SecurityChecklistItem(models.Model):
+    phase = models.ForeignKey(
+        SecurityPhase, on_delete=models.CASCADE, related_name="items"
+    )
+    group = models.CharField(max_length=60)
+    text = models.CharField(max_length=200)
+    is_done = models.BooleanField(default=False)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    done_at = models.DateTimeField(null=True, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["phase", "position", "id"]
+
+    def __str__(self):
+        return self.text
+
+
+class SecurityNotification(models.Model):
+    """Someone who must hear at once (004 step 1): when, by whom, how."""
+
+    response = models.ForeignKey(
+        SecurityResponse, on_delete=models.CASCADE, related_name="notifications"
+    )
+    recipient = models.CharField(max_length=30)
+    label = models.CharField(max_length=100)
+    contact = models.CharField(max_length=200, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    notified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    how = models.CharField(max_length=100, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["response", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["response", "recipient"], name="%(app_label)s_%(class)s_once"
+            ),
+        ]
+
+    def __str__(self):
+        return self.label
+
+
+class RegulatoryRegime(models.Model):
+    """A breach-notification law and its clock (004 step 6), as data."""
+
+    key = models.SlugField(max_length=30, unique=True)
+    name = models.CharField(max_length=100)
+    notify_whom = models.CharField(max_length=100, default="Regulators")
+    deadline_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Counted from detection. Empty when the law sets no fixed time.",
+    )
+    deadline_text = models.CharField(
+        max_length=200,
+        help_text="The deadline as the law puts it, e.g. “72 hours”.",
+    )
+    is_active = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self):
+        return self.name
+
+
+class RegulatoryClock(models.Model):
+    """A regulatory deadline the responder decided applies to an incident."""
+
+    response = models.ForeignKey(
+        SecurityResponse, on_delete=models.CASCADE, related_name="regulatory_clocks"
+    )
+    regime = models.ForeignKey(
+        RegulatoryRegime, on_delete=models.PROTECT, related_name="clocks"
+    )
+    started_at = models.DateTimeField()
+    due_at = models.DateTimeField(null=True, blank=True)
+    chosen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    notified_at = models.DateTimeField(null=True, blank=True)
+    notified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    reference = models.CharField(
+        max_length=200, blank=True, help_text="Filing or case number."
+    )
+
+    class Meta:
+        ordering = ["response", "due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["response", "regime"], name="%(app_label)s_%(class)s_once"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.regime} for {self.response.incident.reference}"

@@ -9,15 +9,23 @@ from django.db import connection
 from django.db.models import Case, Exists, F, OuterRef, Prefetch, Q, QuerySet, When
 from django.db.models.functions import Least
 
+from . import security
 from .models import (
     ActionItem,
     AffectedCustomer,
     ChecklistTemplate,
+    CommunicationPlan,
+    CommunicationPlanRow,
     Customer,
     Incident,
     IncidentChecklist,
     IncidentChecklistItem,
     JourneyMilestone,
+    PostMortem,
+    PostMortemTimelineRow,
+    SecurityChecklistItem,
+    SecurityNotification,
+    SecurityResponse,
     Signal,
     TimelineEvent,
 )
@@ -560,3 +568,186 @@ def incident_key_metrics(incident: Incident, now: dt.datetime) -> dict:
         "contacts": incident.customer_contact_count,
         "sla_met": sla_met,
     }
+
+
+# --- Post-mortems (issue 13 part B) ------------------------------------------
+
+
+def postmortem_list(*, search: str = "", status: str = "") -> QuerySet:
+    """Return post-mortems matching a search, newest first, ready to list."""
+    postmortems = PostMortem.objects.select_related(
+        "incident", "incident__customer", "incident__category"
+    ).only(
+        "id",
+        "status",
+        "scheduled_on",
+        "summary",
+        "created_at",
+        "published_at",
+        "incident__id",
+        "incident__title",
+        "incident__priority",
+        "incident__is_systemic",
+        "incident__customer__name",
+        "incident__category__name",
+    )
+    if status:
+        postmortems = postmortems.filter(status=status)
+    search = search.strip()
+    if search:
+        match = REFERENCE_PATTERN.match(search)
+        if match:
+            postmortems = postmortems.filter(incident_id=int(match.group(1)))
+        else:
+            postmortems = postmortems.filter(
+                Q(incident__title__icontains=search)
+                | Q(summary__icontains=search)
+                | Q(attendees__icontains=search)
+            )
+    return postmortems.order_by("-created_at", "-id")
+
+
+@dataclass(frozen=True)
+class PostMortemPage:
+    postmortem: PostMortem
+    rows: list[PostMortemTimelineRow]
+    actions: list[ActionItem]
+
+
+def postmortem_page(*, incident_id: int) -> PostMortemPage:
+    """Return a post-mortem with its timeline rows and action items."""
+    postmortem = PostMortem.objects.select_related(
+        "incident", "incident__customer", "incident__category", "published_by"
+    ).get(incident_id=incident_id)
+    return PostMortemPage(
+        postmortem=postmortem,
+        rows=list(postmortem.timeline_rows.all()),
+        actions=list(postmortem.action_items.select_related("owner")),
+    )
+
+
+def overdue_action_items(*, now: dt.datetime, owner=None, limit: int = 10) -> list:
+    """Return open post-mortem actions past their deadline, oldest first.
+
+    With ``owner``, only that person's; without, everyone's (for managers).
+    """
+    overdue = ActionItem.objects.filter(
+        status=ActionItem.Status.OPEN,
+        postmortem__isnull=False,
+        due_at__lt=now,
+    )
+    if owner is not None:
+        overdue = overdue.filter(owner=owner)
+    return list(
+        overdue.select_related("incident", "owner")
+        .only(
+            "id",
+            "what",
+            "kind",
+            "due_at",
+            "incident__id",
+            "incident__title",
+            "owner__username",
+            "owner__first_name",
+            "owner__last_name",
+        )
+        .order_by("due_at", "id")[:limit]
+    )
+
+
+# --- Communication plans (issue 13 part B) -----------------------------------
+
+
+def communication_plan_page(*, incident_id: int) -> tuple:
+    """Return a plan and its sections, each with its rows (three queries)."""
+    plan = CommunicationPlan.objects.select_related(
+        "incident", "owner", "approved_by", "submitted_by", "created_by"
+    ).get(incident_id=incident_id)
+    sections = list(plan.sections.all())
+    rows: dict[int, list] = {s.pk: [] for s in sections}
+    for row in CommunicationPlanRow.objects.filter(section__plan=plan):
+        rows[row.section_id].append(row)
+    return plan, [(section, rows[section.pk]) for section in sections]
+
+
+# --- Security incident response (issue 13 part B) ----------------------------
+
+
+@dataclass(frozen=True)
+class SecurityPage:
+    response: SecurityResponse
+    phases: list  # (phase, clock state or None, items)
+    notifications: list[SecurityNotification]
+    clocks: list  # (clock, clock state or None)
+
+
+def security_clock_state(
+    *,
+    starts_at: dt.datetime,
+    due_at: dt.datetime | None,
+    done_at: dt.datetime | None,
+    now: dt.datetime,
+) -> ClockState | None:
+    """Return where a security phase or regulatory deadline stands, like SLAs.
+
+    None when the deadline is not fixed (the law says "without delay").
+    """
+    if due_at is None:
+        return None
+    return clock_state(
+        due_at=due_at,
+        at_risk_at=security.at_risk_at(starts_at, due_at),
+        stopped_at=done_at,
+        now=now,
+    )
+
+
+def security_page(*, incident_id: int, now: dt.datetime) -> SecurityPage:
+    """Return an incident's security response with its phases and clocks."""
+    response = SecurityResponse.objects.select_related(
+        "incident", "legal_recorded_by", "flagged_by"
+    ).get(incident_id=incident_id)
+    phases = list(response.phases.select_related("done_by"))
+    items: dict[int, list] = {p.pk: [] for p in phases}
+    for item in SecurityChecklistItem.objects.filter(
+        phase__response=response
+    ).select_related("done_by"):
+        items[item.phase_id].append(item)
+    return SecurityPage(
+        response=response,
+        phases=[
+            (
+                phase,
+                security_clock_state(
+                    starts_at=response.detected_at,
+                    due_at=phase.due_at,
+                    done_at=phase.done_at,
+                    now=now,
+                ),
+                items[phase.pk],
+            )
+            for phase in phases
+        ],
+        notifications=list(response.notifications.select_related("notified_by")),
+        clocks=[
+            (
+                clock,
+                security_clock_state(
+                    starts_at=clock.started_at,
+                    due_at=clock.due_at,
+                    done_at=clock.notified_at,
+                    now=now,
+                ),
+            )
+            for clock in response.regulatory_clocks.select_related(
+                "regime", "notified_by"
+            )
+        ],
+    )
+
+
+def security_notice_cleared(incident: Incident) -> bool:
+    """Return whether Legal approved a customer security notice for it."""
+    return SecurityResponse.objects.filter(
+        incident=incident, legal_approved_at__isnull=False
+    ).exists()

@@ -12,8 +12,18 @@ from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
-from . import lifecycle, selectors, severity, sla, surveys, timeline
+from . import (
+    lifecycle,
+    postmortems,
+    security,
+    selectors,
+    severity,
+    sla,
+    surveys,
+    timeline,
+)
 from .models import (
+    POSTMORTEM_ACTION_KINDS,
     ActionItem,
     AffectedCustomer,
     Category,
@@ -22,15 +32,31 @@ from .models import (
     ChecklistItemState,
     ChecklistTemplate,
     ChecklistTemplateItem,
+    CommunicationPlan,
+    CommunicationPlanRow,
+    CommunicationPlanSection,
+    CommunicationPlanTemplate,
     Customer,
     Incident,
     IncidentChecklist,
     IncidentChecklistItem,
     JourneyMilestone,
+    PlanRowStatus,
+    PlanSection,
     Policy,
     PolicyTarget,
+    PostMortem,
+    PostMortemTimelineRow,
     Priority,
+    RegulatoryClock,
+    RegulatoryRegime,
     ResolutionVerification,
+    SecurityChecklistItem,
+    SecurityIncidentType,
+    SecurityNotification,
+    SecurityPhase,
+    SecurityPhaseKind,
+    SecurityResponse,
     SeverityCriterion,
     Signal,
     StaffProfile,
@@ -830,7 +856,8 @@ def complete_action_item(*, item: ActionItem, actor: User) -> ActionItem:
     if item.status == ActionItem.Status.DONE:
         raise ValidationError("That action is already done.", code="already_done")
     item.status = ActionItem.Status.DONE
-    item.save(update_fields=["status"])
+    item.done_at = timezone.now()
+    item.save(update_fields=["status", "done_at"])
     record_timeline_event(
         incident=item.incident,
         kind=TimelineEvent.Kind.ACTION_ITEM_DONE,
@@ -1432,13 +1459,15 @@ def closure_blockers(
     return lines
 
 
-def _require_permission(actor: User | None, permission: str) -> None:
-    """Refuse a person without ``permission``; the system (None) may act."""
+def _require_permission(
+    actor: User | None,
+    permission: str,
+    refusal: str = "Your role may not do that; ask a colleague who can.",
+) -> None:
+    """Refuse a person without ``permission``; the system (None) runs on rules
+    the admin set and may act."""
     if actor is not None and not actor.has_perm(permission):
-        raise ValidationError(
-            "Your role may not do that; ask a colleague who can.",
-            code="not_allowed",
-        )
+        raise ValidationError(refusal, code="not_allowed")
 
 
 def _start_monitoring(incident: Incident, now: dt.datetime) -> None:
@@ -1856,3 +1885,1103 @@ def answer_survey(
         at=response.answered_at,
     )
     return response
+
+
+# --- Post-mortems (issue 13 part B: 000 part 8, 004 lessons learned) ---------
+
+POSTMORTEM_PRIORITIES = (Priority.P1, Priority.P2)
+
+
+def postmortem_required(incident: Incident) -> bool:
+    """Return whether the incident must have a post-mortem (P1, P2, systemic)."""
+    return incident.priority in POSTMORTEM_PRIORITIES or incident.is_systemic
+
+
+def _postmortem_event(
+    postmortem: PostMortem, *, actor: User | None, change: str, at: dt.datetime, **extra
+) -> None:
+    # The closure checklist's "post-mortem scheduled" item reads these
+    # details; keep the keys of the contract (postmortem, status, scheduled_on).
+    record_timeline_event(
+        incident=postmortem.incident,
+        kind=TimelineEvent.Kind.POSTMORTEM_CHANGED,
+        actor=actor,
+        at=at,
+        details={
+            "postmortem": postmortem.pk,
+            "status": postmortem.status,
+            "scheduled_on": postmortem.scheduled_on.isoformat()
+            if postmortem.scheduled_on
+            else None,
+            "change": change,
+            **extra,
+        },
+    )
+
+
+def _lock_postmortem(postmortem: PostMortem, *, editing: bool = True) -> PostMortem:
+    locked = (
+        PostMortem.objects.select_for_update(of=("self",))
+        .select_related("incident")
+        .get(pk=postmortem.pk)
+    )
+    if editing and locked.status == PostMortem.Status.PUBLISHED:
+        raise ValidationError(
+            "The post-mortem is published; it can no longer change.",
+            code="published",
+        )
+    return locked
+
+
+def _milestone_rows(postmortem: PostMortem, incident: Incident, skip: set[str]):
+    events = TimelineEvent.objects.filter(incident=incident).order_by(
+        "created_at", "id"
+    )
+    return [
+        PostMortemTimelineRow(
+            postmortem=postmortem,
+            at=row.at,
+            text=row.text[:300],
+            milestone=row.milestone,
+            source_event=row.event,
+            position=position,
+        )
+        for position, row in enumerate(postmortems.milestone_rows(incident, events))
+        if row.milestone not in skip
+    ]
+
+
+@transaction.atomic
+def start_postmortem(
+    *,
+    incident: Incident,
+    actor: User | None,
+    scheduled_on: dt.date | None = None,
+    is_security_review: bool = False,
+) -> PostMortem:
+    """Open the incident's post-mortem, its timeline written from its history."""
+    _require_permission(
+        actor, "incidents.add_postmortem", "You may not start post-mortems."
+    )
+    incident = _lock(incident, None)
+    if PostMortem.objects.filter(incident=incident).exists():
+        raise ValidationError(
+            f"{incident.reference} already has a post-mortem.", code="already_started"
+        )
+    now = timezone.now()
+    postmortem = PostMortem.objects.create(
+        incident=incident,
+        scheduled_on=scheduled_on,
+        is_security_review=is_security_review,
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+    )
+    PostMortemTimelineRow.objects.bulk_create(
+        _milestone_rows(postmortem, incident, skip=set())
+    )
+    _postmortem_event(postmortem, actor=actor, change="started", at=now)
+    return postmortem
+
+
+@transaction.atomic
+def refresh_postmortem_timeline(
+    *, postmortem: PostMortem, actor: User | None
+) -> list[PostMortemTimelineRow]:
+    """Add the moments the incident reached since the timeline was written.
+
+    Rows already there stay as people left them (edited, hidden or not).
+    """
+    postmortem = _lock_postmortem(postmortem)
+    present = set(
+        postmortem.timeline_rows.exclude(milestone="").values_list(
+            "milestone", flat=True
+        )
+    )
+    rows = PostMortemTimelineRow.objects.bulk_create(
+        _milestone_rows(postmortem, postmortem.incident, skip=present)
+    )
+    if rows:
+        now = timezone.now()
+        postmortem.updated_at = now
+        postmortem.save(update_fields=["updated_at"])
+        _postmortem_event(
+            postmortem,
+            actor=actor,
+            change="timeline_refreshed",
+            at=now,
+            added=[row.milestone for row in rows],
+        )
+    return rows
+
+
+POSTMORTEM_TEXT_FIELDS = ("attendees", "summary", "went_well", "went_wrong")
+
+
+@transaction.atomic
+def edit_postmortem(
+    *,
+    postmortem: PostMortem,
+    actor: User,
+    scheduled_on: dt.date | None,
+    attendees: str,
+    summary: str,
+    went_well: str,
+    went_wrong: str,
+) -> PostMortem:
+    """Save the post-mortem's date, attendees and findings."""
+    _require_permission(
+        actor, "incidents.change_postmortem", "You may not edit post-mortems."
+    )
+    postmortem = _lock_postmortem(postmortem)
+    values = {
+        "scheduled_on": scheduled_on,
+        "attendees": attendees.strip(),
+        "summary": summary.strip(),
+        "went_well": went_well.strip(),
+        "went_wrong": went_wrong.strip(),
+    }
+    changed = [
+        name for name, value in values.items() if getattr(postmortem, name) != value
+    ]
+    if not changed:
+        return postmortem
+    for name in changed:
+        setattr(postmortem, name, values[name])
+    now = timezone.now()
+    postmortem.updated_at = now
+    postmortem.save(update_fields=[*changed, "updated_at"])
+    _postmortem_event(postmortem, actor=actor, change="edited", at=now, fields=changed)
+    return postmortem
+
+
+def _check_row_time(at: dt.datetime) -> None:
+    if at > timezone.now():
+        raise _field_error(
+            "at", "A timeline row cannot be in the future.", code="future_row"
+        )
+
+
+@transaction.atomic
+def add_postmortem_row(
+    *, postmortem: PostMortem, actor: User, at: dt.datetime, text: str
+) -> PostMortemTimelineRow:
+    """Add a line of one's own to the post-mortem's timeline."""
+    postmortem = _lock_postmortem(postmortem)
+    if not text.strip():
+        raise _field_error("text", "Say what happened at that time.", code="empty_row")
+    _check_row_time(at)
+    row = PostMortemTimelineRow.objects.create(
+        postmortem=postmortem, at=at, text=text.strip(), is_edited=True
+    )
+    _postmortem_event(
+        postmortem, actor=actor, change="row_added", at=timezone.now(), row=row.pk
+    )
+    return row
+
+
+@transaction.atomic
+def edit_postmortem_row(
+    *, row: PostMortemTimelineRow, actor: User, at: dt.datetime, text: str
+) -> PostMortemTimelineRow:
+    """Correct a timeline line's time or words."""
+    postmortem = _lock_postmortem(row.postmortem)
+    row = PostMortemTimelineRow.objects.get(pk=row.pk, postmortem=postmortem)
+    if not text.strip():
+        raise _field_error("text", "Say what happened at that time.", code="empty_row")
+    _check_row_time(at)
+    if (row.at, row.text) == (at, text.strip()):
+        return row
+    row.at, row.text, row.is_edited = at, text.strip(), True
+    row.save(update_fields=["at", "text", "is_edited"])
+    _postmortem_event(
+        postmortem, actor=actor, change="row_edited", at=timezone.now(), row=row.pk
+    )
+    return row
+
+
+@transaction.atomic
+def hide_postmortem_row(
+    *, row: PostMortemTimelineRow, actor: User, hidden: bool = True
+) -> PostMortemTimelineRow:
+    """Hide a timeline line from the post-mortem (or show it again)."""
+    postmortem = _lock_postmortem(row.postmortem)
+    row = PostMortemTimelineRow.objects.get(pk=row.pk, postmortem=postmortem)
+    if row.is_hidden == hidden:
+        return row
+    row.is_hidden = hidden
+    row.save(update_fields=["is_hidden"])
+    _postmortem_event(
+        postmortem,
+        actor=actor,
+        change="row_hidden" if hidden else "row_shown",
+        at=timezone.now(),
+        row=row.pk,
+    )
+    return row
+
+
+def end_of_day(day: dt.date) -> dt.datetime:
+    """Return the last minute of ``day`` in the current (the reader's) zone."""
+    return dt.datetime.combine(
+        day, dt.time(23, 59), tzinfo=timezone.get_current_timezone()
+    )
+
+
+@transaction.atomic
+def add_postmortem_action(
+    *,
+    postmortem: PostMortem,
+    actor: User,
+    what: str,
+    kind: str,
+    owner: User | None,
+    deadline_on: dt.date | None,
+) -> ActionItem:
+    """Agree an action: what, which kind, who owns it and by when."""
+    _require_permission(
+        actor, "incidents.change_postmortem", "You may not edit post-mortems."
+    )
+    postmortem = _lock_postmortem(postmortem)
+    errors: dict[str, ValidationError] = {}
+    if not what.strip():
+        errors["what"] = ValidationError(
+            "Say what is to be done.", code="what_required"
+        )
+    if kind not in POSTMORTEM_ACTION_KINDS:
+        errors["kind"] = ValidationError(
+            "Pick preventive, process or monitoring.", code="bad_kind"
+        )
+    if owner is None:
+        errors["owner"] = ValidationError(
+            "Every action needs an owner.", code="owner_required"
+        )
+    elif not owner.is_active:
+        errors["owner"] = ValidationError(
+            "That person's account is inactive.", code="inactive_owner"
+        )
+    if deadline_on is None:
+        errors["deadline_on"] = ValidationError(
+            "Every action needs a deadline.", code="deadline_required"
+        )
+    elif deadline_on < timezone.localdate():
+        errors["deadline_on"] = ValidationError(
+            "The deadline is in the past.", code="deadline_past"
+        )
+    if errors:
+        raise ValidationError(errors)
+    item = ActionItem.objects.create(
+        incident=postmortem.incident,
+        postmortem=postmortem,
+        kind=kind,
+        what=what.strip(),
+        who=(_person(owner) or "")[:100],
+        owner=owner,
+        due_at=end_of_day(deadline_on),
+    )
+    postmortem.updated_at = timezone.now()
+    postmortem.save(update_fields=["updated_at"])
+    _postmortem_event(
+        postmortem,
+        actor=actor,
+        change="action_added",
+        at=postmortem.updated_at,
+        action=item.pk,
+        what=item.what,
+        owner=item.who,
+        deadline=deadline_on.isoformat(),
+    )
+    return item
+
+
+def postmortem_gaps(postmortem: PostMortem) -> list[str]:
+    """Return what a post-mortem still lacks before review or publication."""
+    gaps = []
+    if not postmortem.summary.strip():
+        gaps.append("a summary")
+    if not postmortem.went_well.strip():
+        gaps.append("what went well")
+    if not postmortem.went_wrong.strip():
+        gaps.append("what went wrong")
+    if not postmortem.timeline_rows.filter(is_hidden=False).exists():
+        gaps.append("at least one visible timeline row")
+    actions = list(postmortem.action_items.all())
+    if not actions:
+        gaps.append("at least one action item")
+    if any(a.owner_id is None or a.due_at is None for a in actions):
+        gaps.append("an owner and a deadline on every action")
+    return gaps
+
+
+def _refuse_gaps(postmortem: PostMortem, verb: str) -> None:
+    gaps = postmortem_gaps(postmortem)
+    if gaps:
+        raise ValidationError(
+            f"The post-mortem cannot be {verb} yet: it needs {', '.join(gaps)}.",
+            code="postmortem_incomplete",
+        )
+
+
+@transaction.atomic
+def submit_postmortem_for_review(*, postmortem: PostMortem, actor: User) -> PostMortem:
+    """Hand the finished draft to reviewers."""
+    _require_permission(
+        actor, "incidents.change_postmortem", "You may not edit post-mortems."
+    )
+    postmortem = _lock_postmortem(postmortem)
+    if postmortem.status != PostMortem.Status.DRAFT:
+        raise ValidationError("Only a draft goes to review.", code="not_draft")
+    _refuse_gaps(postmortem, "sent for review")
+    now = timezone.now()
+    postmortem.status = PostMortem.Status.IN_REVIEW
+    postmortem.submitted_by, postmortem.submitted_at = actor, now
+    postmortem.updated_at = now
+    postmortem.save(
+        update_fields=["status", "submitted_by", "submitted_at", "updated_at"]
+    )
+    _postmortem_event(postmortem, actor=actor, change="submitted", at=now)
+    return postmortem
+
+
+@transaction.atomic
+def return_postmortem_to_draft(
+    *, postmortem: PostMortem, actor: User, reason: str
+) -> PostMortem:
+    """Send a post-mortem under review back to its authors, saying why."""
+    _require_permission(
+        actor, "incidents.publish_postmortem", "Only reviewers send post-mortems back."
+    )
+    if not reason.strip():
+        raise _field_error("reason", "Say what needs changing.", code="reason_required")
+    postmortem = _lock_postmortem(postmortem)
+    if postmortem.status != PostMortem.Status.IN_REVIEW:
+        raise ValidationError(
+            "Only a post-mortem in review goes back.", code="not_in_review"
+        )
+    now = timezone.now()
+    postmortem.status = PostMortem.Status.DRAFT
+    postmortem.updated_at = now
+    postmortem.save(update_fields=["status", "updated_at"])
+    _postmortem_event(
+        postmortem, actor=actor, change="returned", at=now, reason=reason.strip()
+    )
+    return postmortem
+
+
+@transaction.atomic
+def publish_postmortem(*, postmortem: PostMortem, actor: User) -> PostMortem:
+    """Publish a reviewed post-mortem; it is read-only from then on."""
+    _require_permission(
+        actor, "incidents.publish_postmortem", "You may not publish post-mortems."
+    )
+    postmortem = _lock_postmortem(postmortem)
+    if postmortem.status != PostMortem.Status.IN_REVIEW:
+        raise ValidationError(
+            "A post-mortem is reviewed before it is published: send it for "
+            "review first.",
+            code="not_in_review",
+        )
+    _refuse_gaps(postmortem, "published")
+    now = timezone.now()
+    postmortem.status = PostMortem.Status.PUBLISHED
+    postmortem.published_by, postmortem.published_at = actor, now
+    postmortem.updated_at = now
+    postmortem.save(
+        update_fields=["status", "published_by", "published_at", "updated_at"]
+    )
+    _postmortem_event(postmortem, actor=actor, change="published", at=now)
+    return postmortem
+
+
+# --- Communication plans for major incidents (issue 13 part B: seed 003) -----
+
+PLAN_ROW_FIELDS = ("item", "details", "owner", "due_on", "status")
+
+
+def is_major_incident(incident: Incident) -> bool:
+    """Return whether the incident gets a communication plan (P1, P2, systemic)."""
+    return postmortem_required(incident)
+
+
+def _plan_event(
+    plan: CommunicationPlan,
+    *,
+    actor: User | None,
+    change: str,
+    at: dt.datetime,
+    **extra,
+) -> None:
+    record_timeline_event(
+        incident=plan.incident,
+        kind=TimelineEvent.Kind.COMMUNICATION_PLAN_CHANGED,
+        actor=actor,
+        at=at,
+        details={
+            "plan": plan.pk,
+            "status": plan.status,
+            "version": plan.version,
+            "change": change,
+            **extra,
+        },
+    )
+
+
+def _lock_plan(plan: CommunicationPlan) -> CommunicationPlan:
+    return (
+        CommunicationPlan.objects.select_for_update(of=("self",))
+        .select_related("incident")
+        .get(pk=plan.pk)
+    )
+
+
+def _plan_changed(plan: CommunicationPlan, now: dt.datetime) -> list[str]:
+    """Note a change to the plan; an approved plan becomes a new draft version."""
+    plan.updated_at = now
+    fields = ["updated_at"]
+    if plan.status != CommunicationPlan.Status.DRAFT:
+        if plan.status == CommunicationPlan.Status.APPROVED:
+            plan.version += 1
+            fields.append("version")
+        plan.status = CommunicationPlan.Status.DRAFT
+        plan.approved_by = plan.approved_at = None
+        fields += ["status", "approved_by", "approved_at"]
+    return fields
+
+
+@transaction.atomic
+def start_communication_plan(
+    *,
+    incident: Incident,
+    actor: User | None,
+    owner: User | None = None,
+    prefill: list[dict[str, Any]] | None = None,
+) -> CommunicationPlan:
+    """Open a major incident's communication plan from the default template.
+
+    ``prefill`` holds what the portal already knows, as rows: a row whose
+    key matches a template row fills it; others are added to their section.
+    """
+    _require_permission(
+        actor,
+        "incidents.add_communicationplan",
+        "You may not start communication plans.",
+    )
+    incident = _lock(incident, None)
+    if not is_major_incident(incident):
+        raise ValidationError(
+            "Communication plans are kept for P1, P2 and systemic incidents.",
+            code="not_major",
+        )
+    if CommunicationPlan.objects.filter(incident=incident).exists():
+        raise ValidationError(
+            f"{incident.reference} already has a communication plan.",
+            code="already_started",
+        )
+    template = (
+        CommunicationPlanTemplate.objects.filter(is_default=True)
+        .prefetch_related("sections__rows")
+        .first()
+    )
+    now = timezone.now()
+    plan = CommunicationPlan.objects.create(
+        incident=incident,
+        template=template,
+        category=template.category if template else "Customer Success",
+        review_cycle=template.review_cycle if template else "event_based",
+        owner=owner or incident.owner,
+        effective_on=timezone.localdate(),
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+    )
+    template_sections = (
+        {s.section: s for s in template.sections.all()} if template else {}
+    )
+    sections = {}
+    for position, (value, label) in enumerate(PlanSection.choices):
+        shape = template_sections.get(value)
+        sections[value] = CommunicationPlanSection.objects.create(
+            plan=plan,
+            section=value,
+            heading=shape.heading if shape else label,
+            guidance=shape.guidance if shape else "",
+            position=shape.position if shape else position,
+        )
+    rows: dict[tuple[str, str], CommunicationPlanRow] = {}
+    ordered: list[CommunicationPlanRow] = []
+    for value, shape in template_sections.items():
+        for template_row in shape.rows.all():
+            row = CommunicationPlanRow(
+                section=sections[value],
+                key=template_row.key,
+                item=template_row.item,
+                details=template_row.details,
+                owner=template_row.owner,
+                position=template_row.position,
+            )
+            ordered.append(row)
+            if template_row.key:
+                rows[(value, template_row.key)] = row
+    for known in prefill or []:
+        section = known["section"]
+        row = rows.get((section, known.get("key", "")))
+        if row is None:
+            row = CommunicationPlanRow(
+                section=sections[section],
+                key=known.get("key", ""),
+                item=known["item"][:200],
+                position=len(ordered) + 100,
+            )
+            ordered.append(row)
+        for field in ("details", "owner", "due_on", "status"):
+            if known.get(field):
+                value = known[field]
+                setattr(row, field, value[:500] if isinstance(value, str) else value)
+    CommunicationPlanRow.objects.bulk_create(ordered)
+    _plan_event(plan, actor=actor, change="started", at=now, rows=len(ordered))
+    return plan
+
+
+@transaction.atomic
+def edit_communication_plan(
+    *,
+    plan: CommunicationPlan,
+    actor: User,
+    category: str,
+    owner: User | None,
+    effective_on: dt.date | None,
+    review_cycle: str,
+) -> CommunicationPlan:
+    """Change the plan's metadata (an approved plan becomes a new draft)."""
+    plan = _lock_plan(plan)
+    values = {
+        "category": category.strip(),
+        "owner": owner,
+        "effective_on": effective_on,
+        "review_cycle": review_cycle,
+    }
+    changed = [name for name, value in values.items() if getattr(plan, name) != value]
+    if not changed:
+        return plan
+    for name in changed:
+        setattr(plan, name, values[name])
+    now = timezone.now()
+    plan.full_clean(exclude=["incident"])
+    plan.save(update_fields=[*changed, *_plan_changed(plan, now)])
+    _plan_event(plan, actor=actor, change="edited", at=now, fields=changed)
+    return plan
+
+
+def _check_plan_row(values: dict[str, Any]) -> None:
+    if not values["item"].strip():
+        raise _field_error("item", "Name the item.", code="item_required")
+    if values["status"] not in PlanRowStatus.values:
+        raise _field_error("status", "Pick open or complete.", code="bad_status")
+
+
+@transaction.atomic
+def add_plan_row(
+    *,
+    section: CommunicationPlanSection,
+    actor: User,
+    item: str,
+    details: str = "",
+    owner: str = "",
+    due_on: dt.date | None = None,
+    status: str = PlanRowStatus.OPEN,
+) -> CommunicationPlanRow:
+    """Add a row to one section of the plan."""
+    plan = _lock_plan(section.plan)
+    values = {
+        "item": item,
+        "details": details,
+        "owner": owner,
+        "due_on": due_on,
+        "status": status,
+    }
+    _check_plan_row(values)
+    position = max(section.rows.values_list("position", flat=True), default=0) + 1
+    row = CommunicationPlanRow.objects.create(
+        section=section,
+        position=position,
+        **{k: v.strip() if isinstance(v, str) else v for k, v in values.items()},
+    )
+    now = timezone.now()
+    plan.save(update_fields=_plan_changed(plan, now))
+    _plan_event(plan, actor=actor, change="row_added", at=now, row=row.pk)
+    return row
+
+
+@transaction.atomic
+def edit_plan_row(
+    *,
+    row: CommunicationPlanRow,
+    actor: User,
+    item: str,
+    details: str,
+    owner: str,
+    due_on: dt.date | None,
+    status: str,
+) -> CommunicationPlanRow:
+    """Change a plan row, or mark it complete."""
+    plan = _lock_plan(row.section.plan)
+    values = {
+        "item": item.strip(),
+        "details": details.strip(),
+        "owner": owner.strip(),
+        "due_on": due_on,
+        "status": status,
+    }
+    _check_plan_row(values)
+    row = CommunicationPlanRow.objects.get(pk=row.pk)
+    changed = [name for name, value in values.items() if getattr(row, name) != value]
+    if not changed:
+        return row
+    for name in changed:
+        setattr(row, name, values[name])
+    row.save(update_fields=changed)
+    now = timezone.now()
+    plan.save(update_fields=_plan_changed(plan, now))
+    _plan_event(
+        plan, actor=actor, change="row_edited", at=now, row=row.pk, fields=changed
+    )
+    return row
+
+
+@transaction.atomic
+def save_plan_section_notes(
+    *, section: CommunicationPlanSection, actor: User, notes: str
+) -> CommunicationPlanSection:
+    """Keep the notes of one plan section (context, evidence, comments)."""
+    plan = _lock_plan(section.plan)
+    section = CommunicationPlanSection.objects.get(pk=section.pk)
+    if section.notes == notes.strip():
+        return section
+    section.notes = notes.strip()
+    section.save(update_fields=["notes"])
+    now = timezone.now()
+    plan.save(update_fields=_plan_changed(plan, now))
+    _plan_event(
+        plan, actor=actor, change="notes_saved", at=now, section=section.section
+    )
+    return section
+
+
+@transaction.atomic
+def submit_communication_plan(
+    *, plan: CommunicationPlan, actor: User
+) -> CommunicationPlan:
+    """Put the plan in review, for someone other than its author to approve."""
+    plan = _lock_plan(plan)
+    if plan.status != CommunicationPlan.Status.DRAFT:
+        raise ValidationError("Only a draft plan goes to review.", code="not_draft")
+    now = timezone.now()
+    plan.status = CommunicationPlan.Status.IN_REVIEW
+    plan.submitted_by, plan.submitted_at, plan.updated_at = actor, now, now
+    plan.save(update_fields=["status", "submitted_by", "submitted_at", "updated_at"])
+    _plan_event(plan, actor=actor, change="submitted", at=now)
+    return plan
+
+
+@transaction.atomic
+def approve_communication_plan(
+    *, plan: CommunicationPlan, actor: User
+) -> CommunicationPlan:
+    """Approve a plan in review; its author may not approve it."""
+    _require_permission(
+        actor,
+        "incidents.approve_communicationplan",
+        "You may not approve communication plans.",
+    )
+    plan = _lock_plan(plan)
+    if plan.status != CommunicationPlan.Status.IN_REVIEW:
+        raise ValidationError(
+            "A plan is approved from review: send it for review first.",
+            code="not_in_review",
+        )
+    if actor.pk in (plan.created_by_id, plan.submitted_by_id):
+        raise ValidationError(
+            "You wrote or submitted this plan; someone else must approve it.",
+            code="own_plan",
+        )
+    now = timezone.now()
+    plan.status = CommunicationPlan.Status.APPROVED
+    plan.approved_by, plan.approved_at, plan.updated_at = actor, now, now
+    plan.save(update_fields=["status", "approved_by", "approved_at", "updated_at"])
+    _plan_event(plan, actor=actor, change="approved", at=now)
+    return plan
+
+
+@transaction.atomic
+def return_communication_plan(
+    *, plan: CommunicationPlan, actor: User, reason: str
+) -> CommunicationPlan:
+    """Send a plan in review back to draft, saying what to change."""
+    _require_permission(
+        actor,
+        "incidents.approve_communicationplan",
+        "Only reviewers send plans back.",
+    )
+    if not reason.strip():
+        raise _field_error("reason", "Say what needs changing.", code="reason_required")
+    plan = _lock_plan(plan)
+    if plan.status != CommunicationPlan.Status.IN_REVIEW:
+        raise ValidationError("Only a plan in review goes back.", code="not_in_review")
+    now = timezone.now()
+    plan.status = CommunicationPlan.Status.DRAFT
+    plan.updated_at = now
+    plan.save(update_fields=["status", "updated_at"])
+    _plan_event(plan, actor=actor, change="returned", at=now, reason=reason.strip())
+    return plan
+
+
+# --- Security incident response (issue 13 part B: seed 004) ------------------
+
+
+def _lock_response(response: SecurityResponse) -> SecurityResponse:
+    return (
+        SecurityResponse.objects.select_for_update(of=("self",))
+        .select_related("incident")
+        .get(pk=response.pk)
+    )
+
+
+@transaction.atomic
+def flag_security_incident(
+    *, incident: Incident, actor: User | None, incident_type: str
+) -> SecurityResponse:
+    """Run the incident as a security incident: 004's phases and clocks.
+
+    Every phase deadline counts from the incident's detection time.
+    """
+    _require_permission(
+        actor,
+        "incidents.flag_security_incident",
+        "You may not flag security incidents.",
+    )
+    if incident_type not in SecurityIncidentType.values:
+        raise _field_error(
+            "incident_type", "Pick the kind of security incident.", code="bad_type"
+        )
+    incident = _lock(incident, None)
+    if SecurityResponse.objects.filter(incident=incident).exists():
+        raise ValidationError(
+            f"{incident.reference} is already a security incident.",
+            code="already_flagged",
+        )
+    now = timezone.now()
+    start = incident.detected_at
+    response = SecurityResponse.objects.create(
+        incident=incident,
+        incident_type=incident_type,
+        detected_at=start,
+        flagged_by=actor,
+        flagged_at=now,
+    )
+    items = []
+    for position, shape in enumerate(security.PHASES):
+        due = start + shape.due_after if shape.due_after is not None else None
+        phase = SecurityPhase.objects.create(
+            response=response,
+            kind=shape.kind,
+            starts_at=start + shape.starts_after,
+            due_at=due,
+            at_risk_at=security.at_risk_at(start + shape.starts_after, due)
+            if due
+            else None,
+            position=position,
+        )
+        n = 0
+        for group, texts in shape.checklist:
+            for text in texts:
+                items.append(
+                    SecurityChecklistItem(
+                        phase=phase, group=group, text=text, position=n
+                    )
+                )
+                n += 1
+    SecurityChecklistItem.objects.bulk_create(items)
+    SecurityNotification.objects.bulk_create(
+        SecurityNotification(
+            response=response,
+            recipient=key,
+            label=label,
+            contact=contact,
+            position=position,
+        )
+        for position, (key, label, contact) in enumerate(
+            security.IMMEDIATE_NOTIFICATIONS
+        )
+    )
+    record_timeline_event(
+        incident=incident,
+        kind=TimelineEvent.Kind.SECURITY_FLAGGED,
+        actor=actor,
+        at=now,
+        details={
+            "security_response": response.pk,
+            "incident_type": incident_type,
+            "detected_at": start.isoformat(),
+        },
+    )
+    return response
+
+
+@transaction.atomic
+def record_security_notification(
+    *,
+    notification: SecurityNotification,
+    actor: User,
+    how: str = "",
+    notified_at: dt.datetime | None = None,
+) -> SecurityNotification:
+    """Record that the security officer, the CTO or on-call has been told."""
+    response = _lock_response(notification.response)
+    notification = SecurityNotification.objects.get(pk=notification.pk)
+    if notification.notified_at is not None:
+        raise ValidationError(
+            f"The {notification.label.lower()} was already told.",
+            code="already_notified",
+        )
+    now = timezone.now()
+    notified_at = notified_at or now
+    if notified_at > now:
+        raise _field_error(
+            "notified_at", "That time is in the future.", code="future_time"
+        )
+    notification.notified_at, notification.notified_by = notified_at, actor
+    notification.how = how.strip()
+    notification.save(update_fields=["notified_at", "notified_by", "how"])
+    record_timeline_event(
+        incident=response.incident,
+        kind=TimelineEvent.Kind.ON_CALL_PAGED
+        if notification.recipient == "on_call"
+        else TimelineEvent.Kind.MANAGEMENT_NOTIFIED,
+        actor=actor,
+        at=now,
+        details={
+            "security_response": response.pk,
+            "recipient": notification.recipient,
+            "contact": notification.contact,
+            "how": notification.how,
+            "notified_at": notified_at.isoformat(),
+        },
+    )
+    return notification
+
+
+@transaction.atomic
+def tick_security_item(
+    *, item: SecurityChecklistItem, actor: User, done: bool = True
+) -> SecurityChecklistItem:
+    """Tick (or untick) one line of a security phase's checklist."""
+    phase = SecurityPhase.objects.select_for_update().get(pk=item.phase_id)
+    response = _lock_response(phase.response)
+    item = SecurityChecklistItem.objects.get(pk=item.pk)
+    if phase.done_at is not None:
+        raise ValidationError(
+            f"The {phase.get_kind_display().lower()} phase is done.",
+            code="phase_done",
+        )
+    if item.is_done == done:
+        raise ValidationError(
+            "Someone already ticked that." if done else "That line is not ticked.",
+            code="unchanged",
+        )
+    now = timezone.now()
+    item.is_done = done
+    item.done_by, item.done_at = (actor, now) if done else (None, None)
+    item.save(update_fields=["is_done", "done_by", "done_at"])
+    record_timeline_event(
+        incident=response.incident,
+        kind=TimelineEvent.Kind.CHECKLIST_ITEM_DONE
+        if done
+        else TimelineEvent.Kind.CHECKLIST_ITEM_REOPENED,
+        actor=actor,
+        at=now,
+        details={
+            # Not a closure checklist item: the security response's own.
+            "security_item": item.pk,
+            "phase": phase.kind,
+            "text": item.text,
+        },
+    )
+    return item
+
+
+@transaction.atomic
+def complete_security_phase(*, phase: SecurityPhase, actor: User) -> SecurityPhase:
+    """Mark a phase done once every line of its checklist is ticked."""
+    phase = SecurityPhase.objects.select_for_update().get(pk=phase.pk)
+    response = _lock_response(phase.response)
+    if phase.done_at is not None:
+        raise ValidationError("That phase is already done.", code="phase_done")
+    open_items = list(phase.items.filter(is_done=False).values_list("text", flat=True))
+    if open_items:
+        raise ValidationError(
+            "Tick every line first; still open: " + "; ".join(open_items) + ".",
+            code="open_items",
+        )
+    now = timezone.now()
+    phase.done_at, phase.done_by = now, actor
+    phase.save(update_fields=["done_at", "done_by"])
+    record_timeline_event(
+        incident=response.incident,
+        kind=TimelineEvent.Kind.SECURITY_PHASE_DONE,
+        actor=actor,
+        at=now,
+        details={
+            "security_response": response.pk,
+            "phase": phase.kind,
+            "due_at": phase.due_at.isoformat() if phase.due_at else None,
+            "on_time": phase.due_at is None or now <= phase.due_at,
+        },
+    )
+    return phase
+
+
+@transaction.atomic
+def choose_regulatory_clocks(
+    *, response: SecurityResponse, actor: User, regimes: list[RegulatoryRegime]
+) -> list[RegulatoryClock]:
+    """Start the regulatory clocks that apply, counted from detection.
+
+    Clocks already running stay; the notify phase's deadline becomes the
+    earliest fixed one.
+    """
+    response = _lock_response(response)
+    if not regimes:
+        raise _field_error(
+            "regimes", "Pick at least one law that applies.", code="none_chosen"
+        )
+    running = set(response.regulatory_clocks.values_list("regime_id", flat=True))
+    now = timezone.now()
+    started = []
+    for regime in regimes:
+        if regime.pk in running:
+            continue
+        clock = RegulatoryClock.objects.create(
+            response=response,
+            regime=regime,
+            started_at=response.detected_at,
+            due_at=response.detected_at + dt.timedelta(minutes=regime.deadline_minutes)
+            if regime.deadline_minutes
+            else None,
+            chosen_by=actor,
+        )
+        started.append(clock)
+        record_timeline_event(
+            incident=response.incident,
+            kind=TimelineEvent.Kind.REGULATORY_CLOCK_STARTED,
+            actor=actor,
+            at=now,
+            details={
+                "security_response": response.pk,
+                "regime": regime.key,
+                "deadline": regime.deadline_text,
+                "due_at": clock.due_at.isoformat() if clock.due_at else None,
+            },
+        )
+    if not started:
+        raise ValidationError(
+            "Those clocks are already running.", code="already_running"
+        )
+    earliest = (
+        response.regulatory_clocks.filter(due_at__isnull=False)
+        .order_by("due_at")
+        .values_list("due_at", flat=True)
+        .first()
+    )
+    if earliest is not None:
+        notify = response.phases.get(kind=SecurityPhaseKind.NOTIFY)
+        notify.due_at = earliest
+        notify.at_risk_at = security.at_risk_at(notify.starts_at, earliest)
+        notify.save(update_fields=["due_at", "at_risk_at"])
+    return started
+
+
+@transaction.atomic
+def record_regulatory_notice(
+    *, clock: RegulatoryClock, actor: User, reference: str = ""
+) -> RegulatoryClock:
+    """Record that the notice this law asks for was filed."""
+    response = _lock_response(clock.response)
+    clock = RegulatoryClock.objects.select_related("regime").get(pk=clock.pk)
+    if clock.notified_at is not None:
+        raise ValidationError(
+            f"The {clock.regime.name} notice is already recorded.",
+            code="already_notified",
+        )
+    now = timezone.now()
+    clock.notified_at, clock.notified_by = now, actor
+    clock.reference = reference.strip()
+    clock.save(update_fields=["notified_at", "notified_by", "reference"])
+    record_timeline_event(
+        incident=response.incident,
+        kind=TimelineEvent.Kind.REGULATORY_NOTICE_SENT,
+        actor=actor,
+        at=now,
+        details={
+            "security_response": response.pk,
+            "regime": clock.regime.key,
+            "reference": clock.reference,
+            "on_time": clock.due_at is None or now <= clock.due_at,
+        },
+    )
+    return clock
+
+
+@transaction.atomic
+def record_legal_approval(
+    *, response: SecurityResponse, actor: User, approver: str, note: str = ""
+) -> SecurityResponse:
+    """Record Legal's approval of the customer security notice.
+
+    Until then the composer refuses the security notice template.
+    """
+    _require_permission(
+        actor,
+        "incidents.record_legal_approval",
+        "You may not record Legal's approval.",
+    )
+    if not approver.strip():
+        raise _field_error(
+            "approver", "Name the person in Legal who approved.", code="no_approver"
+        )
+    response = _lock_response(response)
+    if response.legal_approved_at is not None:
+        raise ValidationError(
+            "Legal's approval is already recorded.", code="already_approved"
+        )
+    now = timezone.now()
+    response.legal_approver = approver.strip()
+    response.legal_note = note.strip()
+    response.legal_approved_at, response.legal_recorded_by = now, actor
+    response.save(
+        update_fields=[
+            "legal_approver",
+            "legal_note",
+            "legal_approved_at",
+            "legal_recorded_by",
+        ]
+    )
+    record_timeline_event(
+        incident=response.incident,
+        kind=TimelineEvent.Kind.SECURITY_PHASE_DONE,
+        actor=actor,
+        at=now,
+        details={
+            "security_response": response.pk,
+            "phase": "legal_approval",
+            "approver": response.legal_approver,
+            "note": response.legal_note,
+        },
+    )
+    return response
+
+
+def start_lessons_learned(*, response: SecurityResponse, actor: User) -> PostMortem:
+    """Open the security incident's lessons-learned review as its post-mortem."""
+    return start_postmortem(
+        incident=response.incident, actor=actor, is_security_review=True
+    )

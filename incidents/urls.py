@@ -55,4 +55,101 @@ urlpatterns = [
         views.checklist_item_reopen,
         name="checklist_reopen",
     ),
+    # Post-mortems (issue 13 part B)
+    path("postmortems/", views.postmortem_list, name="postmortem_list"),
+    path("<int:pk>/postmortem/", views.postmortem_detail, name="postmortem"),
+    path("<int:pk>/postmortem/start/", views.postmortem_start, name="postmortem_start"),
+    path("<int:pk>/postmortem/edit/", views.postmortem_edit, name="postmortem_edit"),
+    path(
+        "<int:pk>/postmortem/rows/", views.postmortem_row_add, name="postmortem_row_add"
+    ),
+    path(
+        "<int:pk>/postmortem/rows/<int:row_pk>/",
+        views.postmortem_row_edit,
+        name="postmortem_row_edit",
+    ),
+    path(
+        "<int:pk>/postmortem/rows/<int:row_pk>/hide/",
+        views.postmortem_row_hide,
+        name="postmortem_row_hide",
+    ),
+    path(
+        "<int:pk>/postmortem/refresh/",
+        views.postmortem_refresh,
+        name="postmortem_refresh",
+    ),
+    path(
+        "<int:pk>/postmortem/actions/",
+        views.postmortem_action_add,
+        name="postmortem_action_add",
+    ),
+    path(
+        "<int:pk>/postmortem/submit/", views.postmortem_submit, name="postmortem_submit"
+    ),
+    path(
+        "<int:pk>/postmortem/return/", views.postmortem_return, name="postmortem_return"
+    ),
+    path(
+        "<int:pk>/postmortem/publish/",
+        views.postmortem_publish,
+        name="postmortem_publish",
+    ),
+    path("<int:pk>/postmortem/print/", views.postmortem_print, name="postmortem_print"),
+    # Communication plans (issue 13 part B); started from comms:plan_start
+    path("<int:pk>/plan/", views.communication_plan, name="plan"),
+    path("<int:pk>/plan/edit/", views.communication_plan_edit, name="plan_edit"),
+    path(
+        "<int:pk>/plan/sections/<int:section_pk>/rows/",
+        views.communication_plan_row_add,
+        name="plan_row_add",
+    ),
+    path(
+        "<int:pk>/plan/sections/<int:section_pk>/notes/",
+        views.communication_plan_notes,
+        name="plan_notes",
+    ),
+    path(
+        "<int:pk>/plan/rows/<int:row_pk>/",
+        views.communication_plan_row_edit,
+        name="plan_row_edit",
+    ),
+    path("<int:pk>/plan/submit/", views.communication_plan_submit, name="plan_submit"),
+    path(
+        "<int:pk>/plan/approve/", views.communication_plan_approve, name="plan_approve"
+    ),
+    path("<int:pk>/plan/return/", views.communication_plan_return, name="plan_return"),
+    # Security incident response (issue 13 part B)
+    path("<int:pk>/security/", views.security_response, name="security"),
+    path("<int:pk>/security/flag/", views.security_flag, name="security_flag"),
+    path(
+        "<int:pk>/security/notify/<int:notification_pk>/",
+        views.security_notify,
+        name="security_notify",
+    ),
+    path(
+        "<int:pk>/security/items/<int:item_pk>/",
+        views.security_tick,
+        name="security_tick",
+    ),
+    path(
+        "<int:pk>/security/phases/<int:phase_pk>/done/",
+        views.security_phase_done,
+        name="security_phase_done",
+    ),
+    path("<int:pk>/security/clocks/", views.security_clocks, name="security_clocks"),
+    path(
+        "<int:pk>/security/clocks/<int:clock_pk>/filed/",
+        views.security_notice_filed,
+        name="security_notice_filed",
+    ),
+    path(
+        "<int:pk>/security/legal/",
+        views.security_legal_approval,
+        name="security_legal",
+    ),
+    path(
+        "<int:pk>/security/lessons/",
+        views.security_lessons_learned,
+        name="security_lessons",
+    ),
 ]

@@ -9,6 +9,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
+from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.forms import error_codes
@@ -25,10 +26,25 @@ from .forms import (
     ImmediateActionForm,
     IncidentFilterForm,
     IncidentForm,
+    LegalApprovalForm,
     MoveForm,
+    PlanMetadataForm,
+    PlanNotesForm,
+    PlanReturnForm,
+    PlanRowForm,
+    PostMortemActionForm,
+    PostMortemForm,
+    PostMortemReturnForm,
+    PostMortemRowForm,
+    PostMortemSearchForm,
+    PostMortemStartForm,
     RecurrenceForm,
+    RegulatoryClocksForm,
+    RegulatoryNoticeForm,
     ReopenForm,
     ResolveForm,
+    SecurityFlagForm,
+    SecurityNotifyForm,
     SurveyForm,
     TakeForm,
     TimeZoneForm,
@@ -36,9 +52,21 @@ from .forms import (
 from .lifecycle import REOPENABLE
 from .models import (
     ActionItem,
+    CommunicationPlan,
+    CommunicationPlanRow,
+    CommunicationPlanSection,
     Incident,
     IncidentChecklistItem,
+    PlanRowStatus,
+    PostMortem,
+    PostMortemTimelineRow,
+    RegulatoryClock,
+    RegulatoryRegime,
     ResolutionVerification,
+    SecurityChecklistItem,
+    SecurityNotification,
+    SecurityPhase,
+    SecurityResponse,
     StaffProfile,
 )
 from .pagination import CappedCountPaginator
@@ -736,3 +764,672 @@ def survey_answer(request, token):
         else:
             return render(request, "incidents/survey_closed.html", {"reason": "thanks"})
     return render(request, "incidents/survey.html", {"form": form})
+
+
+# --- Post-mortems (issue 13 part B) ------------------------------------------
+
+POSTMORTEM_PAGE_SIZE = 25
+
+
+def _incident_tabs(request, incident: Incident, tab: str) -> str:
+    return render_to_string(
+        "comms/_incident_tabs.html", {"incident": incident, "tab": tab}, request
+    )
+
+
+def _postmortem_or_404(pk: int) -> PostMortem:
+    return get_object_or_404(
+        PostMortem.objects.select_related("incident"), incident_id=pk
+    )
+
+
+def _duration(incident: Incident) -> str:
+    """Return how long the incident lasted, detection to resolution, in words."""
+    end = incident.resolved_at or incident.closed_at
+    return timesince(incident.detected_at, end, depth=2) if end else ""
+
+
+@require_GET
+@permission_required("incidents.view_postmortem", raise_exception=True)
+def postmortem_detail(request, pk):
+    incident = get_object_or_404(Incident.objects.select_related("category"), pk=pk)
+    context = {
+        "incident": incident,
+        "tabs": _incident_tabs(request, incident, "postmortem"),
+        "is_required": services.postmortem_required(incident),
+    }
+    try:
+        page = selectors.postmortem_page(incident_id=incident.pk)
+    except PostMortem.DoesNotExist:
+        context["start_form"] = PostMortemStartForm()
+    else:
+        context["page"] = page
+        context["postmortem"] = page.postmortem
+        context["now"] = timezone.now()
+        context["duration"] = _duration(incident)
+        context["gaps"] = services.postmortem_gaps(page.postmortem)
+        context["return_form"] = PostMortemReturnForm()
+    return render(request, "incidents/postmortem_detail.html", context)
+
+
+@require_POST
+@permission_required("incidents.add_postmortem", raise_exception=True)
+def postmortem_start(request, pk):
+    incident = get_object_or_404(Incident, pk=pk)
+    form = PostMortemStartForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the meeting date as a date, or leave it empty.")
+        return redirect("incidents:postmortem", pk=pk)
+    try:
+        services.start_postmortem(
+            incident=incident,
+            actor=request.user,
+            scheduled_on=form.cleaned_data["scheduled_on"],
+        )
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+        return redirect("incidents:postmortem", pk=pk)
+    messages.success(request, "Post-mortem started; its timeline is written below.")
+    return redirect("incidents:postmortem_edit", pk=pk)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("incidents.change_postmortem", raise_exception=True)
+def postmortem_edit(request, pk):
+    postmortem = _postmortem_or_404(pk)
+    if postmortem.status == PostMortem.Status.PUBLISHED:
+        messages.info(request, "The post-mortem is published and read-only.")
+        return redirect(postmortem)
+    form = PostMortemForm(
+        request.POST or None,
+        initial={
+            name: getattr(postmortem, name)
+            for name in ("scheduled_on", *services.POSTMORTEM_TEXT_FIELDS)
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.edit_postmortem(
+                postmortem=postmortem, actor=request.user, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Post-mortem saved.")
+            return redirect("incidents:postmortem_edit", pk=pk)
+    return _render_postmortem_edit(request, postmortem, form=form)
+
+
+def _render_postmortem_edit(
+    request, postmortem, *, form=None, row_form=None, action_form=None, status=200
+):
+    page = selectors.postmortem_page(incident_id=postmortem.incident_id)
+    staff = selectors.assignable_staff_choices()
+    action_form = action_form or PostMortemActionForm()
+    action_form.fields["owner"].choices = [("", "—"), *staff]
+    return render(
+        request,
+        "incidents/postmortem_edit.html",
+        {
+            "incident": page.postmortem.incident,
+            "postmortem": page.postmortem,
+            "page": page,
+            "form": form
+            or PostMortemForm(
+                initial={
+                    name: getattr(page.postmortem, name)
+                    for name in ("scheduled_on", *services.POSTMORTEM_TEXT_FIELDS)
+                }
+            ),
+            "row_form": row_form or PostMortemRowForm(),
+            "action_form": action_form,
+            "tabs": _incident_tabs(request, page.postmortem.incident, "postmortem"),
+            "now": timezone.now(),
+        },
+        status=status,
+    )
+
+
+@require_POST
+@permission_required("incidents.change_postmortem", raise_exception=True)
+def postmortem_row_add(request, pk):
+    postmortem = _postmortem_or_404(pk)
+    form = PostMortemRowForm(request.POST)
+    if form.is_valid():
+        try:
+            services.add_postmortem_row(
+                postmortem=postmortem, actor=request.user, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Timeline row added.")
+            return redirect("incidents:postmortem_edit", pk=pk)
+    return _render_postmortem_edit(request, postmortem, row_form=form, status=400)
+
+
+@require_POST
+@permission_required("incidents.change_postmortem", raise_exception=True)
+def postmortem_row_edit(request, pk, row_pk):
+    postmortem = _postmortem_or_404(pk)
+    row = get_object_or_404(PostMortemTimelineRow, pk=row_pk, postmortem=postmortem)
+    form = PostMortemRowForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "A row needs a time and what happened.")
+        return redirect("incidents:postmortem_edit", pk=pk)
+    try:
+        services.edit_postmortem_row(row=row, actor=request.user, **form.cleaned_data)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, "Timeline row saved.")
+    return redirect("incidents:postmortem_edit", pk=pk)
+
+
+@require_POST
+@permission_required("incidents.change_postmortem", raise_exception=True)
+def postmortem_row_hide(request, pk, row_pk):
+    postmortem = _postmortem_or_404(pk)
+    row = get_object_or_404(PostMortemTimelineRow, pk=row_pk, postmortem=postmortem)
+    hidden = request.POST.get("hidden") != "0"
+    try:
+        services.hide_postmortem_row(row=row, actor=request.user, hidden=hidden)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, "Row hidden." if hidden else "Row shown again.")
+    return redirect("incidents:postmortem_edit", pk=pk)
+
+
+@require_POST
+@permission_required("incidents.change_postmortem", raise_exception=True)
+def postmortem_refresh(request, pk):
+    postmortem = _postmortem_or_404(pk)
+    try:
+        rows = services.refresh_postmortem_timeline(
+            postmortem=postmortem, actor=request.user
+        )
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(
+            request,
+            f"{len(rows)} new moment{'s' if len(rows) != 1 else ''} added."
+            if rows
+            else "The timeline already has every moment the incident reached.",
+        )
+    return redirect("incidents:postmortem_edit", pk=pk)
+
+
+@require_POST
+@permission_required("incidents.change_postmortem", raise_exception=True)
+def postmortem_action_add(request, pk):
+    postmortem = _postmortem_or_404(pk)
+    form = PostMortemActionForm(request.POST)
+    form.fields["owner"].queryset = selectors.assignable_staff()
+    if form.is_valid():
+        try:
+            services.add_postmortem_action(
+                postmortem=postmortem, actor=request.user, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Action added.")
+            return redirect("incidents:postmortem_edit", pk=pk)
+    return _render_postmortem_edit(request, postmortem, action_form=form, status=400)
+
+
+@require_POST
+@permission_required("incidents.change_postmortem", raise_exception=True)
+def postmortem_submit(request, pk):
+    postmortem = _postmortem_or_404(pk)
+    try:
+        services.submit_postmortem_for_review(postmortem=postmortem, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, "Sent for review.")
+    return redirect(postmortem)
+
+
+@require_POST
+@permission_required("incidents.publish_postmortem", raise_exception=True)
+def postmortem_return(request, pk):
+    postmortem = _postmortem_or_404(pk)
+    form = PostMortemReturnForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say what needs changing.")
+        return redirect(postmortem)
+    try:
+        services.return_postmortem_to_draft(
+            postmortem=postmortem, actor=request.user, **form.cleaned_data
+        )
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, "Sent back to draft.")
+    return redirect(postmortem)
+
+
+@require_POST
+@permission_required("incidents.publish_postmortem", raise_exception=True)
+def postmortem_publish(request, pk):
+    postmortem = _postmortem_or_404(pk)
+    try:
+        services.publish_postmortem(postmortem=postmortem, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, "Post-mortem published.")
+    return redirect(postmortem)
+
+
+@require_GET
+@permission_required("incidents.view_postmortem", raise_exception=True)
+def postmortem_print(request, pk):
+    try:
+        page = selectors.postmortem_page(incident_id=pk)
+    except PostMortem.DoesNotExist:
+        raise Http404("This incident has no post-mortem.") from None
+    incident = page.postmortem.incident
+    return render(
+        request,
+        "incidents/postmortem_print.html",
+        {
+            "incident": incident,
+            "postmortem": page.postmortem,
+            "page": page,
+            "duration": _duration(incident),
+            "now": timezone.now(),
+        },
+    )
+
+
+@require_GET
+@permission_required("incidents.view_postmortem", raise_exception=True)
+def postmortem_list(request):
+    form = PostMortemSearchForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {"q": "", "status": ""}
+    postmortems = selectors.postmortem_list(
+        search=filters["q"], status=filters["status"]
+    )
+    page = CappedCountPaginator(postmortems, POSTMORTEM_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "incidents/postmortem_list.html",
+        {"form": form, "page": page, "query_string": query.urlencode()},
+    )
+
+
+# --- Communication plans (issue 13 part B: seed 003) -------------------------
+
+
+def _plan_or_404(pk: int) -> CommunicationPlan:
+    return get_object_or_404(
+        CommunicationPlan.objects.select_related("incident"), incident_id=pk
+    )
+
+
+@require_GET
+@permission_required("incidents.view_communicationplan", raise_exception=True)
+def communication_plan(request, pk):
+    incident = get_object_or_404(Incident.objects.select_related("category"), pk=pk)
+    context = {
+        "incident": incident,
+        "tabs": _incident_tabs(request, incident, "postmortem"),
+        "is_major": services.is_major_incident(incident),
+    }
+    try:
+        plan, sections = selectors.communication_plan_page(incident_id=incident.pk)
+    except CommunicationPlan.DoesNotExist:
+        pass
+    else:
+        metadata = PlanMetadataForm(
+            initial={
+                "category": plan.category,
+                "owner": plan.owner_id,
+                "effective_on": plan.effective_on,
+                "review_cycle": plan.review_cycle,
+            }
+        )
+        metadata.fields["owner"].choices = [
+            ("", "—"),
+            *selectors.assignable_staff_choices(),
+        ]
+        context.update(
+            plan=plan,
+            sections=sections,
+            metadata_form=metadata,
+            row_form=PlanRowForm(),
+            return_form=PlanReturnForm(),
+            row_statuses=PlanRowStatus.choices,
+            is_author=request.user.pk in (plan.created_by_id, plan.submitted_by_id),
+        )
+    return render(request, "incidents/plan_detail.html", context)
+
+
+def _plan_action(request, pk, action, success: str):
+    plan = _plan_or_404(pk)
+    try:
+        action(plan)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, success)
+    return redirect("incidents:plan", pk=pk)
+
+
+@require_POST
+@permission_required("incidents.change_communicationplan", raise_exception=True)
+def communication_plan_edit(request, pk):
+    form = PlanMetadataForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect("incidents:plan", pk=pk)
+    return _plan_action(
+        request,
+        pk,
+        lambda plan: services.edit_communication_plan(
+            plan=plan, actor=request.user, **form.cleaned_data
+        ),
+        "Plan saved.",
+    )
+
+
+def _form_errors(form) -> str:
+    return " ".join(
+        f"{form[name].label if name in form.fields else ''}: {error}".lstrip(": ")
+        for name, errors in form.errors.items()
+        for error in errors
+    )
+
+
+@require_POST
+@permission_required("incidents.change_communicationplan", raise_exception=True)
+def communication_plan_row_add(request, pk, section_pk):
+    plan = _plan_or_404(pk)
+    section = get_object_or_404(CommunicationPlanSection, pk=section_pk, plan=plan)
+    form = PlanRowForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect("incidents:plan", pk=pk)
+    return _plan_action(
+        request,
+        pk,
+        lambda plan: services.add_plan_row(
+            section=section, actor=request.user, **form.cleaned_data
+        ),
+        "Row added.",
+    )
+
+
+@require_POST
+@permission_required("incidents.change_communicationplan", raise_exception=True)
+def communication_plan_row_edit(request, pk, row_pk):
+    plan = _plan_or_404(pk)
+    row = get_object_or_404(CommunicationPlanRow, pk=row_pk, section__plan=plan)
+    form = PlanRowForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect("incidents:plan", pk=pk)
+    return _plan_action(
+        request,
+        pk,
+        lambda plan: services.edit_plan_row(
+            row=row, actor=request.user, **form.cleaned_data
+        ),
+        "Row saved.",
+    )
+
+
+@require_POST
+@permission_required("incidents.change_communicationplan", raise_exception=True)
+def communication_plan_notes(request, pk, section_pk):
+    plan = _plan_or_404(pk)
+    section = get_object_or_404(CommunicationPlanSection, pk=section_pk, plan=plan)
+    form = PlanNotesForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect("incidents:plan", pk=pk)
+    return _plan_action(
+        request,
+        pk,
+        lambda plan: services.save_plan_section_notes(
+            section=section, actor=request.user, notes=form.cleaned_data["notes"]
+        ),
+        "Notes saved.",
+    )
+
+
+@require_POST
+@permission_required("incidents.change_communicationplan", raise_exception=True)
+def communication_plan_submit(request, pk):
+    return _plan_action(
+        request,
+        pk,
+        lambda plan: services.submit_communication_plan(plan=plan, actor=request.user),
+        "Plan sent for review.",
+    )
+
+
+@require_POST
+@permission_required("incidents.approve_communicationplan", raise_exception=True)
+def communication_plan_approve(request, pk):
+    return _plan_action(
+        request,
+        pk,
+        lambda plan: services.approve_communication_plan(plan=plan, actor=request.user),
+        "Plan approved.",
+    )
+
+
+@require_POST
+@permission_required("incidents.approve_communicationplan", raise_exception=True)
+def communication_plan_return(request, pk):
+    form = PlanReturnForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say what needs changing.")
+        return redirect("incidents:plan", pk=pk)
+    return _plan_action(
+        request,
+        pk,
+        lambda plan: services.return_communication_plan(
+            plan=plan, actor=request.user, reason=form.cleaned_data["reason"]
+        ),
+        "Plan sent back to draft.",
+    )
+
+
+# --- Security incident response (issue 13 part B: seed 004) -----------------
+
+
+def _response_or_404(pk: int) -> SecurityResponse:
+    return get_object_or_404(
+        SecurityResponse.objects.select_related("incident"), incident_id=pk
+    )
+
+
+@require_GET
+@permission_required("incidents.view_securityresponse", raise_exception=True)
+def security_response(request, pk):
+    incident = get_object_or_404(Incident.objects.select_related("category"), pk=pk)
+    now = timezone.now()
+    context = {
+        "incident": incident,
+        "tabs": _incident_tabs(request, incident, "postmortem"),
+        "now": now,
+    }
+    try:
+        page = selectors.security_page(incident_id=incident.pk, now=now)
+    except SecurityResponse.DoesNotExist:
+        context["flag_form"] = SecurityFlagForm()
+    else:
+        chosen = {clock.regime_id for clock, _ in page.clocks}
+        clocks_form = RegulatoryClocksForm()
+        clocks_form.fields["regimes"].queryset = RegulatoryRegime.objects.filter(
+            is_active=True
+        ).exclude(pk__in=chosen)
+        context.update(
+            page=page,
+            response=page.response,
+            notify_form=SecurityNotifyForm(),
+            clocks_form=clocks_form,
+            notice_form=RegulatoryNoticeForm(),
+            legal_form=LegalApprovalForm(),
+            has_postmortem=PostMortem.objects.filter(incident=incident).exists(),
+        )
+    return render(request, "incidents/security_response.html", context)
+
+
+def _security_action(request, pk, action, success: str):
+    response = _response_or_404(pk)
+    try:
+        action(response)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, success)
+    return redirect("incidents:security", pk=pk)
+
+
+@require_POST
+@permission_required("incidents.flag_security_incident", raise_exception=True)
+def security_flag(request, pk):
+    incident = get_object_or_404(Incident, pk=pk)
+    form = SecurityFlagForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Pick the kind of security incident.")
+        return redirect("incidents:security", pk=pk)
+    try:
+        services.flag_security_incident(
+            incident=incident,
+            actor=request.user,
+            incident_type=form.cleaned_data["incident_type"],
+        )
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(
+            request,
+            "Flagged as a security incident: the phase clocks run from detection.",
+        )
+    return redirect("incidents:security", pk=pk)
+
+
+@require_POST
+@permission_required("incidents.change_securityresponse", raise_exception=True)
+def security_notify(request, pk, notification_pk):
+    response = _response_or_404(pk)
+    notification = get_object_or_404(
+        SecurityNotification, pk=notification_pk, response=response
+    )
+    form = SecurityNotifyForm(request.POST)
+    how = form.cleaned_data["how"] if form.is_valid() else ""
+    return _security_action(
+        request,
+        pk,
+        lambda _: services.record_security_notification(
+            notification=notification, actor=request.user, how=how
+        ),
+        f"{notification.label} told.",
+    )
+
+
+@require_POST
+@permission_required("incidents.change_securityresponse", raise_exception=True)
+def security_tick(request, pk, item_pk):
+    response = _response_or_404(pk)
+    item = get_object_or_404(
+        SecurityChecklistItem, pk=item_pk, phase__response=response
+    )
+    done = request.POST.get("done") != "0"
+    return _security_action(
+        request,
+        pk,
+        lambda _: services.tick_security_item(item=item, actor=request.user, done=done),
+        "Ticked." if done else "Unticked.",
+    )
+
+
+@require_POST
+@permission_required("incidents.change_securityresponse", raise_exception=True)
+def security_phase_done(request, pk, phase_pk):
+    response = _response_or_404(pk)
+    phase = get_object_or_404(SecurityPhase, pk=phase_pk, response=response)
+    return _security_action(
+        request,
+        pk,
+        lambda _: services.complete_security_phase(phase=phase, actor=request.user),
+        f"{phase.get_kind_display()} phase done.",
+    )
+
+
+@require_POST
+@permission_required("incidents.change_securityresponse", raise_exception=True)
+def security_clocks(request, pk):
+    form = RegulatoryClocksForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Pick the laws that apply from the list.")
+        return redirect("incidents:security", pk=pk)
+    return _security_action(
+        request,
+        pk,
+        lambda response: services.choose_regulatory_clocks(
+            response=response,
+            actor=request.user,
+            regimes=list(form.cleaned_data["regimes"]),
+        ),
+        "Regulatory clocks started.",
+    )
+
+
+@require_POST
+@permission_required("incidents.change_securityresponse", raise_exception=True)
+def security_notice_filed(request, pk, clock_pk):
+    response = _response_or_404(pk)
+    clock = get_object_or_404(RegulatoryClock, pk=clock_pk, response=response)
+    form = RegulatoryNoticeForm(request.POST)
+    reference = form.cleaned_data["reference"] if form.is_valid() else ""
+    return _security_action(
+        request,
+        pk,
+        lambda _: services.record_regulatory_notice(
+            clock=clock, actor=request.user, reference=reference
+        ),
+        "Notice recorded.",
+    )
+
+
+@require_POST
+@permission_required("incidents.record_legal_approval", raise_exception=True)
+def security_legal_approval(request, pk):
+    form = LegalApprovalForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Name the person in Legal who approved.")
+        return redirect("incidents:security", pk=pk)
+    return _security_action(
+        request,
+        pk,
+        lambda response: services.record_legal_approval(
+            response=response, actor=request.user, **form.cleaned_data
+        ),
+        "Legal's approval recorded: the security notice can be sent.",
+    )
+
+
+@require_POST
+@permission_required("incidents.add_postmortem", raise_exception=True)
+def security_lessons_learned(request, pk):
+    response = _response_or_404(pk)
+    try:
+        services.start_lessons_learned(response=response, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+        return redirect("incidents:security", pk=pk)
+    messages.success(request, "Lessons-learned post-mortem started.")
+    return redirect("incidents:postmortem_edit", pk=pk)

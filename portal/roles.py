@@ -35,6 +35,17 @@ AGENT = [
     "escalations.request_credit",
     "escalations.decide_credit",
     "escalations.apply_credit",
+    # Post-mortems, communication plans, security response (issue 13 part B)
+    "incidents.view_postmortem",
+    "incidents.add_postmortem",
+    "incidents.change_postmortem",
+    "incidents.view_communicationplan",
+    "incidents.add_communicationplan",
+    "incidents.change_communicationplan",
+    "incidents.view_securityresponse",
+    "incidents.change_securityresponse",
+    "incidents.flag_security_incident",
+    "incidents.view_regulatoryregime",
 ]
 # Senior agents work carrier escalations, which need the old carrier's
 # account number in full.
@@ -46,6 +57,10 @@ MANAGER = [
     "escalations.change_review",
     # Credits and refunds (issue 12): finance's monthly export.
     "escalations.export_credits",
+    # Post-mortems, communication plans, security response (issue 13 part B)
+    "incidents.publish_postmortem",
+    "incidents.approve_communicationplan",
+    "incidents.record_legal_approval",
 ]
 VP = MANAGER
 

@@ -29,5 +29,13 @@ def my_work(request):
             )[:10]
         ),
         "approvals": list(comms_selectors.approval_queue()[:10]) if can_approve else [],
+        # Post-mortem actions past their deadline (issue 13): one's own, or
+        # everyone's for those who review post-mortems.
+        "overdue_actions": incident_selectors.overdue_action_items(
+            now=now,
+            owner=None
+            if request.user.has_perm("incidents.publish_postmortem")
+            else request.user,
+        ),
     }
     return render(request, "portal/my_work.html", context)

@@ -183,3 +183,47 @@ def request_test_credit(incident, actor, **overrides):
     return escalation_services.request_credit(
         incident=incident, actor=actor, **{**fields, **overrides}
     )
+
+
+# --- Post-mortems (issue 13 part B) -----------------------------------------
+
+
+def publishable_postmortem(actor, *, summary="The partner's renewals failed."):
+    """Start a P1 incident's post-mortem and fill what publishing needs."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    postmortem = services.start_postmortem(
+        incident=IncidentFactory(priority=Priority.P1), actor=actor
+    )
+    services.edit_postmortem(
+        postmortem=postmortem,
+        actor=actor,
+        scheduled_on=timezone.localdate(),
+        attendees="Support, Partner team",
+        summary=summary,
+        went_well="Detected within minutes.",
+        went_wrong="The partner took hours to answer.",
+    )
+    services.add_postmortem_action(
+        postmortem=postmortem,
+        actor=actor,
+        what="Alert when renewals fail",
+        kind="monitoring",
+        owner=actor,
+        deadline_on=timezone.localdate() + dt.timedelta(days=14),
+    )
+    return postmortem
+
+
+# --- Communication plans (issue 13 part B) ----------------------------------
+
+
+def start_test_plan(incident, actor):
+    """Start the incident's communication plan, prefilled as the page does."""
+    from comms.plans import plan_prefill
+
+    return services.start_communication_plan(
+        incident=incident, actor=actor, prefill=plan_prefill(incident)
+    )

@@ -14,6 +14,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from incidents import selectors as incident_selectors
 from incidents import services as incident_services
 from incidents.models import Incident, TimelineEvent
 
@@ -276,6 +277,21 @@ def _release(message: Message, actor, now: dt.datetime) -> Message:
     return message
 
 
+def _check_security_notice(
+    incident: Incident, situation: str, version: MessageTemplateVersion | None
+) -> None:
+    """Refuse a security notice to customers until Legal approved it (004)."""
+    is_notice = situation == Situation.SECURITY_NOTICE or (
+        version is not None and version.template.situation == Situation.SECURITY_NOTICE
+    )
+    if is_notice and not incident_selectors.security_notice_cleared(incident):
+        raise ValidationError(
+            "The security notice goes out only after Legal approved it; record "
+            "their approval on the incident's security response first.",
+            code="legal_approval_required",
+        )
+
+
 def _new_message(
     *,
     incident: Incident,
@@ -294,6 +310,7 @@ def _new_message(
 ) -> Message:
     if not body.strip():
         raise _field_error("body", "The message is empty.", "empty_body")
+    _check_security_notice(incident, situation, template_version)
     if audience != Audience.INTERNAL and channel != Channel.EMAIL:
         raise _field_error(
             "channel",

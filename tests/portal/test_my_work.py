@@ -1,5 +1,7 @@
 """The home page: what the signed-in person should do next."""
 
+import datetime as dt
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -148,6 +150,27 @@ def test_my_work_query_count_is_constant(agent_client, agent, count):
 
     assert response.status_code == 200
     # session, user, permissions, my incidents, last updates, targets,
-    # unassigned, my drafts, failed deliveries, credits to decide (navigation)
-    assert len(queries) == 10, [q["sql"][:80] for q in queries]
+    # unassigned, my drafts, failed deliveries, overdue post-mortem actions,
+    # credits to decide (navigation)
+    assert len(queries) == 11, [q["sql"][:80] for q in queries]
     assert Incident.objects.count() == count
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("count", [1, 8])
+def test_my_work_query_count_holds_with_overdue_actions(
+    client, manager, count, frozen_now, time_machine
+):
+    from tests.factories import publishable_postmortem
+
+    for _ in range(count):
+        publishable_postmortem(manager)
+    time_machine.move_to(frozen_now + dt.timedelta(days=30), tick=False)
+    client.force_login(manager)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("home"))
+
+    assert len(response.context["overdue_actions"]) == count
+    # The same whatever the number of overdue actions.
+    assert len(queries) == 11, [q["sql"][:80] for q in queries]

@@ -601,6 +601,7 @@ class Command(BaseCommand):
         self._external_parties()
         self._incidents(users)
         self._credits(users)
+        self._learning(users)
         if customers:
             self._bulk_customers(customers)
         if incidents:
@@ -1069,3 +1070,83 @@ class Command(BaseCommand):
             remaining -= size
             self.stdout.write(f"Incidents: {count - remaining}", ending="\r")
         self.stdout.write("")
+
+    # --- Post-mortems, communication plan, security response (issue 13 B) ---
+
+    def _demo_incident(self, slug):
+        return (
+            Incident.objects.filter(tags__icontains=f'"{DEMO_TAG_PREFIX}{slug}"')
+            .order_by("pk")
+            .first()
+        )
+
+    def _learning(self, users):
+        """Give the card-payments P1 a post-mortem and a plan, and run the
+        SMS-codes P1 as a security incident (idempotent)."""
+        from comms.plans import plan_prefill
+        from incidents.models import CommunicationPlan, PostMortem, SecurityResponse
+
+        payments = self._demo_incident("card-payments-failing")
+        if (
+            payments is not None
+            and not PostMortem.objects.filter(incident=payments).exists()
+        ):
+            postmortem = services.start_postmortem(
+                incident=payments,
+                actor=users["senior"],
+                scheduled_on=timezone.localdate() + dt.timedelta(days=1),
+            )
+            services.edit_postmortem(
+                postmortem=postmortem,
+                actor=users["senior"],
+                scheduled_on=postmortem.scheduled_on,
+                attendees="Support (Sam Senior), Payments team, Gateway vendor",
+                summary="The payment gateway rejected card payments after a "
+                "certificate rotation; checkout failed for many customers.",
+                went_well="Signal detected it before most customers wrote in.\n"
+                "The vendor answered within the hour.",
+                went_wrong="No alert on the gateway's certificate expiry.\n"
+                "Customer updates slipped past their cadence once.",
+            )
+            # Agreed with a deadline three days ago: overdue on the agent's
+            # home page (a deadline in the past is refused today).
+            with time_machine.travel(
+                timezone.now() - dt.timedelta(days=10), tick=False
+            ):
+                services.add_postmortem_action(
+                    postmortem=postmortem,
+                    actor=users["senior"],
+                    what="Alert two weeks before any gateway certificate expires",
+                    kind="monitoring",
+                    owner=users["agent"],
+                    deadline_on=timezone.localdate() + dt.timedelta(days=7),
+                )
+            services.add_postmortem_action(
+                postmortem=postmortem,
+                actor=users["senior"],
+                what="Add certificate rotation to the vendor change checklist",
+                kind="process",
+                owner=users["senior"],
+                deadline_on=timezone.localdate() + dt.timedelta(days=30),
+            )
+        if (
+            payments is not None
+            and not CommunicationPlan.objects.filter(incident=payments).exists()
+        ):
+            services.start_communication_plan(
+                incident=payments,
+                actor=users["senior"],
+                prefill=plan_prefill(payments),
+            )
+        sms = self._demo_incident("sms-codes-missing")
+        if (
+            sms is not None
+            and not SecurityResponse.objects.filter(incident=sms).exists()
+        ):
+            response = services.flag_security_incident(
+                incident=sms, actor=users["senior"], incident_type="account_compromise"
+            )
+            first = response.notifications.order_by("position").first()
+            services.record_security_notification(
+                notification=first, actor=users["senior"], how="Phone"
+            )

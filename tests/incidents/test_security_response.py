@@ -1,0 +1,341 @@
+"""Security incident response (004): phases, clocks from detection, Legal."""
+
+import datetime as dt
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+
+from comms.models import Message, MessageTemplate
+from incidents import selectors, services
+from incidents.models import (
+    PostMortem,
+    Priority,
+    RegulatoryRegime,
+    SecurityPhaseKind,
+    TimelineEvent,
+)
+from incidents.sla import ClockState
+from tests.factories import IncidentFactory, message_fields
+
+DETECTED = dt.datetime(2026, 11, 18, 11, 0, tzinfo=dt.UTC)
+FLAGGED = DETECTED + dt.timedelta(minutes=5)
+
+
+@pytest.fixture
+def response(time_machine, agent):
+    time_machine.move_to(FLAGGED, tick=False)
+    incident = IncidentFactory(priority=Priority.P1, detected_at=DETECTED, owner=agent)
+    return services.flag_security_incident(
+        incident=incident, actor=agent, incident_type="data_breach"
+    )
+
+
+def _phase(response, kind):
+    return response.phases.get(kind=kind)
+
+
+def _state(phase, now):
+    return selectors.security_clock_state(
+        starts_at=phase.response.detected_at,
+        due_at=phase.due_at,
+        done_at=phase.done_at,
+        now=now,
+    )
+
+
+@pytest.mark.django_db
+def test_flagging_gives_seven_phases_due_from_detection(response):
+    due = {p.kind: p.due_at for p in response.phases.all()}
+
+    hours = dt.timedelta(hours=1)
+    assert due == {
+        "identify": DETECTED + 15 * dt.timedelta(minutes=1),
+        "contain": DETECTED + hours,
+        "investigate": DETECTED + 24 * hours,
+        "eradicate": DETECTED + 48 * hours,
+        "recover": DETECTED + 7 * 24 * hours,
+        "notify": None,
+        "lessons": DETECTED + 7 * 24 * hours,
+    }
+    assert list(response.phases.values_list("kind", flat=True)) == list(
+        SecurityPhaseKind.values
+    )
+    assert _phase(response, "identify").items.count() == 12
+    assert response.notifications.count() == 3
+    assert TimelineEvent.objects.filter(
+        incident=response.incident, kind=TimelineEvent.Kind.SECURITY_FLAGGED
+    ).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("after_detection", "state"),
+    [
+        (dt.timedelta(minutes=11, seconds=14), ClockState.RUNNING),
+        (dt.timedelta(minutes=11, seconds=15), ClockState.AT_RISK),
+        (dt.timedelta(minutes=15), ClockState.AT_RISK),
+        (dt.timedelta(minutes=15, seconds=1), ClockState.BREACHED),
+    ],
+)
+def test_identify_clock_at_its_boundaries(response, after_detection, state):
+    phase = _phase(response, "identify")
+
+    assert _state(phase, DETECTED + after_detection) == state
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("after_detection", "state"),
+    [
+        (dt.timedelta(hours=1), ClockState.MET),
+        (dt.timedelta(hours=1, seconds=1), ClockState.BREACHED),
+    ],
+)
+def test_contain_phase_done_on_or_after_its_deadline(
+    response, agent, time_machine, after_detection, state
+):
+    phase = _phase(response, "contain")
+    for item in phase.items.all():
+        services.tick_security_item(item=item, actor=agent)
+    time_machine.move_to(DETECTED + after_detection, tick=False)
+
+    services.complete_security_phase(phase=phase, actor=agent)
+
+    phase.refresh_from_db()
+    assert _state(phase, DETECTED + dt.timedelta(days=30)) == state
+
+
+@pytest.mark.django_db
+def test_a_phase_with_open_lines_cannot_be_done(response, agent):
+    phase = _phase(response, "identify")
+
+    with pytest.raises(ValidationError) as exc_info:
+        services.complete_security_phase(phase=phase, actor=agent)
+
+    assert exc_info.value.code == "open_items"
+    phase.refresh_from_db()
+    assert phase.done_at is None
+
+
+@pytest.mark.django_db
+def test_ticking_a_line_twice_is_refused(response, agent, other_agent):
+    item = _phase(response, "identify").items.first()
+    services.tick_security_item(item=item, actor=agent)
+
+    with pytest.raises(ValidationError) as exc_info:
+        services.tick_security_item(item=item, actor=other_agent)
+
+    assert exc_info.value.code == "unchanged"
+    item.refresh_from_db()
+    assert item.done_by == agent
+
+
+@pytest.mark.django_db
+def test_gdpr_clock_runs_72_hours_from_detection_and_sets_the_notify_deadline(
+    response, agent
+):
+    gdpr = RegulatoryRegime.objects.get(key="gdpr")
+    ccpa = RegulatoryRegime.objects.get(key="ccpa")
+
+    clocks = services.choose_regulatory_clocks(
+        response=response, actor=agent, regimes=[gdpr, ccpa]
+    )
+
+    due = {c.regime.key: c.due_at for c in clocks}
+    assert due == {"gdpr": DETECTED + dt.timedelta(hours=72), "ccpa": None}
+    assert _phase(response, "notify").due_at == DETECTED + dt.timedelta(hours=72)
+    assert (
+        TimelineEvent.objects.filter(
+            kind=TimelineEvent.Kind.REGULATORY_CLOCK_STARTED
+        ).count()
+        == 2
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("after_detection", "state"),
+    [
+        (dt.timedelta(hours=53, minutes=59), ClockState.RUNNING),
+        (dt.timedelta(hours=54), ClockState.AT_RISK),
+        (dt.timedelta(hours=72), ClockState.AT_RISK),
+        (dt.timedelta(hours=72, seconds=1), ClockState.BREACHED),
+    ],
+)
+def test_gdpr_clock_at_its_boundaries(response, agent, after_detection, state):
+    clock = services.choose_regulatory_clocks(
+        response=response,
+        actor=agent,
+        regimes=[RegulatoryRegime.objects.get(key="gdpr")],
+    )[0]
+
+    assert (
+        selectors.security_clock_state(
+            starts_at=clock.started_at,
+            due_at=clock.due_at,
+            done_at=None,
+            now=DETECTED + after_detection,
+        )
+        == state
+    )
+
+
+@pytest.mark.django_db
+def test_hipaa_allows_sixty_days(response, agent):
+    clock = services.choose_regulatory_clocks(
+        response=response,
+        actor=agent,
+        regimes=[RegulatoryRegime.objects.get(key="hipaa")],
+    )[0]
+
+    assert clock.due_at == DETECTED + dt.timedelta(days=60)
+
+
+@pytest.mark.django_db
+def test_choosing_a_running_clock_again_is_refused(response, agent):
+    gdpr = RegulatoryRegime.objects.get(key="gdpr")
+    services.choose_regulatory_clocks(response=response, actor=agent, regimes=[gdpr])
+
+    with pytest.raises(ValidationError) as exc_info:
+        services.choose_regulatory_clocks(
+            response=response, actor=agent, regimes=[gdpr]
+        )
+
+    assert exc_info.value.code == "already_running"
+
+
+@pytest.mark.django_db
+def test_immediate_notifications_are_recorded_once(response, agent):
+    cto = response.notifications.get(recipient="cto")
+
+    services.record_security_notification(notification=cto, actor=agent, how="Phone")
+
+    cto.refresh_from_db()
+    assert cto.notified_by == agent and cto.how == "Phone"
+    assert TimelineEvent.objects.filter(
+        kind=TimelineEvent.Kind.MANAGEMENT_NOTIFIED, details__recipient="cto"
+    ).exists()
+    with pytest.raises(ValidationError):
+        services.record_security_notification(notification=cto, actor=agent)
+
+
+@pytest.mark.django_db
+def test_a_second_flag_is_refused(response, agent):
+    with pytest.raises(ValidationError) as exc_info:
+        services.flag_security_incident(
+            incident=response.incident, actor=agent, incident_type="malware"
+        )
+
+    assert exc_info.value.code == "already_flagged"
+
+
+@pytest.mark.django_db
+def test_agents_cannot_record_legal_approval(response, agent):
+    with pytest.raises(ValidationError) as exc_info:
+        services.record_legal_approval(response=response, actor=agent, approver="Li")
+
+    assert exc_info.value.code == "not_allowed"
+
+
+def _security_notice(incident, agent):
+    from comms import services as comms_services
+
+    template = MessageTemplate.objects.get(key="customer-security-notice")
+    return comms_services.save_draft(
+        incident=incident,
+        actor=agent,
+        **message_fields(
+            incident,
+            situation="security_notice",
+            template_version=template.current_version,
+        ),
+    )
+
+
+@pytest.mark.django_db
+def test_security_notice_is_refused_until_legal_approves(response, agent, manager):
+    with pytest.raises(ValidationError) as exc_info:
+        _security_notice(response.incident, agent)
+    assert exc_info.value.code == "legal_approval_required"
+    assert not Message.objects.exists()
+
+    services.record_legal_approval(
+        response=response, actor=manager, approver="Dana Legal", note="All EU users"
+    )
+    message = _security_notice(response.incident, agent)
+
+    assert message.status == Message.Status.DRAFT
+
+
+@pytest.mark.django_db
+def test_security_notice_template_is_refused_on_any_other_incident(agent):
+    with pytest.raises(ValidationError) as exc_info:
+        _security_notice(IncidentFactory(), agent)
+
+    assert exc_info.value.code == "legal_approval_required"
+
+
+@pytest.mark.django_db
+def test_compose_page_refuses_the_security_notice_with_a_message(
+    response, agent_client
+):
+    incident = response.incident
+    template = MessageTemplate.objects.get(key="customer-security-notice")
+
+    page = agent_client.post(
+        reverse("comms:compose", args=[incident.pk]),
+        {
+            "audience": "customer",
+            "channel": "email",
+            "stage": "follow_up",
+            "situation": "security_notice",
+            "template_version": template.current_version.pk,
+            "recipients": incident.customer.email,
+            "subject": "Important security notice",
+            "body": "Text",
+            "action": "Save draft",
+        },
+    )
+
+    assert page.status_code == 200
+    assert "only after Legal approved it" in page.content.decode()
+    assert not Message.objects.exists()
+
+
+@pytest.mark.django_db
+def test_lessons_learned_opens_a_security_post_mortem(response, agent):
+    postmortem = services.start_lessons_learned(response=response, actor=agent)
+
+    assert postmortem.is_security_review
+    assert PostMortem.objects.get(incident=response.incident) == postmortem
+
+
+@pytest.mark.django_db
+def test_security_page_flags_and_shows_the_clocks(agent_client, time_machine):
+    time_machine.move_to(FLAGGED, tick=False)
+    incident = IncidentFactory(priority=Priority.P1, detected_at=DETECTED)
+
+    response = agent_client.post(
+        reverse("incidents:security_flag", args=[incident.pk]),
+        {"incident_type": "account_compromise"},
+        follow=True,
+    )
+
+    page = response.content.decode()
+    assert "Account compromise" in page
+    assert "Lessons learned" in page
+    assert "Tell at once" in page
+
+
+@pytest.mark.django_db
+def test_bad_security_type_is_a_message(agent_client):
+    incident = IncidentFactory(priority=Priority.P1)
+
+    response = agent_client.post(
+        reverse("incidents:security_flag", args=[incident.pk]),
+        {"incident_type": "aliens"},
+        follow=True,
+    )
+
+    assert "Pick the kind of security incident." in response.content.decode()
