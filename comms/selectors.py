@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, F, Max, Q, QuerySet
 from django.db.models.functions import Coalesce
 
 from incidents.models import AffectedCustomer, Incident, PolicyTarget
@@ -13,6 +13,7 @@ from .models import (
     ChatRoute,
     DeliveryRule,
     ExternalParty,
+    FollowUpLoop,
     Message,
     MessageTemplate,
     Reply,
@@ -472,3 +473,36 @@ def failed_deliveries(*, owner=None) -> QuerySet:
     if owner is not None:
         failed = failed.filter(Q(incident__owner=owner) | Q(created_by=owner))
     return failed.select_related("incident").order_by("-created_at", "-id")
+
+
+# --- Automation (issue 14): follow-up loops, inbound mail, operations ---
+
+PARTY_AUDIENCES = (Audience.PARTNER, Audience.VENDOR)
+
+
+def silent_party_loops(*, after_follow_ups: int = 2) -> QuerySet:
+    """Return running partner and vendor loops unanswered after N follow-ups.
+
+    For the escalation rules ("partner silent after 2 follow-ups", 000
+    part 7): each row's ``unanswered_count`` and ``last_sent_at`` say how
+    long the party has been silent; a reply sets the count back to zero.
+    The escalation side keeps its own record of what it already did.
+    """
+    return (
+        FollowUpLoop.objects.filter(
+            stopped_at__isnull=True,
+            audience__in=PARTY_AUDIENCES,
+            unanswered_count__gte=after_follow_ups,
+        )
+        .select_related("incident", "party")
+        .order_by("last_sent_at", "id")
+    )
+
+
+def incident_loops(incident: Incident) -> QuerySet:
+    """Return an incident's follow-up loops, running first."""
+    return (
+        FollowUpLoop.objects.filter(incident=incident)
+        .select_related("party")
+        .order_by(F("stopped_at").desc(nulls_first=True), "audience", "id")
+    )

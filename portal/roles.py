@@ -23,11 +23,19 @@ AGENT = [
     "comms.send_message",
     "comms.view_reply",
     "comms.add_reply",
+    # Automation (issue 14): work the unmatched-mail triage list.
+    "comms.view_inboundmail",
+    "comms.triage_inbound_mail",
 ]
 # Senior agents work carrier escalations, which need the old carrier's
 # account number in full.
 SENIOR_AGENT = [*AGENT, "incidents.view_full_account_numbers"]
-MANAGER = [*SENIOR_AGENT, "comms.approve_message"]
+MANAGER = [
+    *SENIOR_AGENT,
+    "comms.approve_message",
+    # Automation (issue 14): the operations page.
+    "comms.view_operations",
+]
 VP = MANAGER
 
 ROLES = {

@@ -114,3 +114,33 @@ def save_test_draft(incident, actor, **overrides):
     return comms_services.save_draft(
         incident=incident, actor=actor, **message_fields(incident, **overrides)
     )
+
+
+# --- Automation (issue 14): follow-up loops, inbound mail, signals ---
+
+
+class ExternalPartyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "comms.ExternalParty"
+        django_get_or_create = ["name"]
+
+    kind = "partner"
+    name = factory.Sequence(lambda n: f"Carrier {n}")
+    support_email = factory.Sequence(lambda n: f"support{n}@carrier.example")
+    escalation_email = factory.Sequence(lambda n: f"escalations{n}@carrier.example")
+    domains = "carrier.example"
+
+
+def notify_party(incident, party, actor=None):
+    """Send the partner's first notification, which starts its follow-ups."""
+    return send_test_message(
+        incident,
+        actor,
+        audience=party.kind,
+        stage="creation",
+        follow_up_number=None,
+        party=party,
+        recipients=[party.support_email],
+        subject=f"Incident {incident.reference}: please investigate",
+        body="Please look into this.",
+    )

@@ -8,7 +8,6 @@ from .messages import (
     approve_message,
     cancel_message,
     deliver_message,
-    due_work,
     log_reply,
     missing_resolution_facts,
     reject_message,
@@ -19,7 +18,22 @@ from .messages import (
     send_draft,
     send_message,
 )
+from .messages import due_work as message_due_work
 from .templates import check_template_source, preview_template, revise_template
+
+# --- Automation (issue 14) ---
+from . import loops  # noqa: E402
+from .loops import fire_follow_up, note_reply  # noqa: E402
+
+
+def due_work(now):
+    """Run comms' scheduled work: follow-up loops first, then deliveries.
+
+    Loops go first so a follow-up they queue is picked up by the same
+    sweep's delivery pass if its enqueued task is lost.
+    """
+    return {**loops.due_work(now), **message_due_work(now)}
+
 
 __all__ = [
     "FACT_STAGES",
@@ -28,6 +42,9 @@ __all__ = [
     "check_template_source",
     "deliver_message",
     "due_work",
+    "fire_follow_up",
+    "loops",
+    "note_reply",
     "log_reply",
     "missing_resolution_facts",
     "preview_template",

@@ -762,4 +762,14 @@ def log_reply(
             "text": text.strip()[:500],
         },
     )
+    # Imported here: the loops module sends through this one.
+    from .loops import note_reply
+
+    note_reply(
+        incident=incident,
+        sender_kind=sender_kind,
+        party=party,
+        received_at=received_at,
+        actor=actor,
+    )
     return reply
