@@ -554,7 +554,9 @@ class FollowUpLoop(models.Model):
 class FollowUpSlot(models.Model):
     """One follow-up of a loop; the unique (loop, number) makes it fire once."""
 
-    loop = models.ForeignKey(FollowUpLoop, on_delete=models.PROTECT, related_name="slots")
+    loop = models.ForeignKey(
+        FollowUpLoop, on_delete=models.PROTECT, related_name="slots"
+    )
     number = models.PositiveIntegerField()
     due_at = models.DateTimeField()
     fired_at = models.DateTimeField()

@@ -3,6 +3,9 @@
 Split by subject (templates, messages); callers import from here.
 """
 
+# Automation (issue 14): follow-up loops.
+from . import loops
+from .loops import fire_follow_up, note_reply
 from .messages import (
     FACT_STAGES,
     approve_message,
@@ -20,10 +23,6 @@ from .messages import (
 )
 from .messages import due_work as message_due_work
 from .templates import check_template_source, preview_template, revise_template
-
-# --- Automation (issue 14) ---
-from . import loops  # noqa: E402
-from .loops import fire_follow_up, note_reply  # noqa: E402
 
 
 def due_work(now):

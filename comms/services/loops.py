@@ -39,7 +39,9 @@ from . import messages
 
 # Loops run while the incident is being worked; resolution has its own
 # messages, and silence after it is the auto-close rules' business.
-LOOP_STATUSES = tuple(s for s in Incident.OPEN_STATUSES if s != Incident.Status.RESOLVED)
+LOOP_STATUSES = tuple(
+    status for status in Incident.OPEN_STATUSES if status != Incident.Status.RESOLVED
+)
 PARTY_AUDIENCES = (Audience.PARTNER, Audience.VENDOR)
 PARTY_FLAG = {
     Audience.PARTNER: "is_partner_action_needed",
@@ -433,9 +435,7 @@ def fire_due_follow_ups(now: dt.datetime) -> int:
         .order_by("next_due_at")
         .values_list("pk", flat=True)[:FIRE_BATCH]
     )
-    return sum(
-        fire_follow_up(loop_id=loop_id, now=now) is not None for loop_id in due
-    )
+    return sum(fire_follow_up(loop_id=loop_id, now=now) is not None for loop_id in due)
 
 
 def note_reply(

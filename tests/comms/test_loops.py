@@ -44,9 +44,12 @@ def test_sweep_opens_internal_and_customer_loops_on_the_policy_cadence(
 
     assert loop_of(incident, "internal").next_due_at == frozen_now + internal * H
     assert loop_of(incident, "customer").next_due_at == frozen_now + customer * H
-    assert TimelineEvent.objects.filter(
-        incident=incident, kind=TimelineEvent.Kind.FOLLOW_UP_LOOP_CHANGED
-    ).count() == 2
+    assert (
+        TimelineEvent.objects.filter(
+            incident=incident, kind=TimelineEvent.Kind.FOLLOW_UP_LOOP_CHANGED
+        ).count()
+        == 2
+    )
 
 
 @pytest.mark.django_db
