@@ -14,6 +14,7 @@ from .models import (
     DeliveryRule,
     ExternalParty,
     FollowUpLoop,
+    InboundMail,
     Message,
     MessageTemplate,
     Reply,
@@ -506,3 +507,14 @@ def incident_loops(incident: Incident) -> QuerySet:
         .select_related("party")
         .order_by(F("stopped_at").desc(nulls_first=True), "audience", "id")
     )
+
+
+def unmatched_mail() -> QuerySet:
+    """Return e-mail that found no incident, newest first, for triage."""
+    return InboundMail.objects.filter(status=InboundMail.Status.UNMATCHED).order_by(
+        "-received_at", "-id"
+    )
+
+
+def unmatched_mail_count() -> int:
+    return InboundMail.objects.filter(status=InboundMail.Status.UNMATCHED).count()

@@ -21,4 +21,12 @@ urlpatterns = [
     path("messages/<int:message_pk>/rework/", views.message_rework, name="rework"),
     path("messages/<int:message_pk>/approve/", views.message_approve, name="approve"),
     path("messages/<int:message_pk>/reject/", views.message_reject, name="reject"),
+    # Automation (issue 14): replies by e-mail.
+    path("inbound/mail/", views.inbound_mail_webhook, name="inbound_mail_webhook"),
+    path("mail/unmatched/", views.inbound_mail_triage, name="inbound_mail"),
+    path("mail/<int:mail_pk>/attach/", views.inbound_mail_attach, name="attach_mail"),
+    path(
+        "mail/<int:mail_pk>/dismiss/", views.inbound_mail_dismiss, name="dismiss_mail"
+    ),
+    path("replies/<int:reply_pk>/confirm/", views.reply_confirm, name="confirm_reply"),
 ]

@@ -1,25 +1,41 @@
+import hmac
+import json
+
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from incidents.models import Incident
+from incidents.pagination import CappedCountPaginator
 from incidents.selectors import incident_clocks, overall_clock_state
 from incidents.sla import CLOCK_STATE_LABELS
 
-from . import selectors, services
+from . import mail_threads, selectors, services
 from .catalogue import reader_context
-from .forms import ApprovalForm, ComposeForm, RejectionForm, ReplyForm
+from .forms import (
+    ApprovalForm,
+    AttachMailForm,
+    ComposeForm,
+    DismissMailForm,
+    RejectionForm,
+    ReplyForm,
+)
 from .models import (
     Audience,
     Channel,
     ExternalParty,
+    InboundMail,
     Message,
     MessageTemplate,
     MessageTemplateVersion,
+    Reply,
     Situation,
     Stage,
 )
@@ -46,6 +62,7 @@ def incident_messages(request, pk):
             "messages_list": selectors.incident_messages(incident),
             "replies": incident.replies.select_related("party", "logged_by"),
             "reply_form": ReplyForm(),
+            "loops": selectors.incident_loops(incident),
         },
     )
 
@@ -400,6 +417,7 @@ def reply_log(request, pk):
             "messages_list": selectors.incident_messages(incident),
             "replies": incident.replies.select_related("party", "logged_by"),
             "reply_form": form,
+            "loops": selectors.incident_loops(incident),
         },
         status=400,
     )
@@ -463,3 +481,126 @@ def message_reject(request, message_pk):
         lambda m: "Rejected; the author will see your reason on the incident.",
     )
     return redirect(reverse("comms:approvals"))
+
+
+# --- Automation (issue 14): replies by e-mail ---
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+def inbound_mail_webhook(request):
+    """Take one e-mail as an inbound-mail provider posts it (JSON)."""
+    secret = settings.INBOUND_MAIL_SECRET
+    if not secret:
+        return JsonResponse(
+            {"error": "Inbound mail is not configured on this portal."}, status=503
+        )
+    given = request.headers.get("X-Switchboard-Secret") or request.GET.get("secret", "")
+    if not hmac.compare_digest(given.encode(), secret.encode()):
+        return JsonResponse({"error": "Wrong or missing shared secret."}, status=403)
+    try:
+        payload = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return JsonResponse({"error": "The body is not valid JSON."}, status=400)
+    try:
+        parsed = mail_threads.parse_provider_json(payload)
+    except mail_threads.UnreadablePayload as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    mail = services.receive_email(parsed=parsed, source=InboundMail.Source.WEBHOOK)
+    return JsonResponse(
+        {
+            "id": mail.pk,
+            "status": mail.status,
+            "incident": mail.incident.reference if mail.incident_id else None,
+        }
+    )
+
+
+@require_GET
+@permission_required("comms.view_inboundmail", raise_exception=True)
+def inbound_mail_triage(request):
+    page = CappedCountPaginator(selectors.unmatched_mail(), 25).get_page(
+        request.GET.get("page")
+    )
+    attach_form = AttachMailForm()
+    return render(
+        request,
+        "comms/inbound_mail_triage.html",
+        {
+            "page": page,
+            # Listed once: the form is repeated on every card.
+            "sender_choices": list(attach_form.fields["sender_kind"].choices),
+            "party_choices": list(attach_form.fields["party"].choices),
+        },
+    )
+
+
+def _triage_action(request, mail_pk, action, success):
+    mail = get_object_or_404(InboundMail, pk=mail_pk)
+    try:
+        action(mail)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, success)
+    return redirect("comms:inbound_mail")
+
+
+@require_POST
+@permission_required("comms.triage_inbound_mail", raise_exception=True)
+def inbound_mail_attach(request, mail_pk):
+    form = AttachMailForm(request.POST)
+    if not form.is_valid():
+        messages.error(
+            request, " ".join(e for errors in form.errors.values() for e in errors)
+        )
+        return redirect("comms:inbound_mail")
+    incident = Incident.objects.filter(pk=form.cleaned_data["incident"]).first()
+    if incident is None:
+        messages.error(request, "No incident has that reference.")
+        return redirect("comms:inbound_mail")
+    return _triage_action(
+        request,
+        mail_pk,
+        lambda mail: services.attach_inbound_mail(
+            mail=mail,
+            actor=request.user,
+            incident=incident,
+            sender_kind=form.cleaned_data["sender_kind"],
+            party=form.cleaned_data["party"],
+        ),
+        f"Added to {incident.reference} as a reply.",
+    )
+
+
+@require_POST
+@permission_required("comms.triage_inbound_mail", raise_exception=True)
+def inbound_mail_dismiss(request, mail_pk):
+    form = DismissMailForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say why the e-mail is set aside.")
+        return redirect("comms:inbound_mail")
+    return _triage_action(
+        request,
+        mail_pk,
+        lambda mail: services.dismiss_inbound_mail(
+            mail=mail, actor=request.user, note=form.cleaned_data["note"]
+        ),
+        "Set aside.",
+    )
+
+
+@require_POST
+@permission_required("comms.add_reply", raise_exception=True)
+def reply_confirm(request, reply_pk):
+    reply = get_object_or_404(Reply, pk=reply_pk)
+    try:
+        services.confirm_customer_reply(reply=reply, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Marked: the customer confirmed the fix.")
+    return redirect("comms:incident_messages", reply.incident_id)

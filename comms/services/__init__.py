@@ -4,7 +4,13 @@ Split by subject (templates, messages); callers import from here.
 """
 
 # Automation (issue 14): follow-up loops.
-from . import loops
+from . import inbound, loops
+from .inbound import (
+    attach_inbound_mail,
+    confirm_customer_reply,
+    dismiss_inbound_mail,
+    receive_email,
+)
 from .loops import fire_follow_up, note_reply
 from .messages import (
     FACT_STAGES,
@@ -37,6 +43,11 @@ def due_work(now):
 __all__ = [
     "FACT_STAGES",
     "approve_message",
+    "attach_inbound_mail",
+    "confirm_customer_reply",
+    "dismiss_inbound_mail",
+    "inbound",
+    "receive_email",
     "cancel_message",
     "check_template_source",
     "deliver_message",

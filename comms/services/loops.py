@@ -451,7 +451,7 @@ def note_reply(
     000 part 7: a response received means update and reschedule; the count
     of unanswered follow-ups (what "partner silent" reads) starts again.
     """
-    loops = FollowUpLoop.objects.select_for_update().filter(
+    loops = FollowUpLoop.objects.select_for_update(of=("self",)).filter(
         incident=incident, audience=sender_kind, stopped_at__isnull=True
     )
     if sender_kind in PARTY_AUDIENCES:

@@ -316,7 +316,7 @@ def test_silent_party_loops_lists_partners_unanswered_after_two_follow_ups(
     connection.vendor != "postgresql",
     reason="SKIP LOCKED and concurrent sweeps need PostgreSQL",
 )
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_sweeps_at_once_fire_each_slot_exactly_once(frozen_now, time_machine):
     incidents = [IncidentFactory(priority=Priority.P3) for _ in range(6)]
     services.due_work(frozen_now)
