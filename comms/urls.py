@@ -29,4 +29,6 @@ urlpatterns = [
         "mail/<int:mail_pk>/dismiss/", views.inbound_mail_dismiss, name="dismiss_mail"
     ),
     path("replies/<int:reply_pk>/confirm/", views.reply_confirm, name="confirm_reply"),
+    # Automation (issue 14): monitoring signals.
+    path("api/signals/", views.signal_receive, name="signal_api"),
 ]

@@ -604,3 +604,110 @@ def reply_confirm(request, reply_pk):
     else:
         messages.success(request, "Marked: the customer confirmed the fix.")
     return redirect("comms:incident_messages", reply.incident_id)
+
+
+# --- Automation (issue 14): monitoring signals API ---
+
+SIGNAL_FIELDS = {
+    "signal": (str, True, 20),
+    "dedup_key": (str, True, 200),
+    "description": (str, True, 5000),
+    "title": (str, False, 200),
+    "category": (str, False, 60),
+}
+MAX_CUSTOMERS = 5000
+
+
+def _json_error(message: str, status: int, **more) -> JsonResponse:
+    return JsonResponse({"error": message, **more}, status=status)
+
+
+def _signal_fields(payload) -> tuple[dict, dict]:
+    """Return the signal's fields and the errors of a malformed payload."""
+    if not isinstance(payload, dict):
+        return {}, {"body": "Post one JSON object."}
+    fields, errors = {}, {}
+    for name, (kind, required, limit) in SIGNAL_FIELDS.items():
+        value = payload.get(name, "")
+        if not isinstance(value, kind):
+            errors[name] = "Must be text."
+        elif required and not value.strip():
+            errors[name] = "Required."
+        elif len(value) > limit or "\x00" in value:
+            errors[name] = f"At most {limit} characters, no NUL."
+        else:
+            fields[name] = value.strip()
+    customers = payload.get("customers", [])
+    if not isinstance(customers, list) or not all(
+        isinstance(c, str) and 0 < len(c) <= 254 for c in customers
+    ):
+        errors["customers"] = "A list of account ids or e-mail addresses."
+    elif len(customers) > MAX_CUSTOMERS:
+        errors["customers"] = f"At most {MAX_CUSTOMERS} customers per signal."
+    else:
+        fields["customers"] = customers
+    return fields, errors
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+def signal_receive(request):
+    """Take a monitoring signal: open a proactive incident or join the open one.
+
+    Authenticated by the integration's token (``Authorization: Bearer …``);
+    every refusal is a 4xx with a JSON ``error``.
+    """
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    integration = (
+        services.monitoring.integration_for_token(token.strip())
+        if scheme.lower() in ("bearer", "token")
+        else None
+    )
+    if integration is None:
+        response = _json_error("Missing or unknown integration token.", 401)
+        response["WWW-Authenticate"] = "Bearer"
+        return response
+    if not services.monitoring.take_rate_slot(
+        integration=integration, now=timezone.now()
+    ):
+        response = _json_error(
+            f"More than {integration.rate_limit_per_minute} signals this minute; "
+            "retry in a minute.",
+            429,
+        )
+        response["Retry-After"] = "60"
+        return response
+    try:
+        payload = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return _json_error("The body is not valid JSON.", 400)
+    fields, errors = _signal_fields(payload)
+    if errors:
+        return _json_error("The signal is malformed.", 400, fields=errors)
+    try:
+        outcome = services.monitoring.receive_signal(
+            integration=integration,
+            code=fields["signal"],
+            dedup_key=fields["dedup_key"],
+            description=fields["description"],
+            customers=fields["customers"],
+            title=fields.get("title", ""),
+            category=fields.get("category", ""),
+        )
+    except ValidationError as exc:
+        return _json_error(
+            " ".join(exc.messages), 422, code=getattr(exc, "code", None) or "invalid"
+        )
+    incident = outcome.incident
+    return JsonResponse(
+        {
+            "incident": incident.reference,
+            "url": request.build_absolute_uri(incident.get_absolute_url()),
+            "opened": outcome.opened,
+            "systemic": incident.is_systemic,
+            "priority": incident.priority,
+            "unknown_customers": outcome.receipt.unknown_customers,
+        },
+        status=201 if outcome.opened else 200,
+    )

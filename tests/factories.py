@@ -144,3 +144,13 @@ def notify_party(incident, party, actor=None):
         subject=f"Incident {incident.reference}: please investigate",
         body="Please look into this.",
     )
+
+
+def monitoring_token(name="Monitoring", **fields):
+    """Create a monitoring integration and return (integration, token)."""
+    from comms import services as comms_services
+    from comms.models import MonitoringIntegration
+
+    integration = MonitoringIntegration(name=name, **fields)
+    token = comms_services.monitoring.issue_integration_token(integration=integration)
+    return integration, token

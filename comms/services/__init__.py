@@ -4,7 +4,7 @@ Split by subject (templates, messages); callers import from here.
 """
 
 # Automation (issue 14): follow-up loops.
-from . import inbound, loops
+from . import inbound, loops, monitoring
 from .inbound import (
     attach_inbound_mail,
     confirm_customer_reply,
@@ -54,6 +54,7 @@ __all__ = [
     "due_work",
     "fire_follow_up",
     "loops",
+    "monitoring",
     "note_reply",
     "log_reply",
     "missing_resolution_facts",
