@@ -4,6 +4,7 @@ import datetime as dt
 
 from django.db.models import Count, F, Max, Q, QuerySet
 from django.db.models.functions import Coalesce
+from django_q.models import Schedule
 
 from incidents.models import AffectedCustomer, Incident, PolicyTarget
 
@@ -14,12 +15,14 @@ from .models import (
     DeliveryRule,
     ExternalParty,
     FollowUpLoop,
+    FollowUpSlot,
     InboundMail,
     Message,
     MessageTemplate,
     Reply,
     Situation,
     Stage,
+    SweepHeartbeat,
 )
 
 
@@ -518,3 +521,46 @@ def unmatched_mail() -> QuerySet:
 
 def unmatched_mail_count() -> int:
     return InboundMail.objects.filter(status=InboundMail.Status.UNMATCHED).count()
+
+
+OVERDUE_GRACE = dt.timedelta(minutes=2)
+
+
+def follow_ups_due_between(start, end) -> QuerySet:
+    """Return running loops whose next follow-up falls in [start, end)."""
+    return (
+        FollowUpLoop.objects.filter(
+            stopped_at__isnull=True, next_due_at__gte=start, next_due_at__lt=end
+        )
+        .select_related("incident", "party")
+        .order_by("next_due_at", "id")
+    )
+
+
+def overdue_follow_ups(now) -> QuerySet:
+    """Return running loops still unfired past their due time (and a grace)."""
+    return (
+        FollowUpLoop.objects.filter(
+            stopped_at__isnull=True, next_due_at__lt=now - OVERDUE_GRACE
+        )
+        .select_related("incident", "party")
+        .order_by("next_due_at", "id")
+    )
+
+
+def failed_follow_ups() -> QuerySet:
+    """Return follow-up slots that produced no message, newest first."""
+    return (
+        FollowUpSlot.objects.filter(message__isnull=True)
+        .select_related("loop__incident", "loop__party")
+        .order_by("-fired_at", "-id")
+    )
+
+
+def last_sweep() -> SweepHeartbeat | None:
+    return SweepHeartbeat.objects.filter(pk=1).first()
+
+
+def sweep_schedules() -> list:
+    """Return the django-q2 schedules that run the sweep (exactly one is right)."""
+    return list(Schedule.objects.filter(func="portal.tasks.run_due_work"))

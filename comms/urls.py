@@ -31,4 +31,5 @@ urlpatterns = [
     path("replies/<int:reply_pk>/confirm/", views.reply_confirm, name="confirm_reply"),
     # Automation (issue 14): monitoring signals.
     path("api/signals/", views.signal_receive, name="signal_api"),
+    path("operations/", views.operations, name="operations"),
 ]

@@ -11,7 +11,7 @@ from .inbound import (
     dismiss_inbound_mail,
     receive_email,
 )
-from .loops import fire_follow_up, note_reply
+from .loops import fire_follow_up, note_reply, record_sweep
 from .messages import (
     FACT_STAGES,
     approve_message,
@@ -48,6 +48,7 @@ __all__ = [
     "dismiss_inbound_mail",
     "inbound",
     "receive_email",
+    "record_sweep",
     "cancel_message",
     "check_template_source",
     "deliver_message",

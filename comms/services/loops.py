@@ -34,6 +34,7 @@ from ..models import (
     FollowUpSlot,
     Message,
     Stage,
+    SweepHeartbeat,
 )
 from . import messages
 
@@ -477,3 +478,11 @@ def due_work(now: dt.datetime) -> dict[str, int]:
         "loops_retimed": retime_loops(now),
         "follow_ups_fired": fire_due_follow_ups(now),
     }
+
+
+def record_sweep(*, now: dt.datetime, summary: dict) -> SweepHeartbeat:
+    """Note that a sweep ran, for the operations page's liveness check."""
+    heartbeat, _ = SweepHeartbeat.objects.update_or_create(
+        pk=1, defaults={"last_sweep_at": now, "summary": summary}
+    )
+    return heartbeat
