@@ -345,3 +345,26 @@ def test_two_sweeps_at_once_fire_each_slot_exactly_once(frozen_now, time_machine
     assert FollowUpSlot.objects.count() == 6
     for incident in incidents:
         assert len(follow_ups(incident, "internal")) == 1
+
+
+@pytest.mark.django_db
+def test_a_sweep_that_dies_mid_follow_up_loses_nothing(
+    frozen_now, time_machine, monkeypatch
+):
+    incident = IncidentFactory(priority=Priority.P3)
+    sweep(time_machine, frozen_now)
+    real_send = services.loops.messages.send_message
+
+    def crash(**kwargs):
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(services.loops.messages, "send_message", crash)
+    sweep(time_machine, frozen_now + 24 * H)
+    assert not FollowUpSlot.objects.exists()
+    assert loop_of(incident, "internal").next_due_at == frozen_now + 24 * H
+
+    monkeypatch.setattr(services.loops.messages, "send_message", real_send)
+    sweep(time_machine, frozen_now + 24 * H + dt.timedelta(minutes=1))
+
+    assert [m.follow_up_number for m in follow_ups(incident, "internal")] == [1]
+    assert FollowUpSlot.objects.get().number == 1
