@@ -16,6 +16,7 @@ message sweep delivers it even if the enqueued task was lost.
 """
 
 import datetime as dt
+import logging
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -37,6 +38,8 @@ from ..models import (
     SweepHeartbeat,
 )
 from . import messages
+
+logger = logging.getLogger(__name__)
 
 # Loops run while the incident is being worked; resolution has its own
 # messages, and silence after it is the auto-close rules' business.
@@ -436,7 +439,15 @@ def fire_due_follow_ups(now: dt.datetime) -> int:
         .order_by("next_due_at")
         .values_list("pk", flat=True)[:FIRE_BATCH]
     )
-    return sum(fire_follow_up(loop_id=loop_id, now=now) is not None for loop_id in due)
+    fired = 0
+    for loop_id in due:
+        try:
+            fired += fire_follow_up(loop_id=loop_id, now=now) is not None
+        except Exception:
+            # Its transaction rolled back, so the slot stays due and the next
+            # sweep tries again; one broken loop must not hold up the rest.
+            logger.exception("follow-up loop %s failed; retried next sweep", loop_id)
+    return fired
 
 
 def note_reply(
