@@ -102,6 +102,21 @@ def _key_row(key: str) -> SignalKey:
     return SignalKey.objects.select_for_update().get(key=key)
 
 
+def _category(signal: Signal, slug: str) -> Category:
+    chosen = (
+        Category.objects.filter(slug=slug.strip().lower(), is_active=True).first()
+        if slug.strip()
+        else signal.category
+    )
+    if chosen is None:
+        raise ValidationError(
+            f"No category for {signal.code}: name one (its slug) in the signal, "
+            "or an admin sets one on the signal.",
+            code="no_category",
+        )
+    return chosen
+
+
 def _make_systemic(incident: Incident, customers: list[Customer]) -> Incident:
     if not incident.is_systemic:
         incident = incident_services.edit_incident_details(
@@ -139,17 +154,6 @@ def receive_signal(
             f"“{code}” is not an active signal of the catalogue.",
             code="unknown_signal",
         )
-    chosen = (
-        Category.objects.filter(slug=category.strip().lower(), is_active=True).first()
-        if category.strip()
-        else signal.category
-    )
-    if chosen is None:
-        raise ValidationError(
-            f"No category for {signal.code}: name one (its slug) in the signal, "
-            "or an admin sets one on the signal.",
-            code="no_category",
-        )
     found, unknown = _customers(customers)
     key = _key_row(dedup_key)
     incident = None
@@ -159,6 +163,7 @@ def receive_signal(
         ).first()
     opened = incident is None
     if opened:
+        chosen = _category(signal, category)
         policy = incident_services.policy_for(found[0] if len(found) == 1 else None)
         systemic = len(found) != 1 and (
             not found or len(found) > policy.systemic_threshold

@@ -288,3 +288,14 @@ def test_two_signals_with_one_key_at_once_open_one_incident(integration):
     assert errors == []
     assert Incident.objects.count() == 1
     assert SignalReceipt.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_repeat_needs_no_category_of_its_own(client, integration):
+    _, token = integration
+    post_signal(client, token, signal())
+
+    response = post_signal(client, token, signal(signal="SIG-005"))
+
+    assert response.status_code == 200
+    assert Incident.objects.count() == 1
