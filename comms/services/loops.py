@@ -52,7 +52,7 @@ PARTY_FLAG = {
     Audience.VENDOR: "is_vendor_action_needed",
 }
 # A sweep fires at most this many follow-ups; the rest wait a minute.
-FIRE_BATCH = 2000
+FIRE_BATCH = 10_000
 
 
 def _cadence_minutes(target: PolicyTarget | None, audience: str) -> int | None:
