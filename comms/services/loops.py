@@ -436,7 +436,7 @@ def fire_due_follow_ups(now: dt.datetime) -> int:
     """Fire every follow-up due at ``now``; return how many fired."""
     due = list(
         FollowUpLoop.objects.filter(stopped_at__isnull=True, next_due_at__lte=now)
-        .order_by("next_due_at")
+        .order_by("next_due_at", "id")
         .values_list("pk", flat=True)[:FIRE_BATCH]
     )
     fired = 0

@@ -36,12 +36,12 @@ def sweep_every_minute(time_machine, start, end):
 
 
 def follow_up_times(incident, t0):
-    return [
+    return sorted(
         (m.audience, m.follow_up_number, (m.created_at - t0) / H)
         for m in Message.objects.filter(incident=incident, stage="follow_up").order_by(
             "created_at", "id"
         )
-    ]
+    )
 
 
 @pytest.fixture
@@ -87,11 +87,12 @@ def test_the_follow_up_loop_runs_on_the_p1_cadence(
 
     sweep_every_minute(time_machine, frozen_now, frozen_now + 4 * H)
 
+    # (audience, follow-up number, hours after opening), by audience
     assert follow_up_times(incident, frozen_now) == [
-        ("internal", 1, 2.0),
-        ("partner", 1, 2.0),
-        ("internal", 2, 4.0),
         ("customer", 1, 4.0),
+        ("internal", 1, 2.0),
+        ("internal", 2, 4.0),
+        ("partner", 1, 2.0),
         ("partner", 2, 4.0),
     ]
     customer_follow_up = Message.objects.get(
