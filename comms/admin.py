@@ -25,10 +25,14 @@ from .models import (
     ChatRoute,
     DeliveryRule,
     ExternalParty,
+    FollowUpLoop,
+    InboundMail,
     Message,
     MessageTemplate,
     MessageTemplateVersion,
+    MonitoringIntegration,
     Reply,
+    SignalReceipt,
 )
 
 
@@ -437,3 +441,93 @@ class ReplyAdmin(ReadOnlyAdmin):
     list_select_related = ["incident"]
     search_fields = ["=incident__id", "text"]
     show_full_result_count = False
+
+
+# --- Automation (issue 14): loops, inbound mail, monitoring integrations ---
+
+
+@admin.register(FollowUpLoop)
+class FollowUpLoopAdmin(ReadOnlyAdmin):
+    list_display = [
+        "__str__",
+        "audience",
+        "priority",
+        "cadence_minutes",
+        "next_due_at",
+        "sent_count",
+        "unanswered_count",
+        "stopped_at",
+    ]
+    list_filter = ["audience", "priority"]
+    list_select_related = ["incident", "party"]
+    search_fields = ["=incident__id", "party__name"]
+    show_full_result_count = False
+
+
+@admin.register(InboundMail)
+class InboundMailAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "status", "matched_by", "incident", "received_at"]
+    list_filter = ["status", "source"]
+    list_select_related = ["incident"]
+    search_fields = ["from_address", "subject", "=incident__id"]
+    show_full_result_count = False
+
+
+@admin.register(SignalReceipt)
+class SignalReceiptAdmin(ReadOnlyAdmin):
+    list_display = ["signal", "dedup_key", "incident", "opened_incident", "received_at"]
+    list_filter = ["opened_incident", "signal"]
+    list_select_related = ["signal", "incident"]
+    search_fields = ["dedup_key", "=incident__id"]
+    show_full_result_count = False
+
+
+class MonitoringIntegrationForm(PortalModelForm):
+    class Meta:
+        model = MonitoringIntegration
+        fields = ["name", "is_active", "rate_limit_per_minute"]
+
+
+@admin.register(MonitoringIntegration)
+class MonitoringIntegrationAdmin(PortalModelAdmin):
+    """Tokens are issued here and shown once; only their hash is stored."""
+
+    form = MonitoringIntegrationForm
+    list_display = [
+        "name",
+        "token_hint",
+        "is_active",
+        "rate_limit_per_minute",
+        "last_used_at",
+    ]
+    list_filter = ["is_active"]
+    search_fields = ["name"]
+    readonly_fields = ["token_hint", "last_used_at", "created_at"]
+    actions = ["issue_new_token"]
+
+    def _show_token(self, request, integration, token):
+        self.message_user(
+            request,
+            format_html(
+                "Token for {}: <code>{}</code> — copy it now; it is not shown "
+                "again. The monitoring system sends it as "
+                "<code>Authorization: Bearer …</code> to {}.",
+                integration.name,
+                token,
+                reverse("comms:signal_api"),
+            ),
+            messages.WARNING,
+        )
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        token = services.monitoring.issue_integration_token(integration=obj)
+        self._show_token(request, obj, token)
+
+    @admin.action(description="Issue a new token (the old one stops working)")
+    def issue_new_token(self, request, queryset):
+        for integration in queryset:
+            token = services.monitoring.issue_integration_token(integration=integration)
+            self._show_token(request, integration, token)

@@ -15,6 +15,8 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.utils.module_loading import import_string
 
+from . import mail_threads
+
 logger = logging.getLogger(__name__)
 
 
@@ -45,11 +47,15 @@ class EmailChannel:
         # A stable Message-ID (one per recipient) lets mail systems drop a
         # duplicate if a retry ever resends what a dead worker had handed over.
         suffix = f"-{position + 1}" if position else ""
+        # Replies thread back by this Message-ID, or by the signed reply
+        # address where one is configured (comms/mail_threads.py).
+        reply_to = mail_threads.reply_address(message.pk)
         email = EmailMessage(
             subject=message.subject,
             body=message.body,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=to,
+            reply_to=[reply_to] if reply_to else None,
             headers={
                 "Message-ID": f"<switchboard-message-{message.pk}{suffix}@"
                 f"{settings.EMAIL_MESSAGE_ID_DOMAIN}>",

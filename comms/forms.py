@@ -156,3 +156,33 @@ class ApprovalForm(PortalForm):
 
 class RejectionForm(PortalForm):
     reason = forms.CharField(max_length=300)
+
+
+# --- Automation (issue 14): triage of unmatched e-mail ---
+
+
+class AttachMailForm(PortalForm):
+    incident = forms.CharField(
+        max_length=20,
+        label="Incident",
+        help_text="Its reference (INC-00042) or number.",
+    )
+    sender_kind = forms.ChoiceField(choices=Reply.From.choices, label="From")
+    party = forms.ModelChoiceField(
+        queryset=ExternalParty.objects.filter(is_active=True),
+        required=False,
+        label="Partner or vendor",
+        empty_label="—",
+    )
+
+    def clean_incident(self):
+        text = self.cleaned_data["incident"].strip().upper().removeprefix("INC-")
+        if not text.isdigit():
+            raise forms.ValidationError(
+                "Give the incident's reference, e.g. INC-00042.", code="bad_reference"
+            )
+        return int(text)
+
+
+class DismissMailForm(PortalForm):
+    note = forms.CharField(max_length=300, label="Why set it aside")

@@ -468,3 +468,285 @@ class Reply(models.Model):
 
     def __str__(self):
         return f"{self.get_sender_kind_display()} reply on {self.received_at:%Y-%m-%d}"
+
+
+# --- Automation (issue 14): follow-up loops, replies by e-mail, signals ---
+
+
+class FollowUpLoop(models.Model):
+    """The recurring follow-up one audience (or one party) is owed.
+
+    Opened, re-timed and stopped by comms' sweep from the incident's state;
+    a logged reply pushes the next follow-up one cadence past the reply.
+    """
+
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.PROTECT, related_name="follow_up_loops"
+    )
+    audience = models.CharField(max_length=20, choices=Audience.choices)
+    party = models.ForeignKey(
+        ExternalParty,
+        on_delete=models.PROTECT,
+        related_name="follow_up_loops",
+        null=True,
+        blank=True,
+    )
+    # The priority and policy the cadence was taken from, so a change of
+    # either is found by one query and the loop re-timed.
+    priority = models.CharField(max_length=2, choices=Priority.choices)
+    policy = models.ForeignKey(
+        "incidents.Policy", on_delete=models.PROTECT, related_name="+"
+    )
+    cadence_minutes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Empty: as needed (no automatic follow-up)."
+    )
+    started_at = models.DateTimeField()
+    next_due_at = models.DateTimeField(null=True, blank=True)
+    slots_fired = models.PositiveIntegerField(default=0)
+    sent_count = models.PositiveIntegerField(
+        default=0, help_text="Follow-ups that went out (or wait to go out)."
+    )
+    unanswered_count = models.PositiveIntegerField(
+        default=0, help_text="Follow-ups sent since the party last replied."
+    )
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    last_reply_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    stop_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["next_due_at", "id"]
+        permissions = [
+            ("view_operations", "Can see the automation operations page"),
+        ]
+        indexes = [
+            # The sweep: running loops whose next follow-up has come.
+            models.Index(
+                fields=["next_due_at"],
+                condition=Q(stopped_at__isnull=True),
+                name="loop_due_idx",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "audience"],
+                condition=Q(party__isnull=True),
+                name="%(app_label)s_%(class)s_one_per_audience",
+            ),
+            models.UniqueConstraint(
+                fields=["incident", "audience", "party"],
+                condition=Q(party__isnull=False),
+                name="%(app_label)s_%(class)s_one_per_party",
+            ),
+            models.CheckConstraint(
+                condition=Q(party__isnull=True)
+                | Q(audience__in=[Audience.PARTNER, Audience.VENDOR]),
+                name="%(app_label)s_%(class)s_party_only_external",
+            ),
+        ]
+
+    def __str__(self):
+        who = self.party.name if self.party_id else self.get_audience_display()
+        return f"{who} follow-ups on incident {self.incident_id}"
+
+    @property
+    def is_running(self) -> bool:
+        return self.stopped_at is None
+
+
+class FollowUpSlot(models.Model):
+    """One follow-up of a loop; the unique (loop, number) makes it fire once."""
+
+    loop = models.ForeignKey(
+        FollowUpLoop, on_delete=models.PROTECT, related_name="slots"
+    )
+    number = models.PositiveIntegerField()
+    due_at = models.DateTimeField()
+    fired_at = models.DateTimeField()
+    missed = models.PositiveIntegerField(
+        default=0, help_text="Slots that passed unfired (downtime) and were merged."
+    )
+    message = models.ForeignKey(
+        Message, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    outcome = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["loop", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["loop", "number"], name="%(app_label)s_%(class)s_once"
+            )
+        ]
+
+    def __str__(self):
+        return f"slot {self.number} of {self.loop}"
+
+
+class SweepHeartbeat(models.Model):
+    """When the sweep last ran, so the operations page can tell it is alive.
+
+    One row (pk 1), written by comms' due work on every real sweep.
+    """
+
+    last_sweep_at = models.DateTimeField()
+    summary = models.JSONField(default=dict, blank=True)
+
+    def __str__(self):
+        return f"last sweep {self.last_sweep_at:%Y-%m-%d %H:%M:%S}"
+
+
+class InboundMail(models.Model):
+    """An e-mail that reached the portal, matched to its incident or not.
+
+    Nothing is dropped: mail that cannot be threaded waits on the triage
+    list until a person attaches it to an incident or sets it aside.
+    """
+
+    class Source(models.TextChoices):
+        SMTP = "smtp", "SMTP receiver"
+        WEBHOOK = "webhook", "Inbound-mail webhook"
+
+    class Status(models.TextChoices):
+        MATCHED = "matched", "Landed on its incident"
+        UNMATCHED = "unmatched", "Waiting for triage"
+        DISMISSED = "dismissed", "Set aside"
+
+    source = models.CharField(max_length=10, choices=Source.choices)
+    message_id = models.CharField(max_length=300, blank=True)
+    in_reply_to = models.CharField(max_length=300, blank=True)
+    references = models.TextField(blank=True)
+    from_address = models.CharField(max_length=320)
+    from_name = models.CharField(max_length=200, blank=True)
+    to_addresses = models.JSONField(default=list, blank=True)
+    subject = models.CharField(max_length=300, blank=True)
+    text = models.TextField(blank=True)
+    received_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices)
+    matched_by = models.CharField(
+        max_length=40, blank=True, help_text="Header, reply address or a person."
+    )
+    incident = models.ForeignKey(
+        "incidents.Incident",
+        on_delete=models.PROTECT,
+        related_name="inbound_mail",
+        null=True,
+        blank=True,
+    )
+    reply = models.OneToOneField(
+        Reply, on_delete=models.PROTECT, related_name="mail", null=True, blank=True
+    )
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    handled_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = "inbound e-mail"
+        verbose_name_plural = "inbound e-mail"
+        permissions = [
+            ("triage_inbound_mail", "Can attach or set aside unmatched e-mail"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-received_at"], name="inbound_status_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["matched", "unmatched", "dismissed"]),
+                name="%(app_label)s_%(class)s_status_valid",
+            ),
+            # A provider retrying a webhook, or a resent SMTP delivery, must
+            # not log the same reply twice.
+            models.UniqueConstraint(
+                fields=["message_id"],
+                condition=~Q(message_id=""),
+                name="%(app_label)s_%(class)s_once_per_message_id",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.from_address}: {self.subject or '(no subject)'}"
+
+
+class MonitoringIntegration(models.Model):
+    """A monitoring system allowed to post signals, with its own token.
+
+    Only a SHA-256 hash of the token is kept; the admin shows the token once
+    when it is issued.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    token_hint = models.CharField(
+        max_length=12, editable=False, help_text="The token's first characters."
+    )
+    is_active = models.BooleanField(default=True)
+    rate_limit_per_minute = models.PositiveIntegerField(
+        default=120, help_text="Signals accepted per minute; more get 429."
+    )
+    # The rate window: one row per integration, updated conditionally, so
+    # the limit holds across every web worker without a shared cache.
+    window_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    window_count = models.PositiveIntegerField(default=0, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class SignalKey(models.Model):
+    """The incident a dedup key currently points at; locked while a signal lands."""
+
+    key = models.CharField(max_length=200, unique=True)
+    incident = models.ForeignKey(
+        "incidents.Incident",
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return self.key
+
+
+class SignalReceipt(models.Model):
+    """One signal a monitoring system posted, and what it did."""
+
+    integration = models.ForeignKey(
+        MonitoringIntegration, on_delete=models.PROTECT, related_name="receipts"
+    )
+    signal = models.ForeignKey(
+        "incidents.Signal", on_delete=models.PROTECT, related_name="receipts"
+    )
+    dedup_key = models.CharField(max_length=200)
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.PROTECT, related_name="signal_receipts"
+    )
+    opened_incident = models.BooleanField()
+    description = models.TextField()
+    affected = models.JSONField(default=list, blank=True)
+    unknown_customers = models.JSONField(default=list, blank=True)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            models.Index(fields=["dedup_key", "-received_at"], name="signal_key_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.signal_id} {self.dedup_key}"

@@ -2,8 +2,9 @@
 
 import datetime as dt
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, F, Max, Q, QuerySet
 from django.db.models.functions import Coalesce
+from django_q.models import Schedule
 
 from incidents.models import AffectedCustomer, Incident, PolicyTarget
 
@@ -13,11 +14,15 @@ from .models import (
     ChatRoute,
     DeliveryRule,
     ExternalParty,
+    FollowUpLoop,
+    FollowUpSlot,
+    InboundMail,
     Message,
     MessageTemplate,
     Reply,
     Situation,
     Stage,
+    SweepHeartbeat,
 )
 
 
@@ -472,3 +477,90 @@ def failed_deliveries(*, owner=None) -> QuerySet:
     if owner is not None:
         failed = failed.filter(Q(incident__owner=owner) | Q(created_by=owner))
     return failed.select_related("incident").order_by("-created_at", "-id")
+
+
+# --- Automation (issue 14): follow-up loops, inbound mail, operations ---
+
+PARTY_AUDIENCES = (Audience.PARTNER, Audience.VENDOR)
+
+
+def silent_party_loops(*, after_follow_ups: int = 2) -> QuerySet:
+    """Return running partner and vendor loops unanswered after N follow-ups.
+
+    For the escalation rules ("partner silent after 2 follow-ups", 000
+    part 7): each row's ``unanswered_count`` and ``last_sent_at`` say how
+    long the party has been silent; a reply sets the count back to zero.
+    The escalation side keeps its own record of what it already did.
+    """
+    return (
+        FollowUpLoop.objects.filter(
+            stopped_at__isnull=True,
+            audience__in=PARTY_AUDIENCES,
+            unanswered_count__gte=after_follow_ups,
+        )
+        .select_related("incident", "party")
+        .order_by("last_sent_at", "id")
+    )
+
+
+def incident_loops(incident: Incident) -> QuerySet:
+    """Return an incident's follow-up loops, running first."""
+    return (
+        FollowUpLoop.objects.filter(incident=incident)
+        .select_related("party")
+        .order_by(F("stopped_at").desc(nulls_first=True), "audience", "id")
+    )
+
+
+def unmatched_mail() -> QuerySet:
+    """Return e-mail that found no incident, newest first, for triage."""
+    return InboundMail.objects.filter(status=InboundMail.Status.UNMATCHED).order_by(
+        "-received_at", "-id"
+    )
+
+
+def unmatched_mail_count() -> int:
+    return InboundMail.objects.filter(status=InboundMail.Status.UNMATCHED).count()
+
+
+OVERDUE_GRACE = dt.timedelta(minutes=2)
+
+
+def follow_ups_due_between(start, end) -> QuerySet:
+    """Return running loops whose next follow-up falls in [start, end)."""
+    return (
+        FollowUpLoop.objects.filter(
+            stopped_at__isnull=True, next_due_at__gte=start, next_due_at__lt=end
+        )
+        .select_related("incident", "party")
+        .order_by("next_due_at", "id")
+    )
+
+
+def overdue_follow_ups(now) -> QuerySet:
+    """Return running loops still unfired past their due time (and a grace)."""
+    return (
+        FollowUpLoop.objects.filter(
+            stopped_at__isnull=True, next_due_at__lt=now - OVERDUE_GRACE
+        )
+        .select_related("incident", "party")
+        .order_by("next_due_at", "id")
+    )
+
+
+def failed_follow_ups() -> QuerySet:
+    """Return follow-up slots that produced no message, newest first."""
+    return (
+        FollowUpSlot.objects.filter(message__isnull=True)
+        .select_related("loop__incident", "loop__party")
+        .order_by("-fired_at", "-id")
+    )
+
+
+def last_sweep() -> SweepHeartbeat | None:
+    return SweepHeartbeat.objects.filter(pk=1).first()
+
+
+def sweep_schedules() -> list:
+    """Return the django-q2 schedules that run the sweep (exactly one is right)."""
+    return list(Schedule.objects.filter(func="portal.tasks.run_due_work"))

@@ -27,4 +27,15 @@ urlpatterns = [
         plan_views.communication_plan_start,
         name="plan_start",
     ),
+    # Automation (issue 14): replies by e-mail.
+    path("inbound/mail/", views.inbound_mail_webhook, name="inbound_mail_webhook"),
+    path("mail/unmatched/", views.inbound_mail_triage, name="inbound_mail"),
+    path("mail/<int:mail_pk>/attach/", views.inbound_mail_attach, name="attach_mail"),
+    path(
+        "mail/<int:mail_pk>/dismiss/", views.inbound_mail_dismiss, name="dismiss_mail"
+    ),
+    path("replies/<int:reply_pk>/confirm/", views.reply_confirm, name="confirm_reply"),
+    # Automation (issue 14): monitoring signals.
+    path("api/signals/", views.signal_receive, name="signal_api"),
+    path("operations/", views.operations, name="operations"),
 ]

@@ -1,25 +1,43 @@
+import datetime as dt
+import hmac
+import json
+
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.timesince import timesince
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from incidents.models import Incident
+from incidents.pagination import CappedCountPaginator
 from incidents.selectors import incident_clocks, overall_clock_state
 from incidents.sla import CLOCK_STATE_LABELS
 
-from . import selectors, services
+from . import mail_threads, selectors, services
 from .catalogue import reader_context
-from .forms import ApprovalForm, ComposeForm, RejectionForm, ReplyForm
+from .forms import (
+    ApprovalForm,
+    AttachMailForm,
+    ComposeForm,
+    DismissMailForm,
+    RejectionForm,
+    ReplyForm,
+)
 from .models import (
     Audience,
     Channel,
     ExternalParty,
+    InboundMail,
     Message,
     MessageTemplate,
     MessageTemplateVersion,
+    Reply,
     Situation,
     Stage,
 )
@@ -46,6 +64,7 @@ def incident_messages(request, pk):
             "messages_list": selectors.incident_messages(incident),
             "replies": incident.replies.select_related("party", "logged_by"),
             "reply_form": ReplyForm(),
+            "loops": selectors.incident_loops(incident),
         },
     )
 
@@ -400,6 +419,7 @@ def reply_log(request, pk):
             "messages_list": selectors.incident_messages(incident),
             "replies": incident.replies.select_related("party", "logged_by"),
             "reply_form": form,
+            "loops": selectors.incident_loops(incident),
         },
         status=400,
     )
@@ -463,3 +483,284 @@ def message_reject(request, message_pk):
         lambda m: "Rejected; the author will see your reason on the incident.",
     )
     return redirect(reverse("comms:approvals"))
+
+
+# --- Automation (issue 14): replies by e-mail ---
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+def inbound_mail_webhook(request):
+    """Take one e-mail as an inbound-mail provider posts it (JSON)."""
+    secret = settings.INBOUND_MAIL_SECRET
+    if not secret:
+        return JsonResponse(
+            {"error": "Inbound mail is not configured on this portal."}, status=503
+        )
+    given = request.headers.get("X-Switchboard-Secret") or request.GET.get("secret", "")
+    if not hmac.compare_digest(given.encode(), secret.encode()):
+        return JsonResponse({"error": "Wrong or missing shared secret."}, status=403)
+    try:
+        payload = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return JsonResponse({"error": "The body is not valid JSON."}, status=400)
+    try:
+        parsed = mail_threads.parse_provider_json(payload)
+    except mail_threads.UnreadablePayload as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    mail = services.receive_email(parsed=parsed, source=InboundMail.Source.WEBHOOK)
+    return JsonResponse(
+        {
+            "id": mail.pk,
+            "status": mail.status,
+            "incident": mail.incident.reference if mail.incident_id else None,
+        }
+    )
+
+
+@require_GET
+@permission_required("comms.view_inboundmail", raise_exception=True)
+def inbound_mail_triage(request):
+    page = CappedCountPaginator(selectors.unmatched_mail(), 25).get_page(
+        request.GET.get("page")
+    )
+    attach_form = AttachMailForm()
+    return render(
+        request,
+        "comms/inbound_mail_triage.html",
+        {
+            "page": page,
+            # Listed once: the form is repeated on every card.
+            "sender_choices": list(attach_form.fields["sender_kind"].choices),
+            "party_choices": list(attach_form.fields["party"].choices),
+        },
+    )
+
+
+def _triage_action(request, mail_pk, action, success):
+    mail = get_object_or_404(InboundMail, pk=mail_pk)
+    try:
+        action(mail)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, success)
+    return redirect("comms:inbound_mail")
+
+
+@require_POST
+@permission_required("comms.triage_inbound_mail", raise_exception=True)
+def inbound_mail_attach(request, mail_pk):
+    form = AttachMailForm(request.POST)
+    if not form.is_valid():
+        messages.error(
+            request, " ".join(e for errors in form.errors.values() for e in errors)
+        )
+        return redirect("comms:inbound_mail")
+    incident = Incident.objects.filter(pk=form.cleaned_data["incident"]).first()
+    if incident is None:
+        messages.error(request, "No incident has that reference.")
+        return redirect("comms:inbound_mail")
+    return _triage_action(
+        request,
+        mail_pk,
+        lambda mail: services.attach_inbound_mail(
+            mail=mail,
+            actor=request.user,
+            incident=incident,
+            sender_kind=form.cleaned_data["sender_kind"],
+            party=form.cleaned_data["party"],
+        ),
+        f"Added to {incident.reference} as a reply.",
+    )
+
+
+@require_POST
+@permission_required("comms.triage_inbound_mail", raise_exception=True)
+def inbound_mail_dismiss(request, mail_pk):
+    form = DismissMailForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say why the e-mail is set aside.")
+        return redirect("comms:inbound_mail")
+    return _triage_action(
+        request,
+        mail_pk,
+        lambda mail: services.dismiss_inbound_mail(
+            mail=mail, actor=request.user, note=form.cleaned_data["note"]
+        ),
+        "Set aside.",
+    )
+
+
+@require_POST
+@permission_required("comms.add_reply", raise_exception=True)
+def reply_confirm(request, reply_pk):
+    reply = get_object_or_404(Reply, pk=reply_pk)
+    try:
+        services.confirm_customer_reply(reply=reply, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Marked: the customer confirmed the fix.")
+    return redirect("comms:incident_messages", reply.incident_id)
+
+
+# --- Automation (issue 14): monitoring signals API ---
+
+SIGNAL_FIELDS = {
+    "signal": (str, True, 20),
+    "dedup_key": (str, True, 200),
+    "description": (str, True, 5000),
+    "title": (str, False, 200),
+    "category": (str, False, 60),
+}
+MAX_CUSTOMERS = 5000
+
+
+def _json_error(message: str, status: int, **more) -> JsonResponse:
+    return JsonResponse({"error": message, **more}, status=status)
+
+
+def _signal_fields(payload) -> tuple[dict, dict]:
+    """Return the signal's fields and the errors of a malformed payload."""
+    if not isinstance(payload, dict):
+        return {}, {"body": "Post one JSON object."}
+    fields, errors = {}, {}
+    for name, (kind, required, limit) in SIGNAL_FIELDS.items():
+        value = payload.get(name, "")
+        if not isinstance(value, kind):
+            errors[name] = "Must be text."
+        elif required and not value.strip():
+            errors[name] = "Required."
+        elif len(value) > limit or "\x00" in value:
+            errors[name] = f"At most {limit} characters, no NUL."
+        else:
+            fields[name] = value.strip()
+    customers = payload.get("customers", [])
+    if not isinstance(customers, list) or not all(
+        isinstance(c, str) and 0 < len(c) <= 254 for c in customers
+    ):
+        errors["customers"] = "A list of account ids or e-mail addresses."
+    elif len(customers) > MAX_CUSTOMERS:
+        errors["customers"] = f"At most {MAX_CUSTOMERS} customers per signal."
+    else:
+        fields["customers"] = customers
+    return fields, errors
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+def signal_receive(request):
+    """Take a monitoring signal: open a proactive incident or join the open one.
+
+    Authenticated by the integration's token (``Authorization: Bearer …``);
+    every refusal is a 4xx with a JSON ``error``.
+    """
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    integration = (
+        services.monitoring.integration_for_token(token.strip())
+        if scheme.lower() in ("bearer", "token")
+        else None
+    )
+    if integration is None:
+        response = _json_error("Missing or unknown integration token.", 401)
+        response["WWW-Authenticate"] = "Bearer"
+        return response
+    if not services.monitoring.take_rate_slot(
+        integration=integration, now=timezone.now()
+    ):
+        response = _json_error(
+            f"More than {integration.rate_limit_per_minute} signals this minute; "
+            "retry in a minute.",
+            429,
+        )
+        response["Retry-After"] = "60"
+        return response
+    try:
+        payload = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return _json_error("The body is not valid JSON.", 400)
+    fields, errors = _signal_fields(payload)
+    if errors:
+        return _json_error("The signal is malformed.", 400, fields=errors)
+    try:
+        outcome = services.monitoring.receive_signal(
+            integration=integration,
+            code=fields["signal"],
+            dedup_key=fields["dedup_key"],
+            description=fields["description"],
+            customers=fields["customers"],
+            title=fields.get("title", ""),
+            category=fields.get("category", ""),
+        )
+    except ValidationError as exc:
+        return _json_error(
+            " ".join(exc.messages), 422, code=getattr(exc, "code", None) or "invalid"
+        )
+    incident = outcome.incident
+    return JsonResponse(
+        {
+            "incident": incident.reference,
+            "url": request.build_absolute_uri(incident.get_absolute_url()),
+            "opened": outcome.opened,
+            "systemic": incident.is_systemic,
+            "priority": incident.priority,
+            "unknown_customers": outcome.receipt.unknown_customers,
+        },
+        status=201 if outcome.opened else 200,
+    )
+
+
+# --- Automation (issue 14): the operations page ---
+
+OPERATIONS_ROWS = 50
+
+
+@require_GET
+@permission_required("comms.view_operations", raise_exception=True)
+def operations(request):
+    """What the cluster will fire, what it missed, and whether it is alive."""
+    now = timezone.now()
+    upcoming = selectors.follow_ups_due_between(now, now + dt.timedelta(hours=24))
+    overdue = selectors.overdue_follow_ups(now)
+    heartbeat = selectors.last_sweep()
+    schedules = selectors.sweep_schedules()
+    stale_after = dt.timedelta(seconds=settings.SWEEP_STALE_SECONDS)
+    warnings = []
+    if heartbeat is None:
+        warnings.append(
+            "No sweep has ever run: start the cluster (manage.py qcluster)."
+        )
+    elif heartbeat.last_sweep_at < now - stale_after:
+        warnings.append(
+            f"The last sweep ran {timesince(heartbeat.last_sweep_at, now)} ago: the "
+            "cluster looks dead. Follow-ups and deliveries wait until it runs."
+        )
+    if not schedules:
+        warnings.append("No schedule runs the sweep; run manage.py migrate.")
+    elif len(schedules) > 1:
+        warnings.append(
+            f"{len(schedules)} schedules run the sweep; delete all but one in the "
+            "admin (slots still fire once, but the cluster does double work)."
+        )
+    return render(
+        request,
+        "comms/operations.html",
+        {
+            "now": now,
+            "upcoming": upcoming[:OPERATIONS_ROWS],
+            "upcoming_count": upcoming.order_by()[:1001].count(),
+            "overdue": overdue[:OPERATIONS_ROWS],
+            "overdue_count": overdue.order_by()[:1001].count(),
+            "failed_deliveries": selectors.failed_deliveries()[:20],
+            "failed_follow_ups": selectors.failed_follow_ups()[:20],
+            "unmatched_mail": selectors.unmatched_mail_count(),
+            "heartbeat": heartbeat,
+            "schedules": schedules,
+            "warnings": warnings,
+        },
+    )

@@ -205,6 +205,11 @@ class PolicyAdmin(FriendlyFieldsMixin, PortalModelAdmin):
         ),
         ("Closing", {"fields": ["archive_after_days"]}),
         ("Writing", {"fields": ["language_standards", "post_incident_tone"]}),
+        # Automation (issue 14).
+        (
+            "Replies and signals",
+            {"fields": ["confirmation_keywords", "systemic_threshold"]},
+        ),
     ]
 
     def get_queryset(self, request):
@@ -286,8 +291,9 @@ class CategoryAdmin(PortalModelAdmin):
 
 @admin.register(Signal)
 class SignalAdmin(PortalModelAdmin):
-    list_display = ["code", "description", "is_active"]
-    list_filter = ["is_active"]
+    list_display = ["code", "description", "priority", "category", "is_active"]
+    list_filter = ["is_active", "priority"]
+    list_select_related = ["category"]
     search_fields = ["code", "description"]
 
 

@@ -144,6 +144,18 @@ class Policy(models.Model):
         "many days after closing, and become read-only (000: archive after "
         "close).",
     )
+    # Automation (issue 14): replies by e-mail and monitoring signals.
+    confirmation_keywords = models.TextField(
+        blank=True,
+        help_text="Words in a customer's e-mailed reply that count as "
+        "confirming the fix, one per line (e.g. it works, all good). Empty: "
+        "a person always ticks “customer confirmed” after reading the reply.",
+    )
+    systemic_threshold = models.PositiveIntegerField(
+        default=10,
+        help_text="A monitoring signal affecting more customers than this "
+        "opens (or turns) its incident into a systemic one.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -352,6 +364,22 @@ class Signal(models.Model):
         validators=[RegexValidator(r"^SIG-\d{3}$", "Codes look like SIG-001.")],
     )
     description = models.CharField(max_length=200)
+    # Automation (issue 14): what an incident opened by this signal gets.
+    priority = models.CharField(
+        max_length=2,
+        choices=Priority.choices,
+        default=Priority.P3,
+        help_text="Priority of an incident this signal opens.",
+    )
+    category = models.ForeignKey(
+        "Category",
+        on_delete=models.PROTECT,
+        related_name="signals",
+        null=True,
+        blank=True,
+        help_text="Category of an incident this signal opens; the monitoring "
+        "system may name another.",
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:

@@ -46,6 +46,9 @@ AGENT = [
     "incidents.change_securityresponse",
     "incidents.flag_security_incident",
     "incidents.view_regulatoryregime",
+    # Automation (issue 14): work the unmatched-mail triage list.
+    "comms.view_inboundmail",
+    "comms.triage_inbound_mail",
 ]
 # Senior agents work carrier escalations, which need the old carrier's
 # account number in full.
@@ -61,6 +64,8 @@ MANAGER = [
     "incidents.publish_postmortem",
     "incidents.approve_communicationplan",
     "incidents.record_legal_approval",
+    # Automation (issue 14): the operations page.
+    "comms.view_operations",
 ]
 VP = MANAGER
 

@@ -252,6 +252,17 @@ SURVEY_BASE_URL = env("SURVEY_BASE_URL", default="")
 # The metrics dashboard refuses ranges longer than this (days).
 METRICS_MAX_RANGE_DAYS = env.int("METRICS_MAX_RANGE_DAYS", default=400)
 
+# Automation (issue 14): replies by e-mail and monitoring signals.
+# Shared secret the inbound-mail webhook must present (empty: webhook off).
+INBOUND_MAIL_SECRET = env("INBOUND_MAIL_SECRET", default="")
+# replies@example.com: e-mails ask for replies at replies+<signed id>@…
+# so replies thread even when a mail client drops In-Reply-To.
+INBOUND_REPLY_ADDRESS = env("INBOUND_REPLY_ADDRESS", default="")
+RECEIVE_MAIL_HOST = env("RECEIVE_MAIL_HOST", default="127.0.0.1")
+RECEIVE_MAIL_PORT = env.int("RECEIVE_MAIL_PORT", default=8025)
+# The operations page warns when the sweep has not run for this long.
+SWEEP_STALE_SECONDS = env.int("SWEEP_STALE_SECONDS", default=300)
+
 # django-q2: the ORM broker needs no extra server; REDIS_URL switches to Redis
 # when one cluster machine is not enough.
 Q_CLUSTER = {

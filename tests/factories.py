@@ -227,3 +227,43 @@ def start_test_plan(incident, actor):
     return services.start_communication_plan(
         incident=incident, actor=actor, prefill=plan_prefill(incident)
     )
+
+
+# --- Automation (issue 14): follow-up loops, inbound mail, signals ---
+
+
+class ExternalPartyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "comms.ExternalParty"
+        django_get_or_create = ["name"]
+
+    kind = "partner"
+    name = factory.Sequence(lambda n: f"Carrier {n}")
+    support_email = factory.Sequence(lambda n: f"support{n}@carrier.example")
+    escalation_email = factory.Sequence(lambda n: f"escalations{n}@carrier.example")
+    domains = "carrier.example"
+
+
+def notify_party(incident, party, actor=None):
+    """Send the partner's first notification, which starts its follow-ups."""
+    return send_test_message(
+        incident,
+        actor,
+        audience=party.kind,
+        stage="creation",
+        follow_up_number=None,
+        party=party,
+        recipients=[party.support_email],
+        subject=f"Incident {incident.reference}: please investigate",
+        body="Please look into this.",
+    )
+
+
+def monitoring_token(name="Monitoring", **fields):
+    """Create a monitoring integration and return (integration, token)."""
+    from comms import services as comms_services
+    from comms.models import MonitoringIntegration
+
+    integration = MonitoringIntegration(name=name, **fields)
+    token = comms_services.monitoring.issue_integration_token(integration=integration)
+    return integration, token

@@ -3,12 +3,20 @@
 Split by subject (templates, messages); callers import from here.
 """
 
+# Automation (issue 14): follow-up loops.
+from . import inbound, loops, monitoring
+from .inbound import (
+    attach_inbound_mail,
+    confirm_customer_reply,
+    dismiss_inbound_mail,
+    receive_email,
+)
+from .loops import fire_follow_up, note_reply, record_sweep
 from .messages import (
     FACT_STAGES,
     approve_message,
     cancel_message,
     deliver_message,
-    due_work,
     log_reply,
     missing_resolution_facts,
     reject_message,
@@ -19,15 +27,36 @@ from .messages import (
     send_draft,
     send_message,
 )
+from .messages import due_work as message_due_work
 from .templates import check_template_source, preview_template, revise_template
+
+
+def due_work(now):
+    """Run comms' scheduled work: follow-up loops first, then deliveries.
+
+    Loops go first so a follow-up they queue is picked up by the same
+    sweep's delivery pass if its enqueued task is lost.
+    """
+    return {**loops.due_work(now), **message_due_work(now)}
+
 
 __all__ = [
     "FACT_STAGES",
     "approve_message",
+    "attach_inbound_mail",
+    "confirm_customer_reply",
+    "dismiss_inbound_mail",
+    "inbound",
+    "receive_email",
+    "record_sweep",
     "cancel_message",
     "check_template_source",
     "deliver_message",
     "due_work",
+    "fire_follow_up",
+    "loops",
+    "monitoring",
+    "note_reply",
     "log_reply",
     "missing_resolution_facts",
     "preview_template",

@@ -743,8 +743,13 @@ def log_reply(
     kind: str = Reply.Kind.REPLY,
     party: ExternalParty | None = None,
     sender_name: str = "",
+    by_email: bool = False,
 ) -> Reply:
-    """Record what a customer, partner or vendor answered."""
+    """Record what a customer, partner or vendor answered.
+
+    ``by_email``: the reply came in by e-mail and threaded itself (the
+    timeline says so instead of naming who logged it).
+    """
     now = timezone.now()
     received_at = received_at or now
     if not text.strip():
@@ -771,9 +776,12 @@ def log_reply(
     )
     incident_services.record_timeline_event(
         incident=incident,
-        kind=TimelineEvent.Kind.REPLY_LOGGED,
+        kind=TimelineEvent.Kind.REPLY_RECEIVED
+        if by_email
+        else TimelineEvent.Kind.REPLY_LOGGED,
         actor=actor,
         details={
+            "reply": reply.pk,
             "from": sender_kind,
             "party": party.name if party else "",
             "name": sender_name,
@@ -781,5 +789,15 @@ def log_reply(
             "received_at": received_at.isoformat(),
             "text": text.strip()[:500],
         },
+    )
+    # Imported here: the loops module sends through this one.
+    from .loops import note_reply
+
+    note_reply(
+        incident=incident,
+        sender_kind=sender_kind,
+        party=party,
+        received_at=received_at,
+        actor=actor,
     )
     return reply

@@ -606,7 +606,45 @@ class Command(BaseCommand):
             self._bulk_customers(customers)
         if incidents:
             self._bulk_incidents(incidents, users)
+        self._automation()
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
+
+    # Automation (issue 14): an integration, a signal's category, a piece of
+    # unmatched mail, and the incidents' follow-up loops (opened only: the
+    # cluster's first sweep fires what is due, so loading stays repeatable).
+    def _automation(self):
+        from comms import mail_threads
+        from comms import services as comms_services
+        from comms.models import InboundMail, MonitoringIntegration
+        from incidents.models import Category, Signal
+
+        Signal.objects.filter(code="SIG-002", category__isnull=True).update(
+            category=Category.objects.filter(slug="network").first(), priority="P2"
+        )
+        if not MonitoringIntegration.objects.filter(name="Demo monitoring").exists():
+            token = comms_services.monitoring.issue_integration_token(
+                integration=MonitoringIntegration(name="Demo monitoring")
+            )
+            self.stdout.write(
+                f"Monitoring token (shown once): {token}\n  curl -X POST "
+                f"-H 'Authorization: Bearer {token}' -H 'Content-Type: "
+                'application/json\' -d \'{"signal": "SIG-002", "dedup_key": '
+                '"tower-17", "description": "Data drops near tower 17", '
+                '"customers": ["ACC-1001"]}\' http://127.0.0.1:8000/api/signals/'
+            )
+        if not InboundMail.objects.filter(message_id="<demo-unmatched@example>"):
+            comms_services.receive_email(
+                parsed=mail_threads.ParsedMail(
+                    from_address="sam@customer.example",
+                    from_name="Sam",
+                    to_addresses=["support@switchboard.example"],
+                    subject="My phone still says no service",
+                    text="Hello, is anyone looking at this? My line is still down.",
+                    message_id="<demo-unmatched@example>",
+                ),
+                source=InboundMail.Source.SMTP,
+            )
+        comms_services.loops.open_missing_loops(timezone.now())
 
     def _users(self):
         User = get_user_model()

@@ -1,0 +1,239 @@
+"""E-mail that reaches the portal: thread it to its incident, or keep it for triage."""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from incidents import services as incident_services
+from incidents.models import Incident, TimelineEvent
+
+from .. import mail_threads
+from ..models import Audience, ExternalParty, InboundMail, Message, Reply
+from .messages import log_reply
+
+TEXT_LIMIT = 20_000
+
+
+def _threaded_message(parsed: mail_threads.ParsedMail) -> tuple[Message | None, str]:
+    """Return the portal message a reply answers, and how it was found."""
+    for pk in mail_threads.referenced_message_ids(
+        parsed.references, parsed.in_reply_to
+    ):
+        message = Message.objects.select_related("incident", "party").filter(pk=pk)
+        if message := message.first():
+            return message, "header"
+    pk = mail_threads.token_message_id(parsed.to_addresses)
+    if pk is not None:
+        message = (
+            Message.objects.select_related("incident", "party").filter(pk=pk).first()
+        )
+        if message is not None:
+            return message, "reply address"
+    return None, ""
+
+
+def _sender(
+    incident: Incident, message: Message | None, address: str
+) -> tuple[str, ExternalParty | None]:
+    """Return who wrote: the party the answered message went to, else by address."""
+    if (
+        message is not None
+        and message.audience in (Audience.PARTNER, Audience.VENDOR)
+        and message.party
+        and message.party.accepts_address(address)
+    ):
+        return message.party.kind, message.party
+    for party in ExternalParty.objects.filter(is_active=True):
+        if party.accepts_address(address):
+            return party.kind, party
+    return Reply.From.CUSTOMER, None
+
+
+def _confirms(incident: Incident, text: str) -> bool:
+    """Return whether the policy trusts a keyword in this reply as confirmation."""
+    keywords = [
+        line.strip().lower()
+        for line in incident.policy.confirmation_keywords.splitlines()
+        if line.strip()
+    ]
+    lowered = text.lower()
+    return any(keyword in lowered for keyword in keywords)
+
+
+def _land(
+    mail: InboundMail,
+    *,
+    incident: Incident,
+    message: Message | None,
+    actor,
+    matched_by: str,
+    sender_kind: str | None = None,
+    party: ExternalParty | None = None,
+) -> InboundMail:
+    if sender_kind is None:
+        sender_kind, party = _sender(incident, message, mail.from_address)
+    text = mail_threads.reply_text(mail.text) or mail.text.strip() or mail.subject
+    text = text or "(empty e-mail)"
+    kind = (
+        Reply.Kind.CONFIRMED
+        if sender_kind == Reply.From.CUSTOMER and _confirms(incident, text)
+        else Reply.Kind.REPLY
+    )
+    reply = log_reply(
+        incident=incident,
+        actor=actor,
+        sender_kind=sender_kind,
+        text=text[:TEXT_LIMIT],
+        received_at=mail.received_at,
+        kind=kind,
+        party=party,
+        sender_name=(mail.from_name or mail.from_address)[:120],
+        by_email=True,
+    )
+    mail.status = InboundMail.Status.MATCHED
+    mail.incident, mail.reply, mail.matched_by = incident, reply, matched_by
+    if actor is not None:
+        mail.handled_by, mail.handled_at = actor, timezone.now()
+    mail.save()
+    incident.refresh_from_db()
+    if (
+        incident.status == Incident.Status.CLOSED_PENDING
+        and sender_kind == Reply.From.CUSTOMER
+    ):
+        # 000 part 6: closed while waiting on the customer, reopened when
+        # they answer.
+        incident_services.reopen_incident(
+            incident=incident,
+            actor=actor,
+            reason="The customer replied by e-mail after it was closed pending "
+            "their answer.",
+        )
+    return mail
+
+
+@transaction.atomic
+def receive_email(
+    *, parsed: mail_threads.ParsedMail, source: str, received_at=None
+) -> InboundMail:
+    """Store an e-mail and land it on its incident as a reply, if it threads.
+
+    The same Message-ID twice (a provider retrying) is stored once. Mail
+    that names no message of ours waits on the triage list.
+    """
+    received_at = received_at or timezone.now()
+    message_id = parsed.message_id.strip()[:300]
+    if message_id:
+        existing = InboundMail.objects.filter(message_id=message_id).first()
+        if existing is not None:
+            return existing
+    mail = InboundMail(
+        source=source,
+        message_id=message_id,
+        in_reply_to=parsed.in_reply_to[:300],
+        references=parsed.references,
+        from_address=parsed.from_address[:320],
+        from_name=parsed.from_name[:200],
+        to_addresses=parsed.to_addresses,
+        subject=" ".join(parsed.subject.split())[:300],
+        text=parsed.text[:TEXT_LIMIT],
+        received_at=received_at,
+        status=InboundMail.Status.UNMATCHED,
+    )
+    try:
+        with transaction.atomic():
+            mail.save()
+    except IntegrityError:
+        return InboundMail.objects.get(message_id=message_id)
+    message, matched_by = _threaded_message(parsed)
+    if message is None:
+        return mail
+    return _land(
+        mail,
+        incident=message.incident,
+        message=message,
+        actor=None,
+        matched_by=matched_by,
+    )
+
+
+def _triageable(mail: InboundMail, actor) -> InboundMail:
+    if not actor.has_perm("comms.triage_inbound_mail"):
+        raise PermissionDenied("You may not triage inbound e-mail.")
+    mail = InboundMail.objects.select_for_update().get(pk=mail.pk)
+    if mail.status != InboundMail.Status.UNMATCHED:
+        raise ValidationError(
+            "This e-mail was already handled.", code="already_handled"
+        )
+    return mail
+
+
+@transaction.atomic
+def attach_inbound_mail(
+    *,
+    mail: InboundMail,
+    actor,
+    incident: Incident,
+    sender_kind: str = "",
+    party: ExternalParty | None = None,
+) -> InboundMail:
+    """Land an unmatched e-mail on the incident a person picked."""
+    mail = _triageable(mail, actor)
+    if sender_kind in (Reply.From.PARTNER, Reply.From.VENDOR) and party is None:
+        raise ValidationError(
+            {"party": ValidationError(f"Pick the {sender_kind}.", code="party")}
+        )
+    return _land(
+        mail,
+        incident=incident,
+        message=None,
+        actor=actor,
+        matched_by="person",
+        sender_kind=sender_kind or None,
+        party=party,
+    )
+
+
+@transaction.atomic
+def dismiss_inbound_mail(*, mail: InboundMail, actor, note: str) -> InboundMail:
+    """Set an unmatched e-mail aside (spam, out of office), saying why."""
+    mail = _triageable(mail, actor)
+    if not note.strip():
+        raise ValidationError(
+            {"note": ValidationError("Say why it is set aside.", code="note")}
+        )
+    mail.status = InboundMail.Status.DISMISSED
+    mail.note = note.strip()[:300]
+    mail.handled_by, mail.handled_at = actor, timezone.now()
+    mail.save()
+    return mail
+
+
+@transaction.atomic
+def confirm_customer_reply(*, reply: Reply, actor) -> Reply:
+    """Record a person's reading that the customer's reply confirms the fix."""
+    if not actor.has_perm("comms.add_reply"):
+        raise PermissionDenied("You may not log replies.")
+    reply = (
+        Reply.objects.select_for_update().select_related("incident").get(pk=reply.pk)
+    )
+    if reply.sender_kind != Reply.From.CUSTOMER:
+        raise ValidationError(
+            "Only the customer can confirm the fix.", code="not_customer"
+        )
+    if reply.kind == Reply.Kind.CONFIRMED:
+        raise ValidationError("Already marked as confirmed.", code="already_confirmed")
+    reply.kind = Reply.Kind.CONFIRMED
+    reply.save(update_fields=["kind"])
+    incident_services.record_timeline_event(
+        incident=reply.incident,
+        kind=TimelineEvent.Kind.REPLY_LOGGED,
+        actor=actor,
+        details={
+            "from": reply.sender_kind,
+            "confirmed": True,
+            "reply": reply.pk,
+            "received_at": reply.received_at.isoformat(),
+            "text": "Marked as confirming the fix.",
+        },
+    )
+    return reply

@@ -1,0 +1,219 @@
+"""Monitoring signals open proactive incidents, or join the one already open.
+
+000 part 1: a proactive signal (SIG-001 … SIG-010) starts the incident
+flow; part 7: related signals merge into one communication. Signals that
+share a dedup key land on one open incident, whatever their SIG code; the
+incident turns systemic once more customers are affected than its
+policy's threshold.
+"""
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from incidents import services as incident_services
+from incidents.models import Category, Customer, Incident, Signal, TimelineEvent
+
+from ..models import MonitoringIntegration, SignalKey, SignalReceipt
+
+TOKEN_PREFIX = "sbm_"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def issue_integration_token(*, integration: MonitoringIntegration) -> str:
+    """Give the integration a new token and return it (shown once, kept hashed)."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    integration.token_hash = hash_token(token)
+    integration.token_hint = token[:10]
+    if integration.pk:
+        integration.save(update_fields=["token_hash", "token_hint"])
+    else:
+        integration.save()
+    return token
+
+
+def integration_for_token(token: str) -> MonitoringIntegration | None:
+    """Return the active integration this token belongs to, if any."""
+    if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    return MonitoringIntegration.objects.filter(
+        token_hash=hash_token(token), is_active=True
+    ).first()
+
+
+def take_rate_slot(*, integration: MonitoringIntegration, now: dt.datetime) -> bool:
+    """Count one request against the integration's per-minute limit.
+
+    Two conditional UPDATEs, no lock held: either the current minute has
+    room, or the window moves to this minute and starts at one.
+    """
+    minute = now.replace(second=0, microsecond=0)
+    limit = integration.rate_limit_per_minute
+    rows = MonitoringIntegration.objects.filter(pk=integration.pk)
+    if rows.filter(window_started_at=minute, window_count__lt=limit).update(
+        window_count=F("window_count") + 1, last_used_at=now
+    ):
+        return True
+    return bool(
+        limit
+        and rows.filter(
+            ~Q(window_started_at=minute) | Q(window_started_at=None)
+        ).update(window_started_at=minute, window_count=1, last_used_at=now)
+    )
+
+
+@dataclass
+class SignalOutcome:
+    receipt: SignalReceipt
+    incident: Incident
+    opened: bool
+
+
+def _customers(identifiers: list[str]) -> tuple[list[Customer], list[str]]:
+    """Return known customers named by account id or e-mail, and the unknown."""
+    wanted = list(dict.fromkeys(i.strip() for i in identifiers if i.strip()))
+    lowered = [i.lower() for i in wanted]
+    found = list(
+        Customer.objects.filter(Q(account_id__in=wanted) | Q(email__in=lowered))
+        .select_related("policy")
+        .order_by("pk")
+    )
+    known = {c.account_id for c in found} | {c.email.lower() for c in found}
+    unknown = [i for i in wanted if i not in known and i.lower() not in known]
+    return found, unknown
+
+
+def _key_row(key: str) -> SignalKey:
+    try:
+        with transaction.atomic():
+            SignalKey.objects.get_or_create(key=key)
+    except IntegrityError:
+        pass  # Created by a concurrent signal: it exists now.
+    return SignalKey.objects.select_for_update().get(key=key)
+
+
+def _category(signal: Signal, slug: str) -> Category:
+    chosen = (
+        Category.objects.filter(slug=slug.strip().lower(), is_active=True).first()
+        if slug.strip()
+        else signal.category
+    )
+    if chosen is None:
+        raise ValidationError(
+            f"No category for {signal.code}: name one (its slug) in the signal, "
+            "or an admin sets one on the signal.",
+            code="no_category",
+        )
+    return chosen
+
+
+def _make_systemic(incident: Incident, customers: list[Customer]) -> Incident:
+    if not incident.is_systemic:
+        incident = incident_services.edit_incident_details(
+            incident=incident,
+            actor=None,
+            expected_version=incident.version,
+            changes={"is_systemic": True},
+        )
+    listed = set(incident.affected_customers.values_list("customer_id", flat=True))
+    for customer in customers:
+        if customer.pk not in listed:
+            incident_services.add_affected_customer(
+                incident=incident, actor=None, customer=customer
+            )
+            listed.add(customer.pk)
+    return incident
+
+
+@transaction.atomic
+def receive_signal(
+    *,
+    integration: MonitoringIntegration,
+    code: str,
+    dedup_key: str,
+    description: str,
+    customers: list[str],
+    title: str = "",
+    category: str = "",
+) -> SignalOutcome:
+    """Open a proactive incident for a new signal, or add it to the open one."""
+    now = timezone.now()
+    signal = Signal.objects.filter(code=code.strip().upper(), is_active=True).first()
+    if signal is None:
+        raise ValidationError(
+            f"“{code}” is not an active signal of the catalogue.",
+            code="unknown_signal",
+        )
+    found, unknown = _customers(customers)
+    key = _key_row(dedup_key)
+    incident = None
+    if key.incident_id:
+        incident = Incident.objects.filter(
+            pk=key.incident_id, status__in=Incident.OPEN_STATUSES
+        ).first()
+    opened = incident is None
+    if opened:
+        chosen = _category(signal, category)
+        policy = incident_services.policy_for(found[0] if len(found) == 1 else None)
+        systemic = len(found) != 1 and (
+            not found or len(found) > policy.systemic_threshold
+        )
+        incident = incident_services.open_incident(
+            actor=None,
+            title=(title.strip() or f"{signal.code}: {signal.description}")[:200],
+            priority=signal.priority,
+            category=chosen,
+            what_happened=description,
+            customer=None if systemic else (found[0] if found else None),
+            is_systemic=systemic,
+            signal=signal,
+        )
+        if systemic:
+            incident = _make_systemic(incident, found)
+    else:
+        affected = {incident.customer_id} | set(
+            incident.affected_customers.values_list("customer_id", flat=True)
+        )
+        everyone = affected | {c.pk for c in found}
+        everyone.discard(None)
+        if incident.is_systemic or len(everyone) > incident.policy.systemic_threshold:
+            incident = _make_systemic(incident, found)
+    key.incident = incident
+    key.save(update_fields=["incident", "updated_at"])
+    receipt = SignalReceipt.objects.create(
+        integration=integration,
+        signal=signal,
+        dedup_key=dedup_key,
+        incident=incident,
+        opened_incident=opened,
+        description=description,
+        affected=[c.account_id for c in found],
+        unknown_customers=unknown,
+        received_at=now,
+    )
+    incident_services.record_timeline_event(
+        incident=incident,
+        kind=TimelineEvent.Kind.SIGNAL_RECEIVED,
+        actor=None,
+        at=now,
+        details={
+            "signal": signal.code,
+            "dedup_key": dedup_key,
+            "integration": integration.name,
+            "opened": opened,
+            "affected": [c.account_id for c in found][:100],
+            "unknown": unknown[:100],
+            "description": description[:500],
+        },
+    )
+    return SignalOutcome(receipt=receipt, incident=incident, opened=opened)

@@ -1,0 +1,303 @@
+import json
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+
+from comms.models import MonitoringIntegration, SignalReceipt
+from incidents.models import Category, Incident, Policy, Signal, TimelineEvent
+from tests.factories import CustomerFactory, monitoring_token, settle_checklists
+
+
+@pytest.fixture
+def integration(db):
+    Signal.objects.filter(code__in=["SIG-002", "SIG-008"]).update(
+        priority="P2", category=Category.objects.get(slug="network")
+    )
+    return monitoring_token()
+
+
+def post_signal(client, token, payload, auth="Bearer"):
+    return client.post(
+        reverse("comms:signal_api"),
+        data=json.dumps(payload) if not isinstance(payload, str) else payload,
+        content_type="application/json",
+        headers={"Authorization": f"{auth} {token}"} if token else {},
+    )
+
+
+def signal(**overrides):
+    return {
+        "signal": "SIG-002",
+        "dedup_key": "tower-17-outage",
+        "description": "Data sessions drop near tower 17.",
+        "customers": [],
+        **overrides,
+    }
+
+
+@pytest.mark.django_db
+def test_a_new_signal_opens_a_proactive_incident_with_the_catalogue_priority(
+    client, integration
+):
+    _, token = integration
+    customer = CustomerFactory()
+
+    response = post_signal(client, token, signal(customers=[customer.account_id]))
+
+    assert response.status_code == 201
+    incident = Incident.objects.get()
+    assert response.json()["incident"] == incident.reference
+    assert (incident.priority, incident.signal.code, incident.category.slug) == (
+        "P2",
+        "SIG-002",
+        "network",
+    )
+    assert incident.customer == customer
+    assert not incident.is_systemic
+    assert incident.timeline_events.filter(
+        kind=TimelineEvent.Kind.SIGNAL_RECEIVED
+    ).exists()
+
+
+@pytest.mark.django_db
+def test_a_repeated_dedup_key_joins_the_open_incident_even_from_another_code(
+    client, integration
+):
+    _, token = integration
+    post_signal(client, token, signal())
+
+    response = post_signal(client, token, signal(signal="SIG-008"))
+
+    assert response.status_code == 200
+    assert response.json()["opened"] is False
+    assert Incident.objects.count() == 1
+    assert SignalReceipt.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_repeat_after_the_incident_closed_opens_a_new_one(client, integration):
+    from incidents import services as incident_services
+
+    _, token = integration
+    post_signal(client, token, signal())
+    incident = Incident.objects.get()
+    for step in ("investigating", "resolved", "closed"):
+        if step == "closed":
+            settle_checklists(incident)
+        incident = incident_services.move_incident(
+            incident=incident, actor=None, to_status=step
+        )
+
+    response = post_signal(client, token, signal())
+
+    assert response.status_code == 201
+    assert Incident.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_more_customers_than_the_threshold_make_the_incident_systemic(
+    client, integration
+):
+    _, token = integration
+    Policy.objects.filter(is_default=True).update(systemic_threshold=2)
+    customers = [CustomerFactory() for _ in range(4)]
+    post_signal(client, token, signal(customers=[customers[0].account_id]))
+    incident = Incident.objects.get()
+    assert not incident.is_systemic
+
+    post_signal(
+        client,
+        token,
+        signal(customers=[c.email for c in customers[1:]] + ["ACC-UNKNOWN"]),
+    )
+
+    incident.refresh_from_db()
+    assert incident.is_systemic
+    assert incident.affected_customers.count() == 3
+    assert SignalReceipt.objects.first().unknown_customers == ["ACC-UNKNOWN"]
+
+
+@pytest.mark.django_db
+def test_a_signal_over_the_threshold_opens_a_systemic_incident(client, integration):
+    _, token = integration
+    Policy.objects.filter(is_default=True).update(systemic_threshold=1)
+    customers = [CustomerFactory() for _ in range(2)]
+
+    post_signal(client, token, signal(customers=[c.account_id for c in customers]))
+
+    incident = Incident.objects.get()
+    assert incident.is_systemic and incident.customer is None
+    assert incident.affected_customers.count() == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("auth", "token"),
+    [("Bearer", "sbm_wrong"), ("Bearer", ""), ("Basic", None)],
+)
+def test_a_bad_token_gets_401(client, integration, auth, token):
+    _, good = integration
+
+    response = post_signal(client, good if token is None else token, signal(), auth)
+
+    assert response.status_code == 401
+    assert "error" in response.json()
+    assert not Incident.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_inactive_integration_is_refused(client, integration):
+    row, token = integration
+    MonitoringIntegration.objects.filter(pk=row.pk).update(is_active=False)
+
+    assert post_signal(client, token, signal()).status_code == 401
+
+
+@pytest.mark.django_db
+def test_only_the_token_hash_is_stored(integration):
+    row, token = integration
+
+    row.refresh_from_db()
+    assert token not in (row.token_hash, row.token_hint)
+    assert len(row.token_hash) == 64
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"signal": "SIG-002"}, "dedup_key"),
+        (signal(description=""), "description"),
+        (signal(customers="ACC-1"), "customers"),
+        (signal(customers=[1, 2]), "customers"),
+        (signal(dedup_key="x" * 201), "dedup_key"),
+        (signal(title=5), "title"),
+        (["not", "an", "object"], "body"),
+    ],
+)
+def test_a_malformed_signal_gets_400_naming_the_field(
+    client, integration, payload, field
+):
+    _, token = integration
+
+    response = post_signal(client, token, payload)
+
+    assert response.status_code == 400
+    assert field in response.json()["fields"]
+    assert not Incident.objects.exists()
+
+
+@pytest.mark.django_db
+def test_invalid_json_gets_400(client, integration):
+    _, token = integration
+
+    response = post_signal(client, token, "{oops")
+
+    assert response.status_code == 400
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        (signal(signal="SIG-999"), "unknown_signal"),
+        (signal(signal="SIG-005"), "no_category"),
+    ],
+)
+def test_signals_the_catalogue_cannot_place_get_422(client, integration, payload, code):
+    _, token = integration
+
+    response = post_signal(client, token, payload)
+
+    assert response.status_code == 422
+    assert response.json()["code"] == code
+
+
+@pytest.mark.django_db
+def test_a_named_category_overrides_the_signals(client, integration):
+    _, token = integration
+
+    post_signal(client, token, signal(signal="SIG-005", category="payment"))
+
+    assert Incident.objects.get().category.slug == "payment"
+
+
+@pytest.mark.django_db
+def test_signals_past_the_rate_limit_get_429(client, integration, frozen_now):
+    row, token = integration
+    MonitoringIntegration.objects.filter(pk=row.pk).update(rate_limit_per_minute=2)
+
+    statuses = [
+        post_signal(client, token, signal(dedup_key=f"k{n}")).status_code
+        for n in range(3)
+    ]
+
+    assert statuses == [201, 201, 429]
+
+
+@pytest.mark.django_db
+def test_the_rate_window_moves_on_with_the_minute(
+    client, integration, frozen_now, time_machine
+):
+    import datetime as dt
+
+    row, token = integration
+    MonitoringIntegration.objects.filter(pk=row.pk).update(rate_limit_per_minute=1)
+    post_signal(client, token, signal(dedup_key="a"))
+
+    time_machine.move_to(frozen_now + dt.timedelta(minutes=1), tick=False)
+
+    assert post_signal(client, token, signal(dedup_key="b")).status_code == 201
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="concurrent requests need PostgreSQL"
+)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_signals_with_one_key_at_once_open_one_incident(integration):
+    import threading
+
+    from django.db import connections
+
+    from comms import services
+
+    row, _ = integration
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def land():
+        try:
+            barrier.wait()
+            services.monitoring.receive_signal(
+                integration=row,
+                code="SIG-002",
+                dedup_key="same",
+                description="Drop.",
+                customers=[],
+            )
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=land) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert Incident.objects.count() == 1
+    assert SignalReceipt.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_repeat_needs_no_category_of_its_own(client, integration):
+    _, token = integration
+    post_signal(client, token, signal())
+
+    response = post_signal(client, token, signal(signal="SIG-005"))
+
+    assert response.status_code == 200
+    assert Incident.objects.count() == 1
