@@ -23,11 +23,26 @@ AGENT = [
     "comms.send_message",
     "comms.view_reply",
     "comms.add_reply",
+    # Escalations (issue 11): agents escalate and see tiers and queues.
+    "escalations.view_escalation",
+    "escalations.request_escalation",
+    "escalations.view_tier",
+    "escalations.view_bugreport",
 ]
 # Senior agents work carrier escalations, which need the old carrier's
 # account number in full.
-SENIOR_AGENT = [*AGENT, "incidents.view_full_account_numbers"]
-MANAGER = [*SENIOR_AGENT, "comms.approve_message"]
+SENIOR_AGENT = [
+    *AGENT,
+    "incidents.view_full_account_numbers",
+    # Escalations (issue 11): tier members acknowledge, return and resolve.
+    "escalations.work_escalation",
+]
+MANAGER = [
+    *SENIOR_AGENT,
+    "comms.approve_message",
+    # Escalations (issue 11)
+    "escalations.approve_escalation",
+]
 VP = MANAGER
 
 ROLES = {
