@@ -40,8 +40,10 @@ def is_tier_member(user: AbstractBaseUser, tier: Tier) -> bool:
     """Return whether ``user`` belongs to the tier, in person or by group."""
     if not user.is_authenticated or not user.is_active:
         return False
+    from django.contrib.auth import get_user_model
+
     return (
-        type(user)
+        get_user_model()
         .objects.filter(_tier_member_filter(tier), pk=user.pk, is_active=True)
         .exists()
     )

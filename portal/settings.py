@@ -80,6 +80,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "comms.context_processors.approvals",
+                "escalations.context_processors.escalation_approvals",
             ],
         },
     },
@@ -242,6 +243,14 @@ COMMS_RETRY_BASE_SECONDS = env.int("COMMS_RETRY_BASE_SECONDS", default=60)
 # A delivery claimed longer ago than this was cut off (worker died).
 COMMS_STALE_CLAIM_SECONDS = env.int("COMMS_STALE_CLAIM_SECONDS", default=300)
 SUPPORT_TEAM_NAME = env("SUPPORT_TEAM_NAME", default="Customer Support")
+
+# Escalations (issue 11): who is paged for urgent escalations out of hours
+# (a dotted path to a backend, see escalations/paging.py) and where 002's
+# urgent alert is posted.
+ESCALATION_PAGER_BACKEND = env(
+    "ESCALATION_PAGER_BACKEND", default="escalations.paging.LogPager"
+)
+ESCALATION_URGENT_CHANNEL = env("ESCALATION_URGENT_CHANNEL", default="#cs-urgent")
 
 # django-q2: the ORM broker needs no extra server; REDIS_URL switches to Redis
 # when one cluster machine is not enough.
