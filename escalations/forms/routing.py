@@ -59,6 +59,11 @@ def path_field_name(path: str, name: str) -> str:
     return f"{path}__{name}"
 
 
+def _tier_label(tier: Tier) -> str:
+    handles = f" — {tier.handles}" if tier.handles else ""
+    return f"{tier.name}{handles}"
+
+
 class EscalateForm(PortalForm):
     """One form for every path; the page shows the chosen path's fields."""
 
@@ -118,6 +123,7 @@ class EscalateForm(PortalForm):
         self.fields["tiers"].queryset = Tier.objects.filter(
             policy_id=incident.policy_id, is_active=True
         )
+        self.fields["tiers"].label_from_instance = _tier_label
         self.path_field_names: dict[str, list[str]] = {}
         for path, specs in PATH_FIELDS.items():
             names = []

@@ -712,6 +712,15 @@ class Escalation(models.Model):
     def is_awaiting_approval(self) -> bool:
         return self.needs_approval and self.status == EscalationStatus.REQUESTED
 
+    @property
+    def state_label(self) -> str:
+        """Return the state as the queue sees it (requested means two things)."""
+        if self.is_awaiting_approval:
+            return "Awaiting approval"
+        if self.is_waiting_for_tier:
+            return "In the tier's queue"
+        return self.get_status_display()
+
     def path_fields(self) -> list[tuple[str, str]]:
         """Return the path's fields as (label, value), filled ones only."""
         return [

@@ -600,6 +600,7 @@ class Command(BaseCommand):
         self._customers(users)
         self._external_parties()
         self._incidents(users)
+        self._escalations(users)
         if customers:
             self._bulk_customers(customers)
         if incidents:
@@ -659,6 +660,56 @@ class Command(BaseCommand):
                     continue
                 with transaction.atomic():
                     self._tell(story, users, categories, now)
+
+    # --- Escalations (issue 11) -------------------------------------------
+    def _escalations(self, users):
+        """Make "senior" a member of the carrier tiers; escalate two incidents."""
+        from escalations import services as escalation_services
+        from escalations.models import Escalation, PreEscalationCheck, Tier
+
+        for tier in Tier.objects.filter(
+            key__in=["engineering", "trust_safety", "carrier", "legal"]
+        ):
+            tier.members.add(users["senior"])
+        if Escalation.objects.exists():
+            return
+        demo = [
+            i
+            for i in Incident.objects.filter(
+                status__in=Incident.OPEN_STATUSES, policy__is_default=True
+            ).order_by("pk")
+            if i.status != Incident.Status.RESOLVED
+            and any(t.startswith(DEMO_TAG_PREFIX) for t in i.tags)
+        ][:2]
+        note = {
+            "summary": "The customer's line still has no service after the "
+            "usual fixes.",
+            "customer_wants": "Working service today.",
+            "tried": "Reset network settings → no change\nReissued the eSIM → "
+            "install fails",
+            "why": "Needs account-level access L1 does not have.",
+            "recommended_resolution": "Reprovision the line.",
+            "urgency": "high",
+            "sentiment": "frustrated",
+        }
+        quiet = {name: "comms.channels.NoteChannel" for name in Channel.values}
+        with override_settings(COMMS_CHANNEL_BACKENDS=quiet):
+            for incident, refund in zip(demo, (None, Decimal("180.00")), strict=False):
+                checks = {
+                    pk: True
+                    for pk in PreEscalationCheck.objects.filter(
+                        policy=incident.policy
+                    ).values_list("pk", flat=True)
+                }
+                escalation_services.request_escalation(
+                    incident=incident,
+                    actor=users["agent"],
+                    path="l2",
+                    tiers=[Tier.objects.get(policy=incident.policy, key="l2")],
+                    note=note,
+                    checks=checks,
+                    refund_amount=refund,
+                )
 
     def _tell(self, story, users, categories, now):
         spec = dict(story["incident"])
