@@ -2,6 +2,7 @@
 
 from django import forms
 
+from incidents.forms import JINJA2_WIDGETS
 from portal.forms import NARRATIVE_MAX_LENGTH, PortalForm
 
 from ..models import (
@@ -66,6 +67,9 @@ def _tier_label(tier: Tier) -> str:
 
 class EscalateForm(PortalForm):
     """One form for every path; the page shows the chosen path's fields."""
+
+    # Some ninety widgets: Jinja2 renders them several times faster (same HTML).
+    default_renderer = JINJA2_WIDGETS
 
     path = forms.ChoiceField(choices=[("", "— pick a path —"), *Path.choices])
     tiers = forms.ModelMultipleChoiceField(

@@ -121,6 +121,9 @@ def escalate(request, pk):
         suggested = {t.pk for m in matches for t in m.tiers}
         if not form.is_bound:
             form.initial["tiers"] = list(suggested)
+            paths = [t.default_path for m in matches for t in m.tiers if t.default_path]
+            if paths:
+                form.initial["path"] = paths[0]
         else:
             form.data = form.data.copy()
             form.data.setlist(
