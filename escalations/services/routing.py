@@ -443,6 +443,7 @@ def request_escalation(
         )
         escalation.full_clean(exclude=["incident", "to_tier", "from_tier"])
         escalation.save()
+        _add_tag(incident, tier.tag, now)
         _event(
             escalation,
             TimelineEvent.Kind.ESCALATION_REQUESTED,
@@ -451,8 +452,9 @@ def request_escalation(
             urgency=escalation.urgency,
             needs_approval=needs_approval,
             rules=[m.rule.name for m in matches if tier in m.tiers],
+            # A stale edit of the incident names this change (the tag).
+            version=incident.version,
         )
-        _add_tag(incident, tier.tag, now)
         if not needs_approval:
             _reach_tier(escalation, actor, now)
             if not told:
@@ -782,6 +784,7 @@ def _fire_rule(rule: EscalationRule, incident: Incident, now: dt.datetime) -> in
                 why=f"Automatic rule ({rule.source or 'policy'}).",
                 created_at=now,
             )
+            _add_tag(incident, tier.tag, now)
             _event(
                 escalation,
                 TimelineEvent.Kind.ESCALATION_TRIGGERED,
@@ -789,8 +792,8 @@ def _fire_rule(rule: EscalationRule, incident: Incident, now: dt.datetime) -> in
                 at=now,
                 rule=rule.name,
                 reasons=reasons,
+                version=incident.version,
             )
-            _add_tag(incident, tier.tag, now)
             if not rule.needs_approval:
                 _reach_tier(escalation, None, now)
             made += 1

@@ -664,6 +664,8 @@ class Command(BaseCommand):
     # --- Escalations (issue 11) -------------------------------------------
     def _escalations(self, users):
         """Make "senior" a member of the carrier tiers; escalate two incidents."""
+        from comms import services as comms_services
+        from comms.models import Message
         from escalations import services as escalation_services
         from escalations.models import Escalation, PreEscalationCheck, Tier
 
@@ -710,6 +712,12 @@ class Command(BaseCommand):
                     checks=checks,
                     refund_amount=refund,
                 )
+                # Demo messages are delivered at once (to notes), as the
+                # stories' are, so none is left queued without a cluster.
+                for message_id in Message.objects.filter(
+                    incident=incident, status=Message.Status.QUEUED
+                ).values_list("pk", flat=True):
+                    comms_services.deliver_message(message_id=message_id)
 
     def _tell(self, story, users, categories, now):
         spec = dict(story["incident"])
