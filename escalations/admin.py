@@ -6,6 +6,8 @@ from incidents.admin import ReadOnlyAdmin
 from incidents.admin_forms import FriendlyFieldsMixin
 from portal.admin_site import PortalModelAdmin
 
+from .forms.routing import BoundedKeysMultipleChoiceField
+
 # --- Escalation routing (issue 11) ------------------------------------------
 from .models import (
     BugReport,
@@ -18,8 +20,16 @@ from .models import (
 from .models.routing import SEED_PRECEDENCE_HELP
 
 
+class BoundedKeysMixin:
+    """Many-to-many boxes that refuse out-of-range keys with a message."""
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs.setdefault("form_class", BoundedKeysMultipleChoiceField)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
 @admin.register(Tier)
-class TierAdmin(FriendlyFieldsMixin, PortalModelAdmin):
+class TierAdmin(BoundedKeysMixin, FriendlyFieldsMixin, PortalModelAdmin):
     list_display = [
         "name",
         "policy",
@@ -79,7 +89,7 @@ class TierAdmin(FriendlyFieldsMixin, PortalModelAdmin):
 
 
 @admin.register(EscalationRule)
-class EscalationRuleAdmin(FriendlyFieldsMixin, PortalModelAdmin):
+class EscalationRuleAdmin(BoundedKeysMixin, FriendlyFieldsMixin, PortalModelAdmin):
     list_display = [
         "name",
         "policy",

@@ -90,7 +90,7 @@ class Migration(migrations.Migration):
                 ('status', models.CharField(choices=[('requested', 'Requested'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('acknowledged', 'Acknowledged'), ('resolved', 'Resolved'), ('returned', 'Returned to sender')], default='requested', max_length=20)),
                 ('needs_approval', models.BooleanField(default=False)),
                 ('urgency', models.CharField(choices=[('low', 'Low · standard queue'), ('medium', 'Medium · within 24 h'), ('high', 'High · within 4 h'), ('critical', 'Critical · immediately')], max_length=10)),
-                ('sentiment', models.CharField(choices=[('neutral', 'Neutral'), ('understanding', 'Understanding'), ('calm', 'Calm'), ('frustrated', 'Frustrated'), ('angry', 'Angry'), ('threatening_churn', 'Threatening to leave')], default='neutral', max_length=20)),
+                ('sentiment', models.CharField(choices=[('unknown', 'Unknown'), ('neutral', 'Neutral'), ('understanding', 'Understanding'), ('calm', 'Calm'), ('frustrated', 'Frustrated'), ('angry', 'Angry'), ('threatening_churn', 'Threatening to leave')], default='neutral', max_length=20)),
                 ('summary', models.TextField()),
                 ('issue_category', models.CharField(blank=True, max_length=60)),
                 ('first_reported_on', models.DateField(blank=True, null=True)),

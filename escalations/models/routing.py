@@ -231,6 +231,9 @@ class Urgency(models.TextChoices):
 
 
 class NoteSentiment(models.TextChoices):
+    # The incident's own sentiment values come first, so the note can start
+    # from what the incident says.
+    UNKNOWN = "unknown", "Unknown"
     NEUTRAL = "neutral", "Neutral"
     UNDERSTANDING = "understanding", "Understanding"
     CALM = "calm", "Calm"
