@@ -154,6 +154,10 @@ def main() -> None:
             f"{result['cpu']:>7.1f} {queries:>8}"
         )
 
+    from bench_escalations import escalation_pages
+
+    escalation_pages(measure, REQUESTS)
+
     from served import BenchError, served_throughput
 
     # Served figures for the pages agents refresh; each must answer the

@@ -12,3 +12,12 @@ def credit_decisions(request):
     return {
         "credits_to_decide": lambda: selectors.credits_to_decide_count(request.user)
     }
+
+
+def escalation_approvals(request):
+    """Offer the count of escalations waiting for a manager, queried only if shown.
+
+    The navigation shows it to managers only and calls the callable there, so
+    other people's pages never run the query.
+    """
+    return {"escalation_approvals_waiting": selectors.escalation_approvals_count}

@@ -49,13 +49,25 @@ AGENT = [
     # Automation (issue 14): work the unmatched-mail triage list.
     "comms.view_inboundmail",
     "comms.triage_inbound_mail",
+    # Escalations (issue 11): agents escalate and see tiers and queues.
+    "escalations.view_escalation",
+    "escalations.request_escalation",
+    "escalations.view_tier",
+    "escalations.view_bugreport",
 ]
 # Senior agents work carrier escalations, which need the old carrier's
 # account number in full.
-SENIOR_AGENT = [*AGENT, "incidents.view_full_account_numbers"]
+SENIOR_AGENT = [
+    *AGENT,
+    "incidents.view_full_account_numbers",
+    # Escalations (issue 11): tier members acknowledge, return and resolve.
+    "escalations.work_escalation",
+]
 MANAGER = [
     *SENIOR_AGENT,
     "comms.approve_message",
+    # Escalations (issue 11)
+    "escalations.approve_escalation",
     "escalations.add_review",
     "escalations.change_review",
     # Credits and refunds (issue 12): finance's monthly export.

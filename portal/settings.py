@@ -82,6 +82,7 @@ TEMPLATES = [
                 "comms.context_processors.approvals",
                 # Credits and refunds (issue 12): the decision queue's count.
                 "escalations.context_processors.credit_decisions",
+                "escalations.context_processors.escalation_approvals",
             ],
         },
     },
@@ -262,6 +263,14 @@ RECEIVE_MAIL_HOST = env("RECEIVE_MAIL_HOST", default="127.0.0.1")
 RECEIVE_MAIL_PORT = env.int("RECEIVE_MAIL_PORT", default=8025)
 # The operations page warns when the sweep has not run for this long.
 SWEEP_STALE_SECONDS = env.int("SWEEP_STALE_SECONDS", default=300)
+
+# Escalations (issue 11): who is paged for urgent escalations out of hours
+# (a dotted path to a backend, see escalations/paging.py) and where 002's
+# urgent alert is posted.
+ESCALATION_PAGER_BACKEND = env(
+    "ESCALATION_PAGER_BACKEND", default="escalations.paging.LogPager"
+)
+ESCALATION_URGENT_CHANNEL = env("ESCALATION_URGENT_CHANNEL", default="#cs-urgent")
 
 # django-q2: the ORM broker needs no extra server; REDIS_URL switches to Redis
 # when one cluster machine is not enough.

@@ -267,3 +267,49 @@ def monitoring_token(name="Monitoring", **fields):
     integration = MonitoringIntegration(name=name, **fields)
     token = comms_services.monitoring.issue_integration_token(integration=integration)
     return integration, token
+
+
+# --- Escalations (issue 11) -------------------------------------------------
+
+
+def escalation_note(**overrides) -> dict:
+    """Return a complete generic escalation note; override any field."""
+    return {
+        "summary": "Port-in keeps failing for the customer.",
+        "customer_wants": "Their number working on the new line.",
+        "tried": "Resubmitted the port → rejected again.",
+        "why": "Needs someone with more access.",
+        "recommended_resolution": "Ask the carrier to release the number.",
+        "urgency": "high",
+        "sentiment": "frustrated",
+        **overrides,
+    }
+
+
+def confirmed_checks(policy) -> dict:
+    """Return every pre-escalation check of ``policy`` as confirmed."""
+    from escalations.models import PreEscalationCheck
+
+    return {
+        pk: True
+        for pk in PreEscalationCheck.objects.filter(policy=policy).values_list(
+            "pk", flat=True
+        )
+    }
+
+
+def request_test_escalation(incident, actor, *, tier_key="l2", path="l2", **kw):
+    """Escalate ``incident`` to its policy's tier ``tier_key`` with a full note."""
+    from escalations import services as escalation_services
+    from escalations.models import Tier
+
+    tier = Tier.objects.get(policy=incident.policy, key=tier_key)
+    return escalation_services.request_escalation(
+        incident=incident,
+        actor=actor,
+        path=path,
+        tiers=[tier],
+        note=kw.pop("note", escalation_note()),
+        checks=kw.pop("checks", confirmed_checks(incident.policy)),
+        **kw,
+    )

@@ -10,6 +10,7 @@ services and the database whenever the form lets it through.
 
 import datetime as dt
 import logging
+from decimal import Decimal
 from urllib.parse import quote, quote_plus, urlencode
 
 import pytest
@@ -255,7 +256,9 @@ def _world():
         incident=incident, actor=agent, sender_kind="customer", text="Still broken."
     )
     StaffProfile.objects.get_or_create(user=agent)
+    escalations = _escalation_world(incident, agent)
     return {
+        **escalations,
         "customer": customer,
         "incident": incident,
         "item_pk": item,
@@ -266,10 +269,66 @@ def _world():
     }
 
 
+def _escalation_world(incident, agent) -> dict:
+    """Escalations (issue 11): one awaiting approval, one with a bug report."""
+    from escalations import services as escalation_services
+    from escalations.models import EscalationFiring, Tier
+    from tests.factories import request_test_escalation
+
+    UserFactory(username="fuzz-senior", role="Senior agent")
+    (escalation,) = request_test_escalation(
+        incident, agent, refund_amount=Decimal("250")
+    )
+    engineering = Tier.objects.get(policy=incident.policy, key="engineering")
+    engineering.members.add(UserFactory(username="fuzz-engineer", role="Senior agent"))
+    (engineering_escalation,) = request_test_escalation(
+        incident,
+        agent,
+        tier_key="engineering",
+        path="engineering",
+        path_details={
+            "environment": "iPhone",
+            "repro_steps": "Open",
+            "expected": "Works",
+            "actual": "Fails",
+        },
+    )
+    report = escalation_services.file_bug_report(
+        escalation=engineering_escalation,
+        actor=agent,
+        title="Fuzz bug",
+        severity="sev2",
+        priority="high",
+        description="Breaks",
+        expected="Works",
+        actual="Fails",
+        steps="Open",
+        frequency="always",
+    )
+    EscalationFiring.objects.create(
+        key="fuzz", kind="rule", incident=incident, fired_at=timezone.now()
+    )
+    return {
+        "escalation": escalation,
+        "tier": escalation.to_tier,
+        "bug_report": report,
+    }
+
+
 # Forms no generated value can satisfy: signing in needs a real password.
 UNFILLABLE = {"AuthenticationForm"}
 # The message each message URL acts on, where the awaiting one would not do.
 MESSAGE_FOR = {"comms:send_draft": "draft"}
+# Escalations (issue 11): what the pk of each escalation URL names.
+PK_FOR = {
+    "escalations:acknowledge": "escalation",
+    "escalations:return": "escalation",
+    "escalations:resolve": "escalation",
+    "escalations:approve": "escalation",
+    "escalations:reject": "escalation",
+    "escalations:tier_queue": "tier",
+    "escalations:tracker_key": "bug_report",
+}
 
 
 def _client(user) -> Client:
@@ -399,6 +458,8 @@ def _url_objects(name, world) -> dict:
             objects[arg] = _admin_object(model)
         elif arg == "message_pk":
             objects[arg] = world[MESSAGE_FOR.get(name, arg)]
+        elif name in PK_FOR:
+            objects[arg] = world[PK_FOR[name]]
         else:
             objects[arg] = world[arg]
     return objects

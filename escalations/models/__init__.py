@@ -18,7 +18,46 @@ from .credits import (
 # Metrics and reviews (issue 15)
 from .metrics import MetricTarget, Review, ReviewAction, ReviewKind
 
+# Escalation routing (issue 11)
+from .routing import (
+    BUG_REPORT_PATHS,
+    GENERIC_REQUIRED,
+    PATH_FIELDS,
+    PATH_SITUATIONS,
+    BugReport,
+    CustomerFlag,
+    Escalation,
+    EscalationFiring,
+    EscalationRule,
+    Flag,
+    NoteSentiment,
+    Path,
+    PathField,
+    PreEscalationCheck,
+    Tier,
+    Urgency,
+    parse_working_hours,
+)
+
 __all__ = [
+    # Escalation routing (issue 11)
+    "BUG_REPORT_PATHS",
+    "GENERIC_REQUIRED",
+    "PATH_FIELDS",
+    "PATH_SITUATIONS",
+    "BugReport",
+    "CustomerFlag",
+    "Escalation",
+    "EscalationFiring",
+    "EscalationRule",
+    "Flag",
+    "NoteSentiment",
+    "Path",
+    "PathField",
+    "PreEscalationCheck",
+    "Tier",
+    "Urgency",
+    "parse_working_hours",
     # Credits and refunds (issue 12)
     "ApprovalLimit",
     "CreditKind",

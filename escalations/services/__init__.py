@@ -2,6 +2,9 @@
 
 import datetime as dt
 
+# Escalation routing (issue 11)
+from . import routing
+
 # Credits and refunds (issue 12)
 from .credits import (
     apply_credit,
@@ -16,9 +19,28 @@ from .credits import (
 
 # Metrics and reviews (issue 15)
 from .metrics import complete_review_action, record_review
+from .routing import (
+    acknowledge_escalation,
+    approve_escalation,
+    file_bug_report,
+    record_tracker_key,
+    reject_escalation,
+    request_escalation,
+    resolve_escalation,
+    return_escalation,
+)
 
 __all__ = [
     "due_work",
+    # Escalation routing (issue 11)
+    "acknowledge_escalation",
+    "approve_escalation",
+    "file_bug_report",
+    "record_tracker_key",
+    "reject_escalation",
+    "request_escalation",
+    "resolve_escalation",
+    "return_escalation",
     # Credits and refunds (issue 12)
     "apply_credit",
     "approve_credit",
@@ -36,4 +58,6 @@ __all__ = [
 
 def due_work(now: dt.datetime) -> dict[str, int]:
     """Fire the escalation app's time-based work: triggers, reminders, check-ins."""
-    return {}
+    done: dict[str, int] = {}
+    done.update(routing.due_work(now))
+    return done

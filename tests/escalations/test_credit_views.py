@@ -321,8 +321,9 @@ def test_queue_query_count_is_constant(
     client.force_login(manager)
 
     # session, user, permissions, queue count, queue page, to-apply count,
-    # to-apply page, navigation: credits badge, approvals badge
-    with django_assert_num_queries(9):
+    # to-apply page, navigation: credits badge, approvals badge, escalation
+    # approvals badge
+    with django_assert_num_queries(10):
         response = client.get(reverse("escalations:credit_queue"))
 
     assert response.status_code == 200

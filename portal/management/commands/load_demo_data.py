@@ -602,6 +602,7 @@ class Command(BaseCommand):
         self._incidents(users)
         self._credits(users)
         self._learning(users)
+        self._escalations(users)
         if customers:
             self._bulk_customers(customers)
         if incidents:
@@ -699,6 +700,64 @@ class Command(BaseCommand):
                     continue
                 with transaction.atomic():
                     self._tell(story, users, categories, now)
+
+    # --- Escalations (issue 11) -------------------------------------------
+    def _escalations(self, users):
+        """Make "senior" a member of the carrier tiers; escalate two incidents."""
+        from comms import services as comms_services
+        from comms.models import Message
+        from escalations import services as escalation_services
+        from escalations.models import Escalation, PreEscalationCheck, Tier
+
+        for tier in Tier.objects.filter(
+            key__in=["engineering", "trust_safety", "carrier", "legal"]
+        ):
+            tier.members.add(users["senior"])
+        if Escalation.objects.exists():
+            return
+        demo = [
+            i
+            for i in Incident.objects.filter(
+                status__in=Incident.OPEN_STATUSES, policy__is_default=True
+            ).order_by("pk")
+            if i.status != Incident.Status.RESOLVED
+            and any(t.startswith(DEMO_TAG_PREFIX) for t in i.tags)
+        ][:2]
+        note = {
+            "summary": "The customer's line still has no service after the "
+            "usual fixes.",
+            "customer_wants": "Working service today.",
+            "tried": "Reset network settings → no change\nReissued the eSIM → "
+            "install fails",
+            "why": "Needs account-level access L1 does not have.",
+            "recommended_resolution": "Reprovision the line.",
+            "urgency": "high",
+            "sentiment": "frustrated",
+        }
+        quiet = {name: "comms.channels.NoteChannel" for name in Channel.values}
+        with override_settings(COMMS_CHANNEL_BACKENDS=quiet):
+            for incident, refund in zip(demo, (None, Decimal("180.00")), strict=False):
+                checks = {
+                    pk: True
+                    for pk in PreEscalationCheck.objects.filter(
+                        policy=incident.policy
+                    ).values_list("pk", flat=True)
+                }
+                escalation_services.request_escalation(
+                    incident=incident,
+                    actor=users["agent"],
+                    path="l2",
+                    tiers=[Tier.objects.get(policy=incident.policy, key="l2")],
+                    note=note,
+                    checks=checks,
+                    refund_amount=refund,
+                )
+                # Demo messages are delivered at once (to notes), as the
+                # stories' are, so none is left queued without a cluster.
+                for message_id in Message.objects.filter(
+                    incident=incident, status=Message.Status.QUEUED
+                ).values_list("pk", flat=True):
+                    comms_services.deliver_message(message_id=message_id)
 
     def _tell(self, story, users, categories, now):
         spec = dict(story["incident"])

@@ -1,0 +1,329 @@
+"""Escalation pages: the incident's tab, the escalate form, tier queues and
+the managers' approvals."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from incidents.models import Incident
+from incidents.pagination import CappedCountPaginator
+
+from .. import selectors, services
+from ..forms.routing import (
+    EscalateForm,
+    OutcomeForm,
+    QueueFilterForm,
+    ReasonForm,
+    TrackerKeyForm,
+    path_field_name,
+)
+from ..models import PATH_FIELDS, BugReport, Escalation, Tier
+
+QUEUE_PAGE_SIZE = 25
+
+
+def _incident(pk):
+    return get_object_or_404(
+        Incident.objects.select_related("customer", "category", "policy", "owner"),
+        pk=pk,
+    )
+
+
+@require_GET
+@permission_required("escalations.view_escalation", raise_exception=True)
+def incident_escalations(request, pk):
+    incident = _incident(pk)
+    escalations = list(selectors.incident_escalations(incident))
+    return render(
+        request,
+        "escalations/incident_escalations.html",
+        {
+            "incident": incident,
+            "escalations": escalations,
+            "open_escalations": [e for e in escalations if e.is_open],
+            "my_tier_ids": set(
+                selectors.tiers_of(request.user).values_list("pk", flat=True)
+            ),
+            "tracker_form": TrackerKeyForm(),
+        },
+    )
+
+
+def _attach_service_errors(form: EscalateForm, exc: ValidationError, path: str):
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    path_names = {spec.name for spec in PATH_FIELDS.get(path, ())}
+    for field, errors in exc.error_dict.items():
+        target = field
+        if field in path_names:
+            target = path_field_name(path, field)
+        if target not in form.fields:
+            target = None
+        for error in errors:
+            form.add_error(target, error)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("escalations.request_escalation", raise_exception=True)
+def escalate(request, pk):
+    incident = _incident(pk)
+    checks = list(selectors.pre_escalation_checks(incident.policy_id))
+    if request.method == "POST":
+        form = EscalateForm(request.POST, incident=incident, checks=checks)
+    else:
+        form = EscalateForm(incident=incident, checks=checks)
+    wants_rules_only = request.POST.get("action") == "check_rules"
+    flags, refund, rejections = [], None, 0
+    if request.method == "POST" and form.is_valid():
+        args = form.service_arguments() if form.cleaned_data.get("path") else None
+        flags = form.cleaned_data.get("flags") or []
+        refund = form.cleaned_data.get("refund_amount")
+        rejections = form.cleaned_data.get("port_in_rejections") or 0
+        if args and not wants_rules_only:
+            try:
+                created = services.request_escalation(
+                    incident=incident, actor=request.user, **args
+                )
+            except ValidationError as exc:
+                _attach_service_errors(form, exc, args["path"])
+            except PermissionDenied as exc:
+                messages.error(request, str(exc) or "You may not escalate.")
+            else:
+                names = ", ".join(e.to_tier.name for e in created)
+                if any(e.needs_approval for e in created):
+                    messages.success(
+                        request,
+                        f"Escalation to {names} requested; it waits for a "
+                        "manager's approval.",
+                    )
+                else:
+                    messages.success(
+                        request, f"Escalated to {names}; the tier sees it now."
+                    )
+                return redirect("escalations:incident_escalations", pk=incident.pk)
+        elif not args and not wants_rules_only:
+            form.add_error("path", "Pick an escalation path.")
+    elif request.method == "POST" and form.is_bound:
+        flags = request.POST.getlist("flags")
+    matches = selectors.matching_rules(
+        incident=incident,
+        flags=flags,
+        refund_amount=refund,
+        port_in_rejections=rejections,
+    )
+    if not form.is_bound or wants_rules_only:
+        suggested = {t.pk for m in matches for t in m.tiers}
+        if not form.is_bound:
+            form.initial["tiers"] = list(suggested)
+            paths = [t.default_path for m in matches for t in m.tiers if t.default_path]
+            if paths:
+                form.initial["path"] = paths[0]
+        else:
+            form.data = form.data.copy()
+            form.data.setlist(
+                "tiers",
+                sorted({*form.data.getlist("tiers"), *(str(pk) for pk in suggested)}),
+            )
+    return render(
+        request,
+        "escalations/escalate.html",
+        {
+            "incident": incident,
+            "form": form,
+            "matches": matches,
+            "tier_help": {t.pk: t for t in form.fields["tiers"].queryset},
+        },
+    )
+
+
+@require_GET
+@permission_required("escalations.view_escalation", raise_exception=True)
+def tier_list(request):
+    tiers = (
+        Tier.objects.filter(is_active=True)
+        .select_related("policy")
+        .annotate(
+            waiting=Count(
+                "escalations_in",
+                filter=Q(
+                    escalations_in__status__in=["requested", "approved"],
+                    escalations_in__reached_tier_at__isnull=False,
+                ),
+            )
+        )
+        .order_by("policy__name", "position")
+    )
+    mine = set(selectors.tiers_of(request.user).values_list("pk", flat=True))
+    return render(
+        request, "escalations/tier_list.html", {"tiers": tiers, "my_tier_ids": mine}
+    )
+
+
+@require_GET
+@permission_required("escalations.view_escalation", raise_exception=True)
+def tier_queue(request, pk):
+    tier = get_object_or_404(Tier.objects.select_related("policy"), pk=pk)
+    filters = QueueFilterForm(request.GET or None)
+    urgency = filters.cleaned_data["urgency"] if filters.is_valid() else ""
+    queue = selectors.tier_queue(tier=tier, urgency=urgency)
+    page = CappedCountPaginator(queue, QUEUE_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    now = timezone.now()
+    rows = [
+        (e, (e.ack_due_at - now) if e.ack_due_at and e.is_waiting_for_tier else None)
+        for e in page.object_list
+    ]
+    return render(
+        request,
+        "escalations/tier_queue.html",
+        {
+            "tier": tier,
+            "rows": rows,
+            "page": page,
+            "filters": filters,
+            "urgency": urgency,
+            "is_member": selectors.is_tier_member(request.user, tier),
+        },
+    )
+
+
+def _act(request, pk, action, success: str):
+    escalation = get_object_or_404(
+        Escalation.objects.select_related("incident", "to_tier"), pk=pk
+    )
+    try:
+        action(escalation)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except PermissionDenied as exc:
+        messages.error(request, str(exc) or "You may not do that.")
+    else:
+        messages.success(request, success)
+    return escalation
+
+
+def _back(request, fallback: str):
+    target = request.POST.get("next", "")
+    if target.startswith("/") and not target.startswith("//"):
+        return redirect(target)
+    return redirect(fallback)
+
+
+@require_POST
+@permission_required("escalations.work_escalation", raise_exception=True)
+def escalation_acknowledge(request, pk):
+    escalation = _act(
+        request,
+        pk,
+        lambda e: services.acknowledge_escalation(escalation=e, actor=request.user),
+        "Acknowledged: it is yours now.",
+    )
+    return _back(
+        request, reverse("escalations:tier_queue", args=[escalation.to_tier_id])
+    )
+
+
+@require_POST
+@permission_required("escalations.work_escalation", raise_exception=True)
+def escalation_return(request, pk):
+    form = ReasonForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    escalation = _act(
+        request,
+        pk,
+        lambda e: services.return_escalation(
+            escalation=e, actor=request.user, reason=reason
+        ),
+        "Returned to the sender with your reason.",
+    )
+    return _back(
+        request, reverse("escalations:tier_queue", args=[escalation.to_tier_id])
+    )
+
+
+@require_POST
+@permission_required("escalations.work_escalation", raise_exception=True)
+def escalation_resolve(request, pk):
+    form = OutcomeForm(request.POST)
+    outcome = form.cleaned_data["outcome"] if form.is_valid() else ""
+    escalation = _act(
+        request,
+        pk,
+        lambda e: services.resolve_escalation(
+            escalation=e, actor=request.user, outcome=outcome
+        ),
+        "Resolved.",
+    )
+    return _back(
+        request, reverse("escalations:tier_queue", args=[escalation.to_tier_id])
+    )
+
+
+@require_GET
+@permission_required("escalations.approve_escalation", raise_exception=True)
+def approvals(request):
+    queue = selectors.escalation_approvals()
+    page = CappedCountPaginator(queue, QUEUE_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request, "escalations/approvals.html", {"page": page, "rows": page.object_list}
+    )
+
+
+@require_POST
+@permission_required("escalations.approve_escalation", raise_exception=True)
+def escalation_approve(request, pk):
+    _act(
+        request,
+        pk,
+        lambda e: services.approve_escalation(escalation=e, actor=request.user),
+        "Approved: the tier sees it now.",
+    )
+    return redirect("escalations:approvals")
+
+
+@require_POST
+@permission_required("escalations.approve_escalation", raise_exception=True)
+def escalation_reject(request, pk):
+    form = ReasonForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    _act(
+        request,
+        pk,
+        lambda e: services.reject_escalation(
+            escalation=e, actor=request.user, reason=reason
+        ),
+        "Rejected; the requester sees your reason on the incident.",
+    )
+    return redirect("escalations:approvals")
+
+
+@require_POST
+@permission_required("escalations.request_escalation", raise_exception=True)
+def bug_report_tracker_key(request, pk):
+    report = get_object_or_404(BugReport.objects.select_related("escalation"), pk=pk)
+    form = TrackerKeyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the tracker key, e.g. FLEET-5678.")
+    else:
+        try:
+            services.record_tracker_key(
+                bug_report=report,
+                actor=request.user,
+                tracker_key=form.cleaned_data["tracker_key"],
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, "Tracker key saved.")
+    return redirect(
+        "escalations:incident_escalations", pk=report.escalation.incident_id
+    )

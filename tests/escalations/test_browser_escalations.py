@@ -1,0 +1,108 @@
+"""An escalation end to end in headless Chromium: request, approve, acknowledge."""
+
+import pytest
+from django.urls import reverse
+
+from comms.models import Message
+from escalations.models import BugReport, Escalation, EscalationRule, Tier
+from incidents.models import Priority
+from tests.factories import CustomerFactory, IncidentFactory, UserFactory
+from tests.test_browser import assert_nothing_refused, browser  # noqa: F401
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+def sign_in(browser, live_server, username):  # noqa: F811
+    from selenium.webdriver.common.by import By
+
+    browser.delete_all_cookies()
+    browser.get(live_server.url + reverse("login"))
+    browser.find_element(By.NAME, "username").send_keys(username)
+    browser.find_element(By.NAME, "password").send_keys("pw-for-tests")
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+
+def click(browser, element):  # noqa: F811
+    # Bootstrap scrolls smoothly, so a native click can land mid-scroll.
+    browser.execute_script("arguments[0].click()", element)
+
+
+def test_engineering_escalation_with_bug_report_is_approved_and_acknowledged(
+    live_server,
+    browser,  # noqa: F811
+):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    UserFactory(username="b-agent", role="Agent")
+    UserFactory(username="b-manager", role="Manager")
+    engineer = UserFactory(username="b-engineer", role="Senior agent")
+    incident = IncidentFactory(
+        priority=Priority.P1, customer=CustomerFactory(name="Pia Browser")
+    )
+    tier = Tier.objects.get(policy=incident.policy, key="engineering")
+    tier.members.add(engineer)
+    # An admin may ask for a manager on bug escalations; here one does.
+    EscalationRule.objects.filter(policy=incident.policy, key="bug-identified").update(
+        needs_approval=True
+    )
+
+    sign_in(browser, live_server, "b-agent")
+    browser.get(live_server.url + reverse("escalations:escalate", args=[incident.pk]))
+    browser.find_element(By.CSS_SELECTOR, "input[value=bug_identified]").click()
+    browser.find_element(By.CSS_SELECTOR, "button[value=check_rules]").click()
+    assert "A system error or bug is identified" in browser.page_source
+    assert browser.find_element(
+        By.CSS_SELECTOR, f"input[name=tiers][value='{tier.pk}']"
+    ).is_selected()
+    Select(browser.find_element(By.NAME, "path")).select_by_value("engineering")
+    fields = {
+        "summary": "eSIM install hangs for the customer.",
+        "customer_wants": "A working eSIM.",
+        "tried": "Reinstalled → same hang",
+        "why": "Looks like a provisioning bug.",
+        "recommended_resolution": "Fix the provisioning call.",
+        "engineering__environment": "iPhone 15, iOS 18, app 4.2",
+        "engineering__repro_steps": "Buy plan, install eSIM",
+        "engineering__expected": "Install completes",
+        "engineering__actual": "Spinner forever",
+        "bug_title": "eSIM install hangs",
+        "bug_description": "Install never completes.",
+        "bug_expected": "Completes",
+        "bug_actual": "Hangs",
+        "bug_steps": "1. Buy 2. Install",
+    }
+    for name, value in fields.items():
+        browser.find_element(By.NAME, name).send_keys(value)
+    for name, value in {
+        "bug_severity": "sev1",
+        "bug_priority": "critical",
+        "bug_frequency": "always",
+    }.items():
+        Select(browser.find_element(By.NAME, name)).select_by_value(value)
+    click(browser, browser.find_element(By.NAME, "file_bug_report"))
+    for box in browser.find_elements(By.CSS_SELECTOR, "input[name^=check_]"):
+        click(browser, box)
+    click(browser, browser.find_element(By.CSS_SELECTOR, "button[value=escalate]"))
+    assert "waits for a manager" in browser.page_source
+    assert_nothing_refused(browser)
+
+    sign_in(browser, live_server, "b-manager")
+    browser.get(live_server.url + reverse("escalations:approvals"))
+    browser.find_element(By.XPATH, "//button[text()='Approve']").click()
+    assert "Approved" in browser.page_source
+
+    sign_in(browser, live_server, "b-engineer")
+    browser.get(live_server.url + reverse("escalations:tier_queue", args=[tier.pk]))
+    browser.find_element(By.XPATH, "//button[text()='Acknowledge']").click()
+    assert "Acknowledged" in browser.page_source
+
+    escalation = Escalation.objects.get(incident=incident)
+    assert escalation.status == Escalation.Status.ACKNOWLEDGED
+    assert BugReport.objects.get(escalation=escalation).title == "eSIM install hangs"
+    customer_message = Message.objects.get(incident=incident, audience="customer")
+    assert customer_message.status == Message.Status.AWAITING_APPROVAL
+    assert customer_message.situation == "to_engineering"

@@ -1,0 +1,125 @@
+import datetime as dt
+
+import pytest
+
+from comms.models import Message
+from escalations.models import Tier
+from escalations.paging import RecordingPager
+from incidents.models import Priority, TimelineEvent
+from tests.factories import IncidentFactory, request_test_escalation
+
+pytestmark = pytest.mark.django_db
+
+URGENT = {"why_urgent": "Outage for 40 customers", "immediate_risk": "Churn"}
+
+
+@pytest.fixture
+def pager(settings):
+    settings.ESCALATION_PAGER_BACKEND = "escalations.paging.RecordingPager"
+    RecordingPager.pages = []
+    return RecordingPager
+
+
+@pytest.fixture
+def tier3_member(senior, fleet_policy):
+    Tier.objects.get(policy=fleet_policy, key="tier3").members.add(senior)
+    return senior
+
+
+def escalate_urgently(incident, agent):
+    return request_test_escalation(
+        incident, agent, tier_key="tier3", path="urgent", path_details=URGENT
+    )
+
+
+def test_urgent_escalation_posts_the_alert_with_a_channel_mention(
+    agent, tier3_member, fleet_customer, pager, frozen_now
+):
+    incident = IncidentFactory(customer=fleet_customer, priority=Priority.P2)
+
+    escalate_urgently(incident, agent)
+
+    alert = Message.objects.get(incident=incident, recipients=["#cs-urgent"])
+    assert alert.body.startswith("@channel ")
+    assert alert.template_version.template.key == "internal-urgent-escalation"
+    assert incident.timeline_events.filter(
+        kind=TimelineEvent.Kind.URGENT_ALERT_POSTED
+    ).exists()
+
+
+def test_urgent_p1_out_of_hours_pages_on_call(
+    agent,
+    tier3_member,
+    fleet_customer,
+    pager,
+    frozen_now,
+    django_capture_on_commit_callbacks,
+):
+    # Wednesday 04:00 in Los Angeles: outside Tier 3's 09:00-17:00.
+    incident = IncidentFactory(customer=fleet_customer, priority=Priority.P1)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        escalate_urgently(incident, agent)
+
+    assert [p["contact"] for p in pager.pages] == ["PagerDuty"]
+    assert incident.timeline_events.filter(
+        kind=TimelineEvent.Kind.ON_CALL_PAGED
+    ).exists()
+
+
+def test_urgent_p2_out_of_hours_does_not_page(
+    agent,
+    tier3_member,
+    fleet_customer,
+    pager,
+    frozen_now,
+    django_capture_on_commit_callbacks,
+):
+    incident = IncidentFactory(customer=fleet_customer, priority=Priority.P2)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        escalate_urgently(incident, agent)
+
+    assert pager.pages == []
+
+
+def test_urgent_p1_in_working_hours_does_not_page(
+    agent,
+    tier3_member,
+    fleet_customer,
+    pager,
+    frozen_now,
+    time_machine,
+    django_capture_on_commit_callbacks,
+):
+    # Wednesday 10:00 in Los Angeles.
+    time_machine.move_to(frozen_now + dt.timedelta(hours=6), tick=False)
+    incident = IncidentFactory(customer=fleet_customer, priority=Priority.P1)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        escalate_urgently(incident, agent)
+
+    assert pager.pages == []
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("", True),
+        ("Mon-Fri 06:00-20:00, Sat 08:00-17:00", True),
+        ("Mon 00:00-24:00", True),
+        ("Fri-Mon 06:00-20:00", False),
+        ("Mon-Fri 20:00-06:00", False),
+        ("weekdays", False),
+    ],
+)
+def test_working_hours_are_parsed_or_refused(text, ok):
+    from django.core.exceptions import ValidationError
+
+    from escalations.models import parse_working_hours
+
+    if ok:
+        parse_working_hours(text)
+    else:
+        with pytest.raises(ValidationError):
+            parse_working_hours(text)
