@@ -52,6 +52,13 @@ FIGURES = [
         source="004 metric 6",
     ),
     Figure(
+        "tier1_resolution_rate",
+        "Resolved at Tier 1",
+        "%",
+        True,
+        source="004 metric 2 (Tier 1)",
+    ),
+    Figure(
         "avg_hours_to_escalation",
         "Average time to escalation",
         "hours",

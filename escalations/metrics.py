@@ -10,13 +10,30 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
+from django.db.models import (
+    Avg,
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Min,
+    OuterRef,
+    Q,
+)
 from django.db.models.functions import TruncDate
 
 from incidents.models import AffectedCustomer, Incident, Policy, SurveyResponse
 
 from .figures import BY_KEY
-from .models import MetricTarget
+from .models import Escalation, MetricTarget
+from .models.routing import EscalationStatus, Path
+
+OPEN_ESCALATION = [
+    EscalationStatus.REQUESTED,
+    EscalationStatus.APPROVED,
+    EscalationStatus.ACKNOWLEDGED,
+]
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
 
@@ -37,6 +54,15 @@ class Period:
         if self.policy is not None:
             incidents = incidents.filter(policy=self.policy)
         return incidents
+
+    def escalations(self):
+        """Escalations raised in the range, on incidents of the policy."""
+        escalations = Escalation.objects.filter(
+            created_at__gte=self.start, created_at__lt=self.end
+        )
+        if self.policy is not None:
+            escalations = escalations.filter(incident__policy=self.policy)
+        return escalations
 
 
 @dataclass
@@ -72,6 +98,7 @@ class Dashboard:
     systemic: dict = field(default_factory=dict)
     satisfaction: dict = field(default_factory=dict)
     total: int = 0
+    escalations: dict = field(default_factory=dict)
 
     @property
     def has_targets(self) -> bool:
@@ -156,7 +183,35 @@ def _aggregates(now: dt.datetime) -> dict:
             _since("resolved_at", "created_at"), filter=Q(resolved_at__isnull=False)
         ),
         "avg_contacts": Avg("customer_contact_count"),
+        "escalated": Count("id", filter=Q(was_escalated=True)),
+        "resolved_first_contact": Count(
+            "id", filter=Q(resolved_at__isnull=False, was_escalated=False)
+        ),
     }
+
+
+def _average_time_to_escalation(period: Period) -> dt.timedelta | None:
+    """From opening to the first escalation, averaged over escalated incidents
+    (one aggregate over a per-incident subquery)."""
+    first_delays = (
+        Escalation.objects.filter(incident__in=period.incidents().values("pk"))
+        .values("incident")
+        .annotate(
+            delay=ExpressionWrapper(
+                Min("created_at") - Min("incident__created_at"),
+                output_field=DurationField(),
+            )
+        )
+    )
+    return first_delays.aggregate(average=Avg("delay"))["average"]
+
+
+def _with_escalation_facts(incidents):
+    """Mark whether each incident was escalated (the escalation index per
+    incident answers it)."""
+    return incidents.alias(
+        was_escalated=Exists(Escalation.objects.filter(incident=OuterRef("pk")))
+    )
 
 
 def _targets(policy: Policy | None) -> dict[tuple[str, str], Decimal]:
@@ -172,7 +227,7 @@ def _targets(policy: Policy | None) -> dict[tuple[str, str], Decimal]:
 def dashboard(period: Period) -> Dashboard:
     """Every figure for the period, against the policy's targets."""
     now = period.now
-    incidents = period.incidents()
+    incidents = _with_escalation_facts(period.incidents())
     by_priority = {
         row["priority"]: row
         for row in incidents.order_by().values("priority").annotate(**_aggregates(now))
@@ -236,6 +291,23 @@ def dashboard(period: Period) -> Dashboard:
         drill="resolved_late",
         missed=overall["resolved_late"],
     )
+    total = overall["total"]
+    add(
+        "escalation_rate",
+        _percent(overall["escalated"], total),
+        counted=total,
+    )
+    for figure in ("first_contact_resolution", "tier1_resolution_rate"):
+        add(
+            figure,
+            _percent(overall["resolved_first_contact"], resolved),
+            counted=resolved,
+        )
+    add(
+        "avg_hours_to_escalation",
+        _hours(_average_time_to_escalation(period)),
+        counted=overall["escalated"],
+    )
     satisfaction = _satisfaction(period)
     add(
         "csat",
@@ -280,6 +352,7 @@ def dashboard(period: Period) -> Dashboard:
         systemic=_systemic(period, now),
         satisfaction=satisfaction,
         total=overall["total"],
+        escalations=_escalation_board(period),
     )
 
 
@@ -349,3 +422,80 @@ def _systemic(period: Period, now: dt.datetime) -> dict:
     ).count()
     data["without_service"] = _hours(data["without_service"])
     return data
+
+
+def _escalation_board(period: Period) -> dict:
+    """004's escalation dashboard: what is open now, and what the range held."""
+    open_now = Escalation.objects.filter(status__in=OPEN_ESCALATION)
+    if period.policy is not None:
+        open_now = open_now.filter(incident__policy=period.policy)
+    raised = period.escalations()
+    by_tier = [
+        {
+            **row,
+            "resolved_rate": _percent(
+                row["resolved"], row["resolved"] + row["returned"]
+            ),
+            "avg_hours": _hours(row["avg_resolution"]),
+        }
+        for row in raised.order_by()
+        .values("to_tier__name", "to_tier__policy__name")
+        .annotate(
+            count=Count("id"),
+            resolved=Count("id", filter=Q(status=EscalationStatus.RESOLVED)),
+            returned=Count("id", filter=Q(status=EscalationStatus.RETURNED)),
+            avg_resolution=Avg(
+                _since("closed_at", "created_at"),
+                filter=Q(status=EscalationStatus.RESOLVED, closed_at__isnull=False),
+            ),
+        )
+        .order_by("-count", "to_tier__name")[:20]
+    ]
+    labels = dict(Path.choices)
+    reasons = [
+        {"reason": labels.get(row["path"], row["path"]), "count": row["count"]}
+        for row in raised.order_by()
+        .values("path")
+        .annotate(count=Count("id"))
+        .order_by("-count", "path")[:5]
+    ]
+    repeat_customers = list(
+        raised.filter(incident__customer__isnull=False)
+        .order_by()
+        .values("incident__customer__name")
+        .annotate(incidents=Count("incident", distinct=True))
+        .filter(incidents__gt=1)
+        .order_by("-incidents", "incident__customer__name")[:10]
+    )
+    per_day = list(
+        raised.order_by()
+        .annotate(day=TruncDate("created_at", tzinfo=period.start.tzinfo))
+        .values("day")
+        .annotate(count=Count("id"))
+        .order_by("day")
+    )
+    return {
+        "open_by_priority": list(
+            open_now.order_by()
+            .values("incident__priority")
+            .annotate(count=Count("id"))
+            .order_by("incident__priority")
+        ),
+        "raised": sum(row["count"] for row in per_day),
+        "per_day": per_day,
+        "per_week": _sum_by(
+            per_day, lambda day: day - dt.timedelta(days=day.weekday())
+        ),
+        "per_month": _sum_by(per_day, lambda day: day.replace(day=1)),
+        "by_tier": by_tier,
+        "reasons": reasons,
+        "repeat_customers": repeat_customers,
+    }
+
+
+def _sum_by(per_day: list[dict], bucket) -> list[tuple[dt.date, int]]:
+    sums: dict[dt.date, int] = {}
+    for row in per_day:
+        key = bucket(row["day"])
+        sums[key] = sums.get(key, 0) + row["count"]
+    return sorted(sums.items())

@@ -8,7 +8,14 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from incidents.models import AffectedCustomer, Incident, Segment, SurveyResponse
+from incidents.models import (
+    AffectedCustomer,
+    CommunicationPlan,
+    Incident,
+    IncidentChecklistItem,
+    Segment,
+    SurveyResponse,
+)
 
 from .metrics import drill_condition
 from .models import (
@@ -344,11 +351,15 @@ def not_fired(rule_id: int) -> Exists:
 def review_items(period, *, limit: int = 25) -> dict:
     """What a review looks at for its period: each list capped, each count exact.
 
-    004's weekly review: severe incidents, SLA breaches, negative feedback,
-    patterns by category and customer.
+    004's weekly review: P1/P2 escalations, SLA breaches, negative feedback,
+    patterns by category and customer, knowledge-base gaps left on closure
+    checklists; and 003's plans whose review date has passed.
     """
     incidents = period.incidents().select_related("customer", "category")
-    severe = incidents.filter(priority__in=["P1", "P2"]).order_by("-created_at")
+    escalated = Exists(Escalation.objects.filter(incident=OuterRef("pk")))
+    severe = incidents.filter(escalated, priority__in=["P1", "P2"]).order_by(
+        "-created_at"
+    )
     breached = incidents.filter(drill_condition("breached", period.now)).order_by(
         "-created_at"
     )
@@ -378,8 +389,33 @@ def review_items(period, *, limit: int = 25) -> dict:
         .filter(count__gt=1)
         .order_by("-count", "customer__name")[:10]
     )
+    kb_gaps = (
+        IncidentChecklistItem.objects.filter(
+            checklist__incident__in=period.incidents().values("pk"),
+            text__icontains="knowledge base",
+        )
+        .exclude(state=IncidentChecklistItem.State.DONE)
+        .select_related("checklist__incident")
+        .order_by("-id")
+    )
+    today = period.now.date()
+    plans_due = (
+        CommunicationPlan.objects.filter(status="approved")
+        .filter(
+            Q(review_cycle="monthly", effective_on__lte=today - dt.timedelta(days=30))
+            | Q(
+                review_cycle="quarterly",
+                effective_on__lte=today - dt.timedelta(days=91),
+            )
+            | Q(review_cycle="annual", effective_on__lte=today - dt.timedelta(days=365))
+        )
+        .select_related("incident")
+        .order_by("effective_on")
+    )
     return {
         "severe": (severe[:limit], severe.count()),
+        "kb_gaps": (kb_gaps[:limit], kb_gaps.count()),
+        "plans_due": (plans_due[:limit], plans_due.count()),
         "breached": (breached[:limit], breached.count()),
         "unhappy": (unhappy[:limit], unhappy.count()),
         "upset": (upset[:limit], upset.count()),

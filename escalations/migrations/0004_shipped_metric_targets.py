@@ -24,6 +24,7 @@ TARGETS = {
         ("csat", "", "4.5", "004: over 4.5 of 5"),
         ("escalation_rate", "", "20", "004: under 20% from Tier 1 to Tier 2"),
         ("first_contact_resolution", "", "70", "004: over 70% without escalation"),
+        ("tier1_resolution_rate", "", "80", "004: over 80% resolved at Tier 1"),
     ],
 }
 

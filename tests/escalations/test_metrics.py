@@ -309,3 +309,41 @@ def test_the_chart_counts_every_day_of_the_range_quiet_ones_included(
         (dt.date(2026, 11, 18), 2),
         (dt.date(2026, 11, 19), 0),
     ]
+
+
+def test_escalation_figures_worked_by_hand(frozen_now, time_machine, agent):
+    """Three incidents opened together: one escalated two hours in, all three
+    resolved. Escalated 1 of 3; resolved without escalation 2 of 3."""
+    from escalations.models import Tier
+    from tests.factories import UserFactory, request_test_escalation
+
+    carrier = Policy.objects.get(name="Carrier playbook")
+    Tier.objects.get(policy=carrier, key="l2").members.add(
+        UserFactory(role="Senior agent")
+    )
+    incidents = [_open(carrier, "P3") for _ in range(3)]
+    time_machine.move_to(frozen_now + 2 * H, tick=False)
+    request_test_escalation(incidents[0], agent)
+    for incident in incidents:
+        _resolve(incident, frozen_now + 3 * H, time_machine)
+    board = metrics.dashboard(
+        metrics.Period(
+            start=frozen_now - H,
+            end=frozen_now + 4 * H,
+            policy=carrier,
+            now=frozen_now + 3 * H,
+        )
+    )
+
+    assert _row(board, "escalation_rate").value == Decimal("33.3")
+    assert _row(board, "first_contact_resolution").value == Decimal("66.7")
+    assert _row(board, "tier1_resolution_rate").value == Decimal("66.7")
+    assert _row(board, "avg_hours_to_escalation").value == Decimal("2.00")
+    assert board.escalations["raised"] == 1
+    assert [row["to_tier__name"] for row in board.escalations["by_tier"]] == [
+        Tier.objects.get(policy=carrier, key="l2").name
+    ]
+    # Open escalations by the incident's priority, whatever the range.
+    assert board.escalations["open_by_priority"] == [
+        {"incident__priority": "P3", "count": 1}
+    ]

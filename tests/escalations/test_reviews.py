@@ -5,8 +5,8 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
-from escalations.models import Review, ReviewAction
-from tests.factories import IncidentFactory
+from escalations.models import Review, ReviewAction, Tier
+from tests.factories import IncidentFactory, UserFactory, request_test_escalation
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +33,11 @@ def _post(client, **overrides):
 
 def test_a_manager_gathers_items_and_records_a_review(client, manager, frozen_now):
     severe = IncidentFactory(priority="P1", title="eSIM outage")
+    Tier.objects.get(policy=severe.policy, key="l2").members.add(
+        UserFactory(role="Senior agent")
+    )
+    request_test_escalation(severe, manager)
+    quiet = IncidentFactory(priority="P1", title="Not escalated")
     client.force_login(manager)
     page = client.post(
         reverse("escalations:review_new"),
@@ -46,6 +51,7 @@ def test_a_manager_gathers_items_and_records_a_review(client, manager, frozen_no
         },
     )
     assert severe.reference in page.content.decode()
+    assert quiet.reference not in page.content.decode()
     assert not Review.objects.exists()
     response = _post(client, **{"actions-0-owner": manager.pk})
     review = Review.objects.get()
