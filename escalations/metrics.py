@@ -14,12 +14,11 @@ from django.db.models import (
     Avg,
     Count,
     DurationField,
-    Exists,
     ExpressionWrapper,
     F,
     Min,
-    OuterRef,
     Q,
+    Sum,
 )
 from django.db.models.functions import TruncDate
 
@@ -164,30 +163,61 @@ def drill_condition(name: str, now: dt.datetime) -> Q | None:
 
 
 def _aggregates(now: dt.datetime) -> dict:
+    """Counts and sums per priority; the overall figures add the rows up, so
+    the incidents are scanned once."""
     conditions = _conditions(now)
     detect = Q(impact_started_at__isnull=False, impact_started_at__lte=F("detected_at"))
+    responded = Q(first_response_at__isnull=False)
+    # A hashed list of escalated incidents, probed per row: cheaper than a
+    # correlated EXISTS for each of 100,000 incidents.
+    escalated = Q(pk__in=Escalation.objects.values("incident_id"))
     return {
         "total": Count("id"),
         **{
             name: Count("id", filter=condition)
             for name, condition in conditions.items()
         },
-        "avg_detect": Avg(_since("detected_at", "impact_started_at"), filter=detect),
+        "sum_detect": Sum(_since("detected_at", "impact_started_at"), filter=detect),
         "detect_known": Count("id", filter=detect),
-        "responded": Count("id", filter=Q(first_response_at__isnull=False)),
-        "avg_first_response": Avg(
-            _since("first_response_at", "created_at"),
-            filter=Q(first_response_at__isnull=False),
+        "responded": Count("id", filter=responded),
+        "sum_first_response": Sum(
+            _since("first_response_at", "created_at"), filter=responded
         ),
-        "avg_resolution": Avg(
+        "sum_resolution": Sum(
             _since("resolved_at", "created_at"), filter=Q(resolved_at__isnull=False)
         ),
-        "avg_contacts": Avg("customer_contact_count"),
-        "escalated": Count("id", filter=Q(was_escalated=True)),
+        "sum_contacts": Sum("customer_contact_count"),
+        "escalated": Count("id", filter=escalated),
         "resolved_first_contact": Count(
-            "id", filter=Q(resolved_at__isnull=False, was_escalated=False)
+            "id", filter=Q(resolved_at__isnull=False) & ~escalated
         ),
     }
+
+
+def _added_up(rows: list[dict]) -> dict:
+    """The overall row: counts and sums of the per-priority rows, averages
+    from them."""
+    overall: dict = {}
+    for row in rows:
+        for key, value in row.items():
+            if key == "priority" or value is None:
+                continue
+            overall[key] = overall[key] + value if key in overall else value
+
+    def average(total_key, count_key):
+        total, count = overall.get(total_key), overall.get(count_key, 0)
+        return total / count if total is not None and count else None
+
+    overall.setdefault("total", 0)
+    for name in _conditions(dt.datetime.now(dt.UTC)):
+        overall.setdefault(name, 0)
+    for key in ("detect_known", "responded", "escalated", "resolved_first_contact"):
+        overall.setdefault(key, 0)
+    overall["avg_detect"] = average("sum_detect", "detect_known")
+    overall["avg_first_response"] = average("sum_first_response", "responded")
+    overall["avg_resolution"] = average("sum_resolution", "resolved")
+    overall["avg_contacts"] = average("sum_contacts", "total")
+    return overall
 
 
 def _average_time_to_escalation(period: Period) -> dt.timedelta | None:
@@ -206,14 +236,6 @@ def _average_time_to_escalation(period: Period) -> dt.timedelta | None:
     return first_delays.aggregate(average=Avg("delay"))["average"]
 
 
-def _with_escalation_facts(incidents):
-    """Mark whether each incident was escalated (the escalation index per
-    incident answers it)."""
-    return incidents.alias(
-        was_escalated=Exists(Escalation.objects.filter(incident=OuterRef("pk")))
-    )
-
-
 def _targets(policy: Policy | None) -> dict[tuple[str, str], Decimal]:
     """The policy's targets; across policies there is no one target to meet."""
     if policy is None:
@@ -227,12 +249,12 @@ def _targets(policy: Policy | None) -> dict[tuple[str, str], Decimal]:
 def dashboard(period: Period) -> Dashboard:
     """Every figure for the period, against the policy's targets."""
     now = period.now
-    incidents = _with_escalation_facts(period.incidents())
+    incidents = period.incidents()
     by_priority = {
         row["priority"]: row
         for row in incidents.order_by().values("priority").annotate(**_aggregates(now))
     }
-    overall = incidents.aggregate(**_aggregates(now))
+    overall = _added_up(list(by_priority.values()))
     targets = _targets(period.policy)
     rows: list[Row] = []
 
