@@ -210,6 +210,18 @@ class PolicyAdmin(FriendlyFieldsMixin, PortalModelAdmin):
             "Replies and signals",
             {"fields": ["confirmation_keywords", "systemic_threshold"]},
         ),
+        (
+            "Auto-close rules",
+            {
+                "fields": [
+                    "check_in_after_resolved_minutes",
+                    "close_after_check_in_minutes",
+                    "close_pending_after_minutes",
+                ],
+                "description": "Quiet incidents close by these rules, only once "
+                "the monitoring window has passed and the closure checklist allows.",
+            },
+        ),
     ]
 
     def get_queryset(self, request):

@@ -156,6 +156,22 @@ class Policy(models.Model):
         help_text="A monitoring signal affecting more customers than this "
         "opens (or turns) its incident into a systemic one.",
     )
+    # Automation (issue 14): auto-close rules (000 part 6 and part 7).
+    check_in_after_resolved_minutes = models.PositiveIntegerField(
+        default=72 * 60,
+        help_text="A resolved incident whose customer stays silent this long "
+        "gets the check-in e-mail, which says when it will close.",
+    )
+    close_after_check_in_minutes = models.PositiveIntegerField(
+        default=3 * 24 * 60,
+        help_text="After the check-in, a still silent customer's incident "
+        "closes as resolved once this has passed (the check-in promises it).",
+    )
+    close_pending_after_minutes = models.PositiveIntegerField(
+        default=7 * 24 * 60,
+        help_text="An incident waiting on the customer's information this "
+        "long with no reply closes as pending; a reply reopens it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

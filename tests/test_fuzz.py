@@ -120,6 +120,13 @@ class _Recorder:
         self.monkeypatch.undo()
 
 
+@pytest.fixture(autouse=True)
+def _inbound_mail_configured(settings):
+    # Unconfigured, the inbound-mail webhook answers 503 on purpose (it cannot
+    # tell real mail from forged); configured, bad input must get a 4xx.
+    settings.INBOUND_MAIL_SECRET = "fuzz-secret"
+
+
 # Valid values ----------------------------------------------------------------
 
 
@@ -133,10 +140,12 @@ def _as_text(widget, value) -> str:
     return str(value)
 
 
-def _generated(field, world):
+def _generated(field, world, name=""):
     """Return a valid value for a required field with nothing in it."""
     if isinstance(field, CustomerField):
         return world["customer"].account_id
+    if name == "incident" and not isinstance(field, forms.ModelChoiceField):
+        return world["incident"].reference  # typed as a reference (INC-…)
     if isinstance(field, forms.ModelChoiceField):
         first = field.queryset.first()
         return first.pk if first else ""
@@ -176,7 +185,7 @@ def _submitted(form, world, objects=()) -> dict:
         else:
             value = bf.value()
         if value in (None, "", [], ()) and field.required:
-            value = field.prepare_value(_generated(field, world))
+            value = field.prepare_value(_generated(field, world, bf.name))
         inner = getattr(widget, "widget", widget)  # admin's related wrapper
         if isinstance(inner, forms.MultiWidget):
             parts = value if isinstance(value, list) else inner.decompress(value)
@@ -255,10 +264,15 @@ def _world():
     comms_services.log_reply(
         incident=incident, actor=agent, sender_kind="customer", text="Still broken."
     )
+    reply = comms_services.log_reply(
+        incident=incident, actor=agent, sender_kind="customer", text="It works now."
+    )
     StaffProfile.objects.get_or_create(user=agent)
     escalations = _escalation_world(incident, agent)
     return {
         **escalations,
+        **_later_world(incident, agent),
+        "reply_pk": reply,
         "customer": customer,
         "incident": incident,
         "item_pk": item,
@@ -315,6 +329,59 @@ def _escalation_world(incident, agent) -> dict:
     }
 
 
+def _later_world(incident, agent) -> dict:
+    """Closure, post-mortems, plans, security, credits, mail and surveys."""
+    from comms.models import InboundMail
+    from comms.plans import plan_prefill
+    from incidents.models import IncidentChecklistItem, RegulatoryRegime
+    from incidents.surveys import survey_token
+    from tests.factories import request_test_credit
+
+    manager = UserFactory(username="fuzz-manager", role="Manager")
+    resolved = IncidentFactory(status="resolved", actor=agent)
+    incident_services.refresh_checklists(incident=resolved, actor=None)
+    checklist_item = IncidentChecklistItem.objects.filter(
+        checklist__incident=resolved
+    ).first()
+    postmortem = incident_services.start_postmortem(incident=incident, actor=manager)
+    plan = incident_services.start_communication_plan(
+        incident=incident, actor=manager, prefill=plan_prefill(incident)
+    )
+    section = plan.sections.first()
+    response = incident_services.flag_security_incident(
+        incident=incident, actor=manager, incident_type="data_breach"
+    )
+    phase = response.phases.first()
+    (clock, *_) = incident_services.choose_regulatory_clocks(
+        response=response, actor=manager, regimes=list(RegulatoryRegime.objects.all())
+    )
+    mail = InboundMail.objects.create(
+        source="webhook",
+        from_address="someone@example.com",
+        subject="Hello",
+        text="Which incident is this?",
+        received_at=timezone.now(),
+        status="unmatched",
+    )
+    credit = request_test_credit(incident, agent, customer=incident.customer)
+    return {
+        "resolved": resolved,
+        "checklist_item": checklist_item,
+        "postmortem_row": postmortem.timeline_rows.first(),
+        "plan_row": section.rows.first(),
+        "section_pk": section,
+        "phase_pk": phase,
+        "security_item": phase.items.first(),
+        "notification_pk": response.notifications.first(),
+        "clock_pk": clock,
+        "mail_pk": mail,
+        "credit_pk": credit,
+        "token": survey_token(
+            incident_id=incident.pk, customer_id=incident.customer_id
+        ),
+    }
+
+
 # Forms no generated value can satisfy: signing in needs a real password.
 UNFILLABLE = {"AuthenticationForm"}
 # The message each message URL acts on, where the awaiting one would not do.
@@ -328,6 +395,20 @@ PK_FOR = {
     "escalations:reject": "escalation",
     "escalations:tier_queue": "tier",
     "escalations:tracker_key": "bug_report",
+}
+# What an argument names on one URL, where the argument's name is shared by
+# different objects (an action item or a checklist item, a plan or a
+# post-mortem row).
+ARG_FOR = {
+    **{
+        (f"incidents:checklist_{action}", arg): key
+        for action in ("tick", "not_applicable", "reopen")
+        for arg, key in (("pk", "resolved"), ("item_pk", "checklist_item"))
+    },
+    ("incidents:security_tick", "item_pk"): "security_item",
+    ("incidents:postmortem_row_edit", "row_pk"): "postmortem_row",
+    ("incidents:postmortem_row_hide", "row_pk"): "postmortem_row",
+    ("incidents:plan_row_edit", "row_pk"): "plan_row",
 }
 
 
@@ -456,6 +537,8 @@ def _url_objects(name, world) -> dict:
                 )
             )
             objects[arg] = _admin_object(model)
+        elif (name, arg) in ARG_FOR:
+            objects[arg] = world[ARG_FOR[(name, arg)]]
         elif arg == "message_pk":
             objects[arg] = world[MESSAGE_FOR.get(name, arg)]
         elif name in PK_FOR:

@@ -835,6 +835,12 @@ class EscalationFiring(models.Model):
         CHECK_IN = "check_in", "Customer check-in and team ping"
         MANAGER = "manager", "Manager notified"
         EXECUTIVE = "executive", "Executive notified"
+        # Automation rules (issue 14)
+        PARTY_SILENT = "party_silent", "Partner or vendor silent"
+        SLA_AT_RISK = "sla_at_risk", "Deadline at risk"
+        SLA_BREACHED = "sla_breached", "Deadline breached"
+        NO_RESPONSE = "no_response", "No response"
+        AUTO_CLOSE = "auto_close", "Auto-close step"
 
     key = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -867,7 +873,18 @@ class EscalationFiring(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(
-                    kind__in=["rule", "reminder", "check_in", "manager", "executive"]
+                    kind__in=[
+                        "rule",
+                        "reminder",
+                        "check_in",
+                        "manager",
+                        "executive",
+                        "party_silent",
+                        "sla_at_risk",
+                        "sla_breached",
+                        "no_response",
+                        "auto_close",
+                    ]
                 ),
                 name="%(app_label)s_%(class)s_kind_valid",
             )

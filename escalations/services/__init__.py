@@ -2,8 +2,8 @@
 
 import datetime as dt
 
-# Escalation routing (issue 11)
-from . import routing
+# Escalation routing (issue 11); automation rules (issue 14)
+from . import automation, routing
 
 # Credits and refunds (issue 12)
 from .credits import (
@@ -57,7 +57,11 @@ __all__ = [
 
 
 def due_work(now: dt.datetime) -> dict[str, int]:
-    """Fire the escalation app's time-based work: triggers, reminders, check-ins."""
+    """Fire the escalation app's time-based work: triggers, reminders, check-ins,
+    and the automation rules (silence, deadlines, auto-close)."""
     done: dict[str, int] = {}
     done.update(routing.due_work(now))
+    # After routing, so a policy's own "SLA breach imminent" rule escalates
+    # first and the at-risk alert only adds the alarm.
+    done.update(automation.due_work(now))
     return done
