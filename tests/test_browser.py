@@ -90,6 +90,8 @@ def test_agent_opens_an_incident_and_finds_it_in_the_list(live_server, browser):
     reference = alert.text.split()[0]
     assert browser.find_element(By.TAG_NAME, "h1").text.startswith(reference)
 
+    # The full list sits under "More" in the navigation.
+    browser.find_element(By.LINK_TEXT, "More").click()
     browser.find_element(By.LINK_TEXT, "All incidents").click()
     browser.find_element(By.NAME, "q").send_keys("Activation fails")
     browser.find_element(By.CSS_SELECTOR, "form[role=search] button").click()
