@@ -153,15 +153,39 @@ def test_agent_composes_previews_and_sends_a_customer_message(live_server, brows
 LAYOUT_SIZES = [(1366, 768), (1920, 1080)]
 
 
-def _sign_in(browser, live_server, username):
+def sign_in(browser, live_server, username):
+    """Sign in and wait until the portal has answered, so the next page is signed in."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
+    browser.delete_all_cookies()
     browser.get(live_server.url + reverse("login"))
     browser.find_element(By.NAME, "username").send_keys(username)
     browser.find_element(By.NAME, "password").send_keys("pw-for-tests")
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     WebDriverWait(browser, 10).until(lambda d: "/login/" not in d.current_url)
+
+
+def click(browser, element):
+    """Scroll the element into view at once, then click it like a person would.
+
+    Bootstrap scrolls smoothly, so without the instant scroll a click can land
+    mid-scroll.
+    """
+    browser.execute_script(
+        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", element
+    )
+    element.click()
+
+
+def wait_for_text(browser, text, timeout=10):
+    """Wait until the page shows the text.
+
+    A click starts a navigation; it does not wait for the next page.
+    """
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, timeout).until(lambda d: text in d.page_source)
 
 
 def _overflowing(browser) -> list[str]:
@@ -238,7 +262,7 @@ def test_no_page_overflows_sideways_at_common_screen_sizes(live_server, browser)
     problems = []
     for username, paths in pages.items():
         browser.delete_all_cookies()
-        _sign_in(browser, live_server, username)
+        sign_in(browser, live_server, username)
         for width, height in LAYOUT_SIZES:
             browser.set_window_size(width, height)
             for path in paths:
@@ -255,7 +279,7 @@ def test_ticking_severity_criteria_suggests_the_priority(live_server, browser):
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     UserFactory(username="browser-triage", role="Agent")
-    _sign_in(browser, live_server, "browser-triage")
+    sign_in(browser, live_server, "browser-triage")
     browser.get(live_server.url + reverse("incidents:create"))
     note = browser.find_element(By.ID, "priority-suggestion")
     assert not note.is_displayed()

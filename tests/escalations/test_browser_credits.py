@@ -1,34 +1,19 @@
 """End to end in headless Chromium: an agent asks for $250, a manager approves."""
 
 import pytest
-from django.urls import reverse
 
 from tests.factories import IncidentFactory, UserFactory
-from tests.test_browser import assert_nothing_refused, browser  # noqa: F401
+from tests.test_browser import (  # noqa: F401
+    assert_nothing_refused,
+    browser,
+    click,
+    sign_in,
+)
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-
-def _sign_in(browser, live_server, username):  # noqa: F811
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    browser.delete_all_cookies()
-    browser.get(live_server.url + reverse("login"))
-    browser.find_element(By.NAME, "username").send_keys(username)
-    browser.find_element(By.NAME, "password").send_keys("pw-for-tests")
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(browser, 10).until(lambda d: "/login/" not in d.current_url)
-
-
-def _click(browser, element):  # noqa: F811
-    browser.execute_script(
-        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", element
-    )
-    element.click()
 
 
 def test_agent_requests_250_and_a_manager_approves_it_from_the_queue(
@@ -45,20 +30,20 @@ def test_agent_requests_250_and_a_manager_approves_it_from_the_queue(
     UserFactory(username="browser-credit-manager", role="Manager")
     incident = IncidentFactory(title="Charged twice for November")
 
-    _sign_in(browser, live_server, "browser-credit-agent")
+    sign_in(browser, live_server, "browser-credit-agent")
     browser.get(live_server.url + incident.get_absolute_url())
     tabs = browser.find_element(By.CSS_SELECTOR, "ul.nav-tabs")
     tabs.find_element(By.LINK_TEXT, "Credits").click()
     Select(browser.find_element(By.NAME, "kind")).select_by_value("refund")
     browser.find_element(By.NAME, "amount").send_keys("250")
     browser.find_element(By.NAME, "reason").send_keys("Billed twice for November.")
-    _click(browser, browser.find_element(By.CSS_SELECTOR, "input[type=submit]"))
+    click(browser, browser.find_element(By.CSS_SELECTOR, "input[type=submit]"))
     alert = browser.find_element(By.CSS_SELECTOR, ".alert-success")
     assert "Credit requested" in alert.text
     assert "250.00 USD" in browser.find_element(By.CSS_SELECTOR, ".credit-card").text
     assert_nothing_refused(browser)
 
-    _sign_in(browser, live_server, "browser-credit-manager")
+    sign_in(browser, live_server, "browser-credit-manager")
     badge = browser.find_element(By.CSS_SELECTOR, "#mainnav").find_element(
         By.PARTIAL_LINK_TEXT, "Credits"
     )
@@ -68,7 +53,7 @@ def test_agent_requests_250_and_a_manager_approves_it_from_the_queue(
     assert "250.00 USD" in row.text
     assert incident.reference in row.text
     row.find_element(By.NAME, "reason").send_keys("Duplicate charge confirmed.")
-    _click(browser, row.find_element(By.CSS_SELECTOR, "button.btn-success"))
+    click(browser, row.find_element(By.CSS_SELECTOR, "button.btn-success"))
     WebDriverWait(browser, 10).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, ".alert-success")
     )

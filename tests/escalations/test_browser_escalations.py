@@ -7,27 +7,18 @@ from comms.models import Message
 from escalations.models import BugReport, Escalation, EscalationRule, Tier
 from incidents.models import Priority
 from tests.factories import CustomerFactory, IncidentFactory, UserFactory
-from tests.test_browser import assert_nothing_refused, browser  # noqa: F401
+from tests.test_browser import (  # noqa: F401
+    assert_nothing_refused,
+    browser,
+    click,
+    sign_in,
+    wait_for_text,
+)
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-
-def sign_in(browser, live_server, username):  # noqa: F811
-    from selenium.webdriver.common.by import By
-
-    browser.delete_all_cookies()
-    browser.get(live_server.url + reverse("login"))
-    browser.find_element(By.NAME, "username").send_keys(username)
-    browser.find_element(By.NAME, "password").send_keys("pw-for-tests")
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-
-
-def click(browser, element):  # noqa: F811
-    # Bootstrap scrolls smoothly, so a native click can land mid-scroll.
-    browser.execute_script("arguments[0].click()", element)
 
 
 def test_engineering_escalation_with_bug_report_is_approved_and_acknowledged(
@@ -53,8 +44,8 @@ def test_engineering_escalation_with_bug_report_is_approved_and_acknowledged(
     sign_in(browser, live_server, "b-agent")
     browser.get(live_server.url + reverse("escalations:escalate", args=[incident.pk]))
     browser.find_element(By.CSS_SELECTOR, "input[value=bug_identified]").click()
-    browser.find_element(By.CSS_SELECTOR, "button[value=check_rules]").click()
-    assert "A system error or bug is identified" in browser.page_source
+    click(browser, browser.find_element(By.CSS_SELECTOR, "button[value=check_rules]"))
+    wait_for_text(browser, "A system error or bug is identified")
     assert browser.find_element(
         By.CSS_SELECTOR, f"input[name=tiers][value='{tier.pk}']"
     ).is_selected()
@@ -87,18 +78,18 @@ def test_engineering_escalation_with_bug_report_is_approved_and_acknowledged(
     for box in browser.find_elements(By.CSS_SELECTOR, "input[name^=check_]"):
         click(browser, box)
     click(browser, browser.find_element(By.CSS_SELECTOR, "button[value=escalate]"))
-    assert "waits for a manager" in browser.page_source
+    wait_for_text(browser, "waits for a manager")
     assert_nothing_refused(browser)
 
     sign_in(browser, live_server, "b-manager")
     browser.get(live_server.url + reverse("escalations:approvals"))
-    browser.find_element(By.XPATH, "//button[text()='Approve']").click()
-    assert "Approved" in browser.page_source
+    click(browser, browser.find_element(By.XPATH, "//button[text()='Approve']"))
+    wait_for_text(browser, "Approved")
 
     sign_in(browser, live_server, "b-engineer")
     browser.get(live_server.url + reverse("escalations:tier_queue", args=[tier.pk]))
-    browser.find_element(By.XPATH, "//button[text()='Acknowledge']").click()
-    assert "Acknowledged" in browser.page_source
+    click(browser, browser.find_element(By.XPATH, "//button[text()='Acknowledge']"))
+    wait_for_text(browser, "Acknowledged")
 
     escalation = Escalation.objects.get(incident=incident)
     assert escalation.status == Escalation.Status.ACKNOWLEDGED

@@ -1,22 +1,19 @@
 """Resolve, work the checklist and close, in headless Chromium."""
 
 import pytest
-from django.urls import reverse
 
 from tests.factories import ChecklistTemplateItemFactory, IncidentFactory, UserFactory
-from tests.test_browser import assert_nothing_refused, browser  # noqa: F401
+from tests.test_browser import (  # noqa: F401
+    assert_nothing_refused,
+    browser,
+    click,
+    sign_in,
+)
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-
-def _click(browser, element):  # noqa: F811
-    browser.execute_script(
-        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", element
-    )
-    element.click()
 
 
 def test_agent_resolves_works_the_checklist_and_closes(live_server, browser):  # noqa: F811
@@ -50,19 +47,15 @@ def test_agent_resolves_works_the_checklist_and_closes(live_server, browser):  #
     UserFactory(username="browser-closer", role="Agent")
     incident = IncidentFactory(title="eSIM stuck", status="investigating")
 
-    browser.get(live_server.url + reverse("login"))
-    browser.find_element(By.NAME, "username").send_keys("browser-closer")
-    browser.find_element(By.NAME, "password").send_keys("pw-for-tests")
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(browser, 10).until(lambda d: "/login/" not in d.current_url)
+    sign_in(browser, live_server, "browser-closer")
     browser.get(live_server.url + incident.get_absolute_url())
     browser.find_element(By.LINK_TEXT, "Closure").click()
 
     browser.find_element(By.NAME, "root_cause").send_keys("Queue stalled.")
     browser.find_element(By.NAME, "fix_summary").send_keys("Queue restarted.")
     browser.find_element(By.NAME, "customer_summary").send_keys("Your eSIM stalled.")
-    _click(browser, browser.find_element(By.CSS_SELECTOR, "input[value=system_check]"))
-    _click(browser, browser.find_element(By.NAME, "resolve"))
+    click(browser, browser.find_element(By.CSS_SELECTOR, "input[value=system_check]"))
+    click(browser, browser.find_element(By.NAME, "resolve"))
     WebDriverWait(browser, 10).until(
         lambda d: "resolved" in d.find_element(By.CSS_SELECTOR, ".alert-success").text
     )
@@ -72,18 +65,18 @@ def test_agent_resolves_works_the_checklist_and_closes(live_server, browser):  #
     )
 
     row = browser.find_element(By.XPATH, f"//li[contains(., '{tick_me.text}')]")
-    _click(browser, row.find_element(By.XPATH, ".//button[text()='Tick']"))
+    click(browser, row.find_element(By.XPATH, ".//button[text()='Tick']"))
     wait_for_alert("Item ticked")
     row = browser.find_element(By.XPATH, f"//li[contains(., '{skip_me.text}')]")
-    _click(browser, row.find_element(By.CSS_SELECTOR, "details summary"))
+    click(browser, row.find_element(By.CSS_SELECTOR, "details summary"))
     row.find_element(By.NAME, "reason").send_keys("Nothing was billed")
-    _click(browser, row.find_element(By.XPATH, ".//button[text()='Save']"))
+    click(browser, row.find_element(By.XPATH, ".//button[text()='Save']"))
     WebDriverWait(browser, 10).until(
         lambda d: (
             "not applicable" in d.find_element(By.CSS_SELECTOR, ".alert-success").text
         )
     )
-    _click(browser, browser.find_element(By.NAME, "close"))
+    click(browser, browser.find_element(By.NAME, "close"))
     WebDriverWait(browser, 10).until(lambda d: "/closure/" not in d.current_url)
 
     incident.refresh_from_db()

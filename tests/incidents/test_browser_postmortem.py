@@ -4,31 +4,17 @@ import pytest
 from django.urls import reverse
 
 from tests.factories import UserFactory, publishable_postmortem
-from tests.test_browser import assert_nothing_refused, browser  # noqa: F401
+from tests.test_browser import (  # noqa: F401
+    assert_nothing_refused,
+    browser,
+    click,
+    sign_in,
+)
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-
-def _sign_in(driver, live_server, username):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    driver.get(live_server.url + reverse("login"))
-    driver.find_element(By.NAME, "username").send_keys(username)
-    driver.find_element(By.NAME, "password").send_keys("pw-for-tests")
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(driver, 10).until(lambda d: "/login/" not in d.current_url)
-
-
-def _click(driver, element):
-    driver.execute_script(
-        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});",
-        element,
-    )
-    element.click()
 
 
 def test_agent_opens_and_prints_the_post_mortem(live_server, browser):  # noqa: F811
@@ -38,24 +24,24 @@ def test_agent_opens_and_prints_the_post_mortem(live_server, browser):  # noqa: 
     agent = UserFactory(username="browser-learner", role="Agent")
     postmortem = publishable_postmortem(agent, summary="Renewals failed at night.")
     incident = postmortem.incident
-    _sign_in(browser, live_server, "browser-learner")
+    sign_in(browser, live_server, "browser-learner")
 
     browser.get(live_server.url + incident.get_absolute_url())
-    _click(browser, browser.find_element(By.LINK_TEXT, "Post-mortem"))
+    click(browser, browser.find_element(By.LINK_TEXT, "Post-mortem"))
     WebDriverWait(browser, 10).until(lambda d: "/postmortem/" in d.current_url)
     assert "Renewals failed at night." in browser.page_source
     rows = browser.find_elements(By.CSS_SELECTOR, ".postmortem-timeline tbody tr")
     assert "Issue first detected" in rows[0].text
 
-    _click(browser, browser.find_element(By.LINK_TEXT, "Edit"))
+    click(browser, browser.find_element(By.LINK_TEXT, "Edit"))
     browser.find_element(By.NAME, "what").send_keys("Page the partner on-call")
-    _click(
+    click(
         browser, browser.find_element(By.CSS_SELECTOR, "#postmortem-action-form button")
     )
     assert "Every action needs an owner." in browser.page_source
 
     browser.get(live_server.url + reverse("incidents:postmortem", args=[incident.pk]))
-    _click(browser, browser.find_element(By.LINK_TEXT, "Printable view"))
+    click(browser, browser.find_element(By.LINK_TEXT, "Printable view"))
     WebDriverWait(browser, 10).until(lambda d: "/print/" in d.current_url)
     assert browser.find_elements(By.CSS_SELECTOR, "nav.navbar") == []
     assert "Post-mortem — " + incident.reference in browser.page_source
