@@ -8,6 +8,7 @@ from django_q.models import Schedule
 
 from incidents.models import AffectedCustomer, Incident, PolicyTarget
 
+from . import sweep_memo
 from .models import (
     Audience,
     Channel,
@@ -92,8 +93,9 @@ def template_for(
     situation: str = "",
 ) -> MessageTemplate | None:
     """Return the most specific active template for this message, or None."""
-    candidates = list(
-        matching_templates(
+
+    def most_specific():
+        candidates = matching_templates(
             stage=stage,
             audience=audience,
             incident=incident,
@@ -101,14 +103,40 @@ def template_for(
             follow_up_number=follow_up_number,
             situation=situation,
         )
+        chosen = min(candidates, key=lambda t: _specificity(t, situation), default=None)
+        if chosen is not None:
+            # Senders read the version's template: it is this one.
+            chosen.current_version.template = chosen
+        return chosen
+
+    # Only what matching_templates reads of the incident is in the key.
+    key = (
+        "template_for",
+        stage,
+        audience,
+        incident.priority,
+        incident.category_id,
+        channel,
+        follow_up_number,
+        situation,
     )
-    if not candidates:
-        return None
-    return min(candidates, key=lambda t: _specificity(t, situation))
+    return sweep_memo.recall(key, most_specific)
 
 
 def chat_route_for(incident: Incident) -> ChatRoute | None:
     """Return the most specific chat route for the incident (000 2B)."""
+    return sweep_memo.recall(
+        (
+            "chat_route_for",
+            incident.priority,
+            incident.is_systemic,
+            incident.category_id,
+        ),
+        lambda: _most_specific_chat_route(incident),
+    )
+
+
+def _most_specific_chat_route(incident: Incident) -> ChatRoute | None:
     routes = ChatRoute.objects.filter(
         Q(priority="") | Q(priority=incident.priority),
         Q(is_systemic=False) | Q(is_systemic=incident.is_systemic),
@@ -168,6 +196,13 @@ def delivery_mode(incident: Incident, *, audience: str) -> str:
     """Return how a message to ``audience`` leaves: automatic, draft, approval."""
     if audience == Audience.INTERNAL:
         return DeliveryRule.Mode.AUTOMATIC
+    return sweep_memo.recall(
+        ("delivery_mode", audience, incident.priority, incident.is_systemic),
+        lambda: _strictest_delivery_mode(incident, audience=audience),
+    )
+
+
+def _strictest_delivery_mode(incident: Incident, *, audience: str) -> str:
     rules = DeliveryRule.objects.filter(
         Q(priority="") | Q(priority=incident.priority),
         Q(is_systemic=False) | Q(is_systemic=incident.is_systemic),
@@ -387,10 +422,13 @@ CADENCE_FIELD = {
 
 def policy_target_for(incident: Incident) -> PolicyTarget | None:
     """Return what the incident's policy promises at its priority."""
-    return (
-        PolicyTarget.objects.select_related("policy__calendar")
-        .filter(policy_id=incident.policy_id, priority=incident.priority)
-        .first()
+    return sweep_memo.recall(
+        ("policy_target_for", incident.policy_id, incident.priority),
+        lambda: (
+            PolicyTarget.objects.select_related("policy__calendar")
+            .filter(policy_id=incident.policy_id, priority=incident.priority)
+            .first()
+        ),
     )
 
 

@@ -7,3 +7,8 @@ def deliver_message(message_id: int) -> str:
     """Deliver one queued message (a no-op if another worker already has)."""
     message = services.deliver_message(message_id=message_id)
     return message.status if message else "not claimed"
+
+
+def deliver_messages(message_ids: list[int]) -> dict[int, str]:
+    """Deliver several queued messages in turn; each is claimed on its own."""
+    return {message_id: deliver_message(message_id) for message_id in message_ids}

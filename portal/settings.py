@@ -244,6 +244,9 @@ COMMS_MAX_ATTEMPTS = env.int("COMMS_MAX_ATTEMPTS", default=5)
 COMMS_RETRY_BASE_SECONDS = env.int("COMMS_RETRY_BASE_SECONDS", default=60)
 # A delivery claimed longer ago than this was cut off (worker died).
 COMMS_STALE_CLAIM_SECONDS = env.int("COMMS_STALE_CLAIM_SECONDS", default=300)
+# A message queued longer ago than this and not yet claimed lost its task
+# (the queue was down); the sweep enqueues it again.
+COMMS_LOST_TASK_SECONDS = env.int("COMMS_LOST_TASK_SECONDS", default=120)
 SUPPORT_TEAM_NAME = env("SUPPORT_TEAM_NAME", default="Customer Support")
 # A satisfaction survey link in a resolution e-mail stays valid this long.
 SURVEY_LINK_MAX_AGE_DAYS = env.int("SURVEY_LINK_MAX_AGE_DAYS", default=30)

@@ -2,6 +2,8 @@
 
 import contextlib
 import datetime as dt
+from collections.abc import Iterator
+from contextvars import ContextVar
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -272,9 +274,57 @@ def _release(message: Message, actor, now: dt.datetime) -> Message:
     message.next_attempt_at = now
     message.save()
     _event(message, TimelineEvent.Kind.MESSAGE_QUEUED, actor)
-    message_id = message.pk
-    transaction.on_commit(lambda: async_task("comms.tasks.deliver_message", message_id))
+    _enqueue_delivery(message.pk)
     return message
+
+
+# While ``deliveries_enqueued_together()`` runs, the deliveries it queues
+# wait here and reach the task queue in one transaction when it ends.
+_held_deliveries: ContextVar[list[int] | None] = ContextVar(
+    "held_deliveries", default=None
+)
+
+
+def _enqueue_delivery(message_id: int) -> None:
+    held = _held_deliveries.get()
+    if held is not None:
+        held.append(message_id)
+    else:
+        transaction.on_commit(lambda: _enqueue_deliveries([message_id]))
+
+
+# Messages handed to one task: few enough that their sends fit well in
+# the task timeout, many enough that a busy sweep writes few tasks.
+DELIVERIES_PER_TASK = 10
+
+
+def _enqueue_deliveries(message_ids: list[int]) -> None:
+    with transaction.atomic():
+        for start in range(0, len(message_ids), DELIVERIES_PER_TASK):
+            group = message_ids[start : start + DELIVERIES_PER_TASK]
+            if len(group) == 1:
+                async_task("comms.tasks.deliver_message", group[0])
+            else:
+                async_task("comms.tasks.deliver_messages", group)
+
+
+@contextlib.contextmanager
+def deliveries_enqueued_together() -> Iterator[None]:
+    """Hand the messages queued in the block to the workers together, at its end.
+
+    One commit for a whole chunk of follow-ups, instead of one per message,
+    once the block's own transaction has committed (at once if it ran
+    outside a transaction). A message whose savepoint rolled back is handed
+    over anyway; its task finds nothing to claim.
+    """
+    held: list[int] = []
+    token = _held_deliveries.set(held)
+    try:
+        yield
+    finally:
+        _held_deliveries.reset(token)
+    if held:
+        transaction.on_commit(lambda: _enqueue_deliveries(held))
 
 
 def _check_security_notice(
@@ -690,22 +740,26 @@ def _record_failure(message: Message, error: str) -> Message:
 
 def due_work(now: dt.datetime) -> dict[str, int]:
     """Release scheduled messages, enqueue due retries, settle dead claims."""
-    released = 0
+    released = []
     for message_id in Message.objects.filter(
         status=Message.Status.SCHEDULED, send_after__lte=now
     ).values_list("pk", flat=True):
         with transaction.atomic():
-            updated = Message.objects.filter(
+            if Message.objects.filter(
                 pk=message_id, status=Message.Status.SCHEDULED
-            ).update(status=Message.Status.QUEUED, queued_at=now, next_attempt_at=now)
-            released += updated
+            ).update(status=Message.Status.QUEUED, queued_at=now, next_attempt_at=now):
+                released.append(message_id)
+    # A message queued a moment ago has its task on the way already; one
+    # that has waited longer than a task takes lost its task, and a retry
+    # that falls due has none.
+    lost_before = now - dt.timedelta(seconds=settings.COMMS_LOST_TASK_SECONDS)
     due = list(
-        Message.objects.filter(
-            status=Message.Status.QUEUED, next_attempt_at__lte=now
-        ).values_list("pk", flat=True)[:500]
+        Message.objects.filter(status=Message.Status.QUEUED, next_attempt_at__lte=now)
+        .filter(Q(attempts__gt=0) | Q(queued_at__lte=lost_before))
+        .exclude(pk__in=released)
+        .values_list("pk", flat=True)[:500]
     )
-    for message_id in due:
-        async_task("comms.tasks.deliver_message", message_id)
+    _enqueue_deliveries([*released, *due])
     stale_before = now - dt.timedelta(seconds=settings.COMMS_STALE_CLAIM_SECONDS)
     stale = 0
     for message in Message.objects.filter(
@@ -729,7 +783,7 @@ def due_work(now: dt.datetime) -> dict[str, int]:
                     error=message.last_error,
                 )
                 stale += 1
-    return {"released": released, "enqueued": len(due), "stale": stale}
+    return {"released": len(released), "enqueued": len(due), "stale": stale}
 
 
 @transaction.atomic

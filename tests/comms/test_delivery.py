@@ -473,3 +473,57 @@ def test_an_approver_cannot_blank_the_subject_of_an_email(agent, manager):
         services.approve_message(message=message, actor=manager, subject="  ")
 
     assert "no_subject" in error_codes(exc_info.value)
+
+
+@pytest.mark.django_db
+def test_the_sweep_hands_over_a_queued_message_again_only_once_its_task_looks_lost(
+    agent, frozen_now, settings, time_machine
+):
+    from django_q.models import OrmQ
+
+    incident = IncidentFactory()
+    message = send_test_message(incident, agent)  # its own task is on the way
+    assert message.status == Message.Status.QUEUED
+
+    services.due_work(frozen_now)
+    assert OrmQ.objects.count() == 0
+
+    later = frozen_now + dt.timedelta(seconds=settings.COMMS_LOST_TASK_SECONDS)
+    time_machine.move_to(later, tick=False)
+    assert services.due_work(later)["enqueued"] == 1
+    assert [task.task["args"] for task in OrmQ.objects.all()] == [(message.pk,)]
+
+
+@pytest.mark.django_db
+def test_deliveries_queued_together_reach_the_workers_in_groups(
+    agent, frozen_now, django_capture_on_commit_callbacks
+):
+    from django_q.models import OrmQ
+
+    incidents = [IncidentFactory(priority=Priority.P3) for _ in range(12)]
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        messages.deliveries_enqueued_together(),
+    ):
+        sent = [send_test_message(incident, agent) for incident in incidents]
+
+    tasks = [task.task for task in OrmQ.objects.order_by("id")]
+    assert [task["func"] for task in tasks] == [
+        "comms.tasks.deliver_messages",
+        "comms.tasks.deliver_messages",
+    ]
+    assert [pk for task in tasks for pk in task["args"][0]] == [m.pk for m in sent]
+
+
+@pytest.mark.django_db
+def test_a_grouped_delivery_task_sends_each_message_once(agent, smtp_server):
+    from comms import tasks
+
+    sent = [send_test_message(IncidentFactory(), agent) for _ in range(2)]
+
+    outcome = tasks.deliver_messages([m.pk for m in sent])
+    again = tasks.deliver_messages([m.pk for m in sent])
+
+    assert outcome == {m.pk: Message.Status.SENT for m in sent}
+    assert again == {m.pk: "not claimed" for m in sent}
+    assert len(smtp_server.messages) == 2

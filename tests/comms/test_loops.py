@@ -3,6 +3,7 @@ import threading
 
 import pytest
 from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 
 from comms import selectors, services
 from comms.models import FollowUpLoop, FollowUpSlot, Message
@@ -375,3 +376,54 @@ def test_a_sweep_that_dies_mid_follow_up_loses_nothing(
 
     assert [m.follow_up_number for m in follow_ups(incident, "internal")] == [1]
     assert FollowUpSlot.objects.get().number == 1
+
+
+@pytest.mark.django_db
+def test_one_failing_follow_up_stays_due_while_the_rest_of_its_chunk_goes_out(
+    frozen_now, time_machine, monkeypatch
+):
+    healthy = [IncidentFactory(priority=Priority.P3) for _ in range(2)]
+    broken = IncidentFactory(priority=Priority.P3)
+    sweep(time_machine, frozen_now)
+    real_send = services.loops.messages.send_message
+
+    def crash_for_broken(**kwargs):
+        if kwargs["incident"].pk == broken.pk:
+            raise RuntimeError("worker killed")
+        return real_send(**kwargs)
+
+    monkeypatch.setattr(services.loops.messages, "send_message", crash_for_broken)
+    sweep(time_machine, frozen_now + 24 * H)
+
+    for incident in healthy:
+        assert [m.follow_up_number for m in follow_ups(incident, "internal")] == [1]
+        assert loop_of(incident, "internal").slots_fired == 1
+        assert loop_of(incident, "internal").next_due_at == frozen_now + 48 * H
+    assert follow_ups(broken, "internal") == []
+    assert loop_of(broken, "internal").slots_fired == 0
+    assert loop_of(broken, "internal").next_due_at == frozen_now + 24 * H
+
+
+@pytest.mark.django_db
+def test_a_sweep_reads_each_library_answer_once_however_many_follow_ups_fire(
+    frozen_now, time_machine
+):
+    def queries_to_fire(count, priority, opened_at, cadence):
+        time_machine.move_to(opened_at, tick=False)
+        incidents = [IncidentFactory(priority=priority) for _ in range(count)]
+        sweep(time_machine, opened_at)
+        at = opened_at + cadence
+        time_machine.move_to(at, tick=False)
+        with CaptureQueriesContext(connection) as captured:
+            assert services.loops.fire_due_follow_ups(at) == count
+        for incident in incidents:
+            assert len(follow_ups(incident, "internal")) == 1
+        return len(captured)
+
+    # The second batch fires (P2, every 8 h) before the first is due again.
+    few = queries_to_fire(2, Priority.P3, frozen_now, 24 * H)
+    many = queries_to_fire(8, Priority.P2, frozen_now + 25 * H, 8 * H)
+    # Each follow-up writes its message and its timeline entry, inside a
+    # savepoint; templates, targets and delivery rules are read once.
+    assert (many - few) / 6 <= 4
+    assert many <= 8 * 4 + 10
