@@ -841,6 +841,7 @@ class EscalationFiring(models.Model):
         SLA_BREACHED = "sla_breached", "Deadline breached"
         NO_RESPONSE = "no_response", "No response"
         AUTO_CLOSE = "auto_close", "Auto-close step"
+        AUTO_CLOSE_BLOCKED = "auto_close_blocked", "Auto-close refused, retry later"
 
     key = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -884,6 +885,7 @@ class EscalationFiring(models.Model):
                         "sla_breached",
                         "no_response",
                         "auto_close",
+                        "auto_close_blocked",
                     ]
                 ),
                 name="%(app_label)s_%(class)s_kind_valid",

@@ -51,6 +51,10 @@ Kind = EscalationFiring.Kind
 SILENT_AFTER_FOLLOW_UPS = 2
 # The auto-close steps, kept in EscalationFiring.slot to tell them apart.
 CHECK_IN, CLOSED_RESOLVED, CLOSED_CONFIRMED, CLOSED_PENDING = 1, 2, 3, 4
+# An auto-close the closure guard refused waits this long before the next
+# try, so incidents stuck on their checklist do not take every sweep's
+# batch from the ones behind them. A person can still close it at once.
+BLOCKED_CLOSE_RETRY = dt.timedelta(minutes=30)
 
 
 def _stamp(moment: dt.datetime) -> int:
@@ -514,6 +518,15 @@ def _close(
             kind=TimelineEvent.Kind.AUTO_CLOSED,
         )
     except ValidationError:
+        EscalationFiring.objects.update_or_create(
+            key=f"auto_close_blocked:{incident.pk}",
+            defaults={
+                "kind": Kind.AUTO_CLOSE_BLOCKED,
+                "incident_id": incident.pk,
+                "slot": step,
+                "fired_at": now,
+            },
+        )
         return False
     _claim(
         f"auto_close:{incident.pk}:{step}:{_stamp(anchor)}",
@@ -530,6 +543,19 @@ def _monitoring_over(now: dt.datetime) -> Q:
     return Q(monitoring_ends_at__isnull=True) | Q(monitoring_ends_at__lte=now)
 
 
+def _close_not_blocked_lately(now: dt.datetime) -> Q:
+    """Leave out incidents whose auto-close the guard refused a moment ago."""
+    return ~Q(
+        Exists(
+            EscalationFiring.objects.filter(
+                incident=OuterRef("pk"),
+                kind=Kind.AUTO_CLOSE_BLOCKED,
+                fired_at__gt=now - BLOCKED_CLOSE_RETRY,
+            )
+        )
+    )
+
+
 def _close_confirmed(now: dt.datetime) -> int:
     """Resolved and the customer confirmed (or said "all good"): close, thank."""
     confirmed = Exists(
@@ -540,7 +566,10 @@ def _close_confirmed(now: dt.datetime) -> int:
         )
     )
     due = Incident.objects.filter(
-        _monitoring_over(now), confirmed, status=Incident.Status.RESOLVED
+        _monitoring_over(now),
+        _close_not_blocked_lately(now),
+        confirmed,
+        status=Incident.Status.RESOLVED,
     )
     done = 0
     for pk in list(
@@ -585,6 +614,7 @@ def _close_silent_resolved(now: dt.datetime) -> tuple[int, int]:
         wait = dt.timedelta(minutes=policy.close_after_check_in_minutes)
         due = (
             Incident.objects.filter(
+                _close_not_blocked_lately(now),
                 policy=policy,
                 status=Incident.Status.RESOLVED,
                 resolved_at__lte=now - silence,
@@ -650,7 +680,9 @@ def _close_waiting_on_customer(now: dt.datetime) -> int:
     for policy in Policy.objects.only("pk", "close_pending_after_minutes"):
         cutoff = now - dt.timedelta(minutes=policy.close_pending_after_minutes)
         due = (
-            Incident.objects.filter(policy=policy, status=waiting)
+            Incident.objects.filter(
+                _close_not_blocked_lately(now), policy=policy, status=waiting
+            )
             .annotate(
                 waiting_since=_waiting_since(), last_reply_at=_last_customer_reply()
             )

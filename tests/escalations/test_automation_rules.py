@@ -322,6 +322,34 @@ def test_auto_close_refused_by_the_guard_does_nothing(frozen_now, time_machine, 
     assert not EscalationFiring.objects.filter(kind="auto_close").exists()
 
 
+def test_a_refused_auto_close_waits_half_an_hour_before_the_next_try(
+    frozen_now, time_machine, agent
+):
+    incident = IncidentFactory(status=Incident.Status.RESOLVED)  # checklist open
+    comms_services.log_reply(
+        incident=incident,
+        actor=agent,
+        sender_kind="customer",
+        kind="confirmed",
+        text="Works now.",
+    )
+    ends = incident.monitoring_ends_at
+    sweep(time_machine, ends)
+    [blocked] = EscalationFiring.objects.filter(kind="auto_close_blocked")
+    assert blocked.incident == incident
+    assert blocked.fired_at == ends
+
+    settle_checklists(incident)  # the blockers are cleared...
+    sweep(time_machine, ends + 30 * 60 * SECOND - SECOND)
+    incident.refresh_from_db()
+    assert incident.status == Incident.Status.RESOLVED  # ...but not retried yet
+
+    sweep(time_machine, ends + 30 * 60 * SECOND)
+    incident.refresh_from_db()
+    assert incident.status == Incident.Status.CLOSED
+    assert sent_from(incident, "customer-thank-you").count() == 1
+
+
 def test_waiting_on_the_customer_seven_days_closes_as_pending(frozen_now, time_machine):
     incident = IncidentFactory(status=Incident.Status.WAITING_CUSTOMER)
     settle_checklists(incident)
