@@ -112,6 +112,11 @@ CATALOGUE: dict[str, str] = {
     "plan extension, a waived charge",
     "credit.amount": "The amount with its currency, e.g. 250.00 USD",
     "credit.extension_days": "For a plan extension, the days added, else empty",
+    # Auto-close (issue 14): the incident policy's own waits, in words.
+    "auto_close.after_check_in": "How long after the check-in a quiet resolved "
+    "incident is closed, e.g. '3 days'",
+    "auto_close.waiting_for": "How long we wait for the customer's information "
+    "before closing as pending, e.g. '7 days'",
 }
 TOP_LEVEL_NAMES = {path.split(".")[0] for path in CATALOGUE}
 
@@ -166,6 +171,19 @@ def _duration(since: dt.datetime | None, now: dt.datetime) -> str:
     if hours < 48:
         return f"{hours} hour{'s' if hours != 1 else ''}"
     return f"{hours // 24} days"
+
+
+def span_words(minutes: int | None) -> str:
+    """Return a policy's wait in words: '3 days', '1 day', '36 hours', ''."""
+    if not minutes:
+        return ""
+    if minutes % (24 * 60) == 0:
+        days = minutes // (24 * 60)
+        return f"{days} day{'s' if days != 1 else ''}"
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def every(interval: dt.timedelta | None) -> str:
@@ -290,6 +308,7 @@ def incident_context(
     party: ExternalParty | None = None,
     base_url: str = "",
     credit: dict[str, str] | None = None,
+    recipient: Customer | None = None,
 ) -> dict[str, Any]:
     """Return the template context for one incident, for one reader.
 
@@ -297,11 +316,18 @@ def incident_context(
     incident's own policy and priority, so the composer, the admin preview
     and the scheduler all fill templates the same way. A customer's context
     leaves out internal notes and shows times in the customer's zone.
+
+    A customer message on a systemic incident goes to every affected
+    customer from one rendering, so it names none of them (not even the
+    one who reported it). ``recipient`` is the one customer a message is
+    written for (a credit's customer): greeted, zoned and linked as them.
     """
     target = policy_target_for(incident)
     policy = target.policy if target else incident.policy
     zone = zoneinfo.ZoneInfo(
-        message_zone(
+        (recipient.time_zone or policy.calendar.time_zone)
+        if audience == Audience.CUSTOMER and recipient
+        else message_zone(
             incident,
             audience=audience,
             reader_zone=reader_zone,
@@ -316,6 +342,8 @@ def incident_context(
     }
     cadence_for_reader = update_cadence(target, audience) if audience else None
     customer = incident.customer
+    if audience == Audience.CUSTOMER:
+        customer = recipient or (None if incident.is_systemic else customer)
     owner = incident.owner
     team = getattr(settings, "SUPPORT_TEAM_NAME", "Support")
     if owner:
@@ -395,11 +423,15 @@ def incident_context(
             zone,
         ),
         "support": {"team": team},
-        "survey": {"url": _survey_url(incident, audience, base_url)},
+        "survey": {"url": _survey_url(incident, audience, base_url, customer)},
         "metrics": _key_metrics(incident, now),
         # Only the words the customer may read: the caller passes the kind,
         # amount and days, never the request's internal reason or evidence.
         "credit": {key: str((credit or {}).get(key, "")) for key in NO_CREDIT},
+        "auto_close": {
+            "after_check_in": span_words(policy.close_after_check_in_minutes),
+            "waiting_for": span_words(policy.close_pending_after_minutes),
+        },
     }
     if audience == Audience.CUSTOMER:
         return _without_internal(context)
@@ -417,15 +449,18 @@ def _key_metrics(incident: Incident, now: dt.datetime) -> dict[str, str]:
     }
 
 
-def _survey_url(incident: Incident, audience: str | None, base_url: str) -> str:
+def _survey_url(
+    incident: Incident, audience: str | None, base_url: str, customer: Customer | None
+) -> str:
     """The customer's signed survey link; empty where no single customer reads.
 
     A systemic message renders once for many customers, and a link there
-    could only be answered once for all of them, so it carries none.
+    could only be answered once for all of them, so it carries none (the
+    caller passes no customer then, even when one reported the incident).
     """
-    if audience != Audience.CUSTOMER or incident.customer_id is None:
+    if audience != Audience.CUSTOMER or customer is None:
         return ""
-    path = survey_path(incident_id=incident.pk, customer_id=incident.customer_id)
+    path = survey_path(incident_id=incident.pk, customer_id=customer.pk)
     return f"{settings.SURVEY_BASE_URL or base_url}{path}"
 
 
@@ -521,6 +556,7 @@ def sample_context() -> dict[str, Any]:
             "amount": "250.00 USD",
             "extension_days": "",
         },
+        "auto_close": {"after_check_in": "3 days", "waiting_for": "7 days"},
     }
 
 

@@ -384,7 +384,7 @@ LIBRARY = [
         Hello {{ customer.first_name }},
 
         We haven't heard back from you and want to make sure everything is working.
-        If it is, no reply is needed: we will close {{ incident.reference }} in 3 days.
+        If it is, no reply is needed: we will close {{ incident.reference }} in {{ auto_close.after_check_in or 'a few days' }}.
         If anything is still wrong, just reply and we will pick it straight back up.
         """
         + SIGN_OFF,
@@ -496,7 +496,8 @@ LIBRARY = [
         "escalation",
         "URGENT escalation: {{ incident.reference }}",
         """
-        :rotating_light: URGENT · {{ incident.reference }} affects {{ incident.affected_count }} customers.
+        :rotating_light: URGENT · {{ incident.reference }} ({{ incident.priority }}) {{ incident.title }}
+        {% if incident.is_systemic %}Affects {{ incident.affected_count }} customer{{ 's' if incident.affected_count != 1 else '' }} (systemic){% elif customer.name %}Customer: {{ customer.name }}{% else %}No customer recorded{% endif %} · SLA {{ sla.state }} · resolve by {{ sla.resolution_due }}
         {{ incident.what_happened }}
         Owner: {{ owner.name }} · {{ incident.url }}
         """,
@@ -516,7 +517,9 @@ LIBRARY = [
         management contact. It has been open for {{ incident.impact_duration }} and our
         follow-ups have not produced a resolution time.
 
-        Impact: {{ incident.what_happened }}
+        Impact: {% if incident.is_systemic %}{{ incident.affected_count }} of our customers{% else %}one of our customers{% endif %}, service {{ incident.service_status|lower }}.
+        What we need from you: {{ incident.partner_action or 'an owner and a plan to fix it' }}
+        Our account reference: {{ party.account_ref or 'not on file' }}
         Our commitment to the customer: resolved by {{ sla.resolution_due }}.
         We ask for a named owner and a resolution time within 4 hours.
         """
@@ -533,10 +536,14 @@ LIBRARY = [
         Hello,
 
         We are escalating our support request for {{ incident.reference }} under our
-        contract with {{ party.name }}: the committed response time has passed
-        without a resolution.
+        contract with {{ party.name }}: our follow-ups to your support team have
+        gone unanswered and we still have no resolution time.
 
-        Please send a resolution timeline within 4 hours of this message.
+        What fails: {{ incident.title }} ({{ incident.severity }} priority for us)
+        What we need: {{ incident.vendor_action or 'an investigation and an estimate' }}
+
+        Please send a named owner and a resolution timeline within 4 hours of this
+        message.
         """
         + SIGN_OFF,
     ),
@@ -552,7 +559,7 @@ LIBRARY = [
 
         To get this solved faster, I have passed your case to a specialist team with
         everything we have learned so far, so you won't need to repeat yourself.
-        I remain your contact and will update you by {{ next_update_at }}.
+        I remain your contact and will update you {% if next_update_at %}by {{ next_update_at }}{% else %}as soon as they report back{% endif %}.
         """
         + SIGN_OFF,
     ),
@@ -567,8 +574,8 @@ LIBRARY = [
         Hello {{ customer.first_name }},
 
         Your case now needs a senior specialist, so I have handed it over with all the
-        details. They usually respond within 24 hours; you will hear from us by
-        {{ next_update_at }} either way.
+        details. You will hear from us {% if next_update_at %}by {{ next_update_at }}{% else %}as soon as they
+        report back{% endif %}, whether or not it is fixed by then.
         """
         + SIGN_OFF,
         situation="to_l2",
@@ -584,8 +591,7 @@ LIBRARY = [
         Hello {{ customer.first_name }},
 
         This needs a fix in our systems, so our engineering team now has your case.
-        Investigations like this typically take up to 48 hours; I will keep you
-        posted and update you by {{ next_update_at }}.
+        I will keep you posted and update you {% if next_update_at %}by {{ next_update_at }}{% else %}as soon as they report back{% endif %}.
         """
         + SIGN_OFF,
         situation="to_engineering",
@@ -617,8 +623,8 @@ LIBRARY = [
         Hello {{ customer.first_name }},
 
         The next step sits with the network carrier, and we have sent them everything
-        they need. Carriers usually answer within 2 to 3 business days. I will check
-        in with you daily until it is done.
+        they need. Carriers usually answer within 2 to 3 business days. I will update
+        you {{ cadence.customer or 'at every step' }} until it is done.
         """
         + SIGN_OFF,
         situation="to_carrier",
@@ -653,8 +659,8 @@ LIBRARY = [
         """
         Hello {{ customer.first_name }},
 
-        This problem affects several customers, and it now has our urgent response
-        team's full attention. We will update you by {{ next_update_at }}.
+        {% if incident.is_systemic %}This problem affects several customers, and it{% else %}Your case{% endif %} now has our urgent response
+        team's full attention. We will update you {% if next_update_at %}by {{ next_update_at }}{% else %}as soon as anything changes{% endif %}.
         """
         + SIGN_OFF,
         situation="urgent",
@@ -670,8 +676,8 @@ LIBRARY = [
         Hello {{ customer.first_name }},
 
         I wanted to check in: the specialist team has not finished yet, and I have
-        chased them again today. I'm sorry for the wait, and I'll update you by
-        {{ next_update_at }}.
+        chased them again today. I'm sorry for the wait, and I'll update you
+        {% if next_update_at %}by {{ next_update_at }}{% else %}as soon as I hear from them{% endif %}.
         """
         + SIGN_OFF,
         situation="escalation_sla_missed",
@@ -936,8 +942,8 @@ LIBRARY = [
         Hello {{ customer.first_name }},
 
         We needed some information from you to continue and haven't heard back in
-        7 days, so we are closing {{ incident.reference }} for now. Reply whenever you
-        are ready and we will reopen it right where we left off.
+        {{ auto_close.waiting_for or 'a while' }}, so we are closing {{ incident.reference }} for now.
+        Reply whenever you are ready and we will reopen it right where we left off.
         """
         + SIGN_OFF,
         situation="waiting_on_customer",
@@ -995,14 +1001,10 @@ LIBRARY = [
 
         We know {{ incident.reference }} cost you time and trouble, and we want to
         make up for it.
-        {% if credit.extension_days %}
-        We have approved a plan extension: {{ credit.extension_days }} extra days on
-        your plan, worth {{ credit.amount }}.
-        {% elif credit.amount %}
-        We have approved {{ credit.kind }} of {{ credit.amount }} on your account.
-        {% else %}
-        We have approved a goodwill gesture on your account.
-        {% endif %}
+
+        {% if credit.extension_days %}We have approved a plan extension: {{ credit.extension_days }} extra days on
+        your plan, worth {{ credit.amount }}.{% elif credit.amount %}We have approved {{ credit.kind }} of {{ credit.amount }} on your account.{% else %}We have approved a goodwill gesture on your account.{% endif +%}
+
         It will show on your account or next bill once billing has processed it;
         there is nothing you need to do. If it has not appeared within two
         billing cycles, reply to this e-mail and we will chase it for you.

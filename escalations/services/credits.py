@@ -364,6 +364,8 @@ def _tell_customer(credit: CreditRequest, actor) -> tuple[Message | None, str]:
         credit.incident,
         audience=Audience.CUSTOMER,
         sender_name=_person(actor),
+        # The credit's own customer, who may be one of several affected.
+        recipient=credit.customer,
         credit={
             "kind": KIND_PHRASES[credit.kind],
             "amount": _money(credit.amount, credit.currency),

@@ -308,3 +308,121 @@ def test_the_resolved_chat_reports_000s_key_metrics(agent, time_machine, frozen_
 def test_key_metrics_stay_out_of_customer_messages(frozen_now):
     context = incident_context(IncidentFactory(), audience="customer")
     assert context["metrics"] == {}
+
+
+# --- Read as the recipient reads them (auto-close, escalations, alerts) ---
+
+
+@pytest.mark.django_db
+def test_the_check_in_and_pending_close_name_the_policys_own_waits():
+    policy = Policy.objects.get(name="Fleet SaaS")
+    policy.close_after_check_in_minutes = 2 * 24 * 60
+    policy.close_pending_after_minutes = 36 * 60
+    policy.save()
+    incident = IncidentFactory(customer=_policy_customer("Fleet SaaS"))
+
+    check_in = _render("customer-checking-in", incident).body
+    pending = _render("customer-auto-close-waiting", incident).body
+
+    assert f"close {incident.reference} in 2 days." in check_in
+    assert "3 days" not in check_in
+    assert "haven't heard back in\n36 hours," in pending
+    assert "7 days" not in pending
+
+
+@pytest.mark.django_db
+def test_a_systemic_customer_message_names_no_single_customer():
+    reporter = CustomerFactory(name="Reporting Co", contact_name="Rita Reporter")
+    incident = IncidentFactory(
+        customer=reporter,
+        is_systemic=True,
+        customer_summary="Texts were delayed.",
+        fix_summary="We fixed the route.",
+    )
+
+    for key in ("customer-resolution", "customer-thank-you", "customer-escalation"):
+        body = _render(key, incident).body
+        assert body.startswith("Hello there,"), key
+        assert "Rita" not in body and "Reporting Co" not in body, key
+        # One link for everyone could be answered once for all of them.
+        assert "/survey/" not in body, key
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "key",
+    [
+        "customer-escalation",
+        "customer-escalation-l2",
+        "customer-escalation-engineering",
+        "customer-escalation-urgent",
+        "customer-escalation-no-answer",
+    ],
+)
+def test_an_escalation_notice_under_an_as_needed_cadence_promises_no_empty_time(
+    key,
+):
+    # The automation agency's P4 updates the customer as needed.
+    incident = IncidentFactory(
+        priority=Priority.P4, customer=_policy_customer("Automation agency")
+    )
+
+    body = _render(key, incident).body
+
+    assert " by ." not in body.replace("\n", " ")
+    assert " by \n" not in body and "by  " not in body
+    assert "as soon as" in body
+    # Tier response times differ by policy: none is quoted as a fact.
+    assert "24 hours" not in body and "48 hours" not in body
+
+
+@pytest.mark.django_db
+def test_the_carrier_notice_promises_the_policys_cadence_not_daily():
+    incident = IncidentFactory(
+        priority=Priority.P1, customer=_policy_customer("Carrier playbook")
+    )
+
+    body = _render("customer-escalation-carrier", incident).body
+
+    assert "daily" not in body
+    assert "update\nyou every 4 hours until it is done." in body
+
+
+@pytest.mark.django_db
+def test_an_urgent_notice_to_one_customer_does_not_speak_of_many():
+    incident = IncidentFactory(priority=Priority.P1)
+
+    body = _render("customer-escalation-urgent", incident).body
+
+    assert "several customers" not in body
+    assert "Your case now has our urgent response" in body
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["partner", "vendor"])
+def test_a_silent_partys_management_reads_no_internal_narrative(kind):
+    from tests.factories import ExternalPartyFactory
+
+    party = ExternalPartyFactory(kind=kind, account_ref="ACC-77")
+    incident = IncidentFactory(
+        what_happened=INTERNAL_MARKERS["what_happened"],
+        **{f"is_{kind}_action_needed": True, f"{kind}_action_details": "Re-push it."},
+    )
+
+    body = _render(f"{kind}-escalation", incident, party=party).body
+
+    assert "INTERNAL-NARRATIVE" not in body
+    assert "Re-push it." in body
+    assert "committed response time has passed" not in body
+
+
+@pytest.mark.django_db
+def test_the_urgent_alert_for_one_customer_names_them_and_the_deadline(frozen_now):
+    customer = CustomerFactory(name="Acme Depot")
+    incident = IncidentFactory(priority=Priority.P1, customer=customer)
+
+    body = _render("internal-urgent-escalation", incident).body
+
+    assert "1 customers" not in body
+    assert "Customer: Acme Depot" in body
+    assert "resolve by " in body and incident.reference in body

@@ -473,3 +473,27 @@ def test_customer_message_follows_the_approval_rule(incident, agent, manager):
     # approve it before it leaves.
     assert credit.customer_message.status == Message.Status.AWAITING_APPROVAL
     assert credit.customer_message.created_by == manager
+
+
+def test_a_systemic_credit_greets_its_own_customer_not_the_reporter(agent, manager):
+    from incidents import services as incident_services
+    from tests.factories import CustomerFactory
+
+    reporter = CustomerFactory(name="Reporting Co", contact_name="Rita Reporter")
+    affected = CustomerFactory(name="Other Co", contact_name="Omar Other")
+    incident = IncidentFactory(customer=reporter, is_systemic=True)
+    incident_services.add_affected_customer(
+        incident=incident, actor=agent, customer=affected
+    )
+    credit = request_test_credit(incident, agent, customer=affected)
+
+    credit = services.approve_credit(credit=credit, actor=manager)
+
+    message = credit.customer_message
+    assert message.recipients == [affected.email]
+    assert message.body.startswith("Hello Omar,")
+    assert "Rita" not in message.body
+    # The approved line stands as its own paragraph, amount with currency.
+    assert "\n\nWe have approved a refund of 250.00 USD on your account.\n\n" in (
+        message.body
+    )
