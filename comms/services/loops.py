@@ -394,8 +394,9 @@ def _fire_claimed(
     number = loop.slots_fired + 1
     message = None
     try:
-        # send_message is atomic: a refusal leaves nothing of the message.
-        message = messages.send_message(
+        # A refusal comes before any write, so it leaves nothing behind; any
+        # other error rolls back the chunk (or this follow-up's savepoint).
+        message = messages.send_message_in_open_transaction(
             incident=loop.incident,
             actor=None,
             **_message_fields(loop, loop.sent_count + 1),

@@ -425,6 +425,16 @@ def send_message(*, incident: Incident, actor, **fields) -> Message:
     External messages follow the delivery rules: some wait for a manager's
     approval, some become a draft for the incident owner.
     """
+    return send_message_in_open_transaction(incident=incident, actor=actor, **fields)
+
+
+def send_message_in_open_transaction(*, incident: Incident, actor, **fields) -> Message:
+    """``send_message`` without a savepoint of its own, for callers that batch.
+
+    Every refusal (a ValidationError) comes before the first write, so the
+    caller may catch it and go on. Any other error leaves the caller's
+    transaction to be rolled back, as the follow-up sweep does.
+    """
     message = _new_message(incident=incident, actor=actor, **fields)
     return _dispatch(message, actor)
 

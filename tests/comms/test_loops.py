@@ -361,17 +361,21 @@ def test_a_sweep_that_dies_mid_follow_up_loses_nothing(
 ):
     incident = IncidentFactory(priority=Priority.P3)
     sweep(time_machine, frozen_now)
-    real_send = services.loops.messages.send_message
+    real_send = services.loops.messages.send_message_in_open_transaction
 
     def crash(**kwargs):
         raise RuntimeError("worker killed")
 
-    monkeypatch.setattr(services.loops.messages, "send_message", crash)
+    monkeypatch.setattr(
+        services.loops.messages, "send_message_in_open_transaction", crash
+    )
     sweep(time_machine, frozen_now + 24 * H)
     assert not FollowUpSlot.objects.exists()
     assert loop_of(incident, "internal").next_due_at == frozen_now + 24 * H
 
-    monkeypatch.setattr(services.loops.messages, "send_message", real_send)
+    monkeypatch.setattr(
+        services.loops.messages, "send_message_in_open_transaction", real_send
+    )
     sweep(time_machine, frozen_now + 24 * H + dt.timedelta(minutes=1))
 
     assert [m.follow_up_number for m in follow_ups(incident, "internal")] == [1]
@@ -385,14 +389,16 @@ def test_one_failing_follow_up_stays_due_while_the_rest_of_its_chunk_goes_out(
     healthy = [IncidentFactory(priority=Priority.P3) for _ in range(2)]
     broken = IncidentFactory(priority=Priority.P3)
     sweep(time_machine, frozen_now)
-    real_send = services.loops.messages.send_message
+    real_send = services.loops.messages.send_message_in_open_transaction
 
     def crash_for_broken(**kwargs):
         if kwargs["incident"].pk == broken.pk:
             raise RuntimeError("worker killed")
         return real_send(**kwargs)
 
-    monkeypatch.setattr(services.loops.messages, "send_message", crash_for_broken)
+    monkeypatch.setattr(
+        services.loops.messages, "send_message_in_open_transaction", crash_for_broken
+    )
     sweep(time_machine, frozen_now + 24 * H)
 
     for incident in healthy:
