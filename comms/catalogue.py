@@ -298,6 +298,17 @@ def _without_internal(context: dict[str, Any]) -> dict[str, Any]:
 NO_CREDIT = {"kind": "", "amount": "", "extension_days": ""}
 
 
+def _affected_count(incident: Incident) -> int:
+    """Count the reporting customer and every other customer listed, once each."""
+    reporter = 1 if incident.customer_id else 0
+    if not incident.is_systemic:
+        return reporter
+    others = incident.affected_customers.all()
+    if incident.customer_id:
+        others = others.exclude(customer_id=incident.customer_id)
+    return reporter + others.count()
+
+
 def incident_context(
     incident: Incident,
     *,
@@ -373,9 +384,7 @@ def incident_context(
             "contact_count": incident.customer_contact_count,
             "sentiment": incident.get_sentiment_display(),
             "is_systemic": incident.is_systemic,
-            "affected_count": incident.affected_customers.count()
-            if incident.is_systemic
-            else (1 if customer else 0),
+            "affected_count": _affected_count(incident),
             "opened_at": _when(incident.created_at, zone),
             "resolved_at": _when(incident.resolved_at, zone),
             "url": f"{base_url}{incident.get_absolute_url()}",

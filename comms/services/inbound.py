@@ -96,19 +96,32 @@ def _land(
         mail.handled_by, mail.handled_at = actor, timezone.now()
     mail.save()
     incident.refresh_from_db()
-    if (
-        incident.status == Incident.Status.CLOSED_PENDING
-        and sender_kind == Reply.From.CUSTOMER
-    ):
-        # 000 part 6: closed while waiting on the customer, reopened when
-        # they answer.
-        incident_services.reopen_incident(
-            incident=incident,
-            actor=actor,
-            reason="The customer replied by e-mail after it was closed pending "
-            "their answer.",
-        )
+    if sender_kind == Reply.From.CUSTOMER:
+        _reopen_on_customer_reply(incident, reply, actor)
     return mail
+
+
+def _reopen_on_customer_reply(incident: Incident, reply: Reply, actor) -> None:
+    """Reopen a closed incident the customer wrote back about (000 part 6).
+
+    Closed pending their answer: any answer reopens it. Closed as resolved:
+    the closing e-mail says a reply brings it back, so one does, unless it
+    only confirms the fix. An archived incident stays as it is; the reply
+    is on its timeline.
+    """
+    if incident.archived_at is not None:
+        return
+    if incident.status == Incident.Status.CLOSED_PENDING:
+        reason = (
+            "The customer replied by e-mail after it was closed pending their answer."
+        )
+    elif (
+        incident.status == Incident.Status.CLOSED and reply.kind != Reply.Kind.CONFIRMED
+    ):
+        reason = "The customer wrote back by e-mail after it was closed."
+    else:
+        return
+    incident_services.reopen_incident(incident=incident, actor=actor, reason=reason)
 
 
 @transaction.atomic

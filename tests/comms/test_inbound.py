@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from comms import mail_threads, services
 from comms.models import FollowUpLoop, InboundMail, Reply
@@ -311,6 +312,71 @@ def test_a_customer_reply_reopens_a_closed_pending_incident(client, agent, webho
     incident.refresh_from_db()
     assert incident.status == Incident.Status.INVESTIGATING
     assert incident.timeline_events.filter(kind=TimelineEvent.Kind.REOPENED).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("text", "keywords", "reopened"),
+    [
+        ("It is broken again since this morning.", "", True),
+        ("All good, thanks!", "all good", False),
+    ],
+)
+def test_a_customer_reply_reopens_a_closed_incident_unless_it_confirms_the_fix(
+    client, agent, webhook, text, keywords, reopened
+):
+    incident = IncidentFactory()
+    incident.policy.confirmation_keywords = keywords
+    incident.policy.save()
+    sent = send_test_message(incident, agent)
+    Incident.objects.filter(pk=incident.pk).update(
+        status=Incident.Status.CLOSED,
+        resolved_at=timezone.now(),
+        closed_at=timezone.now(),
+    )
+
+    post_mail(
+        client,
+        {
+            "from": incident.customer.email,
+            "text": text,
+            "in_reply_to": stamped_id(sent),
+        },
+    )
+
+    incident.refresh_from_db()
+    assert (incident.status == Incident.Status.INVESTIGATING) is reopened
+    assert (
+        incident.timeline_events.filter(kind=TimelineEvent.Kind.REOPENED).exists()
+        is reopened
+    )
+
+
+@pytest.mark.django_db
+def test_a_reply_to_an_archived_incident_lands_on_it_without_reopening_it(
+    client, agent, webhook
+):
+    incident = IncidentFactory()
+    sent = send_test_message(incident, agent)
+    Incident.objects.filter(pk=incident.pk).update(
+        status=Incident.Status.CLOSED,
+        resolved_at=timezone.now(),
+        closed_at=timezone.now(),
+        archived_at=timezone.now(),
+    )
+
+    post_mail(
+        client,
+        {
+            "from": incident.customer.email,
+            "text": "Broken again.",
+            "in_reply_to": stamped_id(sent),
+        },
+    )
+
+    incident.refresh_from_db()
+    assert incident.status == Incident.Status.CLOSED
+    assert incident.replies.get().text == "Broken again."
 
 
 def test_reply_text_drops_the_quoted_message():

@@ -426,3 +426,22 @@ def test_the_urgent_alert_for_one_customer_names_them_and_the_deadline(frozen_no
     assert "1 customers" not in body
     assert "Customer: Acme Depot" in body
     assert "resolve by " in body and incident.reference in body
+
+
+@pytest.mark.django_db
+def test_the_affected_count_counts_the_reporter_and_each_other_customer_once():
+    from incidents.models import AffectedCustomer
+
+    reporter, other = CustomerFactory(), CustomerFactory()
+    incident = IncidentFactory(customer=reporter, is_systemic=True)
+    for customer in (reporter, other):  # the reporter may be listed too
+        AffectedCustomer.objects.create(incident=incident, customer=customer)
+
+    context = incident_context(incident, audience="internal")
+
+    assert context["incident"]["affected_count"] == 2
+    AffectedCustomer.objects.filter(customer=reporter).delete()
+    assert (
+        incident_context(incident, audience="internal")["incident"]["affected_count"]
+        == 2
+    )
