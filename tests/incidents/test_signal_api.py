@@ -301,3 +301,46 @@ def test_a_repeat_needs_no_category_of_its_own(client, integration):
 
     assert response.status_code == 200
     assert Incident.objects.count() == 1
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="concurrent requests need PostgreSQL"
+)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_requests_at_the_turn_of_a_minute_are_all_counted_under_the_limit(
+    integration,
+):
+    import datetime as dt
+    import threading
+
+    from django.db import connections
+
+    from comms.services import monitoring
+
+    row, _ = integration
+    MonitoringIntegration.objects.filter(pk=row.pk).update(
+        rate_limit_per_minute=1_000_000
+    )
+    start = dt.datetime(2026, 11, 18, 12, 0, 30, tzinfo=dt.UTC)
+    refused = []
+    for turn in range(10):  # each turn starts a new minute, four requests at once
+        now = start + dt.timedelta(minutes=turn + 1)
+        barrier = threading.Barrier(4)
+
+        def take(now=now, barrier=barrier):
+            try:
+                barrier.wait()
+                if not monitoring.take_rate_slot(integration=row, now=now):
+                    refused.append(now)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=take) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        row.refresh_from_db()
+        assert row.window_count == 4, turn
+
+    assert refused == []
