@@ -46,12 +46,19 @@ check: lint
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(MAKE) test
 
-# Benchmarks need PostgreSQL; BENCH_DATABASE_URL points at a database they may
-# drop and refill.
+# Benchmarks need PostgreSQL; each BENCH_*DATABASE_URL points at a database its
+# benchmark may drop and refill (created if missing). The sweep (issue 14) and
+# signal intake get their own, so their rows do not shape the page figures.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard_bench
+BENCH_LOOPS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard_bench_loops
+BENCH_SIGNALS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard_bench_signals
 bench: $(STAMP)
 	DATABASE_URL=$(BENCH_DATABASE_URL) DEBUG=false ALLOWED_HOSTS=testserver,127.0.0.1 \
 		$(BIN)/python bench/run.py
+	DATABASE_URL=$(BENCH_LOOPS_DATABASE_URL) DEBUG=false LOG_LEVEL=WARNING \
+		$(BIN)/python bench/loops.py
+	DATABASE_URL=$(BENCH_SIGNALS_DATABASE_URL) DEBUG=false \
+		$(BIN)/python bench/signals.py
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3 db.sqlite3-*
