@@ -90,7 +90,8 @@ CATALOGUE: dict[str, str] = {
     "owner.name": "Incident owner; before anyone owns it, 'Unassigned' in "
     "internal messages and the support team's name in external ones",
     "owner.email": "Owner's e-mail, or empty",
-    "sender.name": "Person sending the message",
+    "sender.name": "Person sending the message, or the team when the portal does",
+    "sender.is_person": "True when a person sends it, false when the portal does",
     "party.name": "Partner or vendor name (partner/vendor messages)",
     "party.account_ref": "Our account reference at the partner or vendor",
     "party.ack_hours": "Contracted acknowledgement time, in hours",
@@ -417,7 +418,10 @@ def incident_context(
             **customer_record(customer, today=now.astimezone(zone).date()),
         },
         "owner": {"name": owner_name, "email": owner.email if owner else ""},
-        "sender": {"name": sender_name or _capitalised(_team_phrase(team))},
+        "sender": {
+            "name": sender_name or _capitalised(_team_phrase(team)),
+            "is_person": bool(sender_name),
+        },
         "party": {
             "name": party.name if party else "",
             "account_ref": party.account_ref if party else "",
@@ -547,7 +551,7 @@ def sample_context() -> dict[str, Any]:
             "is_vip": True,
         },
         "owner": {"name": "Alex Agent", "email": "alex@example.com"},
-        "sender": {"name": "Alex Agent"},
+        "sender": {"name": "Alex Agent", "is_person": True},
         "party": {"name": "ConnectX", "account_ref": "CX-7781", "ack_hours": 4},
         "follow_up_number": 2,
         "next_update_at": "Mon 23 Nov 2026, 21:30 UTC",

@@ -17,9 +17,11 @@ INCIDENT_SUBJECT = (
     "{{ incident.affected_count }} customers{% endif %}"
 )
 
+# A person signs with their name and the team; the portal signs once, as
+# the team, not "The Support team" above "Support".
 SIGN_OFF = """
 {{ sender.name }}
-{{ support.team }}
+{% if sender.is_person %}{{ support.team }}{% endif %}
 """
 
 

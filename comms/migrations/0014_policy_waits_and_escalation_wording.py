@@ -6,7 +6,8 @@ escalation notices no longer end "update you by ." when a policy updates
 as needed, nor quote tier response times another policy does not have;
 the partner's management no longer reads our internal narrative; the
 vendor escalation no longer claims a contract time passed that may not
-have; the urgent chat alert says who is affected and by when.
+have; the urgent chat alert says who is affected and by when; what the portal
+sends on its own is signed once, by the team.
 
 The same refresh as 0006: templates an admin has edited are left alone.
 """

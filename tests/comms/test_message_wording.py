@@ -445,3 +445,21 @@ def test_the_affected_count_counts_the_reporter_and_each_other_customer_once():
         incident_context(incident, audience="internal")["incident"]["affected_count"]
         == 2
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("sender_name", "signature"),
+    [
+        ("", ["The Customer Support team"]),
+        ("Ana Ortiz", ["Ana Ortiz", "Customer Support"]),
+    ],
+)
+def test_a_message_is_signed_once_by_whoever_sends_it(sender_name, signature, settings):
+    settings.SUPPORT_TEAM_NAME = "Customer Support"
+    incident = IncidentFactory()
+
+    rendered = _render("customer-thank-you", incident, sender_name=sender_name)
+
+    assert rendered.body.rstrip().splitlines()[-len(signature) :] == signature
+    assert "The Customer Support team\nCustomer Support" not in rendered.body
