@@ -28,7 +28,8 @@ demo: migrate
 
 run: demo
 	$(BIN)/python manage.py collectstatic --noinput -v 0
-	$(BIN)/python manage.py serve_portal --port $(PORT)
+	PORTAL_BASE_URL="$${PORTAL_BASE_URL:-http://127.0.0.1:$(PORT)}" \
+		$(BIN)/python manage.py serve_portal --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python manage.py collectstatic --noinput -v 0

@@ -334,6 +334,8 @@ def incident_context(
     one who reported it). ``recipient`` is the one customer a message is
     written for (a credit's customer): greeted, zoned and linked as them.
     """
+    # Messages the sweep sends have no request to take the address from.
+    base_url = base_url or settings.PORTAL_BASE_URL.rstrip("/")
     target = policy_target_for(incident)
     policy = target.policy if target else incident.policy
     zone = zoneinfo.ZoneInfo(

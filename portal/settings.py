@@ -250,6 +250,9 @@ COMMS_LOST_TASK_SECONDS = env.int("COMMS_LOST_TASK_SECONDS", default=120)
 SUPPORT_TEAM_NAME = env("SUPPORT_TEAM_NAME", default="Customer Support")
 # A satisfaction survey link in a resolution e-mail stays valid this long.
 SURVEY_LINK_MAX_AGE_DAYS = env.int("SURVEY_LINK_MAX_AGE_DAYS", default=30)
+# The portal's address as staff reach it, for the links in messages the
+# sweep sends (chat alerts, rule escalations); empty leaves them relative.
+PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="")
 # Where customers reach the survey page (a proxy that exposes only
 # /survey/); empty means the portal's own address as the sender saw it.
 SURVEY_BASE_URL = env("SURVEY_BASE_URL", default="")

@@ -463,3 +463,15 @@ def test_a_message_is_signed_once_by_whoever_sends_it(sender_name, signature, se
 
     assert rendered.body.rstrip().splitlines()[-len(signature) :] == signature
     assert "The Customer Support team\nCustomer Support" not in rendered.body
+
+
+@pytest.mark.django_db
+def test_links_in_messages_without_a_request_use_the_portals_address(settings):
+    settings.PORTAL_BASE_URL = "https://switchboard.example.com/"
+    incident = IncidentFactory()
+
+    context = incident_context(incident, audience="internal")
+
+    assert context["incident"]["url"] == (
+        f"https://switchboard.example.com{incident.get_absolute_url()}"
+    )
