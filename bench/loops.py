@@ -16,28 +16,36 @@ import os
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+from run import ensure_database  # noqa: E402
 
 INCIDENTS = int(os.environ.get("BENCH_LOOP_INCIDENTS", "10000"))
 DUE_SHARE = 6  # one loop in six is due at the sweep
 
 
-def ensure_database(url: str) -> None:
-    import psycopg
+def set_up_database() -> str:
+    """Create, migrate and connect to DATABASE_URL's PostgreSQL database.
 
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    with psycopg.connect(
-        parsed._replace(path="/postgres").geturl(), autocommit=True
-    ) as c:
-        if not c.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
-        ).fetchone():
-            c.execute(f'CREATE DATABASE "{name}"')
+    Shared by the standalone benchmarks; returns the URL.
+    """
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        sys.exit(
+            "Set DATABASE_URL to a PostgreSQL database (it is created if missing)."
+        )
+    ensure_database(url)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return url
 
 
 def fill(now: dt.datetime) -> None:
@@ -125,23 +133,13 @@ def fill(now: dt.datetime) -> None:
 
 
 def main() -> None:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        sys.exit(
-            "Set DATABASE_URL to a PostgreSQL database (it is created if missing)."
-        )
-    ensure_database(url)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    set_up_database()
     from django.db import connection
     from django.utils import timezone
 
     from comms import services
     from comms.models import FollowUpLoop, Message
 
-    call_command("migrate", verbosity=0)
     now = timezone.now().replace(microsecond=0)
     fill(now)
     due = FollowUpLoop.objects.filter(next_due_at__lte=now).count()

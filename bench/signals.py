@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
-from loops import ensure_database  # noqa: E402
+from loops import set_up_database  # noqa: E402
 from served import HOST, BenchError, Server, _percentile  # noqa: E402
 
 SECONDS = float(os.environ.get("BENCH_SIGNAL_SECONDS", "20"))
@@ -196,19 +196,9 @@ def check_stored(run: str, result: dict) -> None:
 
 
 def main() -> None:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        sys.exit(
-            "Set DATABASE_URL to a PostgreSQL database (it is created if missing)."
-        )
-    ensure_database(url)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    url = set_up_database()
     from django.db import connection
 
-    call_command("migrate", verbosity=0)
     run = time.strftime("%Y%m%d%H%M%S")  # fresh dedup keys every run
     try:
         token = prepare()
