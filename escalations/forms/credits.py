@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from comms.models import Message
 from incidents.models import Customer
-from portal.forms import PortalForm
+from portal.forms import BoundedKeysMultipleChoiceField, PortalForm
 
 from ..models import CreditKind
 
@@ -28,7 +28,7 @@ def _col(name: str, width: int) -> Div:
     return Div(Field(name), css_class=f"col-md-{width}")
 
 
-class EvidenceChoiceField(forms.ModelMultipleChoiceField):
+class EvidenceChoiceField(BoundedKeysMultipleChoiceField):
     def label_from_instance(self, message):
         when = timezone.localtime(message.created_at).strftime("%d %b %H:%M")
         return (
