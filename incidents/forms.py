@@ -5,7 +5,12 @@ from crispy_forms.layout import HTML, Div, Field, Fieldset, Layout, Row, Submit
 from django import forms
 from django.forms.renderers import Jinja2 as Jinja2Renderer
 
-from portal.forms import NARRATIVE_MAX_LENGTH, ParsedTextField, PortalForm
+from portal.forms import (
+    NARRATIVE_MAX_LENGTH,
+    BoundedKeysMultipleChoiceField,
+    ParsedTextField,
+    PortalForm,
+)
 
 from . import selectors
 from .lifecycle import allowed_moves
@@ -224,7 +229,7 @@ class IncidentForm(PortalForm):
         help_text="Comma-separated. Standard tags (incident, severity, signal, "
         "category) are added for you.",
     )
-    severity_criteria = forms.ModelMultipleChoiceField(
+    severity_criteria = BoundedKeysMultipleChoiceField(
         queryset=SeverityCriterion.objects.none(),
         widget=CriteriaCheckboxes,
         required=False,
@@ -916,7 +921,7 @@ class SecurityNotifyForm(SidebarForm):
 
 
 class RegulatoryClocksForm(PortalForm):
-    regimes = forms.ModelMultipleChoiceField(
+    regimes = BoundedKeysMultipleChoiceField(
         queryset=RegulatoryRegime.objects.filter(is_active=True),
         widget=forms.CheckboxSelectMultiple,
         label="Laws that apply",

@@ -90,10 +90,8 @@ class PortalAutocompleteSelect(AutocompleteSelect):
         return super().optgroups(name, keys, attr)
 
 
-class PortalModelAdmin(admin.ModelAdmin):
-    """A model admin whose forms hold the portal's input limits."""
-
-    form = PortalModelForm
+class PortalAutocompleteMixin:
+    """Autocomplete boxes that re-render a posted value that is not a key."""
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(
@@ -103,6 +101,12 @@ class PortalModelAdmin(admin.ModelAdmin):
                 db_field, self.admin_site, using=kwargs.get("using")
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class PortalModelAdmin(PortalAutocompleteMixin, admin.ModelAdmin):
+    """A model admin whose forms hold the portal's input limits."""
+
+    form = PortalModelForm
 
     def get_changelist_form(self, request, **kwargs):
         kwargs.setdefault("form", PortalModelForm)
@@ -137,8 +141,12 @@ class PortalInlineFormSet(BaseInlineFormSet):
             )
 
 
-class PortalInlineMixin:
-    """An inline whose rows hold the portal's input limits."""
+class PortalInlineMixin(PortalAutocompleteMixin):
+    """An inline whose rows hold the portal's input limits.
+
+    Its autocomplete boxes are the portal's too: Django's own looked a posted
+    owner of "abc" up as a key and answered a server error.
+    """
 
     form = PortalModelForm
     formset = PortalInlineFormSet

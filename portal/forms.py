@@ -173,6 +173,28 @@ class InputLimitsMixin:
         super().add_error(field, error)
 
 
+class BoundedKeysMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Refuse keys no integer column holds before asking the database.
+
+    Django passes them on, and SQLite cannot even bind a 40-digit number
+    (a server error in place of "Select a valid choice").
+    """
+
+    def _check_values(self, value):
+        for key in value:
+            try:
+                number = int(str(key))
+            except ValueError:
+                continue  # Django's own message covers it
+            if not INTEGER_MIN <= number <= INTEGER_MAX:
+                raise ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": key},
+                )
+        return super()._check_values(value)
+
+
 class PortalForm(InputLimitsMixin, forms.Form):
     """A form of the portal's pages."""
 

@@ -1,6 +1,7 @@
 """Forms of the credit pages: their shape only; the rules are the service's."""
 
 import datetime as dt
+from decimal import Decimal
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Div, Field, Layout, Row, Submit
@@ -9,7 +10,7 @@ from django.utils import timezone
 
 from comms.models import Message
 from incidents.models import Customer
-from portal.forms import PortalForm
+from portal.forms import BoundedKeysMultipleChoiceField, PortalForm
 
 from ..models import CreditKind
 
@@ -27,7 +28,7 @@ def _col(name: str, width: int) -> Div:
     return Div(Field(name), css_class=f"col-md-{width}")
 
 
-class EvidenceChoiceField(forms.ModelMultipleChoiceField):
+class EvidenceChoiceField(BoundedKeysMultipleChoiceField):
     def label_from_instance(self, message):
         when = timezone.localtime(message.created_at).strftime("%d %b %H:%M")
         return (
@@ -41,7 +42,9 @@ class CreditRequestForm(PortalForm):
     amount = forms.DecimalField(
         max_digits=12,
         decimal_places=2,
-        min_value=0.01,
+        # A Decimal: the float 0.01 is a hair above one cent, so a one-cent
+        # amount would be refused as not more than zero.
+        min_value=Decimal("0.01"),
         error_messages=AMOUNT_ERRORS,
         widget=forms.TextInput(attrs={"inputmode": "decimal"}),
         help_text="What it is worth, e.g. 250.00.",

@@ -1,10 +1,13 @@
 """The escalate form and the small forms of the queues."""
 
 from django import forms
-from django.core.exceptions import ValidationError
 
 from incidents.forms import JINJA2_WIDGETS
-from portal.forms import INTEGER_MAX, INTEGER_MIN, NARRATIVE_MAX_LENGTH, PortalForm
+from portal.forms import (
+    NARRATIVE_MAX_LENGTH,
+    BoundedKeysMultipleChoiceField,
+    PortalForm,
+)
 
 from ..models import (
     BUG_REPORT_PATHS,
@@ -18,28 +21,6 @@ from ..models import (
 )
 
 TEXTAREA = forms.Textarea(attrs={"rows": 3})
-
-
-class BoundedKeysMultipleChoiceField(forms.ModelMultipleChoiceField):
-    """Refuse keys no integer column holds before asking the database.
-
-    Django passes them on, and SQLite cannot even bind a 40-digit number
-    (a server error in place of "Select a valid choice").
-    """
-
-    def _check_values(self, value):
-        for key in value:
-            try:
-                number = int(str(key))
-            except ValueError:
-                continue  # Django's own message covers it
-            if not INTEGER_MIN <= number <= INTEGER_MAX:
-                raise ValidationError(
-                    self.error_messages["invalid_pk_value"],
-                    code="invalid_pk_value",
-                    params={"pk": key},
-                )
-        return super()._check_values(value)
 
 
 BUG_FIELDS = (

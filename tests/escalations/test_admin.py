@@ -1,7 +1,10 @@
 import pytest
+from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from escalations.models import EscalationRule, Tier
+from escalations.admin import ReviewActionInline
+from escalations.models import EscalationRule, Review, Tier
 
 pytestmark = pytest.mark.django_db
 
@@ -64,3 +67,17 @@ def test_shipped_data_counts():
     assert Tier.objects.filter(policy__name="Fleet SaaS").count() == 6
     assert EscalationRule.objects.filter(policy__name="Carrier playbook").count() == 12
     assert EscalationRule.objects.filter(policy__name="Fleet SaaS").count() == 8
+
+
+@pytest.mark.parametrize("owner", ["abc", "9" * 40])
+def test_a_review_action_owner_that_is_no_user_is_a_form_error(rf, admin_user, owner):
+    # Django's autocomplete box looked the posted owner up as a key to show it
+    # again: a server error on the review's page in place of the form's.
+    request = rf.get("/")
+    request.user = admin_user
+    inline = ReviewActionInline(Review, admin.site)
+    field = inline.get_formset(request).form.base_fields["owner"]
+
+    field.widget.render("actions-0-owner", owner)
+    with pytest.raises(ValidationError):
+        field.clean(owner)

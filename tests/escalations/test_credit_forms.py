@@ -1,5 +1,7 @@
 """The credit request form checks the shape of the input only."""
 
+from decimal import Decimal
+
 import pytest
 
 from comms.models import Message
@@ -41,6 +43,15 @@ def test_request_form_refuses_bad_amounts_with_a_clear_message(amount, text):
 
     assert not form.is_valid()
     assert text in " ".join(form.errors["amount"])
+
+
+@pytest.mark.django_db
+def test_request_form_takes_one_cent():
+    # The smallest amount the form names: a float minimum refused it.
+    form = _form(IncidentFactory(), amount="0.01")
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["amount"] == Decimal("0.01")
 
 
 @pytest.mark.django_db

@@ -242,6 +242,22 @@ def test_unsafe_next_goes_to_the_queue(client, incident, agent, manager):
     assert response.url == reverse("escalations:credit_queue")
 
 
+@pytest.mark.parametrize("back", ["2147483648", "0001-01-01", "credit_queue"])
+def test_next_that_is_not_a_path_goes_to_the_queue(
+    client, incident, agent, manager, back
+):
+    # redirect() took such text for a view name and answered a server error.
+    credit = request_test_credit(incident, agent)
+    client.force_login(manager)
+
+    response = client.post(
+        reverse("escalations:credit_approve", args=[credit.pk]), {"next": back}
+    )
+
+    assert response.status_code == 302
+    assert response.url == reverse("escalations:credit_queue")
+
+
 def test_export_gives_finance_the_month_as_csv(
     client, incident, agent, manager, time_machine
 ):

@@ -7,9 +7,14 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 import comms.forms
+import escalations.forms.credits
+import escalations.forms.metrics
+import escalations.forms.routing
 import incidents.forms
+from incidents.models import RegulatoryRegime
 from portal.forms import (
     INTEGER_MAX,
+    BoundedKeysMultipleChoiceField,
     InputLimitsMixin,
     ParsedTextField,
     PortalForm,
@@ -134,3 +139,42 @@ def test_a_date_inside_the_span_is_accepted():
 
     assert form.is_valid(), form.errors
     assert form.cleaned_data["seen_on"] == dt.date(2026, 1, 5)
+
+
+def _every_form_class():
+    modules = (
+        incidents.forms,
+        comms.forms,
+        escalations.forms.credits,
+        escalations.forms.metrics,
+        escalations.forms.routing,
+    )
+    for module in modules:
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, forms.BaseForm) and cls.__module__ == module.__name__:
+                yield cls
+
+
+def test_every_many_box_of_ours_refuses_keys_no_column_holds():
+    # SQLite cannot bind a 40-digit key: a plain ModelMultipleChoiceField
+    # answered a server error for one (the regulatory clocks, the evidence
+    # of a credit request).
+    plain = [
+        f"{cls.__name__}.{name}"
+        for cls in _every_form_class()
+        for name, field in cls.base_fields.items()
+        if isinstance(field, forms.ModelMultipleChoiceField)
+        and not isinstance(field, BoundedKeysMultipleChoiceField)
+    ]
+
+    assert plain == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", ["9" * 40, str(INTEGER_MAX + 1)])
+def test_a_key_past_the_integer_column_is_a_form_error(key):
+    form = incidents.forms.RegulatoryClocksForm({"regimes": [key]})
+
+    assert not form.is_valid()
+    assert "not a valid value" in " ".join(form.errors["regimes"])
+    assert RegulatoryRegime.objects.exists()
