@@ -26,6 +26,7 @@ from .messages import (
     save_draft,
     send_draft,
     send_message,
+    send_template,
 )
 from .messages import due_work as message_due_work
 from .templates import check_template_source, preview_template, revise_template
@@ -68,4 +69,5 @@ __all__ = [
     "save_draft",
     "send_draft",
     "send_message",
+    "send_template",
 ]

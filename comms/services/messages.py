@@ -20,7 +20,7 @@ from incidents import selectors as incident_selectors
 from incidents import services as incident_services
 from incidents.models import Incident, TimelineEvent
 
-from .. import channels, selectors
+from .. import catalogue, channels, selectors
 from ..models import (
     Audience,
     Channel,
@@ -32,6 +32,7 @@ from ..models import (
     Situation,
     Stage,
 )
+from .templates import preview_template
 
 User = AbstractBaseUser
 
@@ -426,6 +427,48 @@ def send_message(*, incident: Incident, actor, **fields) -> Message:
     approval, some become a draft for the incident owner.
     """
     return send_message_in_open_transaction(incident=incident, actor=actor, **fields)
+
+
+@transaction.atomic
+def send_template(
+    *,
+    incident: Incident,
+    version: MessageTemplateVersion,
+    actor,
+    audience: str,
+    channel: str,
+    stage: str,
+    situation: str,
+    recipients: list[str],
+    party: ExternalParty | None = None,
+    prefix: str = "",
+    sender_name: str = "",
+) -> Message:
+    """Fill a library template for this incident and send it, as send_message.
+
+    For the messages rules and escalations send without the composer; the
+    context is the one the composer would fill (signed by ``sender_name``,
+    or by the team when empty).
+    """
+    context = catalogue.incident_context(
+        incident, audience=audience, party=party, sender_name=sender_name
+    )
+    rendered = preview_template(version=version, context=context)
+    return send_message_in_open_transaction(
+        incident=incident,
+        actor=actor,
+        audience=audience,
+        channel=channel,
+        stage=stage,
+        situation=situation,
+        follow_up_number=None,
+        party=party,
+        recipients=recipients,
+        subject=rendered.subject,
+        body=prefix + rendered.body,
+        send_after=None,
+        template_version=version,
+    )
 
 
 def send_message_in_open_transaction(*, incident: Incident, actor, **fields) -> Message:

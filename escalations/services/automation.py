@@ -19,7 +19,6 @@ from django.db.models.functions import Coalesce, Greatest
 
 from comms import selectors as comms_selectors
 from comms import services as comms_services
-from comms.catalogue import incident_context
 from comms.models import (
     Audience,
     Channel,
@@ -90,26 +89,19 @@ def _send_template(
     if template is None or not recipients:
         logger.warning("Rule message %s for %s not sent.", key, incident.reference)
         return None
-    context = incident_context(incident, audience=audience, party=party)
     try:
         with transaction.atomic():
-            rendered = comms_services.preview_template(
-                version=template.current_version, context=context
-            )
-            return comms_services.send_message(
+            return comms_services.send_template(
                 incident=incident,
+                version=template.current_version,
                 actor=None,
                 audience=audience,
                 channel=channel,
                 stage=template.stage,
                 situation=template.situation,
-                follow_up_number=None,
-                party=party,
                 recipients=recipients,
-                subject=rendered.subject,
-                body=prefix + rendered.body,
-                send_after=None,
-                template_version=template.current_version,
+                party=party,
+                prefix=prefix,
             )
     except ValidationError as exc:
         logger.warning(

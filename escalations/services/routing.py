@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from comms import selectors as comms_selectors
 from comms import services as comms_services
-from comms.catalogue import incident_context
 from comms.models import Audience, Channel, Message, Stage
 from incidents.models import Incident, PolicyTarget, Priority, TimelineEvent
 from incidents.services import record_timeline_event
@@ -141,28 +140,19 @@ def _send(
         )
     if template is None or not recipients:
         return None
-    context = incident_context(
-        incident, audience=audience, sender_name=_person(actor) if actor else ""
-    )
     try:
         with transaction.atomic():
-            rendered = comms_services.preview_template(
-                version=template.current_version, context=context
-            )
-            return comms_services.send_message(
+            return comms_services.send_template(
                 incident=incident,
+                version=template.current_version,
                 actor=actor,
                 audience=audience,
                 channel=channel,
                 stage=Stage.ESCALATION,
                 situation=situation,
-                follow_up_number=None,
-                party=None,
                 recipients=recipients,
-                subject=rendered.subject,
-                body=prefix + rendered.body,
-                send_after=None,
-                template_version=template.current_version,
+                prefix=prefix,
+                sender_name=_person(actor) if actor else "",
             )
     except ValidationError as exc:
         logger.warning(
