@@ -53,10 +53,17 @@ FIGURES = [
     ),
     Figure(
         "tier1_resolution_rate",
-        "Resolved at Tier 1",
+        "Resolved at Tier 1 (never past it)",
         "%",
         True,
         source="004 metric 2 (Tier 1)",
+    ),
+    Figure(
+        "tier2_resolution_rate",
+        "Resolved at Tier 2 (of those escalated there)",
+        "%",
+        True,
+        source="004 metric 2 (Tier 2)",
     ),
     Figure(
         "avg_hours_to_escalation",

@@ -25,8 +25,10 @@ from django.db.models.functions import TruncDate
 from incidents.models import AffectedCustomer, Incident, Policy, SurveyResponse
 
 from .figures import BY_KEY
-from .models import Escalation, MetricTarget
+from .models import Escalation, MetricTarget, Tier
 from .models.routing import EscalationStatus, Path
+
+BEYOND_TIER2 = (Tier.Tag.ENGINEERING, Tier.Tag.TRUST_SAFETY, Tier.Tag.CARRIER)
 
 OPEN_ESCALATION = [
     EscalationStatus.REQUESTED,
@@ -71,8 +73,9 @@ class Row:
     priority: str = ""
     counted: int = 0  # how many incidents (or answers) the value stands on
     target: Decimal | None = None
-    drill: str = ""  # which incidents a click lists ("" = none)
+    drill: str = ""  # which incidents a click on "missed" lists ("" = none)
     missed: int = 0
+    basis_drill: str = ""  # which incidents a click on "based on" lists
 
     @property
     def definition(self):
@@ -171,6 +174,20 @@ def _aggregates(now: dt.datetime) -> dict:
     # A hashed list of escalated incidents, probed per row: cheaper than a
     # correlated EXISTS for each of 100,000 incidents.
     escalated = Q(pk__in=Escalation.objects.values("incident_id"))
+    # Tiers are told apart by their tag: L2 / Tier 2 is the second line;
+    # engineering, trust & safety and the carrier are beyond it.
+    past_tier1 = Q(
+        pk__in=Escalation.objects.exclude(to_tier__tag="").values("incident_id")
+    )
+    reached_tier2 = Q(
+        pk__in=Escalation.objects.filter(to_tier__tag=Tier.Tag.L2).values("incident_id")
+    )
+    past_tier2 = Q(
+        pk__in=Escalation.objects.filter(to_tier__tag__in=BEYOND_TIER2).values(
+            "incident_id"
+        )
+    )
+    resolved = Q(resolved_at__isnull=False)
     return {
         "total": Count("id"),
         **{
@@ -188,9 +205,10 @@ def _aggregates(now: dt.datetime) -> dict:
         ),
         "sum_contacts": Sum("customer_contact_count"),
         "escalated": Count("id", filter=escalated),
-        "resolved_first_contact": Count(
-            "id", filter=Q(resolved_at__isnull=False) & ~escalated
-        ),
+        "resolved_first_contact": Count("id", filter=resolved & ~escalated),
+        "resolved_at_tier1": Count("id", filter=resolved & ~past_tier1),
+        "resolved_after_tier2": Count("id", filter=resolved & reached_tier2),
+        "resolved_at_tier2": Count("id", filter=resolved & reached_tier2 & ~past_tier2),
     }
 
 
@@ -211,7 +229,15 @@ def _added_up(rows: list[dict]) -> dict:
     overall.setdefault("total", 0)
     for name in _conditions(dt.datetime.now(dt.UTC)):
         overall.setdefault(name, 0)
-    for key in ("detect_known", "responded", "escalated", "resolved_first_contact"):
+    for key in (
+        "detect_known",
+        "responded",
+        "escalated",
+        "resolved_first_contact",
+        "resolved_at_tier1",
+        "resolved_after_tier2",
+        "resolved_at_tier2",
+    ):
         overall.setdefault(key, 0)
     overall["avg_detect"] = average("sum_detect", "detect_known")
     overall["avg_first_response"] = average("sum_first_response", "responded")
@@ -258,7 +284,9 @@ def dashboard(period: Period) -> Dashboard:
     targets = _targets(period.policy)
     rows: list[Row] = []
 
-    def add(figure, value, *, priority="", counted=0, drill="", missed=0):
+    def add(
+        figure, value, *, priority="", counted=0, drill="", missed=0, basis_drill=""
+    ):
         rows.append(
             Row(
                 figure=figure,
@@ -268,6 +296,7 @@ def dashboard(period: Period) -> Dashboard:
                 target=targets.get((figure, priority)),
                 drill=drill,
                 missed=missed,
+                basis_drill=basis_drill,
             )
         )
 
@@ -319,12 +348,21 @@ def dashboard(period: Period) -> Dashboard:
         _percent(overall["escalated"], total),
         counted=total,
     )
-    for figure in ("first_contact_resolution", "tier1_resolution_rate"):
-        add(
-            figure,
-            _percent(overall["resolved_first_contact"], resolved),
-            counted=resolved,
-        )
+    add(
+        "first_contact_resolution",
+        _percent(overall["resolved_first_contact"], resolved),
+        counted=resolved,
+    )
+    add(
+        "tier1_resolution_rate",
+        _percent(overall["resolved_at_tier1"], resolved),
+        counted=resolved,
+    )
+    add(
+        "tier2_resolution_rate",
+        _percent(overall["resolved_at_tier2"], overall["resolved_after_tier2"]),
+        counted=overall["resolved_after_tier2"],
+    )
     add(
         "avg_hours_to_escalation",
         _hours(_average_time_to_escalation(period)),
@@ -350,7 +388,7 @@ def dashboard(period: Period) -> Dashboard:
         "avg_hours_to_resolution",
         _hours(overall["avg_resolution"]),
         counted=resolved,
-        drill="resolved",
+        basis_drill="resolved",
     )
     contacts = overall["avg_contacts"]
     add(

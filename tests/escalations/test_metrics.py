@@ -222,6 +222,26 @@ def test_dashboard_shows_figures_and_links_to_the_misses(
     assert four_incidents["a"].reference not in drill.content.decode()
 
 
+def test_the_average_resolution_time_links_the_incidents_it_averages(
+    agent_client, four_incidents, frozen_now, agency
+):
+    params = {"start": "2026-11-18", "end": "2026-11-18", "policy": agency.pk}
+    board = _board(frozen_now, agency, now=four_incidents["b"].resolved_at)
+    row = _row(board, "avg_hours_to_resolution")
+
+    body = agent_client.get(reverse("escalations:metrics"), params).content.decode()
+
+    # Nothing is "missed" about an average: its count of resolved incidents
+    # is the link, and the missed column stays empty.
+    assert (row.drill, row.basis_drill) == ("", "resolved")
+    assert "figure=resolved" in body
+    drill = agent_client.get(
+        reverse("escalations:metrics_incidents"), {**params, "figure": "resolved"}
+    ).content.decode()
+    assert four_incidents["a"].reference in drill
+    assert four_incidents["c"].reference not in drill
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [
@@ -338,6 +358,7 @@ def test_escalation_figures_worked_by_hand(frozen_now, time_machine, agent):
     assert _row(board, "escalation_rate").value == Decimal("33.3")
     assert _row(board, "first_contact_resolution").value == Decimal("66.7")
     assert _row(board, "tier1_resolution_rate").value == Decimal("66.7")
+    assert _row(board, "tier2_resolution_rate").value == Decimal("100.0")
     assert _row(board, "avg_hours_to_escalation").value == Decimal("2.00")
     assert board.escalations["raised"] == 1
     assert [row["to_tier__name"] for row in board.escalations["by_tier"]] == [
@@ -347,3 +368,57 @@ def test_escalation_figures_worked_by_hand(frozen_now, time_machine, agent):
     assert board.escalations["open_by_priority"] == [
         {"incident__priority": "P3", "count": 1}
     ]
+
+
+def test_tier_resolution_rates_follow_how_far_each_incident_went(
+    frozen_now, time_machine, agent
+):
+    """Four resolved incidents: A never escalated, B to management only (no
+    support tier), C to L2, D to L2 then engineering. Resolved at Tier 1:
+    A and B, 2 of 4; at Tier 2: C of C and D, 1 of 2; without any
+    escalation: A, 1 of 4."""
+    from escalations.models import Tier
+    from tests.factories import UserFactory, request_test_escalation
+
+    carrier = Policy.objects.get(name="Carrier playbook")
+    for key in ("l2", "engineering", "management"):
+        Tier.objects.get(policy=carrier, key=key).members.add(
+            UserFactory(role="Senior agent")
+        )
+    a, b, c, d = (_open(carrier, "P3") for _ in range(4))
+    time_machine.move_to(frozen_now + H, tick=False)
+    request_test_escalation(
+        b,
+        agent,
+        tier_key="management",
+        path="management",
+        path_details={
+            "situation": "Renewal talks",
+            "customer_requests": "A call",
+            "risk": "Churn",
+            "recommended_action": "Call them",
+        },
+    )
+    request_test_escalation(c, agent)
+    request_test_escalation(d, agent)
+    request_test_escalation(
+        d,
+        agent,
+        tier_key="engineering",
+        path="engineering",
+        path_details={
+            "environment": "iPhone 15, app 4.2",
+            "repro_steps": "Open the app",
+            "expected": "eSIM installs",
+            "actual": "Spinner forever",
+        },
+    )
+    for incident in (a, b, c, d):
+        _resolve(incident, frozen_now + 3 * H, time_machine)
+
+    board = _board(frozen_now, carrier, now=frozen_now + 3 * H)
+
+    assert _row(board, "tier1_resolution_rate").value == Decimal("50.0")
+    assert _row(board, "tier2_resolution_rate").value == Decimal("50.0")
+    assert _row(board, "tier2_resolution_rate").counted == 2
+    assert _row(board, "first_contact_resolution").value == Decimal("25.0")
