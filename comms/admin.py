@@ -475,8 +475,15 @@ class InboundMailAdmin(ReadOnlyAdmin):
 
 @admin.register(SignalReceipt)
 class SignalReceiptAdmin(ReadOnlyAdmin):
-    list_display = ["signal", "dedup_key", "incident", "opened_incident", "received_at"]
-    list_filter = ["opened_incident", "signal"]
+    list_display = [
+        "signal",
+        "dedup_key",
+        "status",
+        "incident",
+        "opened_incident",
+        "received_at",
+    ]
+    list_filter = ["status", "opened_incident", "signal"]
     list_select_related = ["signal", "incident"]
     search_fields = ["dedup_key", "=incident__id"]
     show_full_result_count = False

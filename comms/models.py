@@ -724,7 +724,16 @@ class SignalKey(models.Model):
 
 
 class SignalReceipt(models.Model):
-    """One signal a monitoring system posted, and what it did."""
+    """One signal a monitoring system posted, and what it did.
+
+    The API only checks and queues a signal (202); a django-q2 task then
+    opens or joins the incident, so intake stays fast under a burst.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Waiting for the cluster"
+        PROCESSED = "processed", "Processed"
+        FAILED = "failed", "Failed"
 
     integration = models.ForeignKey(
         MonitoringIntegration, on_delete=models.PROTECT, related_name="receipts"
@@ -733,19 +742,47 @@ class SignalReceipt(models.Model):
         "incidents.Signal", on_delete=models.PROTECT, related_name="receipts"
     )
     dedup_key = models.CharField(max_length=200)
-    incident = models.ForeignKey(
-        "incidents.Incident", on_delete=models.PROTECT, related_name="signal_receipts"
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.QUEUED
     )
-    opened_incident = models.BooleanField()
+    incident = models.ForeignKey(
+        "incidents.Incident",
+        on_delete=models.PROTECT,
+        related_name="signal_receipts",
+        null=True,
+        blank=True,
+    )
+    opened_incident = models.BooleanField(default=False)
     description = models.TextField()
+    title = models.CharField(max_length=200, blank=True)
+    category = models.CharField(
+        max_length=60, blank=True, help_text="The category slug the signal named."
+    )
+    requested_customers = models.JSONField(
+        default=list, blank=True, help_text="Account ids or e-mails, as posted."
+    )
     affected = models.JSONField(default=list, blank=True)
     unknown_customers = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
     received_at = models.DateTimeField()
+    processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]
         indexes = [
             models.Index(fields=["dedup_key", "-received_at"], name="signal_key_idx"),
+            # The sweep and the operations page read the few receipts that
+            # are not processed out of millions that are.
+            models.Index(
+                fields=["received_at"],
+                name="signal_queued_idx",
+                condition=models.Q(status="queued"),
+            ),
+            models.Index(
+                fields=["received_at"],
+                name="signal_failed_idx",
+                condition=models.Q(status="failed"),
+            ),
         ]
 
     def __str__(self):

@@ -21,6 +21,7 @@ from .models import (
     Message,
     MessageTemplate,
     Reply,
+    SignalReceipt,
     Situation,
     Stage,
     SweepHeartbeat,
@@ -559,6 +560,15 @@ def unmatched_mail() -> QuerySet:
 
 def unmatched_mail_count() -> int:
     return InboundMail.objects.filter(status=InboundMail.Status.UNMATCHED).count()
+
+
+def signal_queue_counts() -> dict[str, int]:
+    """Signals waiting for the cluster and signals it could not apply (to 1,001)."""
+    receipts = SignalReceipt.objects.order_by()
+    return {
+        "waiting": receipts.filter(status=SignalReceipt.Status.QUEUED)[:1001].count(),
+        "failed": receipts.filter(status=SignalReceipt.Status.FAILED)[:1001].count(),
+    }
 
 
 OVERDUE_GRACE = dt.timedelta(minutes=2)

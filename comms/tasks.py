@@ -12,3 +12,9 @@ def deliver_message(message_id: int) -> str:
 def deliver_messages(message_ids: list[int]) -> dict[int, str]:
     """Deliver several queued messages in turn; each is claimed on its own."""
     return {message_id: deliver_message(message_id) for message_id in message_ids}
+
+
+def process_signal(receipt_id: int) -> str:
+    """Open or join the incident for one queued monitoring signal."""
+    receipt = services.monitoring.process_signal(receipt_id=receipt_id)
+    return receipt.status if receipt else "not claimed"

@@ -37,5 +37,6 @@ urlpatterns = [
     path("replies/<int:reply_pk>/confirm/", views.reply_confirm, name="confirm_reply"),
     # Automation (issue 14): monitoring signals.
     path("api/signals/", views.signal_receive, name="signal_api"),
+    path("api/signals/<int:receipt_pk>/", views.signal_status, name="signal_status"),
     path("operations/", views.operations, name="operations"),
 ]

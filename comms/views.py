@@ -38,6 +38,7 @@ from .models import (
     MessageTemplate,
     MessageTemplateVersion,
     Reply,
+    SignalReceipt,
     Situation,
     Stage,
 )
@@ -651,15 +652,8 @@ def _signal_fields(payload) -> tuple[dict, dict]:
     return fields, errors
 
 
-@csrf_exempt
-@login_not_required
-@require_POST
-def signal_receive(request):
-    """Take a monitoring signal: open a proactive incident or join the open one.
-
-    Authenticated by the integration's token (``Authorization: Bearer …``);
-    every refusal is a 4xx with a JSON ``error``.
-    """
+def _integration_or_401(request):
+    """Return the integration the request's bearer token names, or a 401."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     integration = (
         services.monitoring.integration_for_token(token.strip())
@@ -669,7 +663,48 @@ def signal_receive(request):
     if integration is None:
         response = _json_error("Missing or unknown integration token.", 401)
         response["WWW-Authenticate"] = "Bearer"
-        return response
+        return None, response
+    return integration, None
+
+
+def _receipt_body(request, receipt: SignalReceipt) -> dict:
+    body = {
+        "receipt": receipt.pk,
+        "status": receipt.status,
+        "status_url": request.build_absolute_uri(
+            reverse("comms:signal_status", args=[receipt.pk])
+        ),
+        "dedup_key": receipt.dedup_key,
+    }
+    if receipt.status == SignalReceipt.Status.PROCESSED:
+        incident = receipt.incident
+        body |= {
+            "incident": incident.reference,
+            "url": request.build_absolute_uri(incident.get_absolute_url()),
+            "opened": receipt.opened_incident,
+            "systemic": incident.is_systemic,
+            "priority": incident.priority,
+            "unknown_customers": receipt.unknown_customers,
+        }
+    elif receipt.status == SignalReceipt.Status.FAILED:
+        body["error"] = receipt.error
+    return body
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+def signal_receive(request):
+    """Take a monitoring signal and queue it: 202, with where to ask what it did.
+
+    Authenticated by the integration's token (``Authorization: Bearer …``);
+    every refusal is a 4xx with a JSON ``error``. The cluster opens a
+    proactive incident or joins the open one within seconds; the status URL
+    then names the incident.
+    """
+    integration, refused = _integration_or_401(request)
+    if refused:
+        return refused
     if not services.monitoring.take_rate_slot(
         integration=integration, now=timezone.now()
     ):
@@ -688,7 +723,7 @@ def signal_receive(request):
     if errors:
         return _json_error("The signal is malformed.", 400, fields=errors)
     try:
-        outcome = services.monitoring.receive_signal(
+        receipt = services.monitoring.accept_signal(
             integration=integration,
             code=fields["signal"],
             dedup_key=fields["dedup_key"],
@@ -701,18 +736,26 @@ def signal_receive(request):
         return _json_error(
             " ".join(exc.messages), 422, code=getattr(exc, "code", None) or "invalid"
         )
-    incident = outcome.incident
-    return JsonResponse(
-        {
-            "incident": incident.reference,
-            "url": request.build_absolute_uri(incident.get_absolute_url()),
-            "opened": outcome.opened,
-            "systemic": incident.is_systemic,
-            "priority": incident.priority,
-            "unknown_customers": outcome.receipt.unknown_customers,
-        },
-        status=201 if outcome.opened else 200,
+    response = JsonResponse(_receipt_body(request, receipt), status=202)
+    response["Location"] = reverse("comms:signal_status", args=[receipt.pk])
+    return response
+
+
+@login_not_required
+@require_GET
+def signal_status(request, receipt_pk):
+    """What a signal the integration posted did: queued, its incident, or why not."""
+    integration, refused = _integration_or_401(request)
+    if refused:
+        return refused
+    receipt = (
+        SignalReceipt.objects.select_related("incident")
+        .filter(pk=receipt_pk, integration=integration)
+        .first()
     )
+    if receipt is None:
+        return _json_error("No signal of this integration has that receipt.", 404)
+    return JsonResponse(_receipt_body(request, receipt))
 
 
 # --- Automation (issue 14): the operations page ---
@@ -759,6 +802,7 @@ def operations(request):
             "failed_deliveries": selectors.failed_deliveries()[:20],
             "failed_follow_ups": selectors.failed_follow_ups()[:20],
             "unmatched_mail": selectors.unmatched_mail_count(),
+            "signals": selectors.signal_queue_counts(),
             "heartbeat": heartbeat,
             "schedules": schedules,
             "warnings": warnings,

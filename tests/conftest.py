@@ -45,6 +45,14 @@ def agent_client(client, agent):
 
 
 @pytest.fixture
+def q2_sync(monkeypatch):
+    """Run django-q2 tasks in-process, as soon as they are enqueued."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)
+
+
+@pytest.fixture
 def frozen_now(time_machine):
     """A fixed Wednesday noon UTC; tests move from here."""
     moment = dt.datetime(2026, 11, 18, 12, 0, tzinfo=dt.UTC)

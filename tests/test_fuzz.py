@@ -411,14 +411,18 @@ def _automation_world(incident, manager) -> dict:
     now = timezone.now()
     assert loops.open_missing_loops(now)
     integration, token = monitoring_token(name="Fuzz monitoring")
-    monitoring.receive_signal(
-        integration=integration,
-        code="SIG-002",
-        dedup_key="fuzz",
-        description="Drop.",
-        customers=[incident.customer.account_id],
-        category="network",
+    processed, _waiting = (
+        monitoring.accept_signal(
+            integration=integration,
+            code="SIG-002",
+            dedup_key=dedup_key,
+            description="Drop.",
+            customers=[incident.customer.account_id],
+            category="network",
+        )
+        for dedup_key in ("fuzz", "fuzz-waiting")
     )
+    monitoring.process_signal(receipt_id=processed.pk)
     today = timezone.localdate()
     review = escalation_services.record_review(
         actor=manager,

@@ -35,10 +35,15 @@ from .templates import check_template_source, preview_template, revise_template
 def due_work(now):
     """Run comms' scheduled work: follow-up loops first, then deliveries.
 
-    Loops go first so a follow-up they queue is picked up by the same
+    Lost signals go first, since the incidents they open start loops;
+    loops go before deliveries so a follow-up they queue is picked up by the same
     sweep's delivery pass if its enqueued task is lost.
     """
-    return {**loops.due_work(now), **message_due_work(now)}
+    return {
+        **monitoring.due_work(now),
+        **loops.due_work(now),
+        **message_due_work(now),
+    }
 
 
 __all__ = [

@@ -4,23 +4,28 @@
 flow; part 7: related signals merge into one communication. Signals that
 share a dedup key land on one open incident, whatever their SIG code; the
 incident turns systemic once more customers are affected than its
-policy's threshold.
+policy's threshold. The API only checks and queues a signal; the
+cluster's task (or, when that task is lost, the sweep) applies it, once.
 """
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
-from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from incidents import services as incident_services
 from incidents.models import Category, Customer, Incident, Signal, TimelineEvent
 
 from ..models import MonitoringIntegration, SignalKey, SignalReceipt
+
+logger = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "sbm_"
 
@@ -75,13 +80,6 @@ def take_rate_slot(*, integration: MonitoringIntegration, now: dt.datetime) -> b
         ).update(window_started_at=minute, window_count=1, last_used_at=now):
             return True
     return False
-
-
-@dataclass
-class SignalOutcome:
-    receipt: SignalReceipt
-    incident: Incident
-    opened: bool
 
 
 def _customers(identifiers: list[str]) -> tuple[list[Customer], list[str]]:
@@ -140,8 +138,28 @@ def _make_systemic(incident: Incident, customers: list[Customer]) -> Incident:
     return incident
 
 
+def _active_signal(code: str) -> Signal:
+    signal = (
+        Signal.objects.filter(code=code.strip().upper(), is_active=True)
+        .select_related("category")
+        .first()
+    )
+    if signal is None:
+        raise ValidationError(
+            f"“{code}” is not an active signal of the catalogue.",
+            code="unknown_signal",
+        )
+    return signal
+
+
+def _key_has_open_incident(dedup_key: str) -> bool:
+    return SignalKey.objects.filter(
+        key=dedup_key, incident__status__in=Incident.OPEN_STATUSES
+    ).exists()
+
+
 @transaction.atomic
-def receive_signal(
+def accept_signal(
     *,
     integration: MonitoringIntegration,
     code: str,
@@ -150,17 +168,98 @@ def receive_signal(
     customers: list[str],
     title: str = "",
     category: str = "",
-) -> SignalOutcome:
-    """Open a proactive incident for a new signal, or add it to the open one."""
-    now = timezone.now()
-    signal = Signal.objects.filter(code=code.strip().upper(), is_active=True).first()
-    if signal is None:
-        raise ValidationError(
-            f"“{code}” is not an active signal of the catalogue.",
-            code="unknown_signal",
+) -> SignalReceipt:
+    """Check a signal and queue it for the cluster, which opens or joins the incident.
+
+    What the catalogue cannot place is refused here, so the monitoring
+    system hears of it at once: an unknown code, or a signal that would
+    open an incident without a category. The rest waits in the queue.
+    """
+    signal = _active_signal(code)
+    named = category.strip().lower()
+    placeable = (
+        Category.objects.filter(slug=named, is_active=True).exists()
+        if named
+        else signal.category_id is not None and signal.category.is_active
+    )
+    if not placeable and not _key_has_open_incident(dedup_key):
+        _category(signal, category)  # raises, naming what is missing
+    receipt = SignalReceipt.objects.create(
+        integration=integration,
+        signal=signal,
+        dedup_key=dedup_key,
+        description=description,
+        title=title,
+        category=named,
+        requested_customers=customers,
+        received_at=timezone.now(),
+    )
+    receipt_id = receipt.pk
+    transaction.on_commit(lambda: async_task("comms.tasks.process_signal", receipt_id))
+    return receipt
+
+
+def process_signal(*, receipt_id: int) -> SignalReceipt | None:
+    """Open or join the incident for a queued signal, once.
+
+    Returns None when there is nothing to do: the receipt is already
+    processed, or another worker holds it. A signal the catalogue can no
+    longer place is marked failed with the reason, never retried forever.
+    """
+    with transaction.atomic():
+        receipt = (
+            SignalReceipt.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("integration", "signal__category")
+            .filter(pk=receipt_id, status=SignalReceipt.Status.QUEUED)
+            .first()
         )
-    found, unknown = _customers(customers)
-    key = _key_row(dedup_key)
+        if receipt is None:
+            return None
+        try:
+            with transaction.atomic():
+                _apply_signal(receipt)
+        except ValidationError as exc:
+            receipt.status = SignalReceipt.Status.FAILED
+            receipt.error = " ".join(exc.messages)
+            logger.warning(
+                "Signal receipt %s (%s) failed: %s",
+                receipt.pk,
+                receipt.dedup_key,
+                receipt.error,
+            )
+        else:
+            receipt.status = SignalReceipt.Status.PROCESSED
+        receipt.processed_at = timezone.now()
+        receipt.save()
+    return receipt
+
+
+# Receipts the sweep processes itself when their task went missing; the
+# rest wait for the next sweep, so one sweep stays short after an outage.
+LOST_SIGNALS_PER_SWEEP = 500
+
+
+def due_work(now: dt.datetime) -> dict:
+    """Process signals whose task was lost (queued longer than a task takes)."""
+    lost_before = now - dt.timedelta(seconds=settings.COMMS_LOST_TASK_SECONDS)
+    waiting = list(
+        SignalReceipt.objects.filter(
+            status=SignalReceipt.Status.QUEUED, received_at__lt=lost_before
+        )
+        .order_by("received_at", "pk")
+        .values_list("pk", flat=True)[:LOST_SIGNALS_PER_SWEEP]
+    )
+    processed = sum(
+        process_signal(receipt_id=receipt_id) is not None for receipt_id in waiting
+    )
+    return {"signals_recovered": processed}
+
+
+def _apply_signal(receipt: SignalReceipt) -> None:
+    """Open a proactive incident for the receipt's signal, or add it to the open one."""
+    signal = receipt.signal
+    found, unknown = _customers(receipt.requested_customers)
+    key = _key_row(receipt.dedup_key)
     incident = None
     if key.incident_id:
         incident = Incident.objects.filter(
@@ -168,17 +267,19 @@ def receive_signal(
         ).first()
     opened = incident is None
     if opened:
-        chosen = _category(signal, category)
+        chosen = _category(signal, receipt.category)
         policy = incident_services.policy_for(found[0] if len(found) == 1 else None)
         systemic = len(found) != 1 and (
             not found or len(found) > policy.systemic_threshold
         )
         incident = incident_services.open_incident(
             actor=None,
-            title=(title.strip() or f"{signal.code}: {signal.description}")[:200],
+            title=(receipt.title.strip() or f"{signal.code}: {signal.description}")[
+                :200
+            ],
             priority=signal.priority,
             category=chosen,
-            what_happened=description,
+            what_happened=receipt.description,
             customer=None if systemic else (found[0] if found else None),
             is_systemic=systemic,
             signal=signal,
@@ -195,30 +296,22 @@ def receive_signal(
             incident = _make_systemic(incident, found)
     key.incident = incident
     key.save(update_fields=["incident", "updated_at"])
-    receipt = SignalReceipt.objects.create(
-        integration=integration,
-        signal=signal,
-        dedup_key=dedup_key,
-        incident=incident,
-        opened_incident=opened,
-        description=description,
-        affected=[c.account_id for c in found],
-        unknown_customers=unknown,
-        received_at=now,
-    )
+    receipt.incident = incident
+    receipt.opened_incident = opened
+    receipt.affected = [c.account_id for c in found]
+    receipt.unknown_customers = unknown
     incident_services.record_timeline_event(
         incident=incident,
         kind=TimelineEvent.Kind.SIGNAL_RECEIVED,
         actor=None,
-        at=now,
+        at=receipt.received_at,
         details={
             "signal": signal.code,
-            "dedup_key": dedup_key,
-            "integration": integration.name,
+            "dedup_key": receipt.dedup_key,
+            "integration": receipt.integration.name,
             "opened": opened,
-            "affected": [c.account_id for c in found][:100],
+            "affected": receipt.affected[:100],
             "unknown": unknown[:100],
-            "description": description[:500],
+            "description": receipt.description[:500],
         },
     )
-    return SignalOutcome(receipt=receipt, incident=incident, opened=opened)

@@ -72,14 +72,6 @@ def chat_server(settings):
     server.server_close()
 
 
-@pytest.fixture
-def q2_sync(monkeypatch):
-    """Run django-q2 tasks in-process, as soon as they are enqueued."""
-    from django_q.conf import Conf
-
-    monkeypatch.setattr(Conf, "SYNC", True)
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

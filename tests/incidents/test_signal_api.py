@@ -5,6 +5,7 @@ from django.db import connection
 from django.urls import reverse
 
 from comms.models import MonitoringIntegration, SignalReceipt
+from comms.services import monitoring
 from incidents.models import Category, Incident, Policy, Signal, TimelineEvent
 from tests.factories import CustomerFactory, monitoring_token, settle_checklists
 
@@ -26,6 +27,18 @@ def post_signal(client, token, payload, auth="Bearer"):
     )
 
 
+def land_signal(client, token, payload):
+    """Post a signal, let the cluster's task process it, return what the status says."""
+    response = post_signal(client, token, payload)
+    assert response.status_code == 202, response.content
+    receipt = response.json()["receipt"]
+    monitoring.process_signal(receipt_id=receipt)
+    return client.get(
+        reverse("comms:signal_status", args=[receipt]),
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
 def signal(**overrides):
     return {
         "signal": "SIG-002",
@@ -43,9 +56,9 @@ def test_a_new_signal_opens_a_proactive_incident_with_the_catalogue_priority(
     _, token = integration
     customer = CustomerFactory()
 
-    response = post_signal(client, token, signal(customers=[customer.account_id]))
+    response = land_signal(client, token, signal(customers=[customer.account_id]))
 
-    assert response.status_code == 201
+    assert response.json()["opened"] is True
     incident = Incident.objects.get()
     assert response.json()["incident"] == incident.reference
     assert (incident.priority, incident.signal.code, incident.category.slug) == (
@@ -65,11 +78,10 @@ def test_a_repeated_dedup_key_joins_the_open_incident_even_from_another_code(
     client, integration
 ):
     _, token = integration
-    post_signal(client, token, signal())
+    land_signal(client, token, signal())
 
-    response = post_signal(client, token, signal(signal="SIG-008"))
+    response = land_signal(client, token, signal(signal="SIG-008"))
 
-    assert response.status_code == 200
     assert response.json()["opened"] is False
     assert Incident.objects.count() == 1
     assert SignalReceipt.objects.count() == 2
@@ -80,7 +92,7 @@ def test_a_repeat_after_the_incident_closed_opens_a_new_one(client, integration)
     from incidents import services as incident_services
 
     _, token = integration
-    post_signal(client, token, signal())
+    land_signal(client, token, signal())
     incident = Incident.objects.get()
     for step in ("investigating", "resolved", "closed"):
         if step == "closed":
@@ -89,9 +101,9 @@ def test_a_repeat_after_the_incident_closed_opens_a_new_one(client, integration)
             incident=incident, actor=None, to_status=step
         )
 
-    response = post_signal(client, token, signal())
+    response = land_signal(client, token, signal())
 
-    assert response.status_code == 201
+    assert response.json()["opened"] is True
     assert Incident.objects.count() == 2
 
 
@@ -102,11 +114,11 @@ def test_more_customers_than_the_threshold_make_the_incident_systemic(
     _, token = integration
     Policy.objects.filter(is_default=True).update(systemic_threshold=2)
     customers = [CustomerFactory() for _ in range(4)]
-    post_signal(client, token, signal(customers=[customers[0].account_id]))
+    land_signal(client, token, signal(customers=[customers[0].account_id]))
     incident = Incident.objects.get()
     assert not incident.is_systemic
 
-    post_signal(
+    land_signal(
         client,
         token,
         signal(customers=[c.email for c in customers[1:]] + ["ACC-UNKNOWN"]),
@@ -124,7 +136,7 @@ def test_a_signal_over_the_threshold_opens_a_systemic_incident(client, integrati
     Policy.objects.filter(is_default=True).update(systemic_threshold=1)
     customers = [CustomerFactory() for _ in range(2)]
 
-    post_signal(client, token, signal(customers=[c.account_id for c in customers]))
+    land_signal(client, token, signal(customers=[c.account_id for c in customers]))
 
     incident = Incident.objects.get()
     assert incident.is_systemic and incident.customer is None
@@ -143,7 +155,7 @@ def test_a_bad_token_gets_401(client, integration, auth, token):
 
     assert response.status_code == 401
     assert "error" in response.json()
-    assert not Incident.objects.exists()
+    assert not SignalReceipt.objects.exists()
 
 
 @pytest.mark.django_db
@@ -212,13 +224,14 @@ def test_signals_the_catalogue_cannot_place_get_422(client, integration, payload
 
     assert response.status_code == 422
     assert response.json()["code"] == code
+    assert not SignalReceipt.objects.exists()
 
 
 @pytest.mark.django_db
 def test_a_named_category_overrides_the_signals(client, integration):
     _, token = integration
 
-    post_signal(client, token, signal(signal="SIG-005", category="payment"))
+    land_signal(client, token, signal(signal="SIG-005", category="payment"))
 
     assert Incident.objects.get().category.slug == "payment"
 
@@ -233,7 +246,7 @@ def test_signals_past_the_rate_limit_get_429(client, integration, frozen_now):
         for n in range(3)
     ]
 
-    assert statuses == [201, 201, 429]
+    assert statuses == [202, 202, 429]
 
 
 @pytest.mark.django_db
@@ -248,7 +261,7 @@ def test_the_rate_window_moves_on_with_the_minute(
 
     time_machine.move_to(frozen_now + dt.timedelta(minutes=1), tick=False)
 
-    assert post_signal(client, token, signal(dedup_key="b")).status_code == 201
+    assert post_signal(client, token, signal(dedup_key="b")).status_code == 202
 
 
 @pytest.mark.skipif(
@@ -269,13 +282,14 @@ def test_two_signals_with_one_key_at_once_open_one_incident(integration):
     def land():
         try:
             barrier.wait()
-            services.monitoring.receive_signal(
+            receipt = services.monitoring.accept_signal(
                 integration=row,
                 code="SIG-002",
                 dedup_key="same",
                 description="Drop.",
                 customers=[],
             )
+            services.monitoring.process_signal(receipt_id=receipt.pk)
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
@@ -295,11 +309,11 @@ def test_two_signals_with_one_key_at_once_open_one_incident(integration):
 @pytest.mark.django_db
 def test_a_repeat_needs_no_category_of_its_own(client, integration):
     _, token = integration
-    post_signal(client, token, signal())
+    land_signal(client, token, signal())
 
-    response = post_signal(client, token, signal(signal="SIG-005"))
+    response = land_signal(client, token, signal(signal="SIG-005"))
 
-    assert response.status_code == 200
+    assert response.json()["opened"] is False
     assert Incident.objects.count() == 1
 
 
@@ -344,3 +358,151 @@ def test_requests_at_the_turn_of_a_minute_are_all_counted_under_the_limit(
         assert row.window_count == 4, turn
 
     assert refused == []
+
+
+@pytest.mark.django_db
+def test_the_api_queues_the_signal_and_says_where_to_follow_it(client, integration):
+    _, token = integration
+
+    response = post_signal(client, token, signal())
+
+    assert response.status_code == 202
+    body = response.json()
+    assert body["status"] == "queued"
+    assert response["Location"] == reverse(
+        "comms:signal_status", args=[body["receipt"]]
+    )
+    assert not Incident.objects.exists()
+    status = client.get(
+        body["status_url"], headers={"Authorization": f"Bearer {token}"}
+    )
+    assert status.json()["status"] == "queued"
+    assert "incident" not in status.json()
+
+
+@pytest.mark.django_db
+def test_the_task_queued_on_commit_opens_the_incident(
+    client, integration, q2_sync, django_capture_on_commit_callbacks
+):
+    _, token = integration
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_signal(client, token, signal())
+
+    receipt = SignalReceipt.objects.get(pk=response.json()["receipt"])
+    assert receipt.status == SignalReceipt.Status.PROCESSED
+    assert receipt.incident == Incident.objects.get()
+
+
+@pytest.mark.django_db
+def test_a_signal_is_applied_once_however_often_its_task_runs(client, integration):
+    _, token = integration
+    receipt = post_signal(client, token, signal()).json()["receipt"]
+
+    first = monitoring.process_signal(receipt_id=receipt)
+    again = monitoring.process_signal(receipt_id=receipt)
+
+    assert first.status == SignalReceipt.Status.PROCESSED and again is None
+    assert (
+        TimelineEvent.objects.filter(kind=TimelineEvent.Kind.SIGNAL_RECEIVED).count()
+        == 1
+    )
+
+
+@pytest.mark.django_db
+def test_the_sweep_applies_a_signal_whose_task_was_lost(
+    client, integration, frozen_now, settings
+):
+    import datetime as dt
+
+    from portal.tasks import run_due_work
+
+    _, token = integration
+    post_signal(client, token, signal())
+    lost_after = dt.timedelta(seconds=settings.COMMS_LOST_TASK_SECONDS)
+
+    early = run_due_work(frozen_now + lost_after)
+    assert early["comms"]["signals_recovered"] == 0
+    assert not Incident.objects.exists()
+
+    late = run_due_work(frozen_now + lost_after + dt.timedelta(seconds=1))
+    assert late["comms"]["signals_recovered"] == 1
+    assert Incident.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_signal_the_catalogue_can_no_longer_place_fails_with_the_reason(
+    client, integration
+):
+    _, token = integration
+    receipt = post_signal(
+        client, token, signal(signal="SIG-005", category="payment")
+    ).json()["receipt"]
+    Category.objects.filter(slug="payment").update(is_active=False)
+
+    monitoring.process_signal(receipt_id=receipt)
+
+    status = client.get(
+        reverse("comms:signal_status", args=[receipt]),
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()
+    assert status["status"] == "failed"
+    assert "category" in status["error"]
+    assert not Incident.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_integration_sees_only_its_own_receipts(client, integration):
+    _, token = integration
+    _, other_token = monitoring_token(name="Other monitoring")
+    receipt = post_signal(client, token, signal()).json()["receipt"]
+    url = reverse("comms:signal_status", args=[receipt])
+
+    assert (
+        client.get(url, headers={"Authorization": f"Bearer {other_token}"}).status_code
+        == 404
+    )
+    assert client.get(url).status_code == 401
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="concurrent workers need PostgreSQL"
+)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_workers_on_one_receipt_apply_it_once(integration):
+    import threading
+
+    from django.db import connections
+
+    row, _ = integration
+    receipt = monitoring.accept_signal(
+        integration=row,
+        code="SIG-002",
+        dedup_key="once",
+        description="Drop.",
+        customers=[],
+    )
+    barrier = threading.Barrier(2)
+    outcomes, errors = [], []
+
+    def work():
+        try:
+            barrier.wait()
+            outcomes.append(monitoring.process_signal(receipt_id=receipt.pk))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert Incident.objects.count() == 1
+    assert (
+        TimelineEvent.objects.filter(kind=TimelineEvent.Kind.SIGNAL_RECEIVED).count()
+        == 1
+    )
