@@ -1129,6 +1129,11 @@ class ChecklistEvidence(models.TextChoices):
     CREDITS_SETTLED = "credits_settled", "Every credit or refund applied or settled"
     POSTMORTEM_SCHEDULED = "postmortem_scheduled", "Post-mortem scheduled"
     TAGS_UPDATED = "tags_updated", "Tags show resolved, not in progress"
+    SECURITY_PHASES_DONE = (
+        "security_phases_done",
+        "Every phase of the security response done",
+    )
+    LEGAL_APPROVED = "legal_approved", "Legal approved what customers are told"
 
 
 class ChecklistAudience(models.TextChoices):

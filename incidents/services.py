@@ -939,6 +939,7 @@ _CLOSURE_EVENT_KINDS = (
     TimelineEvent.Kind.ESCALATION_TRIGGERED,
     TimelineEvent.Kind.POSTMORTEM_CHANGED,
     TimelineEvent.Kind.SECURITY_FLAGGED,
+    TimelineEvent.Kind.SECURITY_PHASE_DONE,
 )
 _REPLY_KINDS = (TimelineEvent.Kind.REPLY_LOGGED, TimelineEvent.Kind.REPLY_RECEIVED)
 _CREDIT_SETTLED_KINDS = {
@@ -1160,6 +1161,27 @@ def evidence_found(
                 return (
                     f"Post-mortem scheduled for {latest.details['scheduled_on']}",
                     latest.at,
+                )
+    elif kind == Evidence.SECURITY_PHASES_DONE:
+        done = {
+            e.details.get("phase"): e.at
+            for e in facts.events
+            if e.kind == TimelineEvent.Kind.SECURITY_PHASE_DONE
+        }
+        if all(phase in done for phase in SecurityPhaseKind.values):
+            return (
+                "Every security phase done, lessons learned included",
+                max(done[phase] for phase in SecurityPhaseKind.values),
+            )
+    elif kind == Evidence.LEGAL_APPROVED:
+        for event in reversed(facts.events):
+            if (
+                event.kind == TimelineEvent.Kind.SECURITY_PHASE_DONE
+                and event.details.get("phase") == "legal_approval"
+            ):
+                return (
+                    f"Legal approved ({event.details.get('approver') or 'Legal'})",
+                    event.at,
                 )
     elif kind == Evidence.TAGS_UPDATED:
         # The portal keeps these two tags itself (standard_tags); reading

@@ -163,6 +163,24 @@ def test_agency_policy_gets_verification_and_follow_up_lists(agent):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("policy", ["Automation agency", "Fleet SaaS"])
+def test_every_policys_major_incident_needs_a_post_mortem_to_close(agent, policy):
+    major = IncidentFactory(
+        customer=customer_policy(policy), priority="P2", status=S.INVESTIGATING
+    )
+    minor = IncidentFactory(
+        customer=customer_policy(policy), priority="P4", status=S.INVESTIGATING
+    )
+
+    major, minor = resolve(major, agent), resolve(minor, agent)
+
+    assert "Post-mortem scheduled or published" in " ".join(
+        services.closure_blockers(major)
+    )
+    assert "Post-mortem" not in " ".join(services.closure_blockers(minor))
+
+
+@pytest.mark.django_db
 def test_escalation_checklist_attaches_when_a_fleet_incident_is_escalated(agent):
     incident = IncidentFactory(
         customer=customer_policy("Fleet SaaS"), status=S.INVESTIGATING

@@ -339,3 +339,30 @@ def test_bad_security_type_is_a_message(agent_client):
     )
 
     assert "Pick the kind of security incident." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_security_incident_cannot_close_until_its_response_and_legal_are_done(
+    response, agent, manager
+):
+    def blockers():
+        return " ".join(services.closure_blockers(response.incident))
+
+    assert "Every response phase done" in blockers()
+    assert "Legal approved the customer notice" in blockers()
+
+    for phase in response.phases.order_by("due_at", "pk"):
+        for item in phase.items.all():
+            services.tick_security_item(item=item, actor=agent)
+        services.complete_security_phase(phase=phase, actor=agent)
+    services.record_legal_approval(
+        response=response, actor=manager, approver="Dana Legal", note="EU users"
+    )
+    incident = services.refresh_checklists(incident=response.incident, actor=None)
+
+    assert "Every response phase done" not in " ".join(
+        services.closure_blockers(incident)
+    )
+    assert "Legal approved" not in " ".join(services.closure_blockers(incident))
+    ticked = incident.checklists.get(template__name="Security incident closure")
+    assert set(ticked.items.values_list("state", flat=True)) == {"done"}
