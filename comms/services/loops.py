@@ -513,13 +513,17 @@ def _fire_chunk(loop_ids: list[int], now: dt.datetime) -> int:
     """Fire a chunk of due loops in one transaction; return how many fired.
 
     The chunk is claimed in one query, its follow-ups are sent, and their
-    slots and loop counts are written together at the end. If anything
+    slots, loop counts and timeline entries are written together at the end. If anything
     fails, the chunk is rolled back and fired again with a savepoint around
     each follow-up, so the failing one rolls back alone and stays due while
     the rest go out.
     """
     try:
-        with messages.deliveries_enqueued_together(), transaction.atomic():
+        with (
+            messages.deliveries_enqueued_together(),
+            transaction.atomic(),
+            incident_services.timeline_written_together(),
+        ):
             deferred: list[tuple[FollowUpSlot, FollowUpLoop]] = []
             for loop in _claim(loop_ids, now):
                 _fire_claimed(loop, now, deferred=deferred)

@@ -290,3 +290,28 @@ def test_choose_time_zone_refuses_unknown_zones(agent):
         services.choose_time_zone(user=agent, time_zone="Mars/Olympus")
 
     assert "unknown_zone" in error_codes(exc_info.value)
+
+
+@pytest.mark.django_db
+def test_timeline_entries_held_together_land_at_the_end_in_order_or_not_at_all():
+    incident = IncidentFactory()
+    before = incident.timeline_events.count()
+
+    with services.timeline_written_together():
+        for n in range(3):
+            services.record_timeline_event(
+                incident=incident,
+                kind=TimelineEvent.Kind.EDITED,
+                actor=None,
+                details={"n": n},
+            )
+        assert incident.timeline_events.count() == before
+    written = incident.timeline_events.order_by("pk")[before:]
+    assert [event.details["n"] for event in written] == [0, 1, 2]
+
+    with pytest.raises(RuntimeError), services.timeline_written_together():
+        services.record_timeline_event(
+            incident=incident, kind=TimelineEvent.Kind.EDITED, actor=None
+        )
+        raise RuntimeError("the sweep's chunk failed")
+    assert incident.timeline_events.count() == before + 3
