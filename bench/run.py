@@ -146,6 +146,7 @@ def main() -> None:
     }
     print(f"\n{REQUESTS} requests each, in process (Django test client):")
     print(f"{'page':<28} {'median ms':>10} {'p95 ms':>9} {'CPU ms':>7} {'queries':>8}")
+    dashboard_p95 = {}
     for name, path in pages.items():
         result = measure(client, path, REQUESTS)
         queries = ",".join(str(q) for q in result["queries"])
@@ -153,6 +154,15 @@ def main() -> None:
             f"{name:<28} {result['median']:>10.1f} {result['p95']:>9.1f} "
             f"{result['cpu']:>7.1f} {queries:>8}"
         )
+        if name.startswith("metrics"):
+            dashboard_p95[name] = result["p95"]
+    worst = max(dashboard_p95.values())
+    print(
+        f"Metrics dashboard at {Incident.objects.count():,} incidents: worst p95 "
+        f"{worst:.0f} ms (issue 15's target: under 300 ms; "
+        f"{'met' if worst < 300 else 'MISSED'}); django-helpdesk's dashboard "
+        "takes about 2,300 ms at 100,000 tickets."
+    )
 
     from bench_escalations import escalation_pages
 
