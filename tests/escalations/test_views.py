@@ -271,3 +271,18 @@ def test_navigation_counts_escalation_approvals_for_managers_only(
 
     assert b"1 escalation waiting for approval" in managers_page.content
     assert b"Escalation approvals" not in agents_page.content
+
+
+@pytest.mark.django_db
+def test_the_timeline_names_the_tier_and_the_rules_behind_an_escalation(
+    agent_client, agent, senior
+):
+    incident = IncidentFactory()
+    request_test_escalation(incident, agent, refund_amount=Decimal("200"))
+
+    page = agent_client.get(incident.get_absolute_url()).content.decode()
+
+    tier = Tier.objects.get(policy=incident.policy, key="l2")
+    entry = page[page.index("<strong>Escalation requested</strong>") :][:600]
+    assert f"· {tier.name}" in entry
+    assert "rules that matched:" in entry
