@@ -341,10 +341,19 @@ def _checked(policy_id: int, checks: dict[int, str | bool]) -> list[dict]:
 
 
 def _needs_approval(matches, tier: Tier) -> tuple[bool, EscalationRule | None]:
-    for match in matches:
-        if match.rule.needs_approval and tier in match.tiers:
-            return True, match.rule
-    return False, None
+    """Whether a matching rule for the tier asks a manager, and the rule that governs.
+
+    The governing rule is the one asking for approval, else the one with the
+    shortest time frame (it sets how soon the tier must acknowledge). A
+    frame of 0 ("immediately") leaves the tier's own target as the deadline,
+    so the escalation is not overdue the moment it arrives.
+    """
+    for_tier = [match.rule for match in matches if tier in match.tiers]
+    for rule in for_tier:
+        if rule.needs_approval:
+            return True, rule
+    timed = [rule for rule in for_tier if rule.respond_within_minutes]
+    return False, min(timed, key=lambda rule: rule.respond_within_minutes, default=None)
 
 
 @transaction.atomic

@@ -11,7 +11,9 @@ from incidents.models import Incident, Priority, TimelineEvent
 from tests.assertions import error_codes
 from tests.escalations.conftest import tier
 from tests.factories import (
+    CustomerFactory,
     IncidentFactory,
+    UserFactory,
     confirmed_checks,
     escalation_note,
     request_test_escalation,
@@ -323,3 +325,32 @@ def test_closed_incident_cannot_be_escalated(agent, senior):
         request_test_escalation(incident, agent)
 
     assert exc_info.value.code == "incident_not_open"
+
+
+def test_a_matching_rules_time_frame_shortens_the_tiers_target(agent, fleet_customer):
+    """004 trigger 5: several customers with one issue reach Tier 3 within 1 h,
+    though Tier 3's own target for a non-critical bug is 24 h."""
+    from incidents import services as incident_services
+
+    tier3 = tier("Fleet SaaS", "tier3")
+    tier3.members.add(UserFactory(role="Senior agent"))
+    incident = IncidentFactory(customer=fleet_customer, is_systemic=True)
+    incident_services.add_affected_customer(
+        incident=incident,
+        actor=agent,
+        customer=CustomerFactory(policy=fleet_customer.policy),
+    )
+
+    (escalation,) = request_test_escalation(
+        incident,
+        agent,
+        tier_key="tier3",
+        path="tier2_to_tier3",
+        path_details={
+            "root_cause_hypothesis": "The sync job stalls",
+            "requested_action": "Restart the sync",
+        },
+    )
+
+    assert escalation.rule.key == "multiple-customers"
+    assert escalation.ack_due_at - escalation.reached_tier_at == dt.timedelta(hours=1)
