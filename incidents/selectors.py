@@ -27,6 +27,7 @@ from .models import (
     SecurityNotification,
     SecurityResponse,
     Signal,
+    SurveyResponse,
     TimelineEvent,
 )
 from .sla import ClockState, clock_state
@@ -750,4 +751,11 @@ def security_notice_cleared(incident: Incident) -> bool:
     """Return whether Legal approved a customer security notice for it."""
     return SecurityResponse.objects.filter(
         incident=incident, legal_approved_at__isnull=False
+    ).exists()
+
+
+def survey_answered(*, incident_id: int, customer_id: int) -> bool:
+    """Whether this customer already answered this incident's survey."""
+    return SurveyResponse.objects.filter(
+        incident_id=incident_id, customer_id=customer_id
     ).exists()

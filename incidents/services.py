@@ -1939,7 +1939,11 @@ def answer_survey(
         incident=incident,
         kind=TimelineEvent.Kind.SURVEY_ANSWERED,
         actor=None,
-        details={"customer": customer_id, "score": response.score},
+        details={
+            "customer": customer_id,
+            **{name: getattr(response, name) for name in SURVEY_SCORES},
+            "comment": response.comment[:1000],
+        },
         at=response.answered_at,
     )
     return response

@@ -742,10 +742,17 @@ def incident_refresh_checklists(request, pk):
 @require_http_methods(["GET", "POST"])
 def survey_answer(request, token):
     """The customer's one-page survey, reached from the resolution e-mail."""
-    if surveys.read_survey_token(token) is None:
+    read = surveys.read_survey_token(token)
+    if read is None:
         return render(
             request, "incidents/survey_closed.html", {"reason": "bad_link"}, status=404
         )
+    incident_id, customer_id = read
+    if request.method == "GET" and selectors.survey_answered(
+        incident_id=incident_id, customer_id=customer_id
+    ):
+        # Opening the link again shows the answer was kept, not a blank form.
+        return render(request, "incidents/survey_closed.html", {"reason": "answered"})
     form = SurveyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

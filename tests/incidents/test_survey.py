@@ -49,6 +49,32 @@ def test_a_link_answers_once(client, incident):
     assert list(SurveyResponse.objects.values_list("score", flat=True)) == [5]
 
 
+def test_opening_an_answered_link_again_says_so_instead_of_a_blank_form(
+    client, incident
+):
+    client.post(_url(incident), {"score": "5"})
+
+    page = client.get(_url(incident)).content.decode()
+
+    assert "already been answered" in page
+    assert "How did we do?" not in page
+
+
+def test_the_incident_page_shows_the_score_and_the_comment(
+    client, incident, agent_client
+):
+    client.post(
+        _url(incident), {"score": "2", "resolution_score": "1", "comment": "Slow."}
+    )
+
+    page = agent_client.get(incident.get_absolute_url()).content.decode()
+
+    entry = page[page.index("Satisfaction survey answered") :][:800]
+    assert "2 of 5" in entry
+    assert "resolution 1" in entry
+    assert "“Slow.”" in entry
+
+
 def test_a_forged_or_altered_link_is_refused(client, incident):
     token = survey_token(incident_id=incident.pk, customer_id=incident.customer_id)
     forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
