@@ -4,7 +4,7 @@ Split by subject (templates, messages); callers import from here.
 """
 
 # Automation (issue 14): follow-up loops.
-from . import inbound, loops, monitoring
+from . import inbound, loops, monitoring, plans
 from .inbound import (
     attach_inbound_mail,
     confirm_customer_reply,
@@ -35,12 +35,13 @@ from .templates import check_template_source, preview_template, revise_template
 def due_work(now):
     """Run comms' scheduled work: follow-up loops first, then deliveries.
 
-    Lost signals go first, since the incidents they open start loops;
-    loops go before deliveries so a follow-up they queue is picked up by the same
+    Lost signals go first, since the incidents they open start loops and
+    plans; loops go before deliveries so a follow-up they queue is picked up by the same
     sweep's delivery pass if its enqueued task is lost.
     """
     return {
         **monitoring.due_work(now),
+        **plans.due_work(now),
         **loops.due_work(now),
         **message_due_work(now),
     }
@@ -62,6 +63,7 @@ __all__ = [
     "fire_follow_up",
     "loops",
     "monitoring",
+    "plans",
     "note_reply",
     "log_reply",
     "missing_resolution_facts",

@@ -235,3 +235,24 @@ def test_plan_page_query_count_is_constant(
         response = agent_client.get(reverse("incidents:plan", args=[plan.incident_id]))
 
     assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_sweep_starts_the_plan_of_every_major_incident_once(frozen_now):
+    from comms.services import plans as plan_services
+
+    major = IncidentFactory(priority="P2")
+    systemic = IncidentFactory(priority="P3", is_systemic=True)
+    minor = IncidentFactory(priority="P3")
+    closed_major = IncidentFactory(priority="P1", status="closed")
+
+    started = plan_services.start_missing_plans(frozen_now)
+    again = plan_services.start_missing_plans(frozen_now)
+
+    assert (started, again) == (2, 0)
+    assert CommunicationPlan.objects.filter(incident__in=[major, systemic]).count() == 2
+    assert not CommunicationPlan.objects.filter(
+        incident__in=[minor, closed_major]
+    ).exists()
+    plan = CommunicationPlan.objects.get(incident=major)
+    assert plan.created_by is None and _rows(plan)
