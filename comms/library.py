@@ -318,13 +318,11 @@ LIBRARY = [
         """
         Hello {{ customer.first_name }},
 
-        I'm sorry this is taking longer than either of us would like. Here is exactly
-        where things stand: {% if incident.needs_outside_help %}the fix needs
-        action from one of our partners, and we are pressing them for a firm time.{% else %}our
-        team is working through the fix.{% endif %}
+        We're sorry this is taking longer than any of us would like. Here is exactly
+        where things stand: {% if incident.needs_outside_help %}the fix needs action from one of our partners, and we are pressing them for a firm time.{% else %}our team is working through the fix.{% endif %}
 
 
-        I will write again by {{ next_update_at }} with what has changed.
+        We will write again by {{ next_update_at }} with what has changed.
         """
         + SIGN_OFF,
         follow_up_from=2,
@@ -341,13 +339,17 @@ LIBRARY = [
         Hello {{ customer.first_name }},
 
         You have waited {{ incident.impact_duration }} and that is not good enough.
-        I'm taking personal ownership of your case until it is fixed.
+        {% if sender.is_person %}I'm taking personal ownership of your case until it is fixed.
 
         What I am doing: the case is now with our senior team, and I am following up
         with everyone involved several times a day. When it is fixed I will also
         review what we can do to make up for the disruption.
 
-        You will hear from me by {{ next_update_at }} at the latest.
+        You will hear from me by {{ next_update_at }} at the latest.{% else %}Your case is now with our senior team, and we are following up with
+        everyone involved several times a day. When it is fixed we will also
+        review what we can do to make up for the disruption.
+
+        You will hear from us by {{ next_update_at }} at the latest.{% endif +%}
         """
         + SIGN_OFF,
         follow_up_from=3,
@@ -559,9 +561,9 @@ LIBRARY = [
         """
         Hello {{ customer.first_name }},
 
-        To get this solved faster, I have passed your case to a specialist team with
+        To get this solved faster, we have passed your case to a specialist team with
         everything we have learned so far, so you won't need to repeat yourself.
-        I remain your contact and will update you {% if next_update_at %}by {{ next_update_at }}{% else %}as soon as they report back{% endif %}.
+        Keep writing to us as before; we will update you {% if next_update_at %}by {{ next_update_at }}{% else %}as soon as they report back{% endif %}.
         """
         + SIGN_OFF,
     ),
@@ -575,7 +577,7 @@ LIBRARY = [
         """
         Hello {{ customer.first_name }},
 
-        Your case now needs a senior specialist, so I have handed it over with all the
+        Your case now needs a senior specialist, so we have handed it over with all the
         details. You will hear from us {% if next_update_at %}by {{ next_update_at }}{% else %}as soon as they
         report back{% endif %}, whether or not it is fixed by then.
         """
@@ -593,7 +595,7 @@ LIBRARY = [
         Hello {{ customer.first_name }},
 
         This needs a fix in our systems, so our engineering team now has your case.
-        I will keep you posted and update you {% if next_update_at %}by {{ next_update_at }}{% else %}as soon as they report back{% endif %}.
+        We will keep you posted and update you {% if next_update_at %}by {{ next_update_at }}{% else %}as soon as they report back{% endif %}.
         """
         + SIGN_OFF,
         situation="to_engineering",
@@ -625,7 +627,7 @@ LIBRARY = [
         Hello {{ customer.first_name }},
 
         The next step sits with the network carrier, and we have sent them everything
-        they need. Carriers usually answer within 2 to 3 business days. I will update
+        they need. Carriers usually answer within 2 to 3 business days. We will update
         you {{ cadence.customer or 'at every step' }} until it is done.
         """
         + SIGN_OFF,
@@ -677,9 +679,9 @@ LIBRARY = [
         """
         Hello {{ customer.first_name }},
 
-        I wanted to check in: the specialist team has not finished yet, and I have
-        chased them again today. I'm sorry for the wait, and I'll update you
-        {% if next_update_at %}by {{ next_update_at }}{% else %}as soon as I hear from them{% endif %}.
+        A quick check-in: the specialist team has not finished yet, and we have
+        chased them again today. We're sorry for the wait, and we will update you
+        {% if next_update_at %}by {{ next_update_at }}{% else %}as soon as we hear from them{% endif %}.
         """
         + SIGN_OFF,
         situation="escalation_sla_missed",
@@ -828,12 +830,13 @@ LIBRARY = [
         Hello {{ customer.first_name }},
 
         The problem is fixed. You had to contact us {{ incident.contact_count }} times
-        to get here, and I'm sorry for that: it should have been once.
+        to get here, and we're sorry for that: it should have been once.
 
         What went wrong: {{ incident.customer_summary }}
         What we did: {{ incident.fix }}
 
-        We are also applying a goodwill gesture to your account for the trouble.
+        If this cost you money or time, reply to this e-mail and we will look at
+        how to make it up to you.
         {% if survey.url %}
 
         How did we do? One question, under a minute: {{ survey.url }}
@@ -978,14 +981,14 @@ LIBRARY = [
         """
         Hello {{ customer.first_name }},
 
-        Now that {{ incident.reference }} is behind us, I wanted to share what we
+        Now that {{ incident.reference }} is behind us, we want to share what we
         found and what we are changing.
 
         What went wrong: {{ incident.customer_summary }}
         What we did: {{ incident.fix }}
 
         We have put measures in place so it does not happen again. How did we do?
-        Your reply goes straight to me.
+        {% if sender.is_person %}Your reply goes straight to me.{% else %}Your reply reaches the team that handled it.{% endif +%}
         """
         + SIGN_OFF,
     ),

@@ -212,27 +212,32 @@ def _reach_tier(escalation: Escalation, actor: User | None, now: dt.datetime) ->
 
 
 def _raise_urgent_alarm(
-    escalation: Escalation, actor: User | None, now: dt.datetime
+    escalation: Escalation, actor: User | None, now: dt.datetime, *, post: bool = True
 ) -> None:
-    """Post 002's urgent alert with @channel; page on-call out of hours."""
-    channel = getattr(settings, "ESCALATION_URGENT_CHANNEL", "#cs-urgent")
-    message = _send(
-        escalation.incident,
-        audience=Audience.INTERNAL,
-        channel=Channel.CHAT,
-        situation="urgent",
-        template_key="internal-urgent-escalation",
-        recipients=[channel],
-        actor=actor,
-        prefix="@channel ",
-    )
-    _event(
-        escalation,
-        TimelineEvent.Kind.URGENT_ALERT_POSTED,
-        actor,
-        channel=channel,
-        message=message.pk if message else None,
-    )
+    """Post 002's urgent alert with @channel; page on-call out of hours.
+
+    ``post=False`` only pages: for the other tiers of one critical firing,
+    whose alert the first tier's call already posted.
+    """
+    if post:
+        channel = getattr(settings, "ESCALATION_URGENT_CHANNEL", "#cs-urgent")
+        message = _send(
+            escalation.incident,
+            audience=Audience.INTERNAL,
+            channel=Channel.CHAT,
+            situation="urgent",
+            template_key="internal-urgent-escalation",
+            recipients=[channel],
+            actor=actor,
+            prefix="@channel ",
+        )
+        _event(
+            escalation,
+            TimelineEvent.Kind.URGENT_ALERT_POSTED,
+            actor,
+            channel=channel,
+            message=message.pk if message else None,
+        )
     tier, incident = escalation.to_tier, escalation.incident
     if not tier.has_on_call or tier.is_working_at(now):
         return
@@ -769,7 +774,7 @@ def _fire_rule(rule: EscalationRule, incident: Incident, now: dt.datetime) -> in
             rule=rule,
         ):
             return 0
-        made = 0
+        made, reached = 0, []
         for tier in selectors.rule_tiers(rule, facts):
             escalation = Escalation.objects.create(
                 incident=incident,
@@ -795,7 +800,16 @@ def _fire_rule(rule: EscalationRule, incident: Incident, now: dt.datetime) -> in
             )
             if not rule.needs_approval:
                 _reach_tier(escalation, None, now)
+                reached.append(escalation)
             made += 1
+        if reached:
+            # As when an agent escalates: the customer hears of it once, and
+            # a critical rule (004's Sev 1) raises the urgent alarm.
+            _tell_customer(reached[0], None)
+            if rule.urgency == Urgency.CRITICAL:
+                alarmed = [e for e in reached if e.path != Path.URGENT]
+                for index, escalation in enumerate(alarmed):
+                    _raise_urgent_alarm(escalation, None, now, post=index == 0)
         return made
 
 

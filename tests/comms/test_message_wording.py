@@ -475,3 +475,35 @@ def test_links_in_messages_without_a_request_use_the_portals_address(settings):
     assert context["incident"]["url"] == (
         f"https://switchboard.example.com{incident.get_absolute_url()}"
     )
+
+
+@pytest.mark.django_db
+def test_nothing_the_portal_signs_as_the_team_speaks_as_one_person():
+    """A message the portal sends on its own is signed by the team, so it
+    never says "I" (every customer and partner template, follow-ups and
+    escalation notices included)."""
+    import re
+
+    incident = IncidentFactory(
+        customer_summary="Your eSIM could not activate.",
+        fix_summary="We re-sent your profile.",
+    )
+    first_person = re.compile(r"\b(I|I'm|I'll|I've|me|my)\b")
+    speaking = []
+    for template in MessageTemplate.objects.exclude(audience="internal"):
+        rendered = _render(template.key, incident, follow_up_number=3)
+        body = "\n".join(rendered.body.splitlines()[1:])  # past "Hello …,"
+        if first_person.search(body):
+            speaking.append(template.key)
+
+    assert speaking == []
+
+
+@pytest.mark.django_db
+def test_a_person_sending_follow_up_three_still_takes_ownership():
+    incident = IncidentFactory()
+
+    rendered = _render("customer-follow-up-3", incident, sender_name="Ana Ortiz")
+
+    assert "I'm taking personal ownership" in rendered.body
+    assert "You will hear from me by" in rendered.body

@@ -164,6 +164,28 @@ def test_fleet_sev1_goes_to_tier2_tier3_and_management(frozen_now, fleet_custome
     assert tiers == {"tier2", "tier3", "management"}
 
 
+def test_a_rule_escalation_tells_the_customer_once_and_sev1_sounds_the_alarm(
+    frozen_now, fleet_customer
+):
+    from comms.models import Message
+    from incidents.models import TimelineEvent
+
+    p1 = IncidentFactory(customer=fleet_customer, priority=Priority.P1)
+
+    sweep(frozen_now)
+    sweep(frozen_now + dt.timedelta(minutes=1))
+
+    told = Message.objects.filter(incident=p1, audience="customer", stage="escalation")
+    assert told.count() == 1
+    alerts = p1.timeline_events.filter(kind=TimelineEvent.Kind.URGENT_ALERT_POSTED)
+    assert alerts.count() == 1
+    urgent_chat = Message.objects.filter(
+        incident=p1, audience="internal", situation="urgent"
+    )
+    assert urgent_chat.count() == 1
+    assert urgent_chat.get().body.startswith("@channel ")
+
+
 def test_fleet_multiple_customers_boundary(agent, frozen_now, fleet_policy):
     incident = IncidentFactory(
         customer=CustomerFactory(policy=fleet_policy),
