@@ -173,6 +173,19 @@ def _tell_customer(escalation: Escalation, actor: User | None) -> Message | None
     )
 
 
+# Escalation notices the rules send a customer at most once in this span.
+CUSTOMER_NOTICE_GAP = dt.timedelta(hours=24)
+
+
+def _customer_told_since(incident: Incident, since: dt.datetime) -> bool:
+    return Message.objects.filter(
+        incident=incident,
+        audience=Audience.CUSTOMER,
+        stage=Stage.ESCALATION,
+        created_at__gte=since,
+    ).exists()
+
+
 def _tier_channel(escalation: Escalation) -> list[str]:
     if escalation.to_tier.chat_channel:
         return [escalation.to_tier.chat_channel]
@@ -775,7 +788,16 @@ def _fire_rule(rule: EscalationRule, incident: Incident, now: dt.datetime) -> in
         ):
             return 0
         made, reached = 0, []
+        # A tier already working on the incident (another rule, or an agent)
+        # is not handed it a second time.
+        busy = set(
+            Escalation.objects.filter(
+                incident=incident, status__in=Escalation.OPEN_STATUSES
+            ).values_list("to_tier_id", flat=True)
+        )
         for tier in selectors.rule_tiers(rule, facts):
+            if tier.pk in busy:
+                continue
             escalation = Escalation.objects.create(
                 incident=incident,
                 path=tier.default_path or Path.L2,
@@ -803,9 +825,11 @@ def _fire_rule(rule: EscalationRule, incident: Incident, now: dt.datetime) -> in
                 reached.append(escalation)
             made += 1
         if reached:
-            # As when an agent escalates: the customer hears of it once, and
-            # a critical rule (004's Sev 1) raises the urgent alarm.
-            _tell_customer(reached[0], None)
+            # As when an agent escalates: the customer hears of it once (not
+            # again for a second rule in the same day), and a critical rule
+            # (004's Sev 1) raises the urgent alarm.
+            if not _customer_told_since(incident, now - CUSTOMER_NOTICE_GAP):
+                _tell_customer(reached[0], None)
             if rule.urgency == Urgency.CRITICAL:
                 alarmed = [e for e in reached if e.path != Path.URGENT]
                 for index, escalation in enumerate(alarmed):

@@ -186,6 +186,31 @@ def test_a_rule_escalation_tells_the_customer_once_and_sev1_sounds_the_alarm(
     assert urgent_chat.get().body.startswith("@channel ")
 
 
+def test_two_rules_for_one_incident_hand_each_tier_one_escalation(
+    frozen_now, fleet_policy
+):
+    """An enterprise customer's Sev 1 meets 004's triggers 3 and 6: Tier 2
+    gets it once, and the customer hears of it once."""
+    from comms.models import Message
+
+    customer = CustomerFactory(policy=fleet_policy, segment=Segment.ENTERPRISE)
+    p1 = IncidentFactory(customer=customer, priority=Priority.P1)
+
+    sweep(frozen_now)
+
+    assert fired(p1, "sev1") and fired(p1, "vip-enterprise")
+    tiers = list(
+        Escalation.objects.filter(incident=p1).values_list("to_tier__key", flat=True)
+    )
+    assert sorted(tiers) == ["customer_success", "management", "tier2", "tier3"]
+    assert (
+        Message.objects.filter(
+            incident=p1, audience="customer", stage="escalation"
+        ).count()
+        == 1
+    )
+
+
 def test_fleet_multiple_customers_boundary(agent, frozen_now, fleet_policy):
     incident = IncidentFactory(
         customer=CustomerFactory(policy=fleet_policy),

@@ -128,7 +128,19 @@ DEMO_CUSTOMERS = [
         "Ama Mensah",
         "Africa/Accra",
     ),
+    (
+        "Harbor Line Trucking",
+        "dispatch@harborline.example",
+        "FLT-2001",
+        Segment.ENTERPRISE,
+        False,
+        "Rosa Delgado",
+        "America/Los_Angeles",
+    ),
 ]
+# Customers under another policy than the default (the carrier playbook),
+# so that policy's tiers, triggers and targets show in the demo too.
+DEMO_POLICIES = {"FLT-2001": "Fleet SaaS"}
 DEMO_PARTIES = [
     (
         "partner",
@@ -529,6 +541,26 @@ DEMO_STORIES = [
             (60 * H, "move", {"to": "closed_pending"}),
         ],
     },
+    {
+        # Under the fleet policy (004): the cluster's first sweep escalates
+        # this Sev 1 to Tier 2, Tier 3 and management by itself, sounds the
+        # urgent alarm and holds the customer's notice for approval.
+        "slug": "fleet-trip-sync",
+        "opened": 20,
+        "incident": {
+            "title": "Trip logs stopped syncing for the whole fleet",
+            "priority": Priority.P1,
+            "category": "network",
+            "customer": "FLT-2001",
+            "what_happened": "Since this morning no truck's trip log reaches "
+            "the dashboard; drivers' apps show 'sync pending'.",
+            "customer_summary": "Trip logs from your trucks are not reaching "
+            "your dashboard.",
+            "sentiment": Incident.Sentiment.FRUSTRATED,
+        },
+        "owner": "agent",
+        "steps": [(5, "move", {"to": "investigating"})],
+    },
 ]
 
 
@@ -685,6 +717,9 @@ class Command(BaseCommand):
                     "success_manager": users["manager"]
                     if account_id in DEMO_RECORDS
                     else None,
+                    "policy": Policy.objects.get(name=DEMO_POLICIES[account_id])
+                    if account_id in DEMO_POLICIES
+                    else None,
                 },
             )
 
@@ -703,14 +738,22 @@ class Command(BaseCommand):
 
     # --- Escalations (issue 11) -------------------------------------------
     def _escalations(self, users):
-        """Make "senior" a member of the carrier tiers; escalate two incidents."""
+        """Make "senior" a member of the tiers no role fills; escalate two incidents."""
         from comms import services as comms_services
         from comms.models import Message
         from escalations import services as escalation_services
         from escalations.models import Escalation, PreEscalationCheck, Tier
 
         for tier in Tier.objects.filter(
-            key__in=["engineering", "trust_safety", "carrier", "legal"]
+            key__in=[
+                "engineering",
+                "trust_safety",
+                "carrier",
+                "legal",
+                "tier3",
+                "customer_success",
+                "security",
+            ]
         ):
             tier.members.add(users["senior"])
         if Escalation.objects.exists():
