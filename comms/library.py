@@ -737,7 +737,8 @@ LIBRARY = [
         """
         Resolved {{ incident.resolved_at }} after {{ incident.impact_duration }}.
         Root cause: {{ incident.root_cause }}
-        SLA: {{ sla.state }}
+        Detected in {{ metrics.time_to_detect }} · first reply in {{ metrics.time_to_first_response }} · resolved in {{ metrics.time_to_resolution }}
+        SLA met: {{ metrics.sla_met }} ({{ sla.state }})
         Customer contacts during the incident: {{ incident.contact_count }}
         """,
     ),
