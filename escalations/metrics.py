@@ -157,12 +157,39 @@ DRILL_LABELS = {
     "breached": "Incidents that breached a deadline",
     "resolved": "Resolved incidents",
     "resolved_late": "Resolved after the deadline",
+    "first_response_due": "Incidents whose first response was due or given",
+    "resolution_due": "Incidents whose resolution was due or done",
+    "all": "Every incident opened in the range",
+    "escalated": "Escalated incidents",
+    "responded": "Incidents with a first response",
+    "detect_known": "Incidents whose impact start is known",
+    "resolved_after_tier2": "Resolved incidents that reached Tier 2",
 }
+
+
+def _drill_only() -> dict[str, Q]:
+    """Filters only links use: the incidents an average or a rate stands on."""
+    return {
+        "all": Q(pk__isnull=False),
+        "escalated": Q(pk__in=Escalation.objects.values("incident_id")),
+        "responded": Q(first_response_at__isnull=False),
+        "detect_known": Q(
+            impact_started_at__isnull=False, impact_started_at__lte=F("detected_at")
+        ),
+        "resolved_after_tier2": Q(
+            resolved_at__isnull=False,
+            pk__in=Escalation.objects.filter(to_tier__tag=Tier.Tag.L2).values(
+                "incident_id"
+            ),
+        ),
+    }
 
 
 def drill_condition(name: str, now: dt.datetime) -> Q | None:
     """The filter behind a figure's link, or None for an unknown name."""
-    return _conditions(now).get(name) if name in DRILL_LABELS else None
+    if name not in DRILL_LABELS:
+        return None
+    return {**_conditions(now), **_drill_only()}[name]
 
 
 def _aggregates(now: dt.datetime) -> dict:
@@ -320,6 +347,7 @@ def dashboard(period: Period) -> Dashboard:
             counted=overall[due],
             drill=missed,
             missed=overall[missed],
+            basis_drill=due,
         )
         for priority in PRIORITIES:
             data = by_priority.get(priority)
@@ -333,6 +361,7 @@ def dashboard(period: Period) -> Dashboard:
                 counted=data[due],
                 drill=missed,
                 missed=data[missed],
+                basis_drill=due,
             )
     resolved = overall["resolved"]
     add(
@@ -341,32 +370,40 @@ def dashboard(period: Period) -> Dashboard:
         counted=resolved,
         drill="resolved_late",
         missed=overall["resolved_late"],
+        basis_drill="resolved",
     )
     total = overall["total"]
     add(
         "escalation_rate",
         _percent(overall["escalated"], total),
         counted=total,
+        drill="escalated",
+        missed=overall["escalated"],
+        basis_drill="all",
     )
     add(
         "first_contact_resolution",
         _percent(overall["resolved_first_contact"], resolved),
         counted=resolved,
+        basis_drill="resolved",
     )
     add(
         "tier1_resolution_rate",
         _percent(overall["resolved_at_tier1"], resolved),
         counted=resolved,
+        basis_drill="resolved",
     )
     add(
         "tier2_resolution_rate",
         _percent(overall["resolved_at_tier2"], overall["resolved_after_tier2"]),
         counted=overall["resolved_after_tier2"],
+        basis_drill="resolved_after_tier2",
     )
     add(
         "avg_hours_to_escalation",
         _hours(_average_time_to_escalation(period)),
         counted=overall["escalated"],
+        basis_drill="escalated",
     )
     satisfaction = _satisfaction(period)
     add(
@@ -378,11 +415,13 @@ def dashboard(period: Period) -> Dashboard:
         "avg_hours_to_detect",
         _hours(overall["avg_detect"]),
         counted=overall["detect_known"],
+        basis_drill="detect_known",
     )
     add(
         "avg_hours_to_first_response",
         _hours(overall["avg_first_response"]),
         counted=overall["responded"],
+        basis_drill="responded",
     )
     add(
         "avg_hours_to_resolution",
@@ -397,6 +436,7 @@ def dashboard(period: Period) -> Dashboard:
         if contacts is None
         else Decimal(contacts).quantize(Decimal("0.1"), ROUND_HALF_UP),
         counted=overall["total"],
+        basis_drill="all",
     )
     add(
         "sla_breaches",
@@ -404,6 +444,7 @@ def dashboard(period: Period) -> Dashboard:
         counted=overall["total"],
         drill="breached",
         missed=overall["breached"],
+        basis_drill="all",
     )
     return Dashboard(
         period=period,

@@ -422,3 +422,28 @@ def test_tier_resolution_rates_follow_how_far_each_incident_went(
     assert _row(board, "tier2_resolution_rate").value == Decimal("50.0")
     assert _row(board, "tier2_resolution_rate").counted == 2
     assert _row(board, "first_contact_resolution").value == Decimal("25.0")
+
+
+def test_every_incident_figure_links_the_incidents_it_stands_on(
+    agent_client, four_incidents, frozen_now, agency
+):
+    params = {"start": "2026-11-18", "end": "2026-11-18", "policy": agency.pk}
+    board = _board(frozen_now, agency, now=four_incidents["b"].resolved_at)
+
+    unlinked = [
+        row.figure
+        for row in board.rows
+        if not row.priority and not row.basis_drill and row.figure != "csat"
+    ]
+    assert unlinked == []  # CSAT stands on answers, not incidents
+    names = {row.basis_drill for row in board.rows} | {r.drill for r in board.rows}
+    for name in names - {""}:
+        response = agent_client.get(
+            reverse("escalations:metrics_incidents"), {**params, "figure": name}
+        )
+        assert response.status_code == 200, name
+    responded = agent_client.get(
+        reverse("escalations:metrics_incidents"), {**params, "figure": "responded"}
+    ).content.decode()
+    assert four_incidents["d"].reference in responded
+    assert four_incidents["c"].reference not in responded
