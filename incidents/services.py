@@ -679,7 +679,8 @@ def move_incident(
         incident.resolved_at = now
         _start_monitoring(incident, now)
     elif (
-        from_status == Incident.Status.RESOLVED and to_status != Incident.Status.CLOSED
+        from_status == Incident.Status.RESOLVED
+        and to_status not in Incident.CLOSED_STATUSES
     ):
         incident.resolved_at = incident.monitoring_ends_at = None
     if to_status in Incident.CLOSED_STATUSES:
@@ -687,7 +688,12 @@ def move_incident(
     # Checklist entries first, so the status change stays the latest event.
     if to_status == Incident.Status.RESOLVED:
         _refresh_checklists(incident, now=now, actor=actor)
-    elif from_status == Incident.Status.RESOLVED:
+    elif (
+        from_status == Incident.Status.RESOLVED
+        and to_status not in Incident.CLOSED_STATUSES
+    ):
+        # Back to work: the next resolution must earn its evidence again.
+        # Closing keeps it, or the closed incident shows open items.
         _take_back_resolution_evidence(incident, now=now, actor=actor)
     _save_status(
         incident,

@@ -820,3 +820,22 @@ def test_default_list_uses_the_live_rows_index():
 
     assert {"incident_live_created_idx", "incident_archive_due_idx"} <= names
     assert selectors.IncidentFilters().include_archived is False
+
+
+@pytest.mark.django_db
+def test_closing_a_resolved_incident_keeps_the_evidence_it_ticked(agent):
+    incident = resolve(IncidentFactory(priority="P3", status=S.INVESTIGATING), agent)
+    ticked = set(items(incident).filter(state="done").values_list("text", flat=True))
+    assert ticked  # the root cause and the tags tick on resolving
+    for item in items(incident).filter(state="open"):
+        services.mark_checklist_item_not_applicable(
+            item=item, actor=agent, reason="Not for this test"
+        )
+
+    closed = services.move_incident(incident=incident, actor=agent, to_status="closed")
+
+    assert closed.status == S.CLOSED and closed.resolved_at is not None
+    assert ticked <= set(
+        items(closed).filter(state="done").values_list("text", flat=True)
+    )
+    assert not items(closed).filter(state="open").exists()
