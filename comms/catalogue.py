@@ -168,7 +168,12 @@ def _when(moment: dt.datetime | None, zone: zoneinfo.ZoneInfo) -> str:
 def _duration(since: dt.datetime | None, now: dt.datetime) -> str:
     if since is None:
         return ""
-    hours = max(int((now - since).total_seconds() // 3600), 0)
+    seconds = max(int((now - since).total_seconds()), 0)
+    hours = seconds // 3600
+    if hours < 1:
+        # "0 hours" read as nothing at all to someone waiting 50 minutes.
+        minutes = max(seconds // 60, 1)
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
     if hours < 48:
         return f"{hours} hour{'s' if hours != 1 else ''}"
     return f"{hours // 24} days"

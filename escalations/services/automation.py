@@ -149,7 +149,7 @@ def escalate_one_tier_up(
         to_tier=tier,
         urgency=urgency,
         summary=reason,
-        why="Automatic rule (issue 14 sweep).",
+        why="Raised by the portal's automatic rules.",
         created_at=now,
     )
     _add_tag(incident, tier.tag, now)
@@ -160,6 +160,7 @@ def escalate_one_tier_up(
         at=now,
         rule=reason,
         reasons=[reason],
+        urgency=urgency,
         version=incident.version,
     )
     _reach_tier(escalation, None, now)

@@ -194,6 +194,9 @@ def _tier_channel(escalation: Escalation) -> list[str]:
 
 
 def _alert_tier(escalation: Escalation, actor: User | None, prefix: str = "") -> None:
+    # Several tiers may share a channel (or the incident's route): each post
+    # says whose queue it is in (reminders and check-ins name it already).
+    prefix = prefix or f"For {escalation.to_tier.name}: "
     _send(
         escalation.incident,
         audience=Audience.INTERNAL,
@@ -807,7 +810,8 @@ def _fire_rule(rule: EscalationRule, incident: Incident, now: dt.datetime) -> in
                 needs_approval=rule.needs_approval,
                 urgency=rule.urgency,
                 summary=f"{rule.name}: " + "; ".join(reasons) + ".",
-                why=f"Automatic rule ({rule.source or 'policy'}).",
+                why=f"Automatic rule “{rule.name}”"
+                + (f" ({rule.source})." if rule.source else "."),
                 created_at=now,
             )
             _add_tag(incident, tier.tag, now)
@@ -818,6 +822,8 @@ def _fire_rule(rule: EscalationRule, incident: Incident, now: dt.datetime) -> in
                 at=now,
                 rule=rule.name,
                 reasons=reasons,
+                urgency=rule.urgency,
+                needs_approval=rule.needs_approval,
                 version=incident.version,
             )
             if not rule.needs_approval:

@@ -512,3 +512,18 @@ def test_a_person_sending_follow_up_three_still_takes_ownership():
 
     assert "I'm taking personal ownership" in rendered.body
     assert "You will hear from me by" in rendered.body
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("minutes", "words"),
+    [(0, "1 minute"), (20, "20 minutes"), (59, "59 minutes"), (60, "1 hour")],
+)
+def test_a_short_impact_reads_in_minutes_not_zero_hours(frozen_now, minutes, words):
+    incident = IncidentFactory(
+        impact_started_at=frozen_now - dt.timedelta(minutes=minutes)
+    )
+
+    context = incident_context(incident, audience="customer")
+
+    assert context["incident"]["impact_duration"] == words

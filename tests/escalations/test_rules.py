@@ -267,3 +267,23 @@ def test_automatic_rules_leave_other_policies_alone(frozen_now):
 
     assert not Escalation.objects.filter(incident=incident, rule__isnull=False).exists()
     assert AffectedCustomer.objects.count() == 0
+
+
+def test_each_tiers_chat_post_and_timeline_entry_say_whose_it_is_and_how_urgent(
+    frozen_now, fleet_customer
+):
+    from comms.models import Message
+    from incidents.models import TimelineEvent
+
+    p1 = IncidentFactory(customer=fleet_customer, priority=Priority.P1)
+
+    sweep(frozen_now)
+
+    posts = Message.objects.filter(
+        incident=p1, audience="internal", channel="chat", situation=""
+    )
+    assert sorted(post.body.split(":", 1)[0] for post in posts) == sorted(
+        f"For {e.to_tier.name}" for e in Escalation.objects.filter(incident=p1)
+    )
+    triggered = p1.timeline_events.filter(kind=TimelineEvent.Kind.ESCALATION_TRIGGERED)
+    assert {event.details["urgency"] for event in triggered} == {"critical"}

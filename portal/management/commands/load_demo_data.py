@@ -663,7 +663,9 @@ class Command(BaseCommand):
                 f"-H 'Authorization: Bearer {token}' -H 'Content-Type: "
                 'application/json\' -d \'{"signal": "SIG-002", "dedup_key": '
                 '"tower-17", "description": "Data drops near tower 17", '
-                '"customers": ["ACC-1001"]}\' http://127.0.0.1:8000/api/signals/'
+                '"customers": ["ACC-1001"]}\' '
+                f"{(settings.PORTAL_BASE_URL or 'http://127.0.0.1:8000').rstrip('/')}"
+                "/api/signals/"
             )
         if not InboundMail.objects.filter(message_id="<demo-unmatched@example>"):
             comms_services.receive_email(
