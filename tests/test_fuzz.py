@@ -436,6 +436,7 @@ def _automation_world(incident, manager) -> dict:
     )
     return {
         "signal_token": token,
+        "receipt_pk": processed,
         "review": review,
         "review_action": review.actions.get(),
     }
