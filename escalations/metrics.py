@@ -517,6 +517,10 @@ def _systemic(period: Period, now: dt.datetime) -> dict:
             filter=Q(resolved_at__isnull=False, impact_started_at__isnull=False),
         ),
         breaches=Count("id", filter=_conditions(now)["breached"]),
+        # 000 5A: "revenue impact where entered" — the sum of what was entered,
+        # and on how many incidents, so a partial figure says it is partial.
+        revenue=Sum("revenue_impact"),
+        revenue_entered=Count("id", filter=Q(revenue_impact__isnull=False)),
     )
     data["customers"] = AffectedCustomer.objects.filter(
         incident__in=systemic.values("pk")

@@ -151,6 +151,14 @@ class IncidentForm(PortalForm):
         required=False,
         label="Amount paid ($)",
     )
+    revenue_impact = forms.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        label="Revenue impact ($)",
+        help_text="Where known: revenue lost or at risk (000 5A).",
+    )
     is_service_delivered = forms.TypedChoiceField(
         choices=YES_NO_UNKNOWN,
         coerce=lambda v: v == "true",
@@ -322,7 +330,7 @@ class IncidentForm(PortalForm):
                     _col("is_service_delivered", 2),
                     _col("customer_contact_count", 2),
                 ),
-                Row(_col("sentiment", 3)),
+                Row(_col("sentiment", 3), _col("revenue_impact", 3)),
             ),
             Fieldset(
                 "What happened", Field("what_happened"), Field("customer_summary")

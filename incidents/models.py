@@ -649,6 +649,15 @@ class Incident(models.Model):
     amount_paid = models.DecimalField(
         max_digits=12, decimal_places=2, null=True, blank=True
     )
+    revenue_impact = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Where known: revenue lost or put at risk by the incident "
+        "(000 5A). The metrics add it up for systemic incidents.",
+    )
     is_service_delivered = models.BooleanField(null=True, blank=True)
     customer_contact_count = models.PositiveIntegerField(default=0)
     sentiment = models.CharField(

@@ -194,6 +194,25 @@ def test_systemic_impact_summary(frozen_now, time_machine, agency):
     assert board.systemic["without_service"] == Decimal("3.00")
 
 
+def test_systemic_revenue_impact_adds_up_what_was_entered(
+    agent_client, frozen_now, agency
+):
+    for revenue in (Decimal("1200.50"), Decimal("300.00"), None):
+        IncidentFactory(
+            priority="P2", customer=None, is_systemic=True, revenue_impact=revenue
+        )
+    IncidentFactory(priority="P2", revenue_impact=Decimal("999"))  # not systemic
+
+    board = _board(frozen_now, None, now=frozen_now)
+
+    assert board.systemic["revenue"] == Decimal("1500.50")
+    assert (board.systemic["revenue_entered"], board.systemic["incidents"]) == (2, 3)
+    page = agent_client.get(
+        reverse("escalations:metrics"), {"start": "2026-11-18", "end": "2026-11-18"}
+    ).content.decode()
+    assert "$1,500.50" in page and "entered on 2 of 3" in page
+
+
 # --- The page ---------------------------------------------------------------
 
 

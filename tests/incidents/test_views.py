@@ -199,6 +199,32 @@ def test_edit_form_saves_and_records_changes(agent_client):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(("typed", "saved"), [("2500.00", "2500.00"), ("-1", None)])
+def test_revenue_impact_is_entered_on_the_edit_form(agent_client, typed, saved):
+    incident = IncidentFactory(priority=Priority.P3)
+    data = _form_data(
+        title=incident.title,
+        priority="P3",
+        customer=incident.customer.account_id,
+        category=incident.category.pk,
+        version=incident.version,
+        revenue_impact=typed,
+    )
+
+    response = agent_client.post(reverse("incidents:edit", args=[incident.pk]), data)
+
+    incident.refresh_from_db()
+    if saved is None:
+        assert response.status_code == 200  # the form again, with its message
+        assert "greater than or equal to 0" in response.content.decode()
+        assert incident.revenue_impact is None
+    else:
+        assert str(incident.revenue_impact) == saved
+        page = agent_client.get(incident.get_absolute_url()).content.decode()
+        assert f"revenue impact ${saved}" in page
+
+
+@pytest.mark.django_db
 def test_stale_edit_is_refused_with_a_message_and_keeps_the_other_change(
     agent_client, other_agent
 ):
