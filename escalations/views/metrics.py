@@ -119,7 +119,11 @@ def metrics_incidents(request):
 
 @require_GET
 def metrics_export(request):
-    """The dashboard's figures as CSV, for the range and policy shown."""
+    """The dashboard's tables as one CSV, for the range and policy shown.
+
+    The figures first, then each other table under its title and header,
+    so a spreadsheet opens every table the page shows.
+    """
     form, period = _range_form(request)
     if period is None:
         return HttpResponse(
@@ -147,11 +151,108 @@ def metrics_export(request):
                 row.missed,
             ]
         )
-    writer.writerow([])
-    writer.writerow(["day", "incidents opened"])
-    for day, count in board.per_day:
-        writer.writerow([day.isoformat(), count])
+    for title, header, rows in _more_tables(board):
+        writer.writerow([])
+        writer.writerow([title])
+        writer.writerow(header)
+        writer.writerows(rows)
     return response
+
+
+def _more_tables(board) -> list[tuple[str, list[str], list[list]]]:
+    """Every other table of the dashboard, as (title, header, rows) for the CSV."""
+    systemic, satisfaction, escalations = (
+        board.systemic,
+        board.satisfaction,
+        board.escalations,
+    )
+
+    def blank(value):
+        return "" if value is None else value
+
+    return [
+        (
+            "Incidents opened per day",
+            ["day", "incidents opened"],
+            [[day.isoformat(), count] for day, count in board.per_day],
+        ),
+        (
+            "Systemic impact",
+            ["measure", "value"],
+            [
+                ["systemic incidents", systemic["incidents"]],
+                ["customers affected", systemic["customers"]],
+                ["average hours without service", blank(systemic["without_service"])],
+                ["deadline breaches", systemic["breaches"]],
+                ["revenue impact entered", blank(systemic["revenue"])],
+                ["incidents with revenue impact entered", systemic["revenue_entered"]],
+            ],
+        ),
+        (
+            "Satisfaction",
+            ["question", "average (1-5)"],
+            [
+                [name.replace("_", " "), blank(satisfaction[name])]
+                for name in (
+                    "score",
+                    "communication",
+                    "response_time",
+                    "resolution",
+                    "handling",
+                )
+            ]
+            + [
+                ["answers", satisfaction["answers"]],
+                ["unhappy (1-2)", satisfaction["unhappy"]],
+            ],
+        ),
+        (
+            "Open escalations by priority",
+            ["priority", "open"],
+            [
+                [row["incident__priority"], row["count"]]
+                for row in escalations["open_by_priority"]
+            ],
+        ),
+        (
+            "Escalations by tier",
+            ["tier", "policy", "raised", "resolved", "returned", "avg hours"],
+            [
+                [
+                    row["to_tier__name"],
+                    row["to_tier__policy__name"],
+                    row["count"],
+                    row["resolved"],
+                    row["returned"],
+                    blank(row["avg_hours"]),
+                ]
+                for row in escalations["by_tier"]
+            ],
+        ),
+        (
+            "Top escalation reasons",
+            ["path", "escalations"],
+            [[row["reason"], row["count"]] for row in escalations["reasons"]],
+        ),
+        (
+            "Customers escalated more than once",
+            ["customer", "incidents"],
+            [
+                [row["incident__customer__name"], row["incidents"]]
+                for row in escalations["repeat_customers"]
+            ],
+        ),
+        (
+            "Escalations per week",
+            ["week starting", "escalations"],
+            [[week.isoformat(), count] for week, count in escalations["per_week"]],
+        ),
+        (
+            "Escalations per month",
+            ["month", "escalations"],
+            [[month.isoformat(), count] for month, count in escalations["per_month"]],
+        ),
+    ]
 
 
 @require_GET

@@ -298,6 +298,18 @@ def test_csv_export_holds_each_figure(agent_client, four_incidents, frozen_now, 
     assert p1 == [
         ["First responses on time", "P1", "50.0", "%", "100.00", "bad", "2", "1"]
     ]
+    titles = {rows[i + 1][0] for i, row in enumerate(rows[:-1]) if row == []}
+    assert titles == {
+        "Incidents opened per day",
+        "Systemic impact",
+        "Satisfaction",
+        "Open escalations by priority",
+        "Escalations by tier",
+        "Top escalation reasons",
+        "Customers escalated more than once",
+        "Escalations per week",
+        "Escalations per month",
+    }
 
 
 def test_dashboard_query_count_does_not_grow_with_incidents(
