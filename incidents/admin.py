@@ -37,6 +37,7 @@ from .models import (
     PostMortem,
     PostMortemTimelineRow,
     RegulatoryRegime,
+    SecurityContact,
     SecurityPhase,
     SecurityResponse,
     SeverityCriterion,
@@ -651,6 +652,20 @@ class RegulatoryRegimeAdmin(FriendlyFieldsMixin, PortalModelAdmin):
     list_display = ["name", "notify_whom", "deadline_text", "is_active", "position"]
     list_filter = ["is_active"]
     search_fields = ["name", "key"]
+
+
+@admin.register(SecurityContact)
+class SecurityContactAdmin(FriendlyFieldsMixin, PortalModelAdmin):
+    """Who is told at once of a security incident (004 step 1).
+
+    A flagged incident copies the active contacts; changing them here
+    changes the next incident's list, not the lists already made.
+    """
+
+    list_display = ["label", "contact", "is_active", "position"]
+    list_editable = ["is_active", "position"]
+    list_filter = ["is_active"]
+    search_fields = ["label", "contact", "key"]
 
 
 class SecurityPhaseInline(PortalTabularInline):

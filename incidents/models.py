@@ -2002,6 +2002,31 @@ class SecurityNotification(models.Model):
         return self.label
 
 
+class SecurityContact(models.Model):
+    """Someone told at once when an incident is flagged as a security incident.
+
+    004 step 1 names the security officer, the CTO and the on-call engineer;
+    each flagged incident copies the active contacts into its own list of
+    who was told, when and how.
+    """
+
+    key = models.SlugField(max_length=30, unique=True)
+    label = models.CharField(max_length=100, help_text="e.g. Security officer")
+    contact = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="How to reach them: an e-mail address, a phone, a pager.",
+    )
+    is_active = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "label"]
+
+    def __str__(self):
+        return self.label
+
+
 class RegulatoryRegime(models.Model):
     """A breach-notification law and its clock (004 step 6), as data."""
 

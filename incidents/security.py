@@ -236,14 +236,6 @@ PHASES = (
     ),
 )
 
-# 004 step 1: told at once. Contacts are the seed's; an admin changes them
-# in the response's notification rows.
-IMMEDIATE_NOTIFICATIONS = (
-    ("security_officer", "Security officer", "security@fleetmanagement.com"),
-    ("cto", "CTO", "cto@fleetmanagement.com"),
-    ("on_call", "On-call engineer", "PagerDuty"),
-)
-
 
 def at_risk_at(starts_at: dt.datetime, due_at: dt.datetime) -> dt.datetime:
     """Return when a phase clock turns amber: its last quarter."""

@@ -55,6 +55,7 @@ from .models import (
     RegulatoryRegime,
     ResolutionVerification,
     SecurityChecklistItem,
+    SecurityContact,
     SecurityIncidentType,
     SecurityNotification,
     SecurityPhase,
@@ -2781,7 +2782,9 @@ def flag_security_incident(
             position=position,
         )
         for position, (key, label, contact) in enumerate(
-            security.IMMEDIATE_NOTIFICATIONS
+            SecurityContact.objects.filter(is_active=True).values_list(
+                "key", "label", "contact"
+            )
         )
     )
     record_timeline_event(

@@ -366,3 +366,24 @@ def test_a_security_incident_cannot_close_until_its_response_and_legal_are_done(
     assert "Legal approved" not in " ".join(services.closure_blockers(incident))
     ticked = incident.checklists.get(template__name="Security incident closure")
     assert set(ticked.items.values_list("state", flat=True)) == {"done"}
+
+
+@pytest.mark.django_db
+def test_the_immediate_contacts_are_data_an_admin_edits(time_machine, agent):
+    from incidents.models import SecurityContact
+
+    SecurityContact.objects.filter(key="cto").update(is_active=False)
+    SecurityContact.objects.create(
+        key="dpo", label="Data protection officer", contact="dpo@example.com"
+    )
+    time_machine.move_to(FLAGGED, tick=False)
+    incident = IncidentFactory(priority=Priority.P1, detected_at=DETECTED)
+
+    response = services.flag_security_incident(
+        incident=incident, actor=agent, incident_type="data_breach"
+    )
+
+    told = list(response.notifications.values_list("label", "contact"))
+    assert ("Data protection officer", "dpo@example.com") in told
+    assert "CTO" not in [label for label, _ in told]
+    assert ("Security officer", "security@fleetmanagement.com") in told
