@@ -194,3 +194,18 @@ def test_a_renewal_date_in_the_past_is_saved_with_a_warning(client, admin_user, 
     acme.refresh_from_db()
     assert acme.renewal_on == dt.date(2020, 1, 31)
     assert "is in the past" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_record_line_joins_what_is_known_without_a_dangling_separator(
+    agent_client, acme
+):
+    acme.phone = acme.old_carrier_account = ""
+    acme.success_manager = acme.renewal_on = None
+    acme.save()
+    incident = IncidentFactory(customer=acme)
+
+    page = agent_client.get(incident.get_absolute_url()).content.decode()
+
+    line = page[page.index("Contact: John Smith") :].split("<", 1)[0].rstrip()
+    assert line == "Contact: John Smith, Fleet Manager"
