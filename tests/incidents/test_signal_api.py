@@ -7,6 +7,7 @@ from django.urls import reverse
 from comms.models import MonitoringIntegration, SignalReceipt
 from comms.services import monitoring
 from incidents.models import Category, Incident, Policy, Signal, TimelineEvent
+from tests.concurrency import run_at_once
 from tests.factories import CustomerFactory, monitoring_token, settle_checklists
 
 
@@ -269,39 +270,19 @@ def test_the_rate_window_moves_on_with_the_minute(
 )
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_signals_with_one_key_at_once_open_one_incident(integration):
-    import threading
-
-    from django.db import connections
-
-    from comms import services
-
     row, _ = integration
-    barrier = threading.Barrier(2)
-    errors = []
 
     def land():
-        try:
-            barrier.wait()
-            receipt = services.monitoring.accept_signal(
-                integration=row,
-                code="SIG-002",
-                dedup_key="same",
-                description="Drop.",
-                customers=[],
-            )
-            services.monitoring.process_signal(receipt_id=receipt.pk)
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        receipt = monitoring.accept_signal(
+            integration=row,
+            code="SIG-002",
+            dedup_key="same",
+            description="Drop.",
+            customers=[],
+        )
+        monitoring.process_signal(receipt_id=receipt.pk)
 
-    threads = [threading.Thread(target=land) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
+    assert run_at_once(land) == []
     assert Incident.objects.count() == 1
     assert SignalReceipt.objects.count() == 2
 
@@ -325,11 +306,6 @@ def test_requests_at_the_turn_of_a_minute_are_all_counted_under_the_limit(
     integration,
 ):
     import datetime as dt
-    import threading
-
-    from django.db import connections
-
-    from comms.services import monitoring
 
     row, _ = integration
     MonitoringIntegration.objects.filter(pk=row.pk).update(
@@ -339,21 +315,12 @@ def test_requests_at_the_turn_of_a_minute_are_all_counted_under_the_limit(
     refused = []
     for turn in range(10):  # each turn starts a new minute, four requests at once
         now = start + dt.timedelta(minutes=turn + 1)
-        barrier = threading.Barrier(4)
 
-        def take(now=now, barrier=barrier):
-            try:
-                barrier.wait()
-                if not monitoring.take_rate_slot(integration=row, now=now):
-                    refused.append(now)
-            finally:
-                connections.close_all()
+        def take(now=now):
+            if not monitoring.take_rate_slot(integration=row, now=now):
+                refused.append(now)
 
-        threads = [threading.Thread(target=take) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        assert run_at_once(take, times=4) == []
         row.refresh_from_db()
         assert row.window_count == 4, turn
 
@@ -470,10 +437,6 @@ def test_an_integration_sees_only_its_own_receipts(client, integration):
 )
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_workers_on_one_receipt_apply_it_once(integration):
-    import threading
-
-    from django.db import connections
-
     row, _ = integration
     receipt = monitoring.accept_signal(
         integration=row,
@@ -482,23 +445,8 @@ def test_two_workers_on_one_receipt_apply_it_once(integration):
         description="Drop.",
         customers=[],
     )
-    barrier = threading.Barrier(2)
-    outcomes, errors = [], []
 
-    def work():
-        try:
-            barrier.wait()
-            outcomes.append(monitoring.process_signal(receipt_id=receipt.pk))
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=work) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = run_at_once(lambda: monitoring.process_signal(receipt_id=receipt.pk))
 
     assert errors == []
     assert Incident.objects.count() == 1
