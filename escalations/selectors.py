@@ -34,8 +34,24 @@ from .models import (
 
 
 def policy_tiers(policy_id: int) -> list[Tier]:
-    """Return a policy's active tiers in order."""
-    return list(Tier.objects.filter(policy_id=policy_id, is_active=True))
+    """Return a policy's active tiers in order, each marked whether people staff it."""
+    return list(
+        Tier.objects.filter(policy_id=policy_id, is_active=True).annotate(
+            has_members=Exists(
+                Tier.members.through.objects.filter(tier_id=OuterRef("pk"))
+            ),
+            has_member_groups=Exists(
+                Tier.member_groups.through.objects.filter(tier_id=OuterRef("pk"))
+            ),
+        )
+    )
+
+
+def _staffed(tier: Tier) -> bool:
+    # Tiers read without policy_tiers' marks count as staffed.
+    return getattr(tier, "has_members", True) or getattr(
+        tier, "has_member_groups", True
+    )
 
 
 def pre_escalation_checks(policy_id: int) -> QuerySet:
@@ -87,7 +103,10 @@ def current_tier(
     """Return the tier the incident sits at and since when.
 
     The tier of its latest escalation that reached a queue and was neither
-    returned nor rejected; before any, the policy's first tier since opening.
+    returned nor rejected; before any, since opening, the policy's first
+    tier that people staff: an incident in the portal is worked by people,
+    so the carrier's L0 help bot is not where it sits, and "one tier up"
+    from it is L2, not the agents already on it.
     """
     latest = (
         Escalation.objects.filter(
@@ -102,7 +121,8 @@ def current_tier(
     by_id = {t.pk: t for t in tiers}
     if latest and latest[0] in by_id:
         return by_id[latest[0]], latest[1]
-    return (tiers[0] if tiers else None), incident.created_at
+    first = next((t for t in tiers if _staffed(t)), tiers[0] if tiers else None)
+    return first, incident.created_at
 
 
 def next_tier(tier: Tier | None, tiers: list[Tier]) -> Tier | None:

@@ -130,7 +130,8 @@ def test_a_deadline_at_risk_alerts_and_escalates_one_tier_once(
     [alert] = events(incident, TimelineEvent.Kind.SLA_AT_RISK_ALERTED)
     [escalation] = rule_escalations(incident, "Resolution deadline at risk")
     assert alert.details["escalation"] == escalation.pk
-    assert escalation.to_tier.key == "l1"  # one above the carrier's L0
+    # One above L1, where agents work it: the L0 help bot staffs nobody.
+    assert escalation.to_tier.key == "l2"
     [posted] = sent_from(incident, "internal-urgent-escalation")
     assert posted.recipients == ["#cs-urgent"]
 
