@@ -9,6 +9,7 @@ from tests.test_browser import (  # noqa: F401
     browser,
     click,
     sign_in,
+    wait_for_text,
 )
 
 pytestmark = [
@@ -34,11 +35,13 @@ def test_agent_opens_and_prints_the_post_mortem(live_server, browser):  # noqa: 
     assert "Issue first detected" in rows[0].text
 
     click(browser, browser.find_element(By.LINK_TEXT, "Edit"))
+    # A click starts the navigation; the next page's fields come when it lands.
+    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.NAME, "what"))
     browser.find_element(By.NAME, "what").send_keys("Page the partner on-call")
     click(
         browser, browser.find_element(By.CSS_SELECTOR, "#postmortem-action-form button")
     )
-    assert "Every action needs an owner." in browser.page_source
+    wait_for_text(browser, "Every action needs an owner.")
 
     browser.get(live_server.url + reverse("incidents:postmortem", args=[incident.pk]))
     click(browser, browser.find_element(By.LINK_TEXT, "Printable view"))
