@@ -48,6 +48,20 @@ def set_up_database() -> str:
     return url
 
 
+class QueryCounter:
+    """Count the queries run inside ``with counter.counting(connection):``."""
+
+    def __init__(self):
+        self.queries = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.queries += 1
+        return execute(sql, params, many, context)
+
+    def counting(self, connection):
+        return connection.execute_wrapper(self)
+
+
 def fill(now: dt.datetime) -> None:
     from comms.models import Audience, ExternalParty, FollowUpLoop, FollowUpSlot
     from incidents.models import Category, Customer, Incident, Policy, PolicyTarget
@@ -154,23 +168,17 @@ def main() -> None:
     Message.objects.filter(incident__title__startswith="Bench ").update(
         status="cancelled"
     )
-    queries = 0
-
-    def count(execute, sql, params, many, context):
-        nonlocal queries
-        queries += 1
-        return execute(sql, params, many, context)
-
+    counter = QueryCounter()
     started = time.perf_counter()
-    with connection.execute_wrapper(count):
+    with counter.counting(connection):
         done = services.due_work(now)
     elapsed = time.perf_counter() - started
     fired = done["follow_ups_fired"]
     print(
         f"Sweep: {total:,} loops on {INCIDENTS:,} open incidents, {due:,} due: "
         f"fired {fired:,} in {elapsed:.2f} s = {fired / elapsed:,.0f} follow-ups/s, "
-        f"{queries / max(fired, 1):.1f} queries per fired follow-up "
-        f"({queries:,} queries); target: 5,000 due in under 10 s"
+        f"{counter.queries / max(fired, 1):.1f} queries per fired follow-up "
+        f"({counter.queries:,} queries); target: 5,000 due in under 10 s"
     )
 
 

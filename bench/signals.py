@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
-from loops import set_up_database  # noqa: E402
+from loops import QueryCounter, set_up_database  # noqa: E402
 from served import HOST, BenchError, Server, _percentile  # noqa: E402
 
 SECONDS = float(os.environ.get("BENCH_SIGNAL_SECONDS", "20"))
@@ -199,15 +199,9 @@ def apply_backlog(run: str) -> dict:
         .order_by("received_at", "pk")
         .values_list("pk", flat=True)
     )
-    queries = 0
-
-    def count(execute, sql, params, many, context):
-        nonlocal queries
-        queries += 1
-        return execute(sql, params, many, context)
-
+    counter = QueryCounter()
     started = time.perf_counter()
-    with connection.execute_wrapper(count):
+    with counter.counting(connection):
         for receipt_id in waiting:
             monitoring.process_signal(receipt_id=receipt_id)
     elapsed = time.perf_counter() - started
@@ -217,7 +211,7 @@ def apply_backlog(run: str) -> dict:
         "applied": len(waiting),
         "seconds": elapsed,
         "rate": len(waiting) / elapsed if elapsed else 0.0,
-        "queries": queries / len(waiting) if waiting else 0.0,
+        "queries": counter.queries / len(waiting) if waiting else 0.0,
     }
 
 
