@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import plan_views, views
+from . import views
 
 app_name = "comms"
 
@@ -24,7 +24,7 @@ urlpatterns = [
     # Communication plans (issue 13 part B)
     path(
         "incidents/<int:pk>/plan/start/",
-        plan_views.communication_plan_start,
+        views.communication_plan_start,
         name="plan_start",
     ),
     # Automation (issue 14): replies by e-mail.

@@ -8,6 +8,7 @@ from portal.admin_site import PortalModelAdmin, PortalTabularInline
 
 from .forms.routing import BoundedKeysMultipleChoiceField
 from .models import (
+    SEED_PRECEDENCE_HELP,
     ApprovalLimit,
     BugReport,
     CreditPolicy,
@@ -23,7 +24,6 @@ from .models import (
     Tier,
 )
 from .models.credits import APPROVAL_LIMIT_HELP
-from .models.routing import SEED_PRECEDENCE_HELP
 
 # --- Escalation routing (issue 11) ------------------------------------------
 

@@ -31,8 +31,7 @@ from incidents.models import (
 )
 
 from .figures import BY_KEY
-from .models import Escalation, MetricTarget, Tier
-from .models.routing import EscalationStatus, Path
+from .models import Escalation, EscalationStatus, MetricTarget, Path, Tier
 
 BEYOND_TIER2 = (Tier.Tag.ENGINEERING, Tier.Tag.TRUST_SAFETY, Tier.Tag.CARRIER)
 

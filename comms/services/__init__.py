@@ -1,10 +1,12 @@
 """Changes to the template library and to messages, one function per intention.
 
-Split by subject (templates, messages); callers import from here.
+One module per subject: templates; the outbound rules, delivery, messages and
+replies; follow-up loops, inbound mail, monitoring signals and plan starts.
+Callers import from here.
 """
 
-# Automation (issue 14): follow-up loops.
-from . import inbound, loops, monitoring, plans
+from . import delivery, inbound, loops, monitoring, plans
+from .delivery import deliver_message
 from .inbound import (
     attach_inbound_mail,
     confirm_customer_reply,
@@ -13,12 +15,8 @@ from .inbound import (
 )
 from .loops import fire_follow_up, note_reply, record_sweep
 from .messages import (
-    FACT_STAGES,
     approve_message,
     cancel_message,
-    deliver_message,
-    log_reply,
-    missing_resolution_facts,
     reject_message,
     retry_message,
     revise_message,
@@ -28,7 +26,8 @@ from .messages import (
     send_message,
     send_template,
 )
-from .messages import due_work as message_due_work
+from .outbound import FACT_STAGES, missing_resolution_facts
+from .replies import log_reply
 from .templates import check_template_source, preview_template, revise_template
 
 
@@ -43,7 +42,7 @@ def due_work(now):
         **monitoring.due_work(now),
         **plans.due_work(now),
         **loops.due_work(now),
-        **message_due_work(now),
+        **delivery.due_work(now),
     }
 
 
@@ -62,6 +61,7 @@ __all__ = [
     "due_work",
     "fire_follow_up",
     "loops",
+    "delivery",
     "monitoring",
     "plans",
     "note_reply",

@@ -9,7 +9,7 @@ from incidents.models import Incident, TimelineEvent
 
 from .. import mail_threads
 from ..models import Audience, ExternalParty, InboundMail, Message, Reply
-from .messages import log_reply
+from .replies import log_reply
 
 TEXT_LIMIT = 20_000
 

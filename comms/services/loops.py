@@ -37,7 +37,7 @@ from ..models import (
     Stage,
     SweepHeartbeat,
 )
-from . import messages
+from . import delivery, messages
 
 logger = logging.getLogger(__name__)
 
@@ -520,7 +520,7 @@ def _fire_chunk(loop_ids: list[int], now: dt.datetime) -> int:
     """
     try:
         with (
-            messages.deliveries_enqueued_together(),
+            delivery.deliveries_enqueued_together(),
             transaction.atomic(),
             incident_services.timeline_written_together(),
         ):
@@ -532,7 +532,7 @@ def _fire_chunk(loop_ids: list[int], now: dt.datetime) -> int:
             return len(deferred)
     except Exception:  # noqa: BLE001 - the careful pass below names the culprit
         logger.info("a follow-up in this chunk failed; firing it one by one")
-    with messages.deliveries_enqueued_together(), transaction.atomic():
+    with delivery.deliveries_enqueued_together(), transaction.atomic():
         return sum(
             _fire_in_savepoint(loop, now) is not None for loop in _claim(loop_ids, now)
         )

@@ -1,12 +1,9 @@
-"""Escalations and credits, split by subject; callers import from here.
+"""Escalations and credits, one module per subject; import them from here."""
 
-routing.py holds tiers, rules and escalations (issue 11); credits.py holds
-credit and refund requests with their approval limits (issue 12);
-metrics.py holds metric targets and reviews (issue 15).
-"""
-
-# Credits and refunds (issue 12)
 from .credits import (
+    APPROVAL_LIMIT_HELP,
+    CENT,
+    CURRENCY_VALIDATOR,
     ApprovalLimit,
     CreditKind,
     CreditPolicy,
@@ -14,60 +11,68 @@ from .credits import (
     CreditStatus,
     CurrencyRate,
 )
-
-# Metrics and reviews (issue 15)
+from .escalations import (
+    TRACKER_KEY_VALIDATOR,
+    BugReport,
+    Escalation,
+    EscalationFiring,
+    EscalationStatus,
+)
+from .hours import WorkingSpan, parse_working_hours, validate_working_hours
 from .metrics import MetricTarget, Review, ReviewAction, ReviewKind
-
-# Escalation routing (issue 11)
-from .routing import (
+from .paths import (
     BUG_REPORT_PATHS,
     GENERIC_REQUIRED,
     PATH_FIELDS,
     PATH_SITUATIONS,
-    BugReport,
-    CustomerFlag,
-    Escalation,
-    EscalationFiring,
-    EscalationRule,
-    Flag,
     NoteSentiment,
     Path,
     PathField,
+    Urgency,
+)
+from .routing import (
+    SEED_PRECEDENCE_HELP,
+    CustomerFlag,
+    EscalationRule,
+    Flag,
     PreEscalationCheck,
     Tier,
-    Urgency,
-    parse_working_hours,
 )
 
 __all__ = [
-    # Escalation routing (issue 11)
-    "BUG_REPORT_PATHS",
-    "GENERIC_REQUIRED",
-    "PATH_FIELDS",
-    "PATH_SITUATIONS",
-    "BugReport",
-    "CustomerFlag",
-    "Escalation",
-    "EscalationFiring",
-    "EscalationRule",
-    "Flag",
-    "NoteSentiment",
-    "Path",
-    "PathField",
-    "PreEscalationCheck",
-    "Tier",
-    "Urgency",
-    "parse_working_hours",
-    # Credits and refunds (issue 12)
+    "APPROVAL_LIMIT_HELP",
     "ApprovalLimit",
+    "BUG_REPORT_PATHS",
+    "BugReport",
+    "CENT",
+    "CURRENCY_VALIDATOR",
     "CreditKind",
     "CreditPolicy",
     "CreditRequest",
     "CreditStatus",
     "CurrencyRate",
-    # Metrics and reviews (issue 15)
+    "CustomerFlag",
+    "Escalation",
+    "EscalationFiring",
+    "EscalationRule",
+    "EscalationStatus",
+    "Flag",
+    "GENERIC_REQUIRED",
     "MetricTarget",
+    "NoteSentiment",
+    "PATH_FIELDS",
+    "PATH_SITUATIONS",
+    "Path",
+    "PathField",
+    "PreEscalationCheck",
     "Review",
     "ReviewAction",
     "ReviewKind",
+    "SEED_PRECEDENCE_HELP",
+    "TRACKER_KEY_VALIDATOR",
+    "Tier",
+    "Urgency",
+    "WorkingSpan",
+    "parse_working_hours",
+    "validate_working_hours",
 ]

@@ -1,11 +1,15 @@
-"""Escalation and credit intentions, split by subject; callers import from here."""
+"""Escalation and credit intentions, one module per subject; callers import
+from here.
+
+Escalations: routing (the request), decisions (approve, acknowledge, return,
+resolve), notices (what they tell people), reminders (their sweep). The
+automation rules: silence, deadlines and auto_close, run by automation.
+Credits and refunds: credits. Metric reviews: metrics.
+"""
 
 import datetime as dt
 
-# Escalation routing (issue 11); automation rules (issue 14)
-from . import automation, routing
-
-# Credits and refunds (issue 12)
+from . import automation, reminders
 from .credits import (
     apply_credit,
     approve_credit,
@@ -16,52 +20,45 @@ from .credits import (
     reject_credit,
     request_credit,
 )
-
-# Metrics and reviews (issue 15)
-from .metrics import complete_review_action, record_review
-from .routing import (
+from .decisions import (
     acknowledge_escalation,
     approve_escalation,
-    file_bug_report,
-    record_tracker_key,
     reject_escalation,
-    request_escalation,
     resolve_escalation,
     return_escalation,
 )
+from .metrics import complete_review_action, record_review
+from .routing import file_bug_report, record_tracker_key, request_escalation
 
 __all__ = [
-    "due_work",
-    # Escalation routing (issue 11)
     "acknowledge_escalation",
-    "approve_escalation",
-    "file_bug_report",
-    "record_tracker_key",
-    "reject_escalation",
-    "request_escalation",
-    "resolve_escalation",
-    "return_escalation",
-    # Credits and refunds (issue 12)
     "apply_credit",
     "approve_credit",
+    "approve_escalation",
     "authority_refusal",
     "cancel_credit",
     "clean_amount",
-    "credit_rules_for",
-    "reject_credit",
-    "request_credit",
-    # Metrics and reviews (issue 15)
     "complete_review_action",
+    "credit_rules_for",
+    "due_work",
+    "file_bug_report",
     "record_review",
+    "record_tracker_key",
+    "reject_credit",
+    "reject_escalation",
+    "request_credit",
+    "request_escalation",
+    "resolve_escalation",
+    "return_escalation",
 ]
 
 
 def due_work(now: dt.datetime) -> dict[str, int]:
-    """Fire the escalation app's time-based work: triggers, reminders, check-ins,
-    and the automation rules (silence, deadlines, auto-close)."""
+    """Fire the escalation app's time-based work: rules, reminders, check-ins,
+    then the automation rules (silence, deadlines, auto-close)."""
     done: dict[str, int] = {}
-    done.update(routing.due_work(now))
-    # After routing, so a policy's own "SLA breach imminent" rule escalates
-    # first and the at-risk alert only adds the alarm.
+    done.update(reminders.due_work(now))
+    # After the reminders' rules, so a policy's own "SLA breach imminent" rule
+    # escalates first and the at-risk alert only adds the alarm.
     done.update(automation.due_work(now))
     return done

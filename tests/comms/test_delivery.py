@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from comms import services
 from comms.models import Message
-from comms.services import messages
+from comms.services import delivery
 from incidents.models import Priority, TimelineEvent
 from tests.assertions import error_codes
 from tests.factories import IncidentFactory, save_test_draft, send_test_message
@@ -441,7 +441,7 @@ def test_a_late_worker_does_not_undo_the_stale_claim_decision(
     )
     message.refresh_from_db()
 
-    messages._record_success(message)
+    delivery._record_success(message)
 
     message.refresh_from_db()
     assert message.status == Message.Status.FAILED
@@ -503,7 +503,7 @@ def test_deliveries_queued_together_reach_the_workers_in_groups(
     incidents = [IncidentFactory(priority=Priority.P3) for _ in range(12)]
     with (
         django_capture_on_commit_callbacks(execute=True),
-        messages.deliveries_enqueued_together(),
+        delivery.deliveries_enqueued_together(),
     ):
         sent = [send_test_message(incident, agent) for incident in incidents]
 

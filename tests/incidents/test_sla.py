@@ -12,7 +12,8 @@ from incidents.models import (
     Segment,
     TimelineEvent,
 )
-from incidents.selectors import _sla_state_q, incident_clocks
+from incidents.selectors import incident_clocks
+from incidents.selectors.lists import _sla_state_q
 from incidents.sla import ClockState, WorkingDays, clock_state
 from tests.factories import CustomerFactory, IncidentFactory
 

@@ -1,0 +1,60 @@
+"""Messages as the pages list them: an incident's, the approvals queue, failed
+deliveries."""
+
+from django.db.models import Q, QuerySet
+
+from incidents.models import Incident
+
+from ..models import (
+    Message,
+)
+
+
+def incident_messages(incident: Incident) -> QuerySet:
+    """Return an incident's messages, newest first, ready to list."""
+    return Message.objects.filter(incident=incident).select_related(
+        "created_by", "decided_by", "party", "template_version__template"
+    )
+
+
+def approval_queue() -> QuerySet:
+    """Return external messages waiting for a manager, oldest first."""
+    return (
+        Message.objects.filter(status="awaiting_approval")
+        .select_related("incident", "created_by", "party")
+        .order_by("created_at", "id")
+    )
+
+
+def approvals_waiting_count() -> int:
+    """Return how many messages wait for a manager (the navigation badge)."""
+    return Message.objects.filter(status="awaiting_approval").count()
+
+
+def recently_decided() -> QuerySet:
+    """Return messages a manager approved or rejected, newest decision first."""
+    return (
+        Message.objects.filter(decided_at__isnull=False)
+        .select_related("incident", "created_by", "decided_by")
+        .order_by("-decided_at", "-id")
+    )
+
+
+def messages_needing(user) -> QuerySet:
+    """Return someone's drafts and rejected messages, to finish or rework."""
+    return (
+        Message.objects.filter(
+            created_by=user,
+            status__in=[Message.Status.DRAFT, Message.Status.REJECTED],
+        )
+        .select_related("incident")
+        .order_by("-created_at", "-id")
+    )
+
+
+def failed_deliveries(*, owner=None) -> QuerySet:
+    """Return messages that could not be delivered, newest first."""
+    failed = Message.objects.filter(status=Message.Status.FAILED)
+    if owner is not None:
+        failed = failed.filter(Q(incident__owner=owner) | Q(created_by=owner))
+    return failed.select_related("incident").order_by("-created_at", "-id")

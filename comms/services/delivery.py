@@ -1,0 +1,299 @@
+"""How a cleared message leaves: released (queued, scheduled or suppressed),
+handed to the task cluster, delivered, retried with a doubling delay."""
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
+from contextvars import ContextVar
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from incidents import services as incident_services
+from incidents.models import Incident, TimelineEvent
+
+from .. import channels, selectors
+from ..models import (
+    Audience,
+    Channel,
+    Message,
+)
+from .outbound import _dedup_kind, _duplicate_of
+
+
+def _event(message: Message, kind: str, actor, **details) -> None:
+    incident_services.record_timeline_event(
+        incident=message.incident,
+        kind=kind,
+        actor=actor,
+        details={
+            "message": message.pk,
+            "audience": message.audience,
+            "channel": message.channel,
+            "subject": message.subject,
+            # Closure evidence and metrics read what was said at which stage.
+            "stage": message.stage,
+            **details,
+        },
+    )
+
+
+def _release(message: Message, actor, now: dt.datetime) -> Message:
+    """Queue, schedule or suppress a message cleared to leave."""
+    if _dedup_kind(message) in ("follow_up", "proactive"):
+        # Two sends racing for the same customer would both pass the
+        # duplicate check; holding the incident rows (and those sharing the
+        # root cause, which share the allowance) makes them take turns.
+        same_cause = Q(pk=message.incident_id)
+        if message.incident.root_cause.strip():
+            same_cause |= Q(root_cause__iexact=message.incident.root_cause.strip())
+        list(
+            Incident.objects.select_for_update()
+            .filter(same_cause)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    duplicate = _duplicate_of(message, now)
+    if duplicate is not None:
+        message.status = Message.Status.SUPPRESSED
+        about = (
+            "this closing"
+            if _dedup_kind(message) == "closure"
+            else "this root cause within 24 hours"
+        )
+        message.status_reason = (
+            f"The customer already got a {duplicate.get_stage_display().lower()} "
+            f"message about {about} (message {duplicate.pk})."
+        )
+        message.save()
+        _event(
+            message,
+            TimelineEvent.Kind.MESSAGE_SUPPRESSED,
+            actor,
+            reason=message.status_reason,
+        )
+        return message
+    if message.send_after and message.send_after > now:
+        message.status = Message.Status.SCHEDULED
+        message.save()
+        _event(
+            message,
+            TimelineEvent.Kind.MESSAGE_QUEUED,
+            actor,
+            send_after=message.send_after.isoformat(),
+        )
+        return message
+    message.status = Message.Status.QUEUED
+    message.queued_at = now
+    message.next_attempt_at = now
+    message.save()
+    _event(message, TimelineEvent.Kind.MESSAGE_QUEUED, actor)
+    _enqueue_delivery(message.pk)
+    return message
+
+
+# While ``deliveries_enqueued_together()`` runs, the deliveries it queues
+# wait here and reach the task queue in one transaction when it ends.
+_held_deliveries: ContextVar[list[int] | None] = ContextVar(
+    "held_deliveries", default=None
+)
+
+
+def _enqueue_delivery(message_id: int) -> None:
+    held = _held_deliveries.get()
+    if held is not None:
+        held.append(message_id)
+    else:
+        transaction.on_commit(lambda: _enqueue_deliveries([message_id]))
+
+
+# Messages handed to one task: few enough that their sends fit well in
+# the task timeout, many enough that a busy sweep writes few tasks.
+DELIVERIES_PER_TASK = 10
+
+
+def _enqueue_deliveries(message_ids: list[int]) -> None:
+    with transaction.atomic():
+        for start in range(0, len(message_ids), DELIVERIES_PER_TASK):
+            group = message_ids[start : start + DELIVERIES_PER_TASK]
+            if len(group) == 1:
+                async_task("comms.tasks.deliver_message", group[0])
+            else:
+                async_task("comms.tasks.deliver_messages", group)
+
+
+@contextlib.contextmanager
+def deliveries_enqueued_together() -> Iterator[None]:
+    """Hand the messages queued in the block to the workers together, at its end.
+
+    One commit for a whole chunk of follow-ups, instead of one per message,
+    once the block's own transaction has committed (at once if it ran
+    outside a transaction). A message whose savepoint rolled back is handed
+    over anyway; its task finds nothing to claim.
+    """
+    held: list[int] = []
+    token = _held_deliveries.set(held)
+    try:
+        yield
+    finally:
+        _held_deliveries.reset(token)
+    if held:
+        transaction.on_commit(lambda: _enqueue_deliveries(held))
+
+
+def _backoff(attempts: int) -> dt.timedelta:
+    return dt.timedelta(seconds=settings.COMMS_RETRY_BASE_SECONDS * 2 ** (attempts - 1))
+
+
+def deliver_message(*, message_id: int) -> Message | None:
+    """Hand one queued message to its channel, exactly once.
+
+    The claim is a conditional UPDATE: of two workers given the same
+    message, one changes the row and sends; the other changes nothing and
+    stops. A failure is retried later with a doubling delay, then marked
+    failed and shown on the incident.
+    """
+    now = timezone.now()
+    claimed = (
+        Message.objects.filter(
+            pk=message_id,
+            status=Message.Status.QUEUED,
+        )
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .update(
+            status=Message.Status.SENDING,
+            claimed_at=now,
+            attempts=F("attempts") + 1,
+        )
+    )
+    if not claimed:
+        return None
+    message = Message.objects.select_related("incident", "party").get(pk=message_id)
+    webhook = ""
+    if message.channel == Channel.CHAT:
+        route = selectors.chat_route_for(message.incident)
+        webhook = route.webhook_url if route else ""
+
+    def delivered(addresses: list[str]) -> None:
+        # Saved at once: a retry after a later failure skips these.
+        message.delivered_to = [*message.delivered_to, *addresses]
+        Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+            delivered_to=message.delivered_to
+        )
+
+    try:
+        channels.backend_for(message.channel).send(
+            message, chat_webhook_url=webhook, on_delivered=delivered
+        )
+    except channels.DeliveryError as exc:
+        return _record_failure(message, str(exc))
+    return _record_success(message)
+
+
+@transaction.atomic
+def _record_success(message: Message) -> Message:
+    now = timezone.now()
+    # Only the claim still in force may settle the message: if the stale-claim
+    # sweep already gave up on this attempt, a person now decides.
+    if not Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+        status=Message.Status.SENT, sent_at=now, last_error="", next_attempt_at=None
+    ):
+        return message
+    message.refresh_from_db()
+    _event(
+        message,
+        TimelineEvent.Kind.MESSAGE_SENT,
+        None,
+        recipients=message.recipients,
+        attempts=message.attempts,
+    )
+    incident = message.incident
+    if message.audience == Audience.CUSTOMER and incident.first_response_at is None:
+        # Someone may have recorded it by hand in the meantime.
+        with contextlib.suppress(ValidationError):
+            incident_services.record_first_response(
+                incident=incident,
+                actor=message.created_by,
+                responded_at=now,
+                channel=message.get_channel_display(),
+            )
+    return message
+
+
+@transaction.atomic
+def _record_failure(message: Message, error: str) -> Message:
+    now = timezone.now()
+    still_claimed = Message.objects.filter(pk=message.pk, status=Message.Status.SENDING)
+    if message.attempts >= settings.COMMS_MAX_ATTEMPTS:
+        if not still_claimed.update(
+            status=Message.Status.FAILED, last_error=error, next_attempt_at=None
+        ):
+            return message
+        message.refresh_from_db()
+        _event(
+            message,
+            TimelineEvent.Kind.MESSAGE_FAILED,
+            None,
+            error=error,
+            attempts=message.attempts,
+        )
+    else:
+        still_claimed.update(
+            status=Message.Status.QUEUED,
+            last_error=error,
+            next_attempt_at=now + _backoff(message.attempts),
+        )
+        message.refresh_from_db()
+    return message
+
+
+def due_work(now: dt.datetime) -> dict[str, int]:
+    """Release scheduled messages, enqueue due retries, settle dead claims."""
+    released = []
+    for message_id in Message.objects.filter(
+        status=Message.Status.SCHEDULED, send_after__lte=now
+    ).values_list("pk", flat=True):
+        with transaction.atomic():
+            if Message.objects.filter(
+                pk=message_id, status=Message.Status.SCHEDULED
+            ).update(status=Message.Status.QUEUED, queued_at=now, next_attempt_at=now):
+                released.append(message_id)
+    # A message queued a moment ago has its task on the way already; one
+    # that has waited longer than a task takes lost its task, and a retry
+    # that falls due has none.
+    lost_before = now - dt.timedelta(seconds=settings.COMMS_LOST_TASK_SECONDS)
+    due = list(
+        Message.objects.filter(status=Message.Status.QUEUED, next_attempt_at__lte=now)
+        .filter(Q(attempts__gt=0) | Q(queued_at__lte=lost_before))
+        .exclude(pk__in=released)
+        .values_list("pk", flat=True)[:500]
+    )
+    _enqueue_deliveries([*released, *due])
+    stale_before = now - dt.timedelta(seconds=settings.COMMS_STALE_CLAIM_SECONDS)
+    stale = 0
+    for message in Message.objects.filter(
+        status=Message.Status.SENDING, claimed_at__lt=stale_before
+    ).select_related("incident"):
+        # The worker stopped mid-send: it may or may not have handed the
+        # message over. Resending could duplicate it, so a person decides.
+        with transaction.atomic():
+            if Message.objects.filter(
+                pk=message.pk, status=Message.Status.SENDING
+            ).update(
+                status=Message.Status.FAILED,
+                last_error="The delivery worker stopped mid-send; the message "
+                "may or may not have gone out. Check, then retry if needed.",
+            ):
+                message.refresh_from_db()
+                _event(
+                    message,
+                    TimelineEvent.Kind.MESSAGE_FAILED,
+                    None,
+                    error=message.last_error,
+                )
+                stale += 1
+    return {"released": len(released), "enqueued": len(due), "stale": stale}

@@ -1,0 +1,266 @@
+"""The Compose tab: which templates fit, which is due next, and the prefilled
+message."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from incidents.models import Incident
+
+from .. import selectors, services
+from ..catalogue import reader_context
+from ..forms import (
+    ComposeForm,
+)
+from ..models import (
+    Audience,
+    Channel,
+    ExternalParty,
+    Message,
+    MessageTemplate,
+    MessageTemplateVersion,
+    Situation,
+    Stage,
+)
+from .messages import choice_param, incident_or_404, int_param, outcome_message
+
+
+def _due_next(suggestions: list[dict]) -> dict | None:
+    """Return the suggestion the composer opens with: the customer's first."""
+    with_template = [s for s in suggestions if s["template"]]
+    customer = [s for s in with_template if s["audience"] == Audience.CUSTOMER]
+    return (customer or with_template or [None])[0]
+
+
+def _follow_up_for(template: MessageTemplate, next_numbers: dict) -> int | None:
+    """Return the follow-up number a follow-up template would be sent as."""
+    if template.stage != Stage.FOLLOW_UP:
+        return None
+    number = next_numbers.get(template.audience, 1)
+    low = template.follow_up_from or 1
+    high = template.follow_up_to
+    if number < low or (high is not None and number > high):
+        return low
+    return number
+
+
+def _template_choices(incident: Incident, suggestions: list[dict]) -> list[dict]:
+    """Group every template that fits the incident by audience and stage."""
+    sent = selectors.sent_counts(incident)
+    next_numbers = {
+        audience: sent.get((audience, Stage.FOLLOW_UP), 0) + 1
+        for audience in Audience.values
+    }
+    due = {s["template"].pk for s in suggestions if s["template"]}
+    missing = services.missing_resolution_facts(incident)
+    groups: list[dict] = []
+    for template in selectors.templates_for_incident(incident):
+        audience = Audience(template.audience).label
+        stage = Stage(template.stage).label
+        if not groups or groups[-1]["audience"] != audience:
+            groups.append({"audience": audience, "stages": []})
+        stages = groups[-1]["stages"]
+        if not stages or stages[-1]["stage"] != stage:
+            stages.append({"stage": stage, "templates": []})
+        stages[-1]["templates"].append(
+            {
+                "template": template,
+                "follow_up": _follow_up_for(template, next_numbers),
+                "is_due": template.pk in due,
+                "needs": missing
+                if template.audience == Audience.CUSTOMER
+                and template.stage in services.FACT_STAGES
+                else [],
+            }
+        )
+    return groups
+
+
+def _prefill(request, incident: Incident, suggestions: list[dict]) -> dict:
+    """Render the chosen template (else the one due next) into the composer."""
+    template = None
+    wanted = int_param(request, "template")
+    params_given = bool(request.GET)
+    if wanted:
+        template = (
+            MessageTemplate.objects.select_related("current_version")
+            .filter(pk=wanted, current_version__isnull=False)
+            .first()
+        )
+    due = None if params_given else _due_next(suggestions)
+    if due:
+        template = due["template"]
+    follow_up = int_param(request, "follow_up")
+    initial = {
+        "audience": choice_param(request, "audience", Audience.choices, "customer"),
+        "channel": choice_param(request, "channel", Channel.choices, "email"),
+        "stage": choice_param(request, "stage", Stage.choices, "creation"),
+        "situation": choice_param(request, "situation", Situation.choices, ""),
+        "follow_up_number": follow_up if follow_up and follow_up <= 99 else None,
+    }
+    if due:
+        initial.update(
+            situation=due["situation"], follow_up_number=due["follow_up_number"]
+        )
+    if template:
+        # The template decides who it is for, whatever the link said.
+        initial.update(
+            audience=template.audience, channel=template.channel, stage=template.stage
+        )
+        if template.situation:
+            initial["situation"] = template.situation
+    party = None
+    if int_param(request, "party"):
+        party = ExternalParty.objects.filter(pk=int_param(request, "party")).first()
+    if party is None and initial["audience"] in ("partner", "vendor"):
+        party = ExternalParty.objects.filter(
+            kind=initial["audience"], is_active=True
+        ).first()
+    initial["party"] = party
+    missing = (
+        services.missing_resolution_facts(incident)
+        if initial["audience"] == Audience.CUSTOMER
+        and initial["stage"] in services.FACT_STAGES
+        else []
+    )
+    if missing:
+        messages.warning(
+            request,
+            "Before the customer can be told it is fixed, fill in on the incident "
+            f"(Edit): {' and '.join(missing)}.",
+        )
+    elif template:
+        context = reader_context(
+            request,
+            incident,
+            audience=template.audience,
+            follow_up_number=initial["follow_up_number"]
+            or template.follow_up_from
+            or 0,
+            party=party,
+        )
+        try:
+            rendered = services.preview_template(
+                version=template.current_version, context=context
+            )
+        except ValidationError as exc:
+            messages.error(
+                request, f"The template could not be rendered: {exc.messages[0]}"
+            )
+        else:
+            initial.update(
+                subject=rendered.subject,
+                body=rendered.body,
+                template_version=template.current_version_id,
+            )
+    initial["recipients"] = selectors.default_recipients(
+        incident,
+        audience=initial["audience"],
+        channel=initial["channel"],
+        stage=initial["stage"],
+        party=party,
+    )
+    return initial
+
+
+def _tone(incident: Incident, *, stage: str) -> dict:
+    """Return the policy's tone standard for this incident, to write by."""
+    target = selectors.policy_target_for(incident)
+    if target is None:
+        return {}
+    policy = target.policy
+    return {
+        "policy": policy.name,
+        "severity": incident.get_priority_display(),
+        "points": target.tone_guidance.splitlines(),
+        "language": policy.language_standards.splitlines(),
+        "post_incident": policy.post_incident_tone
+        if stage == Stage.POST_INCIDENT
+        else "",
+    }
+
+
+def _editing(request, incident: Incident) -> Message | None:
+    """Return the draft or scheduled message being edited, if any."""
+    message_pk = int_param(request, "message") or (
+        request.POST.get("message", "").isdecimal() and int(request.POST["message"][:9])
+    )
+    if not message_pk:
+        return None
+    return get_object_or_404(Message, pk=message_pk, incident=incident)
+
+
+def _initial_from(message: Message) -> dict:
+    return {
+        "message": message.pk,
+        "template_version": message.template_version_id,
+        "audience": message.audience,
+        "channel": message.channel,
+        "stage": message.stage,
+        "situation": message.situation,
+        "follow_up_number": message.follow_up_number,
+        "party": message.party,
+        "recipients": message.recipients,
+        "subject": message.subject,
+        "body": message.body,
+        "send_after": message.send_after,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("comms.send_message", raise_exception=True)
+def compose(request, pk):
+    incident = incident_or_404(pk)
+    editing = _editing(request, incident)
+    suggestions = selectors.suggested_messages(incident)
+    if request.method == "POST":
+        form = ComposeForm(request.POST)
+        if form.is_valid():
+            fields = form.message_fields()
+            version_id = form.cleaned_data.get("template_version")
+            fields["template_version"] = (
+                MessageTemplateVersion.objects.filter(pk=version_id).first()
+                if version_id
+                else None
+            )
+            is_draft = request.POST.get("action") == "Save draft"
+            try:
+                if editing:
+                    message = services.revise_message(
+                        message=editing, actor=request.user, send=not is_draft, **fields
+                    )
+                else:
+                    action = services.save_draft if is_draft else services.send_message
+                    message = action(incident=incident, actor=request.user, **fields)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, outcome_message(message))
+                return redirect("comms:incident_messages", pk=incident.pk)
+    elif editing:
+        form = ComposeForm(initial=_initial_from(editing))
+    else:
+        form = ComposeForm(initial=_prefill(request, incident, suggestions))
+    recipients = form["recipients"].value() or []
+    if isinstance(recipients, str):
+        try:
+            recipients = form.fields["recipients"].to_python(recipients)
+        except ValidationError:
+            recipients = []  # the form shows why
+    return render(
+        request,
+        "comms/compose.html",
+        {
+            "incident": incident,
+            "form": form,
+            "editing": editing,
+            "template_groups": _template_choices(incident, suggestions),
+            "tone": _tone(incident, stage=form["stage"].value()),
+            "email_count": len(recipients)
+            if form["audience"].value() == Audience.CUSTOMER
+            and form["channel"].value() == Channel.EMAIL
+            else None,
+        },
+    )

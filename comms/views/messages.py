@@ -1,0 +1,158 @@
+"""An incident's Messages tab and the actions on one message: retry, send,
+cancel, rework, and logging a reply."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from incidents.models import Incident
+from portal.actions import post_action
+
+from .. import selectors, services
+from ..forms import (
+    ReplyForm,
+)
+from ..models import (
+    Message,
+)
+
+
+def incident_or_404(pk):
+    return get_object_or_404(
+        Incident.objects.select_related(
+            "customer__success_manager", "category", "signal", "owner"
+        ),
+        pk=pk,
+    )
+
+
+@require_GET
+def incident_messages(request, pk):
+    incident = incident_or_404(pk)
+    return render(
+        request,
+        "comms/incident_messages.html",
+        {
+            "incident": incident,
+            "suggestions": selectors.suggested_messages(incident),
+            "messages_list": selectors.incident_messages(incident),
+            "replies": incident.replies.select_related("party", "logged_by"),
+            "reply_form": ReplyForm(),
+            "loops": selectors.incident_loops(incident),
+        },
+    )
+
+
+def int_param(request, name: str) -> int | None:
+    """Return a small positive integer from the query string, or None."""
+    value = request.GET.get(name, "")
+    if value.isascii() and value.isdecimal() and len(value) <= 9:
+        return int(value)
+    return None
+
+
+def choice_param(request, name: str, choices, default: str) -> str:
+    value = request.GET.get(name, default)
+    return value if value in dict(choices) else default
+
+
+def outcome_message(message: Message) -> str:
+    return {
+        Message.Status.DRAFT: "Saved as a draft.",
+        Message.Status.AWAITING_APPROVAL: "Sent to a manager for approval.",
+        Message.Status.SCHEDULED: "Scheduled.",
+        Message.Status.QUEUED: "Queued for delivery.",
+        Message.Status.SUPPRESSED: f"Not sent: {message.status_reason}",
+        Message.Status.CANCELLED: "Cancelled.",
+    }.get(message.status, f"Message {message.get_status_display().lower()}.")
+
+
+def _message_or_404(message_pk: int) -> Message:
+    return get_object_or_404(Message, pk=message_pk)
+
+
+def _messages_tab(message: Message) -> str:
+    return reverse("comms:incident_messages", args=[message.incident_id])
+
+
+@require_POST
+@permission_required("comms.send_message", raise_exception=True)
+def message_retry(request, message_pk):
+    message = _message_or_404(message_pk)
+    return post_action(
+        request,
+        act=lambda: services.retry_message(message=message, actor=request.user),
+        success=outcome_message,
+        back=_messages_tab(message),
+    )
+
+
+@require_POST
+@permission_required("comms.send_message", raise_exception=True)
+def message_send_draft(request, message_pk):
+    message = _message_or_404(message_pk)
+    return post_action(
+        request,
+        act=lambda: services.send_draft(message=message, actor=request.user),
+        success=outcome_message,
+        back=_messages_tab(message),
+    )
+
+
+@require_POST
+@permission_required("comms.send_message", raise_exception=True)
+def message_cancel(request, message_pk):
+    message = _message_or_404(message_pk)
+    return post_action(
+        request,
+        act=lambda: services.cancel_message(message=message, actor=request.user),
+        success="Cancelled; it will not be sent.",
+        back=_messages_tab(message),
+    )
+
+
+@require_POST
+@permission_required("comms.send_message", raise_exception=True)
+def message_rework(request, message_pk):
+    message = _message_or_404(message_pk)
+    try:
+        draft = services.rework_message(message=message, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(_messages_tab(message))
+    messages.success(request, "A new draft was made from the rejected message.")
+    url = reverse("comms:compose", args=[message.incident_id])
+    return redirect(f"{url}?message={draft.pk}")
+
+
+@require_POST
+@permission_required("comms.add_reply", raise_exception=True)
+def reply_log(request, pk):
+    incident = incident_or_404(pk)
+    form = ReplyForm(request.POST)
+    if form.is_valid():
+        try:
+            services.log_reply(
+                incident=incident, actor=request.user, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Reply logged.")
+            return redirect("comms:incident_messages", pk=incident.pk)
+    return render(
+        request,
+        "comms/incident_messages.html",
+        {
+            "incident": incident,
+            "suggestions": selectors.suggested_messages(incident),
+            "messages_list": selectors.incident_messages(incident),
+            "replies": incident.replies.select_related("party", "logged_by"),
+            "reply_form": form,
+            "loops": selectors.incident_loops(incident),
+        },
+        status=400,
+    )

@@ -1,0 +1,294 @@
+"""What every escalation service shares: its timeline entry, the row lock, and
+the notices it sends (the customer, the tier's channel, the urgent alarm)."""
+
+import datetime as dt
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+
+from comms import selectors as comms_selectors
+from comms import services as comms_services
+from comms.models import Audience, Channel, Message, Stage
+from incidents.models import Incident, Priority, TimelineEvent
+from incidents.services import record_timeline_event
+
+from .. import paging
+from ..models import (
+    PATH_SITUATIONS,
+    Escalation,
+    EscalationFiring,
+    EscalationRule,
+    Path,
+)
+
+User = AbstractBaseUser
+
+
+logger = logging.getLogger(__name__)
+
+
+# Incidents the sweep still escalates: resolved ones wait for closure only.
+ESCALATABLE_STATUSES = [
+    s for s in Incident.OPEN_STATUSES if s != Incident.Status.RESOLVED
+]
+
+
+# Work one sweep does per rule at most, so a backlog cannot stall the minute.
+SWEEP_BATCH = 200
+
+
+def field_error(field: str, message: str, code: str) -> ValidationError:
+    return ValidationError({field: ValidationError(message, code=code)})
+
+
+def person_name(user: User | None) -> str:
+    if user is None:
+        return "the portal"
+    return user.get_full_name() or user.get_username()
+
+
+def escalation_event(
+    escalation: Escalation, kind: str, actor: User | None, at=None, **details: Any
+) -> TimelineEvent:
+    return record_timeline_event(
+        incident=escalation.incident,
+        kind=kind,
+        actor=actor,
+        at=at,
+        details={
+            "escalation": escalation.pk,
+            "tier": escalation.to_tier.name,
+            "path": escalation.path,
+            **details,
+        },
+    )
+
+
+def lock_escalation(escalation: Escalation) -> Escalation:
+    return (
+        Escalation.objects.select_for_update(of=("self",))
+        .select_related("incident", "to_tier")
+        .get(pk=escalation.pk)
+    )
+
+
+def send_notice(
+    incident: Incident,
+    *,
+    audience: str,
+    channel: str,
+    situation: str,
+    recipients: list[str],
+    actor: User | None,
+    prefix: str = "",
+    template_key: str = "",
+) -> Message | None:
+    """Send the library's escalation template for ``situation``; None if none fits.
+
+    A message that cannot go (no address, a broken template) must not undo
+    the escalation, so it runs in a savepoint and is logged when refused.
+    """
+    from comms.models import MessageTemplate
+
+    if template_key:
+        template = (
+            MessageTemplate.objects.filter(
+                key=template_key, is_active=True, current_version__isnull=False
+            )
+            .select_related("current_version")
+            .first()
+        )
+    else:
+        template = comms_selectors.template_for(
+            stage=Stage.ESCALATION,
+            audience=audience,
+            incident=incident,
+            channel=channel,
+            situation=situation,
+        )
+    if template is None or not recipients:
+        return None
+    try:
+        with transaction.atomic():
+            return comms_services.send_template(
+                incident=incident,
+                version=template.current_version,
+                actor=actor,
+                audience=audience,
+                channel=channel,
+                stage=Stage.ESCALATION,
+                situation=situation,
+                recipients=recipients,
+                prefix=prefix,
+                sender_name=person_name(actor) if actor else "",
+            )
+    except ValidationError as exc:
+        logger.warning(
+            "Escalation message for %s not sent: %s", incident.reference, exc
+        )
+        return None
+
+
+def tell_customer(escalation: Escalation, actor: User | None) -> Message | None:
+    incident = escalation.incident
+    return send_notice(
+        incident,
+        audience=Audience.CUSTOMER,
+        channel=Channel.EMAIL,
+        situation=PATH_SITUATIONS[escalation.path],
+        recipients=comms_selectors.customer_addresses(incident),
+        actor=actor,
+    )
+
+
+# Escalation notices the rules send a customer at most once in this span.
+CUSTOMER_NOTICE_GAP = dt.timedelta(hours=24)
+
+
+def customer_told_since(incident: Incident, since: dt.datetime) -> bool:
+    return Message.objects.filter(
+        incident=incident,
+        audience=Audience.CUSTOMER,
+        stage=Stage.ESCALATION,
+        created_at__gte=since,
+    ).exists()
+
+
+def tier_channel(escalation: Escalation) -> list[str]:
+    if escalation.to_tier.chat_channel:
+        return [escalation.to_tier.chat_channel]
+    route = comms_selectors.chat_route_for(escalation.incident)
+    return [route.channel_name] if route else []
+
+
+def alert_tier(escalation: Escalation, actor: User | None, prefix: str = "") -> None:
+    # Several tiers may share a channel (or the incident's route): each post
+    # says whose queue it is in (reminders and check-ins name it already).
+    prefix = prefix or f"For {escalation.to_tier.name}: "
+    send_notice(
+        escalation.incident,
+        audience=Audience.INTERNAL,
+        channel=Channel.CHAT,
+        situation="",
+        template_key="internal-escalation-chat",
+        recipients=tier_channel(escalation),
+        actor=actor,
+        prefix=prefix,
+    )
+
+
+def acknowledge_due_at(escalation: Escalation, now: dt.datetime) -> dt.datetime | None:
+    minutes = escalation.to_tier.response_target_minutes
+    if escalation.rule_id and escalation.rule.respond_within_minutes:
+        within = escalation.rule.respond_within_minutes
+        minutes = within if minutes is None else min(minutes, within)
+    return None if minutes is None else now + dt.timedelta(minutes=minutes)
+
+
+def reach_tier(escalation: Escalation, actor: User | None, now: dt.datetime) -> None:
+    """Put the escalation in its tier's queue and tell the tier."""
+    escalation.reached_tier_at = now
+    escalation.ack_due_at = acknowledge_due_at(escalation, now)
+    escalation.save(update_fields=["reached_tier_at", "ack_due_at", "updated_at"])
+    alert_tier(escalation, actor)
+    if escalation.path == Path.URGENT:
+        raise_urgent_alarm(escalation, actor, now)
+
+
+def raise_urgent_alarm(
+    escalation: Escalation, actor: User | None, now: dt.datetime, *, post: bool = True
+) -> None:
+    """Post 002's urgent alert with @channel; page on-call out of hours.
+
+    ``post=False`` only pages: for the other tiers of one critical firing,
+    whose alert the first tier's call already posted.
+    """
+    if post:
+        channel = getattr(settings, "ESCALATION_URGENT_CHANNEL", "#cs-urgent")
+        message = send_notice(
+            escalation.incident,
+            audience=Audience.INTERNAL,
+            channel=Channel.CHAT,
+            situation="urgent",
+            template_key="internal-urgent-escalation",
+            recipients=[channel],
+            actor=actor,
+            prefix="@channel ",
+        )
+        escalation_event(
+            escalation,
+            TimelineEvent.Kind.URGENT_ALERT_POSTED,
+            actor,
+            channel=channel,
+            message=message.pk if message else None,
+        )
+    tier, incident = escalation.to_tier, escalation.incident
+    if not tier.has_on_call or tier.is_working_at(now):
+        return
+    if tier.on_call_top_priority_only and incident.priority != Priority.P1:
+        return
+    escalation_event(
+        escalation,
+        TimelineEvent.Kind.ON_CALL_PAGED,
+        actor,
+        contact=tier.on_call_contact or "on-call",
+    )
+    contact = tier.on_call_contact
+    subject = f"URGENT {incident.reference}: {incident.title}"
+    text = escalation.path_details.get("why_urgent", "") or escalation.summary
+    transaction.on_commit(
+        lambda: paging.pager().page(contact=contact, subject=subject, text=text)
+    )
+
+
+def add_tag(incident: Incident, tag: str, now: dt.datetime) -> None:
+    """Add an escalation tag (002) and bump the version so stale edits stop."""
+    if not tag:
+        return
+    locked = Incident.objects.select_for_update(of=("self",)).get(pk=incident.pk)
+    if tag in locked.tags:
+        return
+    locked.tags = [*locked.tags, tag]
+    locked.version += 1
+    locked.updated_at = now
+    locked.save(update_fields=["tags", "version", "updated_at"])
+    incident.tags, incident.version = locked.tags, locked.version
+
+
+def claim_firing(
+    key: str,
+    kind: str,
+    *,
+    incident_id: int,
+    now: dt.datetime,
+    rule: EscalationRule | None = None,
+    escalation: Escalation | None = None,
+    slot: int = 0,
+) -> bool:
+    """Claim one slot of work; False when another sweep already has it."""
+    try:
+        with transaction.atomic():
+            EscalationFiring.objects.create(
+                key=key,
+                kind=kind,
+                incident_id=incident_id,
+                rule=rule,
+                escalation=escalation,
+                slot=slot,
+                fired_at=now,
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def skip_locked() -> dict:
+    return (
+        {"skip_locked": True}
+        if connection.features.has_select_for_update_skip_locked
+        else {}
+    )

@@ -1,0 +1,93 @@
+"""The incidents app's forms, one module per capability; import them from here."""
+
+from .closure import (
+    ChecklistNotApplicableForm,
+    ChecklistTickForm,
+    CloseForm,
+    RecurrenceForm,
+    ResolveForm,
+)
+from .intake import (
+    DATETIME_WIDGET,
+    IMMEDIATE_ACTION_ROWS,
+    YES_NO_UNKNOWN,
+    CriteriaCheckboxes,
+    CustomerField,
+    IncidentFilterForm,
+    IncidentForm,
+    StaffChoiceField,
+)
+from .lifecycle import (
+    JINJA2_WIDGETS,
+    AffectedCustomerForm,
+    AssignForm,
+    FirstResponseForm,
+    ImmediateActionForm,
+    MoveForm,
+    ReopenForm,
+    SidebarForm,
+    TakeForm,
+    TimeZoneForm,
+)
+from .plans import PlanMetadataForm, PlanNotesForm, PlanReturnForm, PlanRowForm
+from .postmortems import (
+    DATE_WIDGET,
+    PostMortemActionForm,
+    PostMortemForm,
+    PostMortemReturnForm,
+    PostMortemRowForm,
+    PostMortemSearchForm,
+    PostMortemStartForm,
+)
+from .security import (
+    LegalApprovalForm,
+    RegulatoryClocksForm,
+    RegulatoryNoticeForm,
+    SecurityFlagForm,
+    SecurityNotifyForm,
+)
+from .surveys import SCORE_CHOICES, SurveyForm
+
+__all__ = [
+    "AffectedCustomerForm",
+    "AssignForm",
+    "ChecklistNotApplicableForm",
+    "ChecklistTickForm",
+    "CloseForm",
+    "CriteriaCheckboxes",
+    "CustomerField",
+    "DATETIME_WIDGET",
+    "DATE_WIDGET",
+    "FirstResponseForm",
+    "IMMEDIATE_ACTION_ROWS",
+    "ImmediateActionForm",
+    "IncidentFilterForm",
+    "IncidentForm",
+    "JINJA2_WIDGETS",
+    "LegalApprovalForm",
+    "MoveForm",
+    "PlanMetadataForm",
+    "PlanNotesForm",
+    "PlanReturnForm",
+    "PlanRowForm",
+    "PostMortemActionForm",
+    "PostMortemForm",
+    "PostMortemReturnForm",
+    "PostMortemRowForm",
+    "PostMortemSearchForm",
+    "PostMortemStartForm",
+    "RecurrenceForm",
+    "RegulatoryClocksForm",
+    "RegulatoryNoticeForm",
+    "ReopenForm",
+    "ResolveForm",
+    "SCORE_CHOICES",
+    "SecurityFlagForm",
+    "SecurityNotifyForm",
+    "SidebarForm",
+    "StaffChoiceField",
+    "SurveyForm",
+    "TakeForm",
+    "TimeZoneForm",
+    "YES_NO_UNKNOWN",
+]

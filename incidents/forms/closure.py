@@ -1,0 +1,96 @@
+"""Resolve, the closure checklist, close and recurrence."""
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Field, Layout
+from django import forms
+
+from portal.forms import (
+    NARRATIVE_MAX_LENGTH,
+    PortalForm,
+)
+
+from ..models import (
+    Incident,
+    ResolutionVerification,
+)
+
+
+class ResolveForm(PortalForm):
+    """How it was fixed and verified; the fields fill the incident's own."""
+
+    root_cause = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=NARRATIVE_MAX_LENGTH,
+        label="Root cause",
+        help_text="What caused it, for the team and the post-mortem.",
+    )
+    fix_summary = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=NARRATIVE_MAX_LENGTH,
+        label="What fixed it",
+        help_text="In words the customer can read: resolution messages use it.",
+    )
+    verification = forms.MultipleChoiceField(
+        choices=ResolutionVerification.choices,
+        widget=forms.CheckboxSelectMultiple,
+        label="How it was verified",
+    )
+    verification_note = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Verification details",
+        widget=forms.TextInput(
+            attrs={"placeholder": "e.g. eSIM shows active; no errors for 2 hours"}
+        ),
+    )
+    customer_summary = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=NARRATIVE_MAX_LENGTH,
+        label="What the customer is told",
+        help_text="The customer-facing summary of what happened.",
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            Field("root_cause"),
+            Field("fix_summary"),
+            Field("verification"),
+            Field("verification_note"),
+            Field("customer_summary"),
+            Field("version"),
+        )
+
+    @classmethod
+    def initial_for(cls, incident: Incident) -> dict:
+        return {
+            "root_cause": incident.root_cause,
+            "fix_summary": incident.fix_summary,
+            "customer_summary": incident.customer_summary,
+            "version": incident.version,
+        }
+
+
+class ChecklistTickForm(PortalForm):
+    note = forms.CharField(required=False, max_length=300)
+
+
+class ChecklistNotApplicableForm(PortalForm):
+    reason = forms.CharField(
+        max_length=300,
+        error_messages={"required": "Say why the item does not apply."},
+    )
+
+
+class CloseForm(PortalForm):
+    note = forms.CharField(required=False, max_length=500)
+    version = forms.IntegerField(required=False)
+
+
+class RecurrenceForm(PortalForm):
+    note = forms.CharField(required=False, max_length=500)
+    version = forms.IntegerField(required=False)

@@ -1,0 +1,18 @@
+"""A major incident's communication plan page."""
+
+from ..models import (
+    CommunicationPlan,
+    CommunicationPlanRow,
+)
+
+
+def communication_plan_page(*, incident_id: int) -> tuple:
+    """Return a plan and its sections, each with its rows (three queries)."""
+    plan = CommunicationPlan.objects.select_related(
+        "incident", "owner", "approved_by", "submitted_by", "created_by"
+    ).get(incident_id=incident_id)
+    sections = list(plan.sections.all())
+    rows: dict[int, list] = {s.pk: [] for s in sections}
+    for row in CommunicationPlanRow.objects.filter(section__plan=plan):
+        rows[row.section_id].append(row)
+    return plan, [(section, rows[section.pk]) for section in sections]

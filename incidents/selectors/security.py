@@ -1,0 +1,93 @@
+"""The security response page and its clocks."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from .. import security
+from ..models import (
+    Incident,
+    SecurityChecklistItem,
+    SecurityNotification,
+    SecurityResponse,
+)
+from ..sla import ClockState, clock_state
+
+
+@dataclass(frozen=True)
+class SecurityPage:
+    response: SecurityResponse
+    phases: list  # (phase, clock state or None, items)
+    notifications: list[SecurityNotification]
+    clocks: list  # (clock, clock state or None)
+
+
+def security_clock_state(
+    *,
+    starts_at: dt.datetime,
+    due_at: dt.datetime | None,
+    done_at: dt.datetime | None,
+    now: dt.datetime,
+) -> ClockState | None:
+    """Return where a security phase or regulatory deadline stands, like SLAs.
+
+    None when the deadline is not fixed (the law says "without delay").
+    """
+    if due_at is None:
+        return None
+    return clock_state(
+        due_at=due_at,
+        at_risk_at=security.at_risk_at(starts_at, due_at),
+        stopped_at=done_at,
+        now=now,
+    )
+
+
+def security_page(*, incident_id: int, now: dt.datetime) -> SecurityPage:
+    """Return an incident's security response with its phases and clocks."""
+    response = SecurityResponse.objects.select_related(
+        "incident", "legal_recorded_by", "flagged_by"
+    ).get(incident_id=incident_id)
+    phases = list(response.phases.select_related("done_by"))
+    items: dict[int, list] = {p.pk: [] for p in phases}
+    for item in SecurityChecklistItem.objects.filter(
+        phase__response=response
+    ).select_related("done_by"):
+        items[item.phase_id].append(item)
+    return SecurityPage(
+        response=response,
+        phases=[
+            (
+                phase,
+                security_clock_state(
+                    starts_at=response.detected_at,
+                    due_at=phase.due_at,
+                    done_at=phase.done_at,
+                    now=now,
+                ),
+                items[phase.pk],
+            )
+            for phase in phases
+        ],
+        notifications=list(response.notifications.select_related("notified_by")),
+        clocks=[
+            (
+                clock,
+                security_clock_state(
+                    starts_at=clock.started_at,
+                    due_at=clock.due_at,
+                    done_at=clock.notified_at,
+                    now=now,
+                ),
+            )
+            for clock in response.regulatory_clocks.select_related(
+                "regime", "notified_by"
+            )
+        ],
+    )
+
+
+def security_notice_cleared(incident: Incident) -> bool:
+    """Return whether Legal approved a customer security notice for it."""
+    return SecurityResponse.objects.filter(
+        incident=incident, legal_approved_at__isnull=False
+    ).exists()

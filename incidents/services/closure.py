@@ -1,0 +1,602 @@
+"""Resolve, the closure checklists, the close guard and recurrences."""
+
+import datetime as dt
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from .. import (
+    lifecycle,
+)
+from ..models import (
+    ChecklistCondition,
+    ChecklistItemState,
+    Incident,
+    IncidentChecklist,
+    IncidentChecklistItem,
+    PolicyTarget,
+    ResolutionVerification,
+    TimelineEvent,
+)
+from .closure_evidence import (
+    DEFAULT_MONITORING_WINDOW,
+    EVIDENCE_OF_ONE_RESOLUTION,
+    ClosureFacts,
+    Condition,
+    Evidence,
+    applicable_checklist_templates,
+    checklist_item_details,
+    closure_facts,
+    condition_holds,
+    evidence_found,
+    incident_checklists,
+)
+from .records import (
+    User,
+    field_error,
+    lock_incident,
+    person_name,
+    record_timeline_event,
+    require_permission,
+    save_status,
+    shown_value,
+)
+
+
+def sync_checklists(
+    incident: Incident, *, now: dt.datetime, actor: User | None = None
+) -> None:
+    """Attach the checklists the facts call for and tick items from evidence.
+
+    The caller holds the incident's lock, which every checklist change
+    takes first: that is what keeps two ticks, or two sweeps, apart.
+    """
+    facts = closure_facts(incident, now)
+    checklists = {c.template_id: c for c in incident_checklists(incident)}
+    templates = applicable_checklist_templates(incident, facts)
+    for template in templates:
+        checklist = checklists.get(template.pk)
+        is_new = checklist is None
+        if is_new:
+            checklist = IncidentChecklist.objects.create(
+                incident=incident,
+                template=template,
+                name=template.name,
+                gates_closed_pending=template.gates_closed_pending,
+                position=template.position,
+                attached_at=now,
+            )
+            checklist._prefetched_objects_cache = {"items": []}
+            checklists[template.pk] = checklist
+        have = {item.template_item_id for item in checklist.items.all()}
+        added = [
+            IncidentChecklistItem(
+                checklist=checklist,
+                template_item=source,
+                group=source.group,
+                text=source.text,
+                is_required=source.is_required,
+                condition=source.condition,
+                evidence=source.evidence,
+                audience=source.audience,
+                wait_hours=source.wait_hours,
+                position=source.position,
+            )
+            for source in template.items.all()
+            if source.pk not in have and condition_holds(source.condition, facts)
+        ]
+        if added:
+            IncidentChecklistItem.objects.bulk_create(added)
+            checklist._prefetched_objects_cache["items"] = sorted(
+                [*checklist.items.all(), *added], key=lambda i: (i.position, i.pk or 0)
+            )
+            record_timeline_event(
+                incident=incident,
+                kind=TimelineEvent.Kind.CHECKLIST_ATTACHED,
+                actor=actor,
+                at=now,
+                details={
+                    "checklist": checklist.name,
+                    "items": len(added),
+                    **({} if is_new else {"added": [i.text for i in added]}),
+                },
+            )
+    for checklist in checklists.values():
+        # A resolve-time checklist stays through a recurrence: only its
+        # condition decides whether it still applies.
+        template_applies = condition_holds(checklist.template.condition, facts)
+        for item in checklist.items.all():
+            _settle_by_rule(
+                incident, checklist, item, facts, template_applies=template_applies
+            )
+
+
+def _settle_by_rule(
+    incident: Incident,
+    checklist: IncidentChecklist,
+    item: IncidentChecklistItem,
+    facts: ClosureFacts,
+    *,
+    template_applies: bool,
+) -> None:
+    now = facts.now
+    applies = template_applies and condition_holds(item.condition, facts)
+    by_rule = item.settled_by_id is None
+    if item.state == ChecklistItemState.OPEN and not applies:
+        item.state = ChecklistItemState.NOT_APPLICABLE
+        item.settled_at = now
+        item.not_applicable_reason = (
+            f"No longer applies: {ChecklistCondition(item.condition).label.lower()}"
+            if item.condition != Condition.ALWAYS
+            else "No longer applies to this incident"
+        )
+        item.save(update_fields=["state", "settled_at", "not_applicable_reason"])
+        record_timeline_event(
+            incident=incident,
+            kind=TimelineEvent.Kind.CHECKLIST_ITEM_NOT_APPLICABLE,
+            actor=None,
+            at=now,
+            details=checklist_item_details(
+                item, checklist.name, reason=item.not_applicable_reason
+            ),
+        )
+    elif item.state == ChecklistItemState.NOT_APPLICABLE and by_rule and applies:
+        _reopen_item(incident, checklist, item, now=now, reason="Applies again")
+    if item.state == ChecklistItemState.OPEN and item.evidence != Evidence.NONE:
+        found = evidence_found(item, facts)
+        if found:
+            text, at = found
+            item.state = ChecklistItemState.DONE
+            item.settled_at = now
+            item.evidence_text = text[:300]
+            item.evidence_at = at
+            item.save(
+                update_fields=["state", "settled_at", "evidence_text", "evidence_at"]
+            )
+            record_timeline_event(
+                incident=incident,
+                kind=TimelineEvent.Kind.CHECKLIST_ITEM_DONE,
+                actor=None,
+                at=now,
+                details=checklist_item_details(
+                    item, checklist.name, evidence=text, evidence_at=at.isoformat()
+                ),
+            )
+
+
+def _reopen_item(
+    incident: Incident,
+    checklist: IncidentChecklist,
+    item: IncidentChecklistItem,
+    *,
+    now: dt.datetime,
+    reason: str,
+    actor: User | None = None,
+) -> None:
+    item.state = ChecklistItemState.OPEN
+    item.settled_at = item.evidence_at = None
+    item.settled_by = None
+    item.evidence_text = item.not_applicable_reason = ""
+    item.save(
+        update_fields=[
+            "state",
+            "settled_at",
+            "settled_by",
+            "evidence_text",
+            "evidence_at",
+            "not_applicable_reason",
+        ]
+    )
+    record_timeline_event(
+        incident=incident,
+        kind=TimelineEvent.Kind.CHECKLIST_ITEM_REOPENED,
+        actor=actor,
+        at=now,
+        details=checklist_item_details(item, checklist.name, reason=reason),
+    )
+
+
+def take_back_resolution_evidence(
+    incident: Incident, *, now: dt.datetime, actor: User | None
+) -> None:
+    """Reopen the items a past resolution's evidence ticked (kept: people's)."""
+    for checklist in incident_checklists(incident):
+        for item in checklist.items.all():
+            if (
+                item.state == ChecklistItemState.DONE
+                and item.settled_by_id is None
+                and item.evidence in EVIDENCE_OF_ONE_RESOLUTION
+            ):
+                _reopen_item(
+                    incident,
+                    checklist,
+                    item,
+                    now=now,
+                    actor=actor,
+                    reason="The incident came back; the next resolution must "
+                    "show this again",
+                )
+
+
+def monitoring_window(incident: Incident) -> dt.timedelta:
+    """Return how long the incident is watched after resolving (policy data)."""
+    minutes = (
+        PolicyTarget.objects.filter(
+            policy_id=incident.policy_id, priority=incident.priority
+        )
+        .values_list("monitoring_window_minutes", flat=True)
+        .first()
+    )
+    return (
+        DEFAULT_MONITORING_WINDOW if minutes is None else dt.timedelta(minutes=minutes)
+    )
+
+
+def closure_blockers(
+    incident: Incident,
+    *,
+    to_status: str = Incident.Status.CLOSED,
+    now: dt.datetime | None = None,
+) -> list[str]:
+    """Return what stops the incident from closing, one readable line each.
+
+    Every required item of every checklist that applies must be done or not
+    applicable. An open item whose evidence exists now does not block (the
+    next refresh ticks it), and a checklist the facts call for but not yet
+    attached blocks with its items. Closing as pending (waiting on the
+    customer) waits only for checklists marked to gate it.
+    """
+    facts = closure_facts(incident, now)
+    lines: list[str] = []
+    if to_status == Incident.Status.CLOSED and incident.status not in (
+        Incident.Status.RESOLVED,
+        Incident.Status.CLOSED,
+    ):
+        lines.append(
+            f"Resolve the incident first (it is "
+            f"{incident.get_status_display().lower()})."
+        )
+    attached = {c.template_id: c for c in incident_checklists(incident)}
+    for template in applicable_checklist_templates(incident, facts):
+        gates = (
+            attached[template.pk].gates_closed_pending
+            if (template.pk in attached)
+            else template.gates_closed_pending
+        )
+        if to_status == Incident.Status.CLOSED_PENDING and not gates:
+            continue
+        copies = {}
+        if template.pk in attached:
+            copies = {i.template_item_id: i for i in attached[template.pk].items.all()}
+        for source in template.items.all():
+            if not source.is_required or not condition_holds(source.condition, facts):
+                continue
+            copy = copies.get(source.pk)
+            if copy is not None and copy.is_settled:
+                continue
+            if source.evidence != Evidence.NONE and evidence_found(source, facts):
+                continue
+            line = f"{template.name} · {source.group}: {source.text}"
+            if source.evidence != Evidence.NONE:
+                line += f" (waiting for: {source.get_evidence_display().lower()})"
+            lines.append(line)
+    return lines
+
+
+def start_monitoring(incident: Incident, now: dt.datetime) -> None:
+    incident.monitoring_ends_at = now + monitoring_window(incident)
+
+
+@transaction.atomic
+def resolve_incident(
+    *,
+    incident: Incident,
+    actor: User,
+    root_cause: str,
+    fix_summary: str,
+    customer_summary: str,
+    verification: list[str],
+    verification_note: str = "",
+    expected_version: int | None = None,
+) -> Incident:
+    """Record how the incident was fixed and verified, and mark it resolved.
+
+    Starts the policy's monitoring window and attaches the checklists that
+    the incident's facts call for.
+    """
+    require_permission(actor, "incidents.change_incident_status")
+    incident = lock_incident(incident, expected_version)
+    reason = lifecycle.refusal_reason(incident.status, Incident.Status.RESOLVED)
+    if reason:
+        raise ValidationError(reason, code="transition_refused")
+    errors: dict[str, ValidationError] = {}
+    if not root_cause.strip():
+        errors["root_cause"] = ValidationError(
+            "Say what caused the incident.", code="root_cause_required"
+        )
+    if not fix_summary.strip():
+        errors["fix_summary"] = ValidationError(
+            "Say what was done to fix it.", code="fix_required"
+        )
+    if (incident.customer_id or incident.is_systemic) and not customer_summary.strip():
+        errors["customer_summary"] = ValidationError(
+            "Write what the customer is told; the resolution messages use it.",
+            code="customer_summary_required",
+        )
+    unknown = set(verification) - set(ResolutionVerification.values)
+    if not verification or unknown:
+        errors["verification"] = ValidationError(
+            "Say how the fix was verified.", code="verification_required"
+        )
+    if errors:
+        raise ValidationError(errors)
+    now = timezone.now()
+    changes: dict[str, list[Any]] = {}
+    for field, value in (
+        ("root_cause", root_cause.strip()),
+        ("fix_summary", fix_summary.strip()),
+        ("customer_summary", customer_summary.strip()),
+    ):
+        if getattr(incident, field) != value:
+            changes[field] = [getattr(incident, field), value]
+            setattr(incident, field, value)
+    from_status = incident.status
+    incident.status = Incident.Status.RESOLVED
+    incident.resolved_at = now
+    start_monitoring(incident, now)
+    incident.save(update_fields=["root_cause", "fix_summary", "customer_summary"])
+    save_status(
+        incident,
+        kind=TimelineEvent.Kind.RESOLUTION_RECORDED,
+        actor=actor,
+        now=now,
+        from_status=from_status,
+        verification=[v for v in ResolutionVerification.values if v in verification],
+        verification_note=verification_note.strip(),
+        monitoring_ends_at=incident.monitoring_ends_at.isoformat(),
+        field_changes=changes,
+    )
+    # After the resolution entry, which is evidence for "fix confirmed".
+    sync_checklists(incident, now=now, actor=actor)
+    return incident
+
+
+@transaction.atomic
+def report_recurrence(
+    *,
+    incident: Incident,
+    actor: User,
+    note: str = "",
+    expected_version: int | None = None,
+) -> Incident:
+    """Put a resolved incident back into investigation: the problem came back.
+
+    Keeps its history and checklist; the ticks the last resolution earned
+    from evidence are taken back.
+    """
+    require_permission(actor, "incidents.change_incident_status")
+    incident = lock_incident(incident, expected_version)
+    if incident.status != Incident.Status.RESOLVED:
+        raise ValidationError(
+            "Only a resolved incident can recur; a closed one is reopened.",
+            code="not_resolved",
+        )
+    now = timezone.now()
+    within = (
+        incident.monitoring_ends_at is not None and now < incident.monitoring_ends_at
+    )
+    previous = {
+        "resolved_at": shown_value(incident.resolved_at),
+        "monitoring_ends_at": shown_value(incident.monitoring_ends_at),
+    }
+    incident.status = Incident.Status.INVESTIGATING
+    incident.resolved_at = incident.monitoring_ends_at = None
+    reason = (
+        "Recurred during the monitoring window"
+        if within
+        else "Recurred after the monitoring window"
+    )
+    take_back_resolution_evidence(incident, now=now, actor=actor)
+    save_status(
+        incident,
+        kind=TimelineEvent.Kind.REOPENED,
+        actor=actor,
+        now=now,
+        from_status=Incident.Status.RESOLVED,
+        reason=f"{reason}: {note.strip()}" if note.strip() else f"{reason}.",
+        recurrence=True,
+        previous=previous,
+    )
+    return incident
+
+
+@transaction.atomic
+def refresh_checklists(*, incident: Incident, actor: User | None) -> Incident:
+    """Attach the checklists that now apply and tick what evidence shows."""
+    incident = lock_incident(incident, None)
+    sync_checklists(incident, now=timezone.now(), actor=actor)
+    return incident
+
+
+def _lock_item(item: IncidentChecklistItem) -> tuple[Incident, IncidentChecklistItem]:
+    incident = lock_incident(Incident(pk=item.checklist.incident_id), None)
+    locked = (
+        IncidentChecklistItem.objects.select_for_update(of=("self",))
+        .select_related("checklist", "settled_by")
+        .get(pk=item.pk)
+    )
+    if incident.status in Incident.CLOSED_STATUSES:
+        raise ValidationError(
+            f"{incident.reference} is closed; reopen it to change its checklist.",
+            code="incident_closed",
+        )
+    if locked.is_settled:
+        who = person_name(locked.settled_by) or "the portal"
+        raise ValidationError(
+            f"“{locked.text}” is already {locked.get_state_display().lower()} ({who}).",
+            code="already_settled",
+        )
+    return incident, locked
+
+
+@transaction.atomic
+def tick_checklist_item(
+    *, item: IncidentChecklistItem, actor: User, note: str = ""
+) -> IncidentChecklistItem:
+    """Mark a checklist item done, as the person who checked it."""
+    require_permission(actor, "incidents.work_checklist")
+    incident, item = _lock_item(item)
+    now = timezone.now()
+    if item.evidence == Evidence.MONITORING_WINDOW_PASSED and not (
+        incident.monitoring_ends_at and now >= incident.monitoring_ends_at
+    ):
+        raise ValidationError(
+            "The monitoring window is still running; it ticks itself when it "
+            "ends. To close sooner, mark it not applicable and say why.",
+            code="window_running",
+        )
+    item.state = ChecklistItemState.DONE
+    item.settled_by = actor
+    item.settled_at = item.evidence_at = now
+    item.evidence_text = (note.strip() or "Checked by hand")[:300]
+    item.full_clean()
+    item.save(
+        update_fields=[
+            "state",
+            "settled_by",
+            "settled_at",
+            "evidence_text",
+            "evidence_at",
+        ]
+    )
+    record_timeline_event(
+        incident=incident,
+        kind=TimelineEvent.Kind.CHECKLIST_ITEM_DONE,
+        actor=actor,
+        at=now,
+        details=checklist_item_details(item, item.checklist.name, note=note.strip()),
+    )
+    return item
+
+
+@transaction.atomic
+def mark_checklist_item_not_applicable(
+    *, item: IncidentChecklistItem, actor: User, reason: str
+) -> IncidentChecklistItem:
+    """Mark a checklist item not applicable to this incident, saying why."""
+    require_permission(actor, "incidents.work_checklist")
+    if not reason.strip():
+        raise field_error(
+            "reason", "Say why the item does not apply.", code="reason_required"
+        )
+    incident, item = _lock_item(item)
+    now = timezone.now()
+    item.state = ChecklistItemState.NOT_APPLICABLE
+    item.settled_by = actor
+    item.settled_at = now
+    item.not_applicable_reason = reason.strip()[:300]
+    item.full_clean()
+    item.save(
+        update_fields=["state", "settled_by", "settled_at", "not_applicable_reason"]
+    )
+    record_timeline_event(
+        incident=incident,
+        kind=TimelineEvent.Kind.CHECKLIST_ITEM_NOT_APPLICABLE,
+        actor=actor,
+        at=now,
+        details=checklist_item_details(
+            item, item.checklist.name, reason=reason.strip()
+        ),
+    )
+    return item
+
+
+@transaction.atomic
+def reopen_checklist_item(
+    *, item: IncidentChecklistItem, actor: User, reason: str = ""
+) -> IncidentChecklistItem:
+    """Take back a tick or a not-applicable mark, e.g. one made by mistake."""
+    require_permission(actor, "incidents.work_checklist")
+    incident = lock_incident(Incident(pk=item.checklist.incident_id), None)
+    item = IncidentChecklistItem.objects.select_related("checklist").get(pk=item.pk)
+    if incident.status in Incident.CLOSED_STATUSES:
+        raise ValidationError(
+            f"{incident.reference} is closed; reopen it to change its checklist.",
+            code="incident_closed",
+        )
+    if not item.is_settled:
+        raise ValidationError("That item is already open.", code="already_open")
+    _reopen_item(
+        incident,
+        item.checklist,
+        item,
+        now=timezone.now(),
+        actor=actor,
+        reason=reason.strip() or "Taken back",
+    )
+    return item
+
+
+def close_incident(
+    *,
+    incident: Incident,
+    actor: User | None,
+    to_status: str = Incident.Status.CLOSED,
+    note: str = "",
+    expected_version: int | None = None,
+    kind: str = TimelineEvent.Kind.STATUS_CHANGED,
+) -> Incident:
+    """Close the incident (or close it as pending) once its checklist allows.
+
+    The one way to a closed state: the status form, the admin and the
+    automatic rules call it. A refusal is recorded on the timeline (once
+    per distinct list of blockers) and raised with every missing item.
+    """
+    if to_status not in Incident.CLOSED_STATUSES:
+        raise ValueError(f"Not a closed status: {to_status}")
+    require_permission(actor, "incidents.change_incident_status")
+    with transaction.atomic():
+        locked = lock_incident(incident, expected_version)
+        reason = lifecycle.refusal_reason(locked.status, to_status)
+        if reason:
+            raise ValidationError(reason, code="transition_refused")
+        now = timezone.now()
+        sync_checklists(locked, now=now, actor=actor)
+        blockers = closure_blockers(locked, to_status=to_status, now=now)
+        if not blockers:
+            from_status = locked.status
+            locked.status = to_status
+            locked.closed_at = now
+            save_status(
+                locked,
+                kind=kind,
+                actor=actor,
+                now=now,
+                from_status=from_status,
+                note=note,
+            )
+            return locked
+        last_refusal = (
+            TimelineEvent.objects.filter(
+                incident=locked, kind=TimelineEvent.Kind.CLOSE_REFUSED
+            )
+            .order_by("-created_at", "-id")
+            .values_list("details", flat=True)
+            .first()
+        )
+        if not last_refusal or last_refusal.get("blockers") != blockers:
+            record_timeline_event(
+                incident=locked,
+                kind=TimelineEvent.Kind.CLOSE_REFUSED,
+                actor=actor,
+                at=now,
+                details={"to_status": to_status, "blockers": blockers},
+            )
+    raise ValidationError(closure_refusal_message(blockers), code="closure_blocked")
+
+
+def closure_refusal_message(blockers: list[str]) -> str:
+    """Say why the incident cannot close, listing what is missing."""
+    return "Not closed yet; still missing: " + "; ".join(blockers) + "."
