@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from incidents import lifecycle
 from incidents.models import (
     AffectedCustomer,
     CommunicationPlan,
@@ -322,6 +323,7 @@ def tier_queue(*, tier: Tier, urgency: str = "") -> QuerySet:
             to_tier=tier,
             status__in=["requested", "approved", "acknowledged"],
             reached_tier_at__isnull=False,
+            incident__status__in=lifecycle.runs_while("escalations"),
         )
         .select_related(
             "incident", "incident__customer", "requested_by", "acknowledged_by"
@@ -353,6 +355,7 @@ def escalations_waiting_for_tier(now: dt.datetime) -> QuerySet:
         status__in=["requested", "approved"],
         reached_tier_at__isnull=False,
         reached_tier_at__lte=now,
+        incident__status__in=lifecycle.runs_while("escalation_reminders"),
     ).select_related("to_tier", "incident")
 
 

@@ -1,4 +1,5 @@
-"""The incident status machine: every allowed move, in one table."""
+"""The incident status machine: every allowed move, in one table, and what
+the portal keeps doing by itself in each status, in another."""
 
 from .models import Incident
 
@@ -83,3 +84,44 @@ def path_between(current: str, target: str) -> list[str]:
                 came_from[following] = status
                 queue.append(following)
     return []
+
+
+# What the portal does by itself for an incident, and in which statuses.
+# Every app's sweep, queue and held message reads its line here at the
+# moment it acts, so this table alone says what stops when an incident is
+# resolved or closed, and what a reopening brings back.
+_BEFORE_RESOLUTION = frozenset({S.NEW, *_WORKING})
+_UNTIL_CLOSED = _BEFORE_RESOLUTION | {S.RESOLVED}
+
+AUTOMATION_RUNS_WHILE: dict[str, frozenset[str]] = {
+    # Updates promised to each audience; resolution has messages of its own.
+    "follow_ups": _BEFORE_RESOLUTION,
+    # Rules that escalate, reminders and check-ins while a tier has not
+    # picked it up, and the management notices of long-open incidents.
+    "escalation_rules": _BEFORE_RESOLUTION,
+    "escalation_reminders": _BEFORE_RESOLUTION,
+    "management_notices": _BEFORE_RESOLUTION,
+    # An escalation stays open while its tier may still be asked about the
+    # fix (it sees the incident resolved); closing ends it.
+    "escalations": _UNTIL_CLOSED,
+    # A message the portal wrote about the ongoing work (a follow-up, an
+    # escalation notice) is withdrawn if it has not left by resolution.
+    "progress_messages": _BEFORE_RESOLUTION,
+    # A resolution message is withdrawn if it has not left by a reopening.
+    "resolution_messages": frozenset({S.RESOLVED, *REOPENABLE}),
+    "plan_start": _UNTIL_CLOSED,
+    # The law's clocks run on: they count from detection, whatever the
+    # incident's status, until it is closed.
+    "security_clocks": _UNTIL_CLOSED,
+    "auto_close": frozenset({S.RESOLVED, S.WAITING_CUSTOMER}),
+}
+
+
+def runs_while(automation: str) -> frozenset[str]:
+    """Return the statuses in which ``automation`` keeps running."""
+    return AUTOMATION_RUNS_WHILE[automation]
+
+
+def runs(automation: str, status: str) -> bool:
+    """Say whether ``automation`` runs for an incident in ``status``."""
+    return status in AUTOMATION_RUNS_WHILE[automation]

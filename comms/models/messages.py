@@ -26,6 +26,7 @@ class Message(models.Model):
         FAILED = "failed", "Failed"
         SUPPRESSED = "suppressed", "Suppressed (duplicate)"
         CANCELLED = "cancelled", "Cancelled"
+        WITHDRAWN = "withdrawn", "Withdrawn"
 
     incident = models.ForeignKey(
         "incidents.Incident", on_delete=models.PROTECT, related_name="messages"
@@ -59,6 +60,18 @@ class Message(models.Model):
     body = models.TextField()
     status = models.CharField(max_length=20, choices=Status.choices)
     status_reason = models.CharField(max_length=300, blank=True)
+    renders_on_send = models.BooleanField(
+        default=False,
+        help_text="Written by the portal from its template and not edited by "
+        "anyone: rendered again from the incident when a manager approves it "
+        "and when it leaves, so it never states what has since changed.",
+    )
+    override_reason = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Why a manager let it leave while the incident's security "
+        "response waits for Legal.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -111,6 +124,7 @@ class Message(models.Model):
                         "failed",
                         "suppressed",
                         "cancelled",
+                        "withdrawn",
                     ]
                 ),
                 name="%(app_label)s_%(class)s_status_valid",

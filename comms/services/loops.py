@@ -24,6 +24,7 @@ from django.db.models import Exists, F, Min, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from incidents import lifecycle
 from incidents import services as incident_services
 from incidents.models import Incident, PolicyTarget, TimelineEvent
 
@@ -43,9 +44,7 @@ logger = logging.getLogger(__name__)
 
 # Loops run while the incident is being worked; resolution has its own
 # messages, and silence after it is the auto-close rules' business.
-LOOP_STATUSES = tuple(
-    status for status in Incident.OPEN_STATUSES if status != Incident.Status.RESOLVED
-)
+LOOP_STATUSES = tuple(lifecycle.runs_while("follow_ups"))
 PARTY_AUDIENCES = (Audience.PARTNER, Audience.VENDOR)
 PARTY_FLAG = {
     Audience.PARTNER: "is_partner_action_needed",

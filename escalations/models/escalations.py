@@ -19,6 +19,7 @@ class EscalationStatus(models.TextChoices):
     ACKNOWLEDGED = "acknowledged", "Acknowledged"
     RESOLVED = "resolved", "Resolved"
     RETURNED = "returned", "Returned to sender"
+    ENDED = "ended", "Ended with the incident"
 
 
 class Escalation(models.Model):
@@ -114,6 +115,12 @@ class Escalation(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     outcome = models.TextField(
         blank=True, help_text="Why it was returned, or how it was resolved."
+    )
+    ended_from = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text="The status it had when its incident closed; a reopening "
+        "puts it back there.",
     )
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField()

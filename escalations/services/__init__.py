@@ -9,7 +9,7 @@ Credits and refunds: credits. Metric reviews: metrics.
 
 import datetime as dt
 
-from . import automation, reminders
+from . import automation, decisions, reminders
 from .credits import (
     apply_credit,
     approve_credit,
@@ -56,7 +56,13 @@ __all__ = [
 def due_work(now: dt.datetime) -> dict[str, int]:
     """Fire the escalation app's time-based work: rules, reminders, check-ins,
     then the automation rules (silence, deadlines, auto-close)."""
-    done: dict[str, int] = {}
+    done: dict[str, int] = {
+        # First, so nothing below acts for an escalation whose incident closed.
+        "escalations_ended": decisions.end_escalations_of_closed_incidents(now),
+        "escalations_restored": (
+            decisions.restore_escalations_of_reopened_incidents(now)
+        ),
+    }
     done.update(reminders.due_work(now))
     # After the reminders' rules, so a policy's own "SLA breach imminent" rule
     # escalates first and the at-risk alert only adds the alarm.

@@ -1,10 +1,13 @@
 """An escalation's life after the request: approved or rejected, then
 acknowledged, returned or resolved by its tier."""
 
+import datetime as dt
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from incidents import lifecycle
 from incidents.models import TimelineEvent
 
 from .. import selectors
@@ -12,6 +15,7 @@ from ..models import (
     Escalation,
 )
 from .notices import (
+    SWEEP_BATCH,
     User,
     escalation_event,
     field_error,
@@ -181,3 +185,91 @@ def resolve_escalation(
         reason=escalation.outcome,
     )
     return escalation
+
+
+def end_escalations_of_closed_incidents(now: dt.datetime) -> int:
+    """End every open escalation whose incident has closed.
+
+    Closing is the incidents app's act, which cannot reach escalations; the
+    queues and reminders already read the incident's status, so until this
+    runs (within the minute) nothing is sent or counted down for it.
+    """
+    ended = 0
+    ids = list(
+        Escalation.objects.filter(status__in=Escalation.OPEN_STATUSES)
+        .exclude(incident__status__in=lifecycle.runs_while("escalations"))
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    for pk in ids:
+        with transaction.atomic():
+            escalation = (
+                Escalation.objects.select_for_update(of=("self",))
+                .select_related("incident", "to_tier")
+                .filter(pk=pk, status__in=Escalation.OPEN_STATUSES)
+                .first()
+            )
+            if escalation is None or lifecycle.runs(
+                "escalations", escalation.incident.status
+            ):
+                continue
+            escalation.ended_from = escalation.status
+            escalation.status = Escalation.Status.ENDED
+            escalation.closed_at = now
+            escalation.outcome = (
+                f"{escalation.incident.reference} was "
+                f"{escalation.incident.get_status_display().lower()}."
+            )
+            escalation.version += 1
+            escalation.save()
+            escalation_event(
+                escalation,
+                TimelineEvent.Kind.ESCALATION_ENDED,
+                None,
+                at=now,
+                reason=escalation.outcome,
+            )
+            ended += 1
+    return ended
+
+
+def restore_escalations_of_reopened_incidents(now: dt.datetime) -> int:
+    """Put back in their queues the escalations a closing ended, once reopened."""
+    restored = 0
+    ids = list(
+        Escalation.objects.filter(
+            status=Escalation.Status.ENDED,
+            incident__status__in=lifecycle.runs_while("escalations"),
+        )
+        .exclude(ended_from="")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    for pk in ids:
+        with transaction.atomic():
+            escalation = (
+                Escalation.objects.select_for_update(of=("self",))
+                .select_related("incident", "to_tier")
+                .filter(pk=pk, status=Escalation.Status.ENDED)
+                .exclude(ended_from="")
+                .first()
+            )
+            if escalation is None or not lifecycle.runs(
+                "escalations", escalation.incident.status
+            ):
+                continue
+            escalation.status, escalation.ended_from = escalation.ended_from, ""
+            escalation.closed_at = None
+            escalation.outcome = ""
+            escalation.version += 1
+            escalation.save()
+            escalation_event(
+                escalation, TimelineEvent.Kind.ESCALATION_RESTORED, None, at=now
+            )
+            if (
+                escalation.reached_tier_at is not None
+                and escalation.status != Escalation.Status.ACKNOWLEDGED
+            ):
+                # Back in the queue as a new arrival: the tier hears of it and
+                # its reminders count from now.
+                reach_tier(escalation, None, now)
+            restored += 1
+    return restored

@@ -13,6 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from comms import selectors as comms_selectors
 from comms import services as comms_services
 from comms.models import Audience, Channel, Message, Stage
+from incidents import lifecycle
 from incidents.models import Incident, Priority, TimelineEvent
 from incidents.services import record_timeline_event
 
@@ -32,9 +33,7 @@ logger = logging.getLogger(__name__)
 
 
 # Incidents the sweep still escalates: resolved ones wait for closure only.
-ESCALATABLE_STATUSES = [
-    s for s in Incident.OPEN_STATUSES if s != Incident.Status.RESOLVED
-]
+ESCALATABLE_STATUSES = sorted(lifecycle.runs_while("escalation_rules"))
 
 
 # Work one sweep does per rule at most, so a backlog cannot stall the minute.

@@ -8,6 +8,7 @@ from django.db import transaction
 
 from comms import selectors as comms_selectors
 from comms.models import Audience, Channel
+from incidents import lifecycle
 from incidents.models import Incident, PolicyTarget, TimelineEvent
 from incidents.services import record_timeline_event
 
@@ -76,6 +77,13 @@ def _automatic_candidates(rule: EscalationRule, now: dt.datetime):
 def _fire_rule(rule: EscalationRule, incident: Incident, now: dt.datetime) -> int:
     """Escalate ``incident`` as ``rule`` says, once; return escalations made."""
     with transaction.atomic():
+        # The candidates were listed a moment ago; act on the status now.
+        if (
+            not Incident.objects.select_for_update(of=("self",))
+            .filter(pk=incident.pk, status__in=ESCALATABLE_STATUSES)
+            .exists()
+        ):
+            return 0
         facts = selectors.rule_facts(incident, now=now)
         reasons = selectors.rule_reasons(rule, facts)
         if not reasons:
@@ -230,7 +238,11 @@ def _work_waiting_escalations(now: dt.datetime) -> tuple[int, int]:
             escalation = (
                 Escalation.objects.select_for_update(of=("self",), **skip_locked())
                 .select_related("to_tier", "incident", "rule")
-                .filter(pk=pk, status__in=["requested", "approved"])
+                .filter(
+                    pk=pk,
+                    status__in=["requested", "approved"],
+                    incident__status__in=lifecycle.runs_while("escalation_reminders"),
+                )
                 .first()
             )
             if escalation is None:
@@ -283,7 +295,9 @@ def _notify_management(now: dt.datetime) -> int:
                 :SWEEP_BATCH
             ]:
                 with transaction.atomic():
-                    if not claim_firing(
+                    if not Incident.objects.select_for_update(of=("self",)).filter(
+                        pk=incident.pk, status__in=ESCALATABLE_STATUSES
+                    ).exists() or not claim_firing(
                         f"{level}:{incident.pk}",
                         level,
                         incident_id=incident.pk,

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from incidents import lifecycle
 from incidents.models import Incident
 from incidents.pagination import CappedCountPaginator
 
@@ -176,8 +177,17 @@ def tier_queue(request, pk):
         request.GET.get("page")
     )
     now = timezone.now()
+    # A resolved incident's escalation stays for the tier to read, but its
+    # clock stops: nothing is due from the tier any more.
     rows = [
-        (e, (e.ack_due_at - now) if e.ack_due_at and e.is_waiting_for_tier else None)
+        (
+            e,
+            (e.ack_due_at - now)
+            if e.ack_due_at
+            and e.is_waiting_for_tier
+            and lifecycle.runs("escalation_reminders", e.incident.status)
+            else None,
+        )
         for e in page.object_list
     ]
     return render(

@@ -173,6 +173,34 @@ class Policy(models.Model):
         help_text="An incident waiting on the customer's information this "
         "long with no reply closes as pending; a reply reopens it.",
     )
+    # The carrier playbook's part 7 allows one proactive message per root
+    # cause a day; its cadence matrix promises P1 customers an update every
+    # 4 hours. The promise wins for follow-ups: this limit governs only
+    # outreach the customer did not ask for.
+    proactive_window_hours = models.PositiveSmallIntegerField(
+        default=24,
+        help_text="A customer hears from us unasked (an incident found by a "
+        "signal before they reported it) at most once in this many hours "
+        "about the same cause; later alerts are suppressed with the reason "
+        "on the incident. 0 lifts the limit. Follow-ups the customer was "
+        "promised are never suppressed by it.",
+    )
+    proactive_same_cause = models.CharField(
+        max_length=20,
+        choices=[
+            ("root_cause", "The same root cause"),
+            ("root_cause_or_signal", "The same root cause or the same signal"),
+        ],
+        default="root_cause_or_signal",
+        help_text="Which incidents count as the same cause for that limit.",
+    )
+    notice_hold_minutes = models.PositiveSmallIntegerField(
+        default=5,
+        help_text="A notice the portal writes to a customer by itself (an "
+        "escalation, a check-in) waits this long on the incident, where "
+        "people can edit, hold or send it; several that fall due together "
+        "reach the customer as one.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

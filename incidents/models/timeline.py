@@ -27,6 +27,7 @@ class TimelineEventKind(models.TextChoices):
     MESSAGE_SUPPRESSED = "message_suppressed", "Message suppressed"
     MESSAGE_EDITED = "message_edited", "Message edited"
     MESSAGE_CANCELLED = "message_cancelled", "Message cancelled"
+    MESSAGE_WITHDRAWN = "message_withdrawn", "Message withdrawn"
     REPLY_LOGGED = "reply_logged", "Reply logged"
     # Escalations (issue 11)
     ESCALATION_REQUESTED = "escalation_requested", "Escalation requested"
@@ -38,6 +39,8 @@ class TimelineEventKind(models.TextChoices):
     ESCALATION_RESOLVED = "escalation_resolved", "Escalation resolved"
     ESCALATION_CANCELLED = "escalation_cancelled", "Escalation cancelled"
     ESCALATION_REMINDED = "escalation_reminded", "Escalation reminder sent"
+    ESCALATION_ENDED = "escalation_ended", "Escalation ended with the incident"
+    ESCALATION_RESTORED = "escalation_restored", "Escalation back in its queue"
     BUG_REPORT_FILED = "bug_report_filed", "Bug report filed"
     URGENT_ALERT_POSTED = "urgent_alert_posted", "Urgent alert posted"
     ON_CALL_PAGED = "on_call_paged", "On-call paged"

@@ -1,0 +1,124 @@
+"""Escalations live and die with their incident."""
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from comms.models import Message
+from escalations import services
+from escalations.models import Escalation
+from incidents import services as incident_services
+from incidents.models import Priority, TimelineEvent
+from tests.escalations.conftest import tier
+from tests.factories import IncidentFactory, request_test_escalation, settle_checklists
+
+pytestmark = pytest.mark.django_db
+H = dt.timedelta(hours=1)
+
+
+def resolve(incident):
+    incident = (
+        incident_services.move_incident(
+            incident=incident, actor=None, to_status="investigating"
+        )
+        if incident.status == "new"
+        else incident
+    )
+    return incident_services.move_incident(
+        incident=incident, actor=None, to_status="resolved"
+    )
+
+
+def close(incident):
+    settle_checklists(incident)
+    return incident_services.move_incident(
+        incident=incident, actor=None, to_status="closed"
+    )
+
+
+def test_resolving_stops_reminders_and_the_customer_check_in(agent, senior, frozen_now):
+    incident = IncidentFactory(priority=Priority.P3)
+    (escalation,) = request_test_escalation(incident, agent)
+    resolve(incident)
+    customer_before = Message.objects.filter(
+        incident=incident, audience="customer"
+    ).count()
+
+    # Short of the resolved incident's own check-in (72 h of silence).
+    for hours in (24, 25, 48, 71):
+        services.due_work(frozen_now + hours * H)
+
+    escalation.refresh_from_db()
+    assert escalation.status == Escalation.Status.REQUESTED
+    assert not TimelineEvent.objects.filter(
+        kind=TimelineEvent.Kind.ESCALATION_REMINDED
+    ).exists()
+    assert (
+        Message.objects.filter(incident=incident, audience="customer").count()
+        == customer_before
+    )
+
+
+def test_closing_ends_open_escalations_and_says_so(agent, senior, frozen_now):
+    incident = IncidentFactory(priority=Priority.P3)
+    (escalation,) = request_test_escalation(incident, agent)
+    close(resolve(incident))
+
+    done = services.due_work(frozen_now + dt.timedelta(minutes=1))
+
+    escalation.refresh_from_db()
+    assert done["escalations_ended"] == 1
+    assert escalation.status == Escalation.Status.ENDED
+    assert escalation.ended_from == "requested"
+    assert "closed" in escalation.outcome
+    assert TimelineEvent.objects.filter(
+        incident=incident, kind=TimelineEvent.Kind.ESCALATION_ENDED
+    ).exists()
+    # Nothing more is sent for it, however long the sweep runs.
+    sent_before = Message.objects.filter(incident=incident).count()
+    for hours in (24, 25, 48, 96):
+        services.due_work(frozen_now + hours * H)
+    assert Message.objects.filter(incident=incident).count() == sent_before
+
+
+def test_reopening_puts_ended_escalations_back_in_their_queue(
+    agent, senior, frozen_now
+):
+    incident = IncidentFactory(priority=Priority.P3)
+    (escalation,) = request_test_escalation(incident, agent)
+    incident = close(resolve(incident))
+    services.due_work(frozen_now + dt.timedelta(minutes=1))
+
+    incident_services.reopen_incident(
+        incident=incident, actor=agent, reason="It is back."
+    )
+    done = services.due_work(frozen_now + dt.timedelta(minutes=2))
+
+    escalation.refresh_from_db()
+    assert done["escalations_restored"] == 1
+    assert escalation.status == Escalation.Status.REQUESTED
+    assert escalation.reached_tier_at == frozen_now + dt.timedelta(minutes=2)
+    assert TimelineEvent.objects.filter(
+        incident=incident, kind=TimelineEvent.Kind.ESCALATION_RESTORED
+    ).exists()
+
+
+def test_tier_queue_shows_no_countdown_once_resolved_and_nothing_once_closed(
+    agent, senior, client, frozen_now
+):
+    client.force_login(senior)
+    l2 = tier("Carrier playbook", "l2")
+    resolved = IncidentFactory(priority=Priority.P3, title="Resolved one")
+    closed = IncidentFactory(priority=Priority.P3, title="Closed one")
+    for incident in (resolved, closed):
+        request_test_escalation(incident, agent)
+    resolve(resolved)
+    close(resolve(closed))
+
+    page = client.get(reverse("escalations:tier_queue", args=[l2.pk]))
+
+    html = page.content.decode()
+    assert resolved.reference in html
+    assert "incident resolved" in html
+    assert closed.reference not in html
