@@ -61,8 +61,18 @@ class ComposeForm(PortalForm):
         help_text="Leave empty to send now.",
     )
 
-    def __init__(self, *args, **kwargs):
+    override_reason = forms.CharField(
+        max_length=500,
+        required=False,
+        label="Send during the security hold because…",
+        help_text="Legal has not yet approved telling customers. A manager may "
+        "send a customer message anyway, with the reason; it is recorded.",
+    )
+
+    def __init__(self, *args, security_hold: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        if not security_hold:
+            del self.fields["override_reason"]
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.layout = Layout(
@@ -78,6 +88,7 @@ class ComposeForm(PortalForm):
             Field("subject"),
             Field("body"),
             Row(_col("send_after", 4)),
+            *([Field("override_reason")] if security_hold else []),
             Field("template_version"),
             Field("message"),
             # Plain buttons: crispy's Submit always adds btn-primary, which made
@@ -145,6 +156,11 @@ class ReplyForm(PortalForm):
 
 class ApprovalForm(PortalForm):
     subject = forms.CharField(max_length=300, required=False)
+    override_reason = forms.CharField(
+        max_length=500,
+        required=False,
+        label="Approve during the security hold because…",
+    )
     # Not stripped: the service compares it with the stored text to tell an
     # edit from an untouched approval (it also normalises line endings).
     body = forms.CharField(

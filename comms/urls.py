@@ -19,6 +19,10 @@ urlpatterns = [
     ),
     path("messages/<int:message_pk>/cancel/", views.message_cancel, name="cancel"),
     path("messages/<int:message_pk>/rework/", views.message_rework, name="rework"),
+    path("messages/<int:message_pk>/hold/", views.message_hold, name="hold"),
+    path(
+        "messages/<int:message_pk>/send-now/", views.message_send_now, name="send_now"
+    ),
     path("messages/<int:message_pk>/approve/", views.message_approve, name="approve"),
     path("messages/<int:message_pk>/reject/", views.message_reject, name="reject"),
     # Communication plans (issue 13 part B)

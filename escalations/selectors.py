@@ -8,6 +8,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from comms import catalogue, rendering
+from comms import selectors as comms_selectors
+from comms.models import Audience, Channel, Stage
 from incidents import lifecycle
 from incidents.models import (
     AffectedCustomer,
@@ -20,6 +23,7 @@ from incidents.models import (
 
 from .metrics import drill_condition
 from .models import (
+    PATH_SITUATIONS,
     ApprovalLimit,
     CreditRequest,
     CreditStatus,
@@ -528,3 +532,41 @@ def credits_between(start: dt.datetime, end: dt.datetime, *, basis: str) -> Quer
     return _with_relations(
         CreditRequest.objects.filter(**{f"{field}__gte": start, f"{field}__lt": end})
     ).order_by(field, "id")
+
+
+def customer_notice_previews(incident: Incident, *, actor) -> dict[str, dict]:
+    """Return, per path, the e-mail escalating will send the customer.
+
+    What the Escalate page shows before anyone presses the button: the same
+    template and context the escalation itself will use, signed by ``actor``.
+    """
+    recipients = comms_selectors.customer_addresses(incident)
+    if not recipients:
+        return {}
+    context = catalogue.incident_context(
+        incident,
+        audience=Audience.CUSTOMER,
+        sender_name=actor.get_full_name() or actor.get_username(),
+    )
+    previews = {}
+    for path, situation in PATH_SITUATIONS.items():
+        template = comms_selectors.template_for(
+            stage=Stage.ESCALATION,
+            audience=Audience.CUSTOMER,
+            incident=incident,
+            channel=Channel.EMAIL,
+            situation=situation,
+        )
+        if template is None:
+            continue
+        version = template.current_version
+        try:
+            rendered = rendering.render(version.subject, version.body, context)
+        except rendering.RenderError:
+            continue
+        previews[path] = {
+            "subject": rendered.subject,
+            "body": rendered.body,
+            "recipients": recipients,
+        }
+    return previews

@@ -76,6 +76,10 @@ MANAGER = [
     "incidents.publish_postmortem",
     "incidents.approve_communicationplan",
     "incidents.record_legal_approval",
+    # Gates the portal's records keep: only a manager settles one by hand,
+    # with a reason, and only a manager closes inside the monitoring window.
+    "incidents.override_checklist",
+    "incidents.close_during_monitoring",
     # Automation (issue 14): the operations page.
     "comms.view_operations",
 ]

@@ -17,6 +17,7 @@ from .loops import fire_follow_up, note_reply, record_sweep
 from .messages import (
     approve_message,
     cancel_message,
+    hold_message,
     reject_message,
     retry_message,
     revise_message,
@@ -24,6 +25,7 @@ from .messages import (
     save_draft,
     send_draft,
     send_message,
+    send_message_now,
     send_template,
 )
 from .outbound import FACT_STAGES, missing_resolution_facts
@@ -76,5 +78,7 @@ __all__ = [
     "save_draft",
     "send_draft",
     "send_message",
+    "send_message_now",
+    "hold_message",
     "send_template",
 ]

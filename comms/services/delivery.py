@@ -9,20 +9,31 @@ from contextvars import ContextVar
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from incidents import lifecycle
 from incidents import services as incident_services
 from incidents.models import Incident, TimelineEvent
 
-from .. import channels, selectors
+from .. import catalogue, channels, rendering, selectors
 from ..models import (
     Audience,
     Channel,
     Message,
+    Stage,
 )
-from .outbound import _dedup_kind, _duplicate_of
+from .outbound import (
+    HELD_STATUSES,
+    OVER_STAGES,
+    _dedup_kind,
+    _duplicate_of,
+    security_hold,
+    stale_reason,
+    suppression_reason,
+)
 
 
 def _event(message: Message, kind: str, actor, **details) -> None:
@@ -44,13 +55,16 @@ def _event(message: Message, kind: str, actor, **details) -> None:
 
 def _release(message: Message, actor, now: dt.datetime) -> Message:
     """Queue, schedule or suppress a message cleared to leave."""
-    if _dedup_kind(message) in ("follow_up", "proactive"):
-        # Two sends racing for the same customer would both pass the
+    if _dedup_kind(message) == "proactive":
+        # Two alerts racing for the same customer would both pass the
         # duplicate check; holding the incident rows (and those sharing the
-        # root cause, which share the allowance) makes them take turns.
-        same_cause = Q(pk=message.incident_id)
-        if message.incident.root_cause.strip():
-            same_cause |= Q(root_cause__iexact=message.incident.root_cause.strip())
+        # cause, which share the allowance) makes them take turns.
+        incident = message.incident
+        same_cause = Q(pk=incident.pk)
+        if incident.root_cause.strip():
+            same_cause |= Q(root_cause__iexact=incident.root_cause.strip())
+        if incident.signal_id:
+            same_cause |= Q(signal_id=incident.signal_id)
         list(
             Incident.objects.select_for_update()
             .filter(same_cause)
@@ -59,24 +73,7 @@ def _release(message: Message, actor, now: dt.datetime) -> Message:
         )
     duplicate = _duplicate_of(message, now)
     if duplicate is not None:
-        message.status = Message.Status.SUPPRESSED
-        about = (
-            "this closing"
-            if _dedup_kind(message) == "closure"
-            else "this root cause within 24 hours"
-        )
-        message.status_reason = (
-            f"The customer already got a {duplicate.get_stage_display().lower()} "
-            f"message about {about} (message {duplicate.pk})."
-        )
-        message.save()
-        _event(
-            message,
-            TimelineEvent.Kind.MESSAGE_SUPPRESSED,
-            actor,
-            reason=message.status_reason,
-        )
-        return message
+        return suppress(message, suppression_reason(message, duplicate), actor)
     if message.send_after and message.send_after > now:
         message.status = Message.Status.SCHEDULED
         message.save()
@@ -94,6 +91,58 @@ def _release(message: Message, actor, now: dt.datetime) -> Message:
     _event(message, TimelineEvent.Kind.MESSAGE_QUEUED, actor)
     _enqueue_delivery(message.pk)
     return message
+
+
+def suppress(message: Message, reason: str, actor) -> Message:
+    """Keep a message from leaving for a rule's reason, shown on the incident."""
+    message.status = Message.Status.SUPPRESSED
+    message.status_reason = reason[:300]
+    message.save()
+    _event(message, TimelineEvent.Kind.MESSAGE_SUPPRESSED, actor, reason=reason)
+    return message
+
+
+def withdraw(message: Message, reason: str, actor=None) -> Message:
+    """Take back a message that has not left, saying why, on the incident."""
+    message.status = Message.Status.WITHDRAWN
+    message.status_reason = reason[:300]
+    message.next_attempt_at = None
+    message.save()
+    _event(message, TimelineEvent.Kind.MESSAGE_WITHDRAWN, actor, reason=reason)
+    return message
+
+
+def rendered_now(message: Message) -> tuple[str, str] | None:
+    """Render a portal-written message from the incident as it is now.
+
+    None when it is a person's text (or its template cannot render: the text
+    written earlier then stands).
+    """
+    if not message.renders_on_send or message.template_version_id is None:
+        return None
+    version = message.template_version
+    context = catalogue.incident_context(
+        message.incident,
+        audience=message.audience,
+        follow_up_number=message.follow_up_number or 0,
+        party=message.party,
+    )
+    try:
+        rendered = rendering.render(version.subject, version.body, context)
+    except rendering.RenderError:
+        return None
+    return " ".join(rendered.subject.split()), rendered.body
+
+
+def departure_refusal(message: Message) -> str:
+    """Return why a message must not leave now, judged as it leaves, or ''."""
+    if message.audience == Audience.CUSTOMER and not message.override_reason:
+        hold = security_hold(message.incident)
+        if hold:
+            return hold
+    if message.renders_on_send:
+        return stale_reason(message)
+    return ""
 
 
 # While ``deliveries_enqueued_together()`` runs, the deliveries it queues
@@ -172,7 +221,30 @@ def deliver_message(*, message_id: int) -> Message | None:
     )
     if not claimed:
         return None
-    message = Message.objects.select_related("incident", "party").get(pk=message_id)
+    message = Message.objects.select_related(
+        "incident__policy", "party", "template_version"
+    ).get(pk=message_id)
+    refusal = departure_refusal(message)
+    if refusal:
+        with transaction.atomic():
+            if Message.objects.filter(
+                pk=message.pk, status=Message.Status.SENDING
+            ).update(
+                status=Message.Status.WITHDRAWN,
+                status_reason=refusal[:300],
+                next_attempt_at=None,
+            ):
+                message.refresh_from_db()
+                _event(
+                    message, TimelineEvent.Kind.MESSAGE_WITHDRAWN, None, reason=refusal
+                )
+        return message
+    fresh = rendered_now(message)
+    if fresh is not None and fresh != (message.subject, message.body):
+        message.subject, message.body = fresh
+        Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+            subject=message.subject, body=message.body
+        )
     webhook = ""
     if message.channel == Channel.CHAT:
         route = selectors.chat_route_for(message.incident)
@@ -251,8 +323,73 @@ def _record_failure(message: Message, error: str) -> Message:
     return message
 
 
+# Held messages one sweep looks at for staleness at most.
+WITHDRAW_BATCH = 500
+
+
+def withdraw_stale_messages(now: dt.datetime) -> int:
+    """Withdraw held, scheduled and failed messages whose reason has gone.
+
+    Found in SQL from the incident's status (an update about ongoing work
+    after resolution, a "fixed" after a reopening) or a newer message of
+    the same kind to the same reader; each is judged again under its lock.
+    """
+    over = [*OVER_STAGES]
+    # NULL never equals NULL in SQL: compare parties through a stand-in.
+    newer = Message.objects.annotate(party_key=Coalesce("party", Value(0))).filter(
+        incident=OuterRef("incident"),
+        audience=OuterRef("audience"),
+        party_key=OuterRef("party_key"),
+        stage=OuterRef("stage"),
+        pk__gt=OuterRef("pk"),
+        status__in=[
+            Message.Status.AWAITING_APPROVAL,
+            *selectors.LIVE_MESSAGE_STATUSES,
+        ],
+    )
+    held = Q(status__in=HELD_STATUSES) | Q(
+        status=Message.Status.DRAFT, created_by__isnull=True
+    )
+    candidates = (
+        Message.objects.annotate(party_key=Coalesce("party", Value(0)))
+        .filter(held)
+        .exclude(situation__startswith="credit")
+        .filter(
+            Q(
+                ~Q(stage__in=[*over, Stage.POST_INCIDENT]),
+                ~Q(incident__status__in=lifecycle.runs_while("progress_messages")),
+            )
+            | Q(
+                ~Q(incident__status__in=lifecycle.runs_while("resolution_messages")),
+                stage__in=over,
+            )
+            | Q(Exists(newer))
+        )
+        .values_list("pk", flat=True)[:WITHDRAW_BATCH]
+    )
+    withdrawn = 0
+    for pk in list(candidates):
+        with transaction.atomic():
+            message = (
+                Message.objects.select_for_update(of=("self",))
+                .select_related("incident")
+                .filter(pk=pk)
+                .filter(held)
+                .first()
+            )
+            if message is None:
+                continue
+            reason = stale_reason(message)
+            if reason:
+                withdraw(message, reason)
+                withdrawn += 1
+    return withdrawn
+
+
 def due_work(now: dt.datetime) -> dict[str, int]:
-    """Release scheduled messages, enqueue due retries, settle dead claims."""
+    """Withdraw what no longer holds, release scheduled messages, enqueue due
+    retries, settle dead claims."""
+    withdrawn = withdraw_stale_messages(now)
     released = []
     for message_id in Message.objects.filter(
         status=Message.Status.SCHEDULED, send_after__lte=now
@@ -296,4 +433,9 @@ def due_work(now: dt.datetime) -> dict[str, int]:
                     error=message.last_error,
                 )
                 stale += 1
-    return {"released": len(released), "enqueued": len(due), "stale": stale}
+    return {
+        "withdrawn": withdrawn,
+        "released": len(released),
+        "enqueued": len(due),
+        "stale": stale,
+    }

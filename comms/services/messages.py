@@ -5,6 +5,7 @@ import datetime as dt
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.timesince import timesince
 
 from incidents.models import Incident, TimelineEvent
 
@@ -17,14 +18,17 @@ from ..models import (
     Message,
     MessageTemplateVersion,
 )
-from .delivery import _event, _release
+from .delivery import _event, _release, rendered_now, suppress, withdraw
 from .outbound import (
     _check_party_addresses,
     _check_recipients,
     _check_resolution_facts,
-    _check_security_notice,
     _check_staff_addresses,
     _field_error,
+    check_security_hold,
+    check_security_template,
+    security_hold,
+    stale_reason,
 )
 from .templates import preview_template
 
@@ -44,10 +48,11 @@ def _new_message(
     follow_up_number: int | None,
     situation: str,
     send_after: dt.datetime | None,
+    renders_on_send: bool = False,
 ) -> Message:
     if not body.strip():
         raise _field_error("body", "The message is empty.", "empty_body")
-    _check_security_notice(incident, situation, template_version)
+    check_security_template(incident, template_version)
     if audience != Audience.INTERNAL and channel != Channel.EMAIL:
         raise _field_error(
             "channel",
@@ -92,6 +97,7 @@ def _new_message(
         body=body,
         created_by=actor,
         send_after=send_after,
+        renders_on_send=renders_on_send and template_version is not None,
     )
 
 
@@ -106,13 +112,18 @@ def save_draft(*, incident: Incident, actor, **fields) -> Message:
 
 
 @transaction.atomic
-def send_message(*, incident: Incident, actor, **fields) -> Message:
+def send_message(
+    *, incident: Incident, actor, override_reason: str = "", **fields
+) -> Message:
     """Send a message now or at ``send_after``, or hold it as policy says.
 
     External messages follow the delivery rules: some wait for a manager's
-    approval, some become a draft for the incident owner.
+    approval, some become a draft for the incident owner. A customer
+    message during a security incident's wait for Legal needs a manager's
+    ``override_reason``.
     """
-    return send_message_in_open_transaction(incident=incident, actor=actor, **fields)
+    message = _new_message(incident=incident, actor=actor, **fields)
+    return _dispatch(message, actor, override_reason=override_reason)
 
 
 @transaction.atomic
@@ -140,6 +151,13 @@ def send_template(
         incident, audience=audience, party=party, sender_name=sender_name
     )
     rendered = preview_template(version=version, context=context)
+    by_the_portal = actor is None and not prefix and not sender_name
+    send_after = None
+    if by_the_portal and audience == Audience.CUSTOMER:
+        # Shown on the incident for the hold, where people can edit, hold or
+        # send it; notices that fall due together leave as one.
+        hold = incident.policy.notice_hold_minutes
+        send_after = timezone.now() + dt.timedelta(minutes=hold) if hold else None
     return send_message_in_open_transaction(
         incident=incident,
         actor=actor,
@@ -152,8 +170,9 @@ def send_template(
         recipients=recipients,
         subject=rendered.subject,
         body=prefix + rendered.body,
-        send_after=None,
+        send_after=send_after,
         template_version=version,
+        renders_on_send=by_the_portal,
     )
 
 
@@ -168,7 +187,16 @@ def send_message_in_open_transaction(*, incident: Incident, actor, **fields) -> 
     return _dispatch(message, actor)
 
 
-def _dispatch(message: Message, actor) -> Message:
+def _dispatch(message: Message, actor, *, override_reason: str = "") -> Message:
+    if actor is None and message.audience == Audience.CUSTOMER:
+        hold = security_hold(message.incident)
+        if hold:
+            # The portal never overrides; the reason shows on the incident.
+            return suppress(message, hold, actor)
+    else:
+        message.override_reason = check_security_hold(
+            message, actor=actor, override_reason=override_reason
+        )
     _check_resolution_facts(message)
     now = timezone.now()
     mode = selectors.delivery_mode(message.incident, audience=message.audience)
@@ -187,12 +215,12 @@ def _dispatch(message: Message, actor) -> Message:
 
 
 @transaction.atomic
-def send_draft(*, message: Message, actor) -> Message:
+def send_draft(*, message: Message, actor, override_reason: str = "") -> Message:
     """Send a saved draft, under the same rules as a new message."""
     message = Message.objects.select_for_update().get(pk=message.pk)
     if message.status != Message.Status.DRAFT:
         raise ValidationError("Only drafts can be sent from here.", code="not_draft")
-    return _dispatch(message, actor)
+    return _dispatch(message, actor, override_reason=override_reason)
 
 
 EDITABLE_STATUSES = (Message.Status.DRAFT, Message.Status.SCHEDULED)
@@ -236,7 +264,9 @@ def _locked_unsent(message: Message, *, verb: str) -> Message:
 
 
 @transaction.atomic
-def revise_message(*, message: Message, actor, send: bool, **fields) -> Message:
+def revise_message(
+    *, message: Message, actor, send: bool, override_reason: str = "", **fields
+) -> Message:
     """Change a draft or a scheduled message before it leaves.
 
     The edited message is checked like a new one; sending it again follows
@@ -252,10 +282,14 @@ def revise_message(*, message: Message, actor, send: bool, **fields) -> Message:
     ]
     for name in MESSAGE_FIELDS:
         setattr(message, name, getattr(checked, name))
+    # A person's hand is on it now: it leaves as they wrote it.
+    message.renders_on_send = False
     message.status = Message.Status.DRAFT
     message.save()
     _event(message, TimelineEvent.Kind.MESSAGE_EDITED, actor, fields=changed)
-    return _dispatch(message, actor) if send else message
+    return (
+        _dispatch(message, actor, override_reason=override_reason) if send else message
+    )
 
 
 @transaction.atomic
@@ -295,8 +329,14 @@ def approve_message(
     actor,
     subject: str | None = None,
     body: str | None = None,
+    override_reason: str = "",
 ) -> Message:
-    """Let an external message go, optionally after editing it."""
+    """Let an external message go, optionally after editing it.
+
+    It is judged afresh: a portal-written text is rendered again from the
+    incident, and one whose reason has gone (the incident resolved, a newer
+    message replacing it) is withdrawn instead, saying why.
+    """
     if not actor.has_perm("comms.approve_message"):
         raise PermissionDenied("Only managers approve external messages.")
     message = (
@@ -313,6 +353,13 @@ def approve_message(
             "You wrote this message; another manager must approve it.",
             code="self_approval",
         )
+    stale = stale_reason(message)
+    if stale:
+        return withdraw(message, stale, actor)
+    message.override_reason = check_security_hold(
+        message, actor=actor, override_reason=override_reason or message.override_reason
+    )
+    # Edits are told from the text the manager was shown (the stored one).
     edited = {}
     if subject is not None:
         subject = " ".join(subject.split())
@@ -328,6 +375,13 @@ def approve_message(
         if body.strip() != message.body.strip():
             edited["body"] = ["(original)", "(edited by the approver)"]
             message.body = body
+    if edited:
+        message.renders_on_send = False
+    else:
+        fresh = rendered_now(message)
+        if fresh is not None:
+            # Approved as the portal would write it now, not hours ago.
+            message.subject, message.body = fresh
     now = timezone.now()
     message.decided_by, message.decided_at = actor, now
     message.save()
@@ -362,12 +416,91 @@ def reject_message(*, message: Message, actor, reason: str) -> Message:
     return message
 
 
+# A failed message older than this is sent again only once someone has
+# read how old it is and where the incident stands now.
+RETRY_CONFIRM_AFTER = dt.timedelta(hours=1)
+
+
+def retry_warning(message: Message, now: dt.datetime) -> str:
+    """Return what a person should know before sending a failed message again."""
+    incident = message.incident
+    reasons = []
+    age = now - message.created_at
+    if age > RETRY_CONFIRM_AFTER:
+        reasons.append(f"it was written {timesince(message.created_at, now)} ago")
+    stale = stale_reason(message)
+    if stale:
+        reasons.append(stale[0].lower() + stale[1:].rstrip("."))
+    elif incident.status != Incident.Status.NEW and reasons:
+        reasons.append(
+            f"{incident.reference} is {incident.get_status_display().lower()} now"
+        )
+    if not reasons:
+        return ""
+    return "Read it again before sending: " + "; ".join(reasons) + ". Send it anyway?"
+
+
 @transaction.atomic
-def retry_message(*, message: Message, actor) -> Message:
-    """Queue a failed message again, from the incident page."""
-    message = Message.objects.select_for_update(of=("self",)).get(pk=message.pk)
+def retry_message(*, message: Message, actor, confirmed: bool = False) -> Message:
+    """Queue a failed message again, from the incident page.
+
+    An old message, or one the incident has overtaken, goes again only once
+    the person confirmed after reading why it may no longer fit.
+    """
+    message = (
+        Message.objects.select_for_update(of=("self",))
+        .select_related("incident__policy", "template_version", "party")
+        .get(pk=message.pk)
+    )
     if message.status != Message.Status.FAILED:
         raise ValidationError("Only failed messages can be retried.", code="not_failed")
+    now = timezone.now()
+    warning = retry_warning(message, now)
+    if warning and not confirmed:
+        raise ValidationError(warning, code="confirm_retry")
+    message.override_reason = check_security_hold(
+        message, actor=actor, override_reason=message.override_reason
+    )
+    fresh = rendered_now(message)
+    if fresh is not None:
+        message.subject, message.body = fresh
     message.attempts = 0
     message.last_error = ""
+    if warning:
+        # The person read the warning and sent it as it stands.
+        message.renders_on_send = False
+    return _release(message, actor, now)
+
+
+@transaction.atomic
+def hold_message(*, message: Message, actor) -> Message:
+    """Keep a message the portal scheduled from leaving: it becomes a draft."""
+    message = _locked_scheduled(message)
+    message.status = Message.Status.DRAFT
+    message.send_after = None
+    message.save()
+    _event(message, TimelineEvent.Kind.MESSAGE_EDITED, actor, fields=["held"])
+    return message
+
+
+@transaction.atomic
+def send_message_now(*, message: Message, actor) -> Message:
+    """Let a scheduled message leave now instead of at its time."""
+    message = _locked_scheduled(message)
+    message.send_after = None
     return _release(message, actor, timezone.now())
+
+
+def _locked_scheduled(message: Message) -> Message:
+    message = (
+        Message.objects.select_for_update(of=("self",))
+        .select_related("incident__policy")
+        .get(pk=message.pk)
+    )
+    if message.status != Message.Status.SCHEDULED:
+        raise ValidationError(
+            f"This message is {message.get_status_display().lower()}, not "
+            "scheduled; it can no longer be held or sent early.",
+            code="not_scheduled",
+        )
+    return message

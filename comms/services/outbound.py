@@ -10,6 +10,7 @@ from django.core.validators import validate_email
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 
+from incidents import lifecycle
 from incidents import selectors as incident_selectors
 from incidents.models import Incident
 
@@ -133,52 +134,93 @@ def missing_resolution_facts(incident: Incident) -> list[str]:
 
 
 CLOSURE_STAGES = (Stage.CLOSURE, Stage.AUTO_CLOSE)
+# Messages that say the problem is over; a reopening makes them untrue.
+OVER_STAGES = (Stage.RESOLUTION, *CLOSURE_STAGES)
+# Where a message stands before it leaves: a reason to withdraw it may still
+# come up. (Drafts are a person's work in progress and stay theirs.)
+HELD_STATUSES = (
+    Message.Status.AWAITING_APPROVAL,
+    Message.Status.SCHEDULED,
+    Message.Status.FAILED,
+)
 
 
 def _dedup_kind(message: Message) -> str | None:
     """Return which allowance a customer message uses, if any.
 
-    Proactive and follow-up messages get one each per 24 hours and root
-    cause (000 part 7); a closure notice goes once per closing.
+    Decided from the incident, not from what a form says the message is:
+    the first customer message of an incident a signal found before the
+    customer told us is proactive outreach (one per cause in the policy's
+    window, across incidents); a closing notice goes once per closing.
+    Follow-ups were promised, at the policy's cadence, and have no such
+    allowance.
     """
     if message.audience != Audience.CUSTOMER:
         return None
-    if message.stage == Stage.FOLLOW_UP:
-        return "follow_up"
-    if message.stage == Stage.CREATION and message.situation == Situation.PROACTIVE:
-        return "proactive"
     if message.stage in CLOSURE_STAGES:
         return "closure"
+    incident = message.incident
+    if message.stage in OVER_STAGES or message.stage == Stage.POST_INCIDENT:
+        return None
+    found_first = bool(incident.signal_id) and not incident.customer_contact_count
+    if found_first and not _customer_told(incident, exclude=message):
+        return "proactive"
     return None
 
 
-def _duplicate_of(message: Message, now: dt.datetime) -> Message | None:
-    """Return a live message this one would repeat (000 part 7), if any.
+def _customer_told(incident: Incident, *, exclude: Message) -> bool:
+    return (
+        Message.objects.filter(
+            incident=incident,
+            audience=Audience.CUSTOMER,
+            status__in=selectors.LIVE_MESSAGE_STATUSES,
+        )
+        .exclude(pk=exclude.pk)
+        .exists()
+    )
 
-    Same customer address, same kind (proactive or follow-up), within 24 h,
-    about the same incident or another incident with the same root cause.
+
+def _same_cause(incident: Incident) -> Q:
+    policy = incident.policy
+    same = Q(incident=incident)
+    root_cause = incident.root_cause.strip()
+    if root_cause:
+        same |= Q(incident__root_cause__iexact=root_cause)
+    if policy.proactive_same_cause == "root_cause_or_signal" and incident.signal_id:
+        same |= Q(incident__signal_id=incident.signal_id)
+    return same
+
+
+def dedup_window(message: Message) -> dt.timedelta | None:
+    """Return the span within which ``message`` would repeat another, if any."""
+    kind = _dedup_kind(message)
+    if kind == "proactive":
+        hours = message.incident.policy.proactive_window_hours
+        return dt.timedelta(hours=hours) if hours else None
+    return dt.timedelta(0) if kind == "closure" else None
+
+
+def _duplicate_of(message: Message, now: dt.datetime) -> Message | None:
+    """Return a live message this one would repeat, if any.
+
+    Proactive: the same customer address already heard of the same cause
+    (the policy says what counts) unasked within the policy's window.
+    Closure: one notice per closing, however long ago it closed.
     """
     kind = _dedup_kind(message)
     if kind is None:
         return None
-    same_cause = Q(incident=message.incident)
-    root_cause = message.incident.root_cause.strip()
-    since = now - DEDUP_WINDOW
     if kind == "closure":
-        # Closing one incident says nothing about another with the same
-        # cause; but one notice per closing, however long ago it closed.
-        kind_q = Q(stage__in=CLOSURE_STAGES)
+        kind_q = Q(stage__in=CLOSURE_STAGES, incident=message.incident)
         closed_at = message.incident.closed_at
-        if closed_at is not None:
-            since = min(since, closed_at)
+        since = min(now - DEDUP_WINDOW, closed_at) if closed_at else now - DEDUP_WINDOW
     else:
-        if root_cause:
-            same_cause |= Q(incident__root_cause__iexact=root_cause)
-        kind_q = (
-            Q(stage=Stage.FOLLOW_UP)
-            if kind == "follow_up"
-            else Q(stage=Stage.CREATION, situation=Situation.PROACTIVE)
-        )
+        window = dedup_window(message)
+        if window is None:
+            return None
+        since = now - window
+        # Any customer message of a found-first incident was outreach.
+        kind_q = _same_cause(message.incident) & Q(incident__signal__isnull=False)
     candidates = (
         Message.objects.annotate(
             # When it left (or will leave), not when someone started writing
@@ -187,7 +229,6 @@ def _duplicate_of(message: Message, now: dt.datetime) -> Message | None:
         )
         .filter(
             kind_q,
-            same_cause,
             audience=Audience.CUSTOMER,
             status__in=selectors.LIVE_MESSAGE_STATUSES,
             released_at__gte=since,
@@ -195,20 +236,123 @@ def _duplicate_of(message: Message, now: dt.datetime) -> Message | None:
         .exclude(pk=message.pk)
         .order_by("-created_at")
     )
-    wanted = set(message.recipients)
-    return next((m for m in candidates if set(m.recipients) & wanted), None)
-
-
-def _check_security_notice(
-    incident: Incident, situation: str, version: MessageTemplateVersion | None
-) -> None:
-    """Refuse a security notice to customers until Legal approved it (004)."""
-    is_notice = situation == Situation.SECURITY_NOTICE or (
-        version is not None and version.template.situation == Situation.SECURITY_NOTICE
+    wanted = {r.lower() for r in message.recipients}
+    return next(
+        (m for m in candidates if {r.lower() for r in m.recipients} & wanted), None
     )
-    if is_notice and not incident_selectors.security_notice_cleared(incident):
+
+
+def suppression_reason(message: Message, duplicate: Message) -> str:
+    """Say, for the Messages tab, why ``message`` was not sent."""
+    if _dedup_kind(message) == "closure":
+        return (
+            f"The customer already got the closing notice for this closing "
+            f"(message {duplicate.pk})."
+        )
+    hours = message.incident.policy.proactive_window_hours
+    return (
+        f"The customer already heard from us unasked about the same cause "
+        f"within {hours} hours ({duplicate.incident.reference}, message "
+        f"{duplicate.pk}); the policy allows one such alert in that time."
+    )
+
+
+def security_hold(incident: Incident) -> str:
+    """Return why no customer message may leave now, or an empty string.
+
+    While a security incident waits for Legal, the fleet escalation
+    playbook says to tell customers nothing: not the notice, not an update.
+    """
+    if incident_selectors.security_awaits_legal(incident):
+        return (
+            f"{incident.reference} is a security incident and Legal has not yet "
+            "approved telling customers; no customer message leaves until they do."
+        )
+    return ""
+
+
+def check_security_hold(
+    message: Message, *, actor: User | None, override_reason: str
+) -> str:
+    """Refuse a customer message during the security hold, unless overridden.
+
+    Return the override reason to record (empty when there was no hold).
+    Only a manager may override, and only with a reason.
+    """
+    if message.audience != Audience.CUSTOMER:
+        return ""
+    hold = security_hold(message.incident)
+    if not hold:
+        return ""
+    override_reason = " ".join((override_reason or "").split())
+    if actor is not None and override_reason:
+        if not actor.has_perm("comms.approve_message"):
+            raise ValidationError(
+                hold + " Only a manager may send one anyway.",
+                code="legal_approval_required",
+            )
+        return override_reason
+    raise ValidationError(
+        hold + " A manager may send it anyway, giving the reason.",
+        code="legal_approval_required",
+    )
+
+
+def stale_reason(message: Message) -> str:
+    """Return why a message not yet gone would now mislead, or ''.
+
+    Read from the incident as it is now: an update about ongoing work
+    after resolution, a "fixed" after a reopening, or a message that a
+    newer one of the same kind to the same reader replaces.
+    """
+    incident = message.incident
+    if message.situation.startswith("credit"):
+        return ""
+    if message.stage in OVER_STAGES:
+        if not lifecycle.runs("resolution_messages", incident.status):
+            return (
+                f"{incident.reference} was reopened after it was written, so it "
+                "would tell the reader the problem is over."
+            )
+    elif message.stage != Stage.POST_INCIDENT and not lifecycle.runs(
+        "progress_messages", incident.status
+    ):
+        return (
+            f"{incident.reference} is {incident.get_status_display().lower()} now; "
+            "this update about the ongoing work no longer holds."
+        )
+    newer = (
+        Message.objects.filter(
+            incident=incident,
+            audience=message.audience,
+            party=message.party,
+            stage=message.stage,
+            pk__gt=message.pk,
+            status__in=[*HELD_STATUSES, *selectors.LIVE_MESSAGE_STATUSES],
+        )
+        .exclude(status=Message.Status.FAILED)
+        .order_by("pk")
+        .first()
+    )
+    if newer is not None:
+        return (
+            f"A newer {message.get_stage_display().lower()} message to the same "
+            f"reader replaces it (message {newer.pk})."
+        )
+    return ""
+
+
+def check_security_template(
+    incident: Incident, version: MessageTemplateVersion | None
+) -> None:
+    """Refuse the customer security notice on an incident that is not one."""
+    if (
+        version is not None
+        and version.template.situation == Situation.SECURITY_NOTICE
+        and not incident_selectors.is_security_incident(incident)
+    ):
         raise ValidationError(
-            "The security notice goes out only after Legal approved it; record "
-            "their approval on the incident's security response first.",
-            code="legal_approval_required",
+            "The security notice is for security incidents only; flag this "
+            "incident as one on its security page first.",
+            code="not_a_security_incident",
         )

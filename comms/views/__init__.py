@@ -10,11 +10,17 @@ from .inbound import (
     reply_confirm,
 )
 from .messages import (
+    choice_param,
     incident_messages,
+    incident_or_404,
+    int_param,
     message_cancel,
+    message_hold,
     message_retry,
     message_rework,
     message_send_draft,
+    message_send_now,
+    outcome_message,
     reply_log,
 )
 from .operations import operations
@@ -23,6 +29,7 @@ from .signals import signal_receive, signal_status
 
 __all__ = [
     "approval_queue",
+    "choice_param",
     "communication_plan_start",
     "compose",
     "inbound_mail_attach",
@@ -30,13 +37,18 @@ __all__ = [
     "inbound_mail_triage",
     "inbound_mail_webhook",
     "incident_messages",
+    "incident_or_404",
+    "int_param",
     "message_approve",
     "message_cancel",
+    "message_hold",
     "message_reject",
     "message_retry",
     "message_rework",
     "message_send_draft",
+    "message_send_now",
     "operations",
+    "outcome_message",
     "reply_confirm",
     "reply_log",
     "signal_receive",

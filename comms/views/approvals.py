@@ -6,7 +6,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from incidents.selectors import incident_clocks, overall_clock_state
+from incidents.selectors import (
+    incident_clocks,
+    overall_clock_state,
+    security_awaiting_legal,
+)
 from incidents.sla import CLOCK_STATE_LABELS
 from portal.actions import post_action
 
@@ -23,6 +27,8 @@ from .messages import outcome_message
 @permission_required("comms.approve_message", raise_exception=True)
 def approval_queue(request):
     now = timezone.now()
+    waiting = list(selectors.approval_queue()[:100])
+    on_hold = security_awaiting_legal({m.incident_id for m in waiting})
     queue = [
         (
             m,
@@ -31,12 +37,16 @@ def approval_queue(request):
             ),
             CLOCK_STATE_LABELS[overall_clock_state(incident_clocks(m.incident, now))],
         )
-        for m in selectors.approval_queue()[:100]
+        for m in waiting
     ]
     return render(
         request,
         "comms/approval_queue.html",
-        {"queue": queue, "decided": selectors.recently_decided()[:20]},
+        {
+            "queue": queue,
+            "on_hold": on_hold,
+            "decided": selectors.recently_decided()[:20],
+        },
     )
 
 
@@ -54,6 +64,7 @@ def message_approve(request, message_pk):
             actor=request.user,
             subject=form.cleaned_data["subject"],
             body=form.cleaned_data["body"],
+            override_reason=form.cleaned_data["override_reason"],
         ),
         success=lambda approved: f"Approved. {outcome_message(approved)}",
         back=reverse("comms:approvals"),

@@ -24,6 +24,7 @@ from ..models import (
     Situation,
     Stage,
 )
+from ..services import outbound
 from .messages import choice_param, incident_or_404, int_param, outcome_message
 
 
@@ -215,8 +216,9 @@ def compose(request, pk):
     incident = incident_or_404(pk)
     editing = _editing(request, incident)
     suggestions = selectors.suggested_messages(incident)
+    security_hold = bool(outbound.security_hold(incident))
     if request.method == "POST":
-        form = ComposeForm(request.POST)
+        form = ComposeForm(request.POST, security_hold=security_hold)
         if form.is_valid():
             fields = form.message_fields()
             version_id = form.cleaned_data.get("template_version")
@@ -226,23 +228,39 @@ def compose(request, pk):
                 else None
             )
             is_draft = request.POST.get("action") == "Save draft"
+            override_reason = form.cleaned_data.get("override_reason") or ""
             try:
                 if editing:
                     message = services.revise_message(
-                        message=editing, actor=request.user, send=not is_draft, **fields
+                        message=editing,
+                        actor=request.user,
+                        send=not is_draft,
+                        override_reason=override_reason,
+                        **fields,
+                    )
+                elif is_draft:
+                    message = services.save_draft(
+                        incident=incident, actor=request.user, **fields
                     )
                 else:
-                    action = services.save_draft if is_draft else services.send_message
-                    message = action(incident=incident, actor=request.user, **fields)
+                    message = services.send_message(
+                        incident=incident,
+                        actor=request.user,
+                        override_reason=override_reason,
+                        **fields,
+                    )
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
                 messages.success(request, outcome_message(message))
                 return redirect("comms:incident_messages", pk=incident.pk)
     elif editing:
-        form = ComposeForm(initial=_initial_from(editing))
+        form = ComposeForm(initial=_initial_from(editing), security_hold=security_hold)
     else:
-        form = ComposeForm(initial=_prefill(request, incident, suggestions))
+        form = ComposeForm(
+            initial=_prefill(request, incident, suggestions),
+            security_hold=security_hold,
+        )
     recipients = form["recipients"].value() or []
     if isinstance(recipients, str):
         try:
@@ -258,6 +276,7 @@ def compose(request, pk):
             "editing": editing,
             "template_groups": _template_choices(incident, suggestions),
             "tone": _tone(incident, stage=form["stage"].value()),
+            "security_hold": outbound.security_hold(incident) if security_hold else "",
             "email_count": len(recipients)
             if form["audience"].value() == Audience.CUSTOMER
             and form["channel"].value() == Channel.EMAIL

@@ -67,6 +67,7 @@ def outcome_message(message: Message) -> str:
         Message.Status.QUEUED: "Queued for delivery.",
         Message.Status.SUPPRESSED: f"Not sent: {message.status_reason}",
         Message.Status.CANCELLED: "Cancelled.",
+        Message.Status.WITHDRAWN: f"Withdrawn: {message.status_reason}",
     }.get(message.status, f"Message {message.get_status_display().lower()}.")
 
 
@@ -81,13 +82,29 @@ def _messages_tab(message: Message) -> str:
 @require_POST
 @permission_required("comms.send_message", raise_exception=True)
 def message_retry(request, message_pk):
+    """Send a failed message again; an old or overtaken one asks first."""
     message = _message_or_404(message_pk)
-    return post_action(
-        request,
-        act=lambda: services.retry_message(message=message, actor=request.user),
-        success=outcome_message,
-        back=_messages_tab(message),
-    )
+    try:
+        message = services.retry_message(
+            message=message,
+            actor=request.user,
+            confirmed=request.POST.get("confirmed") == "yes",
+        )
+    except ValidationError as exc:
+        if getattr(exc, "code", "") == "confirm_retry":
+            return render(
+                request,
+                "comms/confirm_retry.html",
+                {
+                    "incident": message.incident,
+                    "message": message,
+                    "warning": " ".join(exc.messages),
+                },
+            )
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, outcome_message(message))
+    return redirect(_messages_tab(message))
 
 
 @require_POST
@@ -155,4 +172,28 @@ def reply_log(request, pk):
             "loops": selectors.incident_loops(incident),
         },
         status=400,
+    )
+
+
+@require_POST
+@permission_required("comms.send_message", raise_exception=True)
+def message_hold(request, message_pk):
+    message = _message_or_404(message_pk)
+    return post_action(
+        request,
+        act=lambda: services.hold_message(message=message, actor=request.user),
+        success="Held: it is a draft now, and leaves only when someone sends it.",
+        back=_messages_tab(message),
+    )
+
+
+@require_POST
+@permission_required("comms.send_message", raise_exception=True)
+def message_send_now(request, message_pk):
+    message = _message_or_404(message_pk)
+    return post_action(
+        request,
+        act=lambda: services.send_message_now(message=message, actor=request.user),
+        success=outcome_message,
+        back=_messages_tab(message),
     )

@@ -139,6 +139,9 @@ def escalate(request, pk):
             "form": form,
             "matches": matches,
             "tier_help": {t.pk: t for t in form.fields["tiers"].queryset},
+            "customer_notices": selectors.customer_notice_previews(
+                incident, actor=request.user
+            ),
         },
     )
 

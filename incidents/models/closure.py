@@ -205,6 +205,10 @@ class IncidentChecklist(models.Model):
                 "work_checklist",
                 "Can tick checklist items or mark them not applicable",
             ),
+            (
+                "override_checklist",
+                "Can settle, with a reason, an item the portal's records tick",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -169,6 +169,10 @@ class Incident(models.Model):
             ("assign_incident", "Can change an incident's owner"),
             ("reopen_incident", "Can reopen a closed incident"),
             ("record_first_response", "Can record the first customer response"),
+            (
+                "close_during_monitoring",
+                "Can close an incident before its monitoring window ends",
+            ),
         ]
         indexes = [
             # incident_list: the default sort, newest first.

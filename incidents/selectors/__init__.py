@@ -44,6 +44,9 @@ from .postmortems import (
 )
 from .security import (
     SecurityPage,
+    is_security_incident,
+    security_awaiting_legal,
+    security_awaits_legal,
     security_clock_state,
     security_notice_cleared,
     security_page,
@@ -76,10 +79,13 @@ __all__ = [
     "incidents_newly_stuck",
     "incidents_owned_by",
     "incidents_with_checklist_work",
+    "is_security_incident",
     "overall_clock_state",
     "overdue_action_items",
     "postmortem_list",
     "postmortem_page",
+    "security_awaiting_legal",
+    "security_awaits_legal",
     "security_clock_state",
     "security_notice_cleared",
     "security_page",

@@ -91,3 +91,26 @@ def security_notice_cleared(incident: Incident) -> bool:
     return SecurityResponse.objects.filter(
         incident=incident, legal_approved_at__isnull=False
     ).exists()
+
+
+def security_awaits_legal(incident: Incident) -> bool:
+    """Return whether it is a security incident whose customer notice Legal
+    has not yet approved (customers hear nothing until then)."""
+    return SecurityResponse.objects.filter(
+        incident=incident, legal_approved_at__isnull=True
+    ).exists()
+
+
+def is_security_incident(incident: Incident) -> bool:
+    """Return whether the incident was flagged as a security incident."""
+    return SecurityResponse.objects.filter(incident=incident).exists()
+
+
+def security_awaiting_legal(incident_ids) -> set[int]:
+    """Return which of these incidents are security incidents Legal has not
+    yet cleared to tell customers about (one query for a whole page)."""
+    return set(
+        SecurityResponse.objects.filter(
+            incident_id__in=incident_ids, legal_approved_at__isnull=True
+        ).values_list("incident_id", flat=True)
+    )

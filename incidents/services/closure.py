@@ -445,22 +445,34 @@ def _lock_item(item: IncidentChecklistItem) -> tuple[Incident, IncidentChecklist
 def tick_checklist_item(
     *, item: IncidentChecklistItem, actor: User, note: str = ""
 ) -> IncidentChecklistItem:
-    """Mark a checklist item done, as the person who checked it."""
+    """Mark a checklist item done, as the person who checked it.
+
+    An item the portal's own records tick (Legal's approval, the phases,
+    the credits, the customer's confirmation, the monitoring window) is not
+    a person's to tick: only a manager may settle one by hand, with the
+    reason, which the checklist and the timeline show.
+    """
     require_permission(actor, "incidents.work_checklist")
     incident, item = _lock_item(item)
     now = timezone.now()
-    if item.evidence == Evidence.MONITORING_WINDOW_PASSED and not (
-        incident.monitoring_ends_at and now >= incident.monitoring_ends_at
+    overridden = _check_override(item, actor, note)
+    if (
+        not overridden
+        and item.evidence == Evidence.MONITORING_WINDOW_PASSED
+        and not (incident.monitoring_ends_at and now >= incident.monitoring_ends_at)
     ):
         raise ValidationError(
-            "The monitoring window is still running; it ticks itself when it "
-            "ends. To close sooner, mark it not applicable and say why.",
+            "The monitoring window is still running; it ticks itself when it ends.",
             code="window_running",
         )
     item.state = ChecklistItemState.DONE
     item.settled_by = actor
     item.settled_at = item.evidence_at = now
-    item.evidence_text = (note.strip() or "Checked by hand")[:300]
+    item.evidence_text = (
+        f"Settled by hand by a manager: {note.strip()}"
+        if overridden
+        else (note.strip() or "Checked by hand")
+    )[:300]
     item.full_clean()
     item.save(
         update_fields=[
@@ -476,9 +488,37 @@ def tick_checklist_item(
         kind=TimelineEvent.Kind.CHECKLIST_ITEM_DONE,
         actor=actor,
         at=now,
-        details=checklist_item_details(item, item.checklist.name, note=note.strip()),
+        details=checklist_item_details(
+            item, item.checklist.name, note=note.strip(), overridden=overridden
+        ),
     )
     return item
+
+
+def _check_override(
+    item: IncidentChecklistItem, actor: User | None, reason: str
+) -> bool:
+    """Allow a hand on an item the records tick to managers, with a reason.
+
+    Return whether this is such an override (the portal itself, acting on
+    its rules, needs none).
+    """
+    if item.evidence == Evidence.NONE or actor is None:
+        return False
+    if not actor.has_perm("incidents.override_checklist"):
+        raise ValidationError(
+            f"“{item.text}” is ticked by the portal's own records "
+            f"({Evidence(item.evidence).label.lower()}), not by hand. A manager "
+            "may settle it anyway, giving the reason.",
+            code="evidence_item",
+        )
+    if not reason.strip():
+        raise field_error(
+            "note",
+            "Say why you settle it by hand: it overrides the portal's records.",
+            code="override_reason_required",
+        )
+    return True
 
 
 @transaction.atomic
@@ -492,6 +532,7 @@ def mark_checklist_item_not_applicable(
             "reason", "Say why the item does not apply.", code="reason_required"
         )
     incident, item = _lock_item(item)
+    overridden = _check_override(item, actor, reason)
     now = timezone.now()
     item.state = ChecklistItemState.NOT_APPLICABLE
     item.settled_by = actor
@@ -507,7 +548,7 @@ def mark_checklist_item_not_applicable(
         actor=actor,
         at=now,
         details=checklist_item_details(
-            item, item.checklist.name, reason=reason.strip()
+            item, item.checklist.name, reason=reason.strip(), overridden=overridden
         ),
     )
     return item
@@ -565,6 +606,17 @@ def close_incident(
         now = timezone.now()
         sync_checklists(locked, now=now, actor=actor)
         blockers = closure_blockers(locked, to_status=to_status, now=now)
+        if (
+            actor is not None
+            and locked.monitoring_ends_at is not None
+            and now < locked.monitoring_ends_at
+            and not actor.has_perm("incidents.close_during_monitoring")
+        ):
+            blockers.append(
+                "The monitoring window runs until "
+                f"{timezone.localtime(locked.monitoring_ends_at):%b %d, %H:%M}; "
+                "only a manager closes sooner"
+            )
         if not blockers:
             from_status = locked.status
             locked.status = to_status

@@ -283,28 +283,57 @@ def test_a_manager_rejects_with_a_reason(agent, manager):
 # --- De-duplication ------------------------------------------------------------
 
 
+def found_first(**fields):
+    """Open an incident a signal found before the customer reported it."""
+    from incidents.models import Signal
+
+    return IncidentFactory(signal=Signal.objects.get(code="SIG-001"), **fields)
+
+
 @pytest.mark.django_db
-def test_a_second_follow_up_within_24h_for_the_same_root_cause_is_suppressed(
+def test_a_second_proactive_alert_about_the_same_cause_is_suppressed(
     agent, frozen_now, time_machine
 ):
-    customer_incident = IncidentFactory(root_cause="Carrier API outage")
-    sibling = IncidentFactory(
-        customer=customer_incident.customer, root_cause="carrier api outage"
-    )
-    send_test_message(customer_incident, agent)
+    first = found_first(root_cause="Carrier API outage")
+    sibling = found_first(customer=first.customer, root_cause="carrier api outage")
+    send_test_message(first, agent, stage="creation", follow_up_number=None)
 
     time_machine.move_to(frozen_now + dt.timedelta(hours=23), tick=False)
-    repeat = send_test_message(sibling, agent)
-
-    time_machine.move_to(frozen_now + dt.timedelta(hours=25), tick=False)
-    later = send_test_message(sibling, agent)
+    repeat = send_test_message(sibling, agent, stage="creation", follow_up_number=None)
 
     assert repeat.status == Message.Status.SUPPRESSED
     assert "within 24 hours" in repeat.status_reason
     assert sibling.timeline_events.filter(
         kind=TimelineEvent.Kind.MESSAGE_SUPPRESSED
     ).exists()
+
+
+@pytest.mark.django_db
+def test_the_proactive_window_is_policy_data(agent, frozen_now, time_machine):
+    first = found_first(root_cause="Carrier API outage")
+    first.policy.proactive_window_hours = 2
+    first.policy.save()
+    sibling = found_first(customer=first.customer, root_cause="Carrier API outage")
+    send_test_message(first, agent, stage="creation", follow_up_number=None)
+
+    time_machine.move_to(frozen_now + dt.timedelta(hours=3), tick=False)
+    later = send_test_message(sibling, agent, stage="creation", follow_up_number=None)
+
     assert later.status == Message.Status.QUEUED
+
+
+@pytest.mark.django_db
+def test_promised_follow_ups_are_never_suppressed_by_the_proactive_limit(
+    agent, frozen_now, time_machine
+):
+    incident = found_first(root_cause="Carrier API outage")
+    send_test_message(incident, agent, stage="creation", follow_up_number=None)
+    follow_ups = []
+    for hour in (1, 2, 3):
+        time_machine.move_to(frozen_now + dt.timedelta(hours=hour), tick=False)
+        follow_ups.append(send_test_message(incident, agent, follow_up_number=hour))
+
+    assert [m.status for m in follow_ups] == [Message.Status.QUEUED] * 3
 
 
 @pytest.mark.django_db
@@ -417,15 +446,16 @@ def test_customers_are_not_written_to_on_team_channels(agent, channel):
 def test_duplicates_count_from_when_a_message_left_not_when_it_was_drafted(
     agent, frozen_now, time_machine
 ):
-    incident = IncidentFactory()
+    first = found_first(root_cause="Carrier API outage")
+    sibling = found_first(customer=first.customer, root_cause="Carrier API outage")
     draft = save_test_draft(
-        incident, agent, subject="Update", body="Draft from yesterday"
+        first, agent, stage="creation", follow_up_number=None, body="From yesterday"
     )
     time_machine.move_to(frozen_now + dt.timedelta(hours=30), tick=False)
     services.send_draft(message=draft, actor=agent)
 
     time_machine.move_to(frozen_now + dt.timedelta(hours=31), tick=False)
-    second = send_test_message(incident, agent)
+    second = send_test_message(sibling, agent, stage="creation", follow_up_number=None)
 
     assert second.status == Message.Status.SUPPRESSED
 

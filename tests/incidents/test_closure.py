@@ -22,6 +22,7 @@ from tests.factories import (
     ChecklistTemplateItemFactory,
     CustomerFactory,
     IncidentFactory,
+    settle_checklists,
 )
 
 S = Incident.Status
@@ -609,13 +610,64 @@ def test_not_applicable_needs_a_reason(agent):
 
 
 @pytest.mark.django_db
-def test_monitoring_window_cannot_be_ticked_early(agent):
-    incident, source = _resolved(agent, "monitoring_window_passed")
+@pytest.mark.parametrize(
+    "evidence",
+    [
+        "monitoring_window_passed",
+        "legal_approved",
+        "security_phases_done",
+        "customer_confirmed_or_72h",
+    ],
+)
+def test_an_agent_cannot_tick_or_waive_what_the_records_tick(agent, evidence):
+    incident, source = _resolved(agent, evidence)
+
+    with pytest.raises(ValidationError) as ticked:
+        services.tick_checklist_item(item=_copy(incident, source), actor=agent)
+    with pytest.raises(ValidationError) as waived:
+        services.mark_checklist_item_not_applicable(
+            item=_copy(incident, source), actor=agent, reason="Done elsewhere"
+        )
+
+    assert ticked.value.code == waived.value.code == "evidence_item"
+    assert _copy(incident, source).state == "open"
+
+
+@pytest.mark.django_db
+def test_a_manager_settles_one_by_hand_only_with_a_reason_shown_everywhere(
+    agent, manager
+):
+    incident, source = _resolved(agent, "legal_approved")
+
+    with pytest.raises(ValidationError) as no_reason:
+        services.tick_checklist_item(item=_copy(incident, source), actor=manager)
+    item = services.tick_checklist_item(
+        item=_copy(incident, source),
+        actor=manager,
+        note="Legal approved by phone; their e-mail follows.",
+    )
+
+    assert error_codes(no_reason.value) == {"override_reason_required"}
+    assert item.state == "done"
+    assert "Legal approved by phone" in item.evidence_text
+    event = incident.timeline_events.filter(kind=K.CHECKLIST_ITEM_DONE).latest(
+        "created_at", "id"
+    )
+    assert event.details["overridden"] is True
+    assert event.actor == manager
+
+
+@pytest.mark.django_db
+def test_an_agent_cannot_close_inside_the_monitoring_window(agent, manager):
+    incident = resolve(IncidentFactory(status=S.INVESTIGATING), agent)
+    settle_checklists(incident)
 
     with pytest.raises(ValidationError) as exc_info:
-        services.tick_checklist_item(item=_copy(incident, source), actor=agent)
+        services.close_incident(incident=incident, actor=agent)
+    closed = services.close_incident(incident=incident, actor=manager)
 
-    assert exc_info.value.code == "window_running"
+    assert "only a manager closes sooner" in exc_info.value.messages[0]
+    assert closed.status == S.CLOSED
 
 
 @pytest.mark.django_db
@@ -823,16 +875,18 @@ def test_default_list_uses_the_live_rows_index():
 
 
 @pytest.mark.django_db
-def test_closing_a_resolved_incident_keeps_the_evidence_it_ticked(agent):
+def test_closing_a_resolved_incident_keeps_the_evidence_it_ticked(agent, manager):
     incident = resolve(IncidentFactory(priority="P3", status=S.INVESTIGATING), agent)
     ticked = set(items(incident).filter(state="done").values_list("text", flat=True))
     assert ticked  # the root cause and the tags tick on resolving
     for item in items(incident).filter(state="open"):
         services.mark_checklist_item_not_applicable(
-            item=item, actor=agent, reason="Not for this test"
+            item=item, actor=manager, reason="Not for this test"
         )
 
-    closed = services.move_incident(incident=incident, actor=agent, to_status="closed")
+    closed = services.move_incident(
+        incident=incident, actor=manager, to_status="closed"
+    )
 
     assert closed.status == S.CLOSED and closed.resolved_at is not None
     assert ticked <= set(

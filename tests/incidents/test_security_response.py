@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from comms import services as comms_services
 from comms.models import Message, MessageTemplate
 from incidents import selectors, services
 from incidents.models import (
@@ -16,7 +17,7 @@ from incidents.models import (
     TimelineEvent,
 )
 from incidents.sla import ClockState
-from tests.factories import IncidentFactory, message_fields
+from tests.factories import IncidentFactory, message_fields, send_test_message
 
 DETECTED = dt.datetime(2026, 11, 18, 11, 0, tzinfo=dt.UTC)
 FLAGGED = DETECTED + dt.timedelta(minutes=5)
@@ -238,17 +239,19 @@ def test_agents_cannot_record_legal_approval(response, agent):
     assert exc_info.value.code == "not_allowed"
 
 
-def _security_notice(incident, agent):
+def _security_notice(incident, agent, *, send=True, **overrides):
     from comms import services as comms_services
 
     template = MessageTemplate.objects.get(key="customer-security-notice")
-    return comms_services.save_draft(
+    act = comms_services.send_message if send else comms_services.save_draft
+    return act(
         incident=incident,
         actor=agent,
         **message_fields(
             incident,
             situation="security_notice",
             template_version=template.current_version,
+            **overrides,
         ),
     )
 
@@ -259,21 +262,81 @@ def test_security_notice_is_refused_until_legal_approves(response, agent, manage
         _security_notice(response.incident, agent)
     assert exc_info.value.code == "legal_approval_required"
     assert not Message.objects.exists()
+    draft = _security_notice(response.incident, agent, send=False)
 
     services.record_legal_approval(
         response=response, actor=manager, approver="Dana Legal", note="All EU users"
     )
-    message = _security_notice(response.incident, agent)
+    message = comms_services.send_draft(message=draft, actor=agent)
 
-    assert message.status == Message.Status.DRAFT
+    # A Sev 1 customer message still waits for a manager, as any would.
+    assert message.status == Message.Status.AWAITING_APPROVAL
+
+
+@pytest.mark.django_db
+def test_no_customer_message_of_any_kind_leaves_while_legal_decides(response, agent):
+    # Whatever the form says the message is (here: nothing at all).
+    with pytest.raises(ValidationError) as exc_info:
+        send_test_message(response.incident, agent, situation="", stage="follow_up")
+
+    assert exc_info.value.code == "legal_approval_required"
+    assert not Message.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_manager_may_override_the_hold_with_a_reason_which_is_recorded(
+    response, manager
+):
+    message = comms_services.send_message(
+        incident=response.incident,
+        actor=manager,
+        override_reason="Regulator asked us to warn them today.",
+        **message_fields(response.incident),
+    )
+
+    assert message.status == Message.Status.AWAITING_APPROVAL
+    assert message.override_reason == "Regulator asked us to warn them today."
+
+
+@pytest.mark.django_db
+def test_an_agent_cannot_override_the_hold(response, agent):
+    with pytest.raises(ValidationError) as exc_info:
+        comms_services.send_message(
+            incident=response.incident,
+            actor=agent,
+            override_reason="I think it is fine.",
+            **message_fields(response.incident),
+        )
+
+    assert exc_info.value.code == "legal_approval_required"
+
+
+@pytest.mark.django_db
+def test_the_portal_suppresses_its_own_customer_messages_during_the_hold(response):
+    from comms.models import MessageTemplate as Template
+
+    template = Template.objects.get(key="customer-checking-in")
+    message = comms_services.send_template(
+        incident=response.incident,
+        version=template.current_version,
+        actor=None,
+        audience="customer",
+        channel="email",
+        stage=template.stage,
+        situation=template.situation,
+        recipients=[response.incident.customer.email],
+    )
+
+    assert message.status == Message.Status.SUPPRESSED
+    assert "Legal" in message.status_reason
 
 
 @pytest.mark.django_db
 def test_security_notice_template_is_refused_on_any_other_incident(agent):
     with pytest.raises(ValidationError) as exc_info:
-        _security_notice(IncidentFactory(), agent)
+        _security_notice(IncidentFactory(), agent, send=False)
 
-    assert exc_info.value.code == "legal_approval_required"
+    assert exc_info.value.code == "not_a_security_incident"
 
 
 @pytest.mark.django_db
@@ -281,7 +344,6 @@ def test_compose_page_refuses_the_security_notice_with_a_message(
     response, agent_client
 ):
     incident = response.incident
-    template = MessageTemplate.objects.get(key="customer-security-notice")
 
     page = agent_client.post(
         reverse("comms:compose", args=[incident.pk]),
@@ -289,17 +351,18 @@ def test_compose_page_refuses_the_security_notice_with_a_message(
             "audience": "customer",
             "channel": "email",
             "stage": "follow_up",
-            "situation": "security_notice",
-            "template_version": template.current_version.pk,
+            # Emptied, as a crafted post would: the hold does not read them.
+            "situation": "",
+            "template_version": "",
             "recipients": incident.customer.email,
             "subject": "Important security notice",
             "body": "Text",
-            "action": "Save draft",
+            "action": "Send",
         },
     )
 
     assert page.status_code == 200
-    assert "only after Legal approved it" in page.content.decode()
+    assert "Legal has not yet approved" in page.content.decode()
     assert not Message.objects.exists()
 
 

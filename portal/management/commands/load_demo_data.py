@@ -385,13 +385,57 @@ DEMO_STORIES = [
                 "send",
                 {"audience": "customer", "stage": "follow_up", "follow_up_number": 1},
             ),
-            # Within 24 hours of the last follow-up: suppressed as a repeat.
+            # Promised follow-ups go at the cadence, however close together.
             (
                 360,
                 "send",
                 {"audience": "customer", "stage": "follow_up", "follow_up_number": 2},
             ),
             (480, "move", {"to": "monitoring"}),
+        ],
+    },
+    {
+        "slug": "roaming-outage-alert",
+        "opened": 3 * H,  # found by a signal; the customer is warned unasked
+        "incident": {
+            "title": "Roaming data down in Spain",
+            "priority": Priority.P3,
+            "category": "network",
+            "customer": "ACC-1006",
+            "signal": "SIG-001",
+            "what_happened": "Monitoring sees roaming data sessions in Spain "
+            "failing since this morning.",
+            "customer_summary": "Mobile data abroad in Spain is not working on "
+            "your lines at the moment.",
+            "root_cause": "Roaming partner gateway outage in Spain.",
+        },
+        "owner": "agent2",
+        "steps": [
+            (5, "move", {"to": "investigating"}),
+            (10, "send", {"audience": "customer", "stage": "creation"}),
+        ],
+    },
+    {
+        "slug": "roaming-outage-alert-again",
+        "opened": 2 * H,  # same cause, same customer: the second alert is held
+        "incident": {
+            "title": "Roaming calls failing in Spain",
+            "priority": Priority.P3,
+            "category": "network",
+            "customer": "ACC-1006",
+            "signal": "SIG-001",
+            "what_happened": "Monitoring sees roaming calls in Spain failing; "
+            "same gateway as the data outage.",
+            "customer_summary": "Calls abroad in Spain are failing on your "
+            "lines at the moment.",
+            "root_cause": "Roaming partner gateway outage in Spain.",
+        },
+        "owner": "agent2",
+        "steps": [
+            (5, "move", {"to": "investigating"}),
+            # Within the policy's proactive window for the same cause:
+            # suppressed, with the reason on the Messages tab.
+            (10, "send", {"audience": "customer", "stage": "creation"}),
         ],
     },
     {
@@ -839,8 +883,8 @@ class Command(BaseCommand):
         )
 
     def _work_checklist(self, incident, users):
-        """Closure checklists (issue 13): settle every open item, as an agent
-        would, so the close guard lets the story close."""
+        """Settle every open closure checklist item, as the team would, so
+        the close guard lets the story close."""
         from incidents.models import IncidentChecklistItem
 
         services.refresh_checklists(incident=incident, actor=users["agent"])
@@ -852,9 +896,11 @@ class Command(BaseCommand):
                     item=item, actor=users["agent"], note="Checked (demo data)"
                 )
             else:
+                # The portal's records would tick it; only a manager settles
+                # one by hand, and the reason shows on the checklist.
                 services.mark_checklist_item_not_applicable(
                     item=item,
-                    actor=users["agent"],
+                    actor=users["manager"],
                     reason="Handled outside the portal (demo data)",
                 )
 
