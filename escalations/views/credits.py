@@ -7,8 +7,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -17,6 +18,7 @@ from comms.models import Message
 from incidents.models import Customer, Incident
 from incidents.selectors import incident_clocks, overall_clock_state
 from incidents.sla import CLOCK_STATE_LABELS
+from portal.actions import post_action
 
 from .. import selectors, services
 from ..forms.credits import (
@@ -138,35 +140,24 @@ def credit_queue(request):
     )
 
 
-def _back(request):
+def _next(request) -> str:
     target = request.POST.get("next", "")
     # A path on this site only: redirect() would take other text (``2026``)
     # for the name of a view and fail to find it.
     if target.startswith("/") and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
-        return HttpResponseRedirect(target)
-    return redirect("escalations:credit_queue")
+        return target
+    return reverse("escalations:credit_queue")
 
 
-def _act(request, credit_pk, form_class, action, success) -> None:
-    credit = get_object_or_404(CreditRequest, pk=credit_pk)
-    form = form_class(request.POST)
-    if not form.is_valid():
-        for errors in form.errors.values():
-            messages.error(request, " ".join(errors))
-        return
-    try:
-        credit = action(credit, **form.cleaned_data)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    except PermissionDenied as exc:
-        messages.error(request, str(exc) or "Your role may not do that.")
-    else:
-        messages.success(request, success(credit))
-        problem = getattr(credit, "customer_message_problem", "")
-        if problem:
-            messages.warning(request, problem)
+def _credit(credit_pk) -> CreditRequest:
+    return get_object_or_404(CreditRequest, pk=credit_pk)
+
+
+def _invalid(form) -> str:
+    """Each of a form's errors, without its field's label (one field a form)."""
+    return " ".join(error for errors in form.errors.values() for error in errors)
 
 
 def _approved(credit: CreditRequest) -> str:
@@ -184,61 +175,79 @@ def _approved(credit: CreditRequest) -> str:
 @require_POST
 @permission_required("escalations.decide_credit", raise_exception=True)
 def credit_approve(request, credit_pk):
-    _act(
+    credit = _credit(credit_pk)
+    form = DecisionForm(request.POST)
+    approved = {}  # the service's credit, to warn after the success message
+    response = post_action(
         request,
-        credit_pk,
-        DecisionForm,
-        lambda c, reason: services.approve_credit(
-            credit=c, actor=request.user, reason=reason
+        form=form,
+        invalid=_invalid(form),
+        act=lambda: approved.setdefault(
+            "credit",
+            services.approve_credit(
+                credit=credit, actor=request.user, reason=form.cleaned_data["reason"]
+            ),
         ),
-        _approved,
+        success=_approved,
+        back=_next(request),
     )
-    return _back(request)
+    problem = getattr(approved.get("credit"), "customer_message_problem", "")
+    if problem:
+        messages.warning(request, problem)
+    return response
 
 
 @require_POST
 @permission_required("escalations.decide_credit", raise_exception=True)
 def credit_reject(request, credit_pk):
-    _act(
+    credit = _credit(credit_pk)
+    form = DecisionForm(request.POST)
+    return post_action(
         request,
-        credit_pk,
-        DecisionForm,
-        lambda c, reason: services.reject_credit(
-            credit=c, actor=request.user, reason=reason
+        form=form,
+        invalid=_invalid(form),
+        act=lambda: services.reject_credit(
+            credit=credit, actor=request.user, reason=form.cleaned_data["reason"]
         ),
-        lambda c: "Rejected; the requester sees your reason on the incident.",
+        success="Rejected; the requester sees your reason on the incident.",
+        back=_next(request),
     )
-    return _back(request)
 
 
 @require_POST
 @permission_required("escalations.apply_credit", raise_exception=True)
 def credit_apply(request, credit_pk):
-    _act(
+    credit = _credit(credit_pk)
+    form = ApplyForm(request.POST)
+    return post_action(
         request,
-        credit_pk,
-        ApplyForm,
-        lambda c, billing_reference: services.apply_credit(
-            credit=c, actor=request.user, billing_reference=billing_reference
+        form=form,
+        invalid=_invalid(form),
+        act=lambda: services.apply_credit(
+            credit=credit,
+            actor=request.user,
+            billing_reference=form.cleaned_data["billing_reference"],
         ),
-        lambda c: f"Recorded as applied ({c.billing_reference}).",
+        success=lambda applied: f"Recorded as applied ({applied.billing_reference}).",
+        back=_next(request),
     )
-    return _back(request)
 
 
 @require_POST
 @permission_required("escalations.request_credit", raise_exception=True)
 def credit_cancel(request, credit_pk):
-    _act(
+    credit = _credit(credit_pk)
+    form = CancelForm(request.POST)
+    return post_action(
         request,
-        credit_pk,
-        CancelForm,
-        lambda c, reason: services.cancel_credit(
-            credit=c, actor=request.user, reason=reason
+        form=form,
+        invalid=_invalid(form),
+        act=lambda: services.cancel_credit(
+            credit=credit, actor=request.user, reason=form.cleaned_data["reason"]
         ),
-        lambda c: "Cancelled.",
+        success="Cancelled.",
+        back=_next(request),
     )
-    return _back(request)
 
 
 # Spreadsheets run cells starting with these as formulas.

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from incidents import selectors as incident_selectors
 from incidents.pagination import CappedCountPaginator
+from portal.actions import post_action
 
 from .. import metrics, selectors, services
 from ..forms.metrics import MetricsRangeForm, ReviewActionFormSet, ReviewForm
@@ -351,10 +352,9 @@ def review_detail(request, pk):
 @require_POST
 def review_action_done(request, pk):
     action = get_object_or_404(ReviewAction, pk=pk)
-    try:
-        services.complete_review_action(actor=request.user, action=action)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"Marked done: {action.what}")
-    return redirect("escalations:review_detail", action.review_id)
+    return post_action(
+        request,
+        act=lambda: services.complete_review_action(actor=request.user, action=action),
+        success=f"Marked done: {action.what}",
+        back=reverse("escalations:review_detail", args=[action.review_id]),
+    )

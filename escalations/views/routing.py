@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from incidents import lifecycle
 from incidents.models import Incident
 from incidents.pagination import CappedCountPaginator
+from portal.actions import post_action
 
 from .. import selectors, services
 from ..forms.routing import (
@@ -207,75 +208,73 @@ def tier_queue(request, pk):
     )
 
 
-def _act(request, pk, action, success: str):
-    escalation = get_object_or_404(
+def _escalation(pk) -> Escalation:
+    return get_object_or_404(
         Escalation.objects.select_related("incident", "to_tier"), pk=pk
     )
-    try:
-        action(escalation)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    except PermissionDenied as exc:
-        messages.error(request, str(exc) or "You may not do that.")
-    else:
-        messages.success(request, success)
-    return escalation
 
 
-def _back(request, fallback: str):
+def _next(request, fallback: str) -> str:
     target = request.POST.get("next", "")
     if target.startswith("/") and not target.startswith("//"):
-        return redirect(target)
-    return redirect(fallback)
+        return target
+    return fallback
+
+
+def _queue(request, escalation: Escalation) -> str:
+    return _next(
+        request, reverse("escalations:tier_queue", args=[escalation.to_tier_id])
+    )
 
 
 @require_POST
 @permission_required("escalations.work_escalation", raise_exception=True)
 def escalation_acknowledge(request, pk):
-    escalation = _act(
+    escalation = _escalation(pk)
+    return post_action(
         request,
-        pk,
-        lambda e: services.acknowledge_escalation(escalation=e, actor=request.user),
-        "Acknowledged: it is yours now.",
-    )
-    return _back(
-        request, reverse("escalations:tier_queue", args=[escalation.to_tier_id])
+        act=lambda: services.acknowledge_escalation(
+            escalation=escalation, actor=request.user
+        ),
+        success="Acknowledged: it is yours now.",
+        back=_queue(request, escalation),
     )
 
 
 @require_POST
 @permission_required("escalations.work_escalation", raise_exception=True)
 def escalation_return(request, pk):
+    escalation = _escalation(pk)
     form = ReasonForm(request.POST)
-    reason = form.cleaned_data["reason"] if form.is_valid() else ""
-    escalation = _act(
+    return post_action(
         request,
-        pk,
-        lambda e: services.return_escalation(
-            escalation=e, actor=request.user, reason=reason
+        form=form,
+        invalid="Say why it goes back to the sender.",
+        act=lambda: services.return_escalation(
+            escalation=escalation,
+            actor=request.user,
+            reason=form.cleaned_data["reason"],
         ),
-        "Returned to the sender with your reason.",
-    )
-    return _back(
-        request, reverse("escalations:tier_queue", args=[escalation.to_tier_id])
+        success="Returned to the sender with your reason.",
+        back=_queue(request, escalation),
     )
 
 
 @require_POST
 @permission_required("escalations.work_escalation", raise_exception=True)
 def escalation_resolve(request, pk):
+    escalation = _escalation(pk)
     form = OutcomeForm(request.POST)
-    outcome = form.cleaned_data["outcome"] if form.is_valid() else ""
-    escalation = _act(
+    return post_action(
         request,
-        pk,
-        lambda e: services.resolve_escalation(
-            escalation=e, actor=request.user, outcome=outcome
+        form=form,
+        act=lambda: services.resolve_escalation(
+            escalation=escalation,
+            actor=request.user,
+            outcome=form.cleaned_data["outcome"],
         ),
-        "Resolved.",
-    )
-    return _back(
-        request, reverse("escalations:tier_queue", args=[escalation.to_tier_id])
+        success="Resolved.",
+        back=_queue(request, escalation),
     )
 
 
@@ -294,29 +293,34 @@ def approvals(request):
 @require_POST
 @permission_required("escalations.approve_escalation", raise_exception=True)
 def escalation_approve(request, pk):
-    _act(
+    escalation = _escalation(pk)
+    return post_action(
         request,
-        pk,
-        lambda e: services.approve_escalation(escalation=e, actor=request.user),
-        "Approved: the tier sees it now.",
+        act=lambda: services.approve_escalation(
+            escalation=escalation, actor=request.user
+        ),
+        success="Approved: the tier sees it now.",
+        back="escalations:approvals",
     )
-    return redirect("escalations:approvals")
 
 
 @require_POST
 @permission_required("escalations.approve_escalation", raise_exception=True)
 def escalation_reject(request, pk):
+    escalation = _escalation(pk)
     form = ReasonForm(request.POST)
-    reason = form.cleaned_data["reason"] if form.is_valid() else ""
-    _act(
+    return post_action(
         request,
-        pk,
-        lambda e: services.reject_escalation(
-            escalation=e, actor=request.user, reason=reason
+        form=form,
+        invalid="Say why the escalation is rejected.",
+        act=lambda: services.reject_escalation(
+            escalation=escalation,
+            actor=request.user,
+            reason=form.cleaned_data["reason"],
         ),
-        "Rejected; the requester sees your reason on the incident.",
+        success="Rejected; the requester sees your reason on the incident.",
+        back="escalations:approvals",
     )
-    return redirect("escalations:approvals")
 
 
 @require_POST
@@ -324,19 +328,17 @@ def escalation_reject(request, pk):
 def bug_report_tracker_key(request, pk):
     report = get_object_or_404(BugReport.objects.select_related("escalation"), pk=pk)
     form = TrackerKeyForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Give the tracker key, e.g. FLEET-5678.")
-    else:
-        try:
-            services.record_tracker_key(
-                bug_report=report,
-                actor=request.user,
-                tracker_key=form.cleaned_data["tracker_key"],
-            )
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        else:
-            messages.success(request, "Tracker key saved.")
-    return redirect(
-        "escalations:incident_escalations", pk=report.escalation.incident_id
+    return post_action(
+        request,
+        form=form,
+        invalid="Give the tracker key, e.g. FLEET-5678.",
+        act=lambda: services.record_tracker_key(
+            bug_report=report,
+            actor=request.user,
+            tracker_key=form.cleaned_data["tracker_key"],
+        ),
+        success="Tracker key saved.",
+        back=reverse(
+            "escalations:incident_escalations", args=[report.escalation.incident_id]
+        ),
     )
