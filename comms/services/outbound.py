@@ -111,7 +111,7 @@ def _check_resolution_facts(message: Message) -> None:
     if message.audience != Audience.CUSTOMER or message.stage not in FACT_STAGES:
         return
     if message.situation == Situation.CREDIT_APPROVED:
-        # A credit's notice tells of money granted, not of a fix (issue 12).
+        # A credit's notice tells of money granted, not of a fix.
         return
     missing = missing_resolution_facts(message.incident)
     if missing:
@@ -139,7 +139,8 @@ def _dedup_kind(message: Message) -> str | None:
     """Return which allowance a customer message uses, if any.
 
     Proactive and follow-up messages get one each per 24 hours and root
-    cause (000 part 7); a closure notice goes once per closing.
+    cause (carrier communication playbook, part 7); a closure notice goes
+    once per closing.
     """
     if message.audience != Audience.CUSTOMER:
         return None
@@ -153,7 +154,9 @@ def _dedup_kind(message: Message) -> str | None:
 
 
 def _duplicate_of(message: Message, now: dt.datetime) -> Message | None:
-    """Return a live message this one would repeat (000 part 7), if any.
+    """Return a live message this one would repeat, if any.
+
+    From the carrier communication playbook, part 7.
 
     Same customer address, same kind (proactive or follow-up), within 24 h,
     about the same incident or another incident with the same root cause.
@@ -202,7 +205,10 @@ def _duplicate_of(message: Message, now: dt.datetime) -> Message | None:
 def _check_security_notice(
     incident: Incident, situation: str, version: MessageTemplateVersion | None
 ) -> None:
-    """Refuse a security notice to customers until Legal approved it (004)."""
+    """Refuse a security notice to customers until Legal approved it.
+
+    From the fleet escalation playbook's security response.
+    """
     is_notice = situation == Situation.SECURITY_NOTICE or (
         version is not None and version.template.situation == Situation.SECURITY_NOTICE
     )
