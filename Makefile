@@ -48,8 +48,8 @@ check: lint
 	$(MAKE) test
 
 # Benchmarks need PostgreSQL; each BENCH_*DATABASE_URL points at a database its
-# benchmark may drop and refill (created if missing). The sweep (issue 14) and
-# signal intake get their own, so their rows do not shape the page figures.
+# benchmark may drop and refill (created if missing). The sweep and signal
+# intake get their own, so their rows do not shape the page figures.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard_bench
 BENCH_LOOPS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard_bench_loops
 BENCH_SIGNALS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard_bench_signals

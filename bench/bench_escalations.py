@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ESCALATIONS = int(os.environ.get("BENCH_ESCALATIONS", "10000"))
-# The budget for these pages.
+# The p95 budget these pages must stay within.
 P95_BUDGET_MS = 50
 
 

@@ -7,7 +7,7 @@ Fills the database once with BENCH_LOOP_INCIDENTS open incidents (10,000)
 and their internal, customer and partner loops (about 30,000, a sixth of
 them due), then times one sweep (comms.services.due_work) and prints the
 follow-ups fired, seconds, follow-ups per second and queries per fired
-follow-up, next to issue 14's target (5,000 due in under 10 s). Run it
+follow-up, next to our target (5,000 due in under 10 s). Run it
 twice with different sizes to see the queries per item stay constant.
 """
 

@@ -167,7 +167,7 @@ def main() -> None:
     worst = max(dashboard_p95.values())
     print(
         f"Metrics dashboard at {Incident.objects.count():,} incidents: worst p95 "
-        f"{worst:.0f} ms (issue 15's target: under 300 ms; "
+        f"{worst:.0f} ms (target: under 300 ms; "
         f"{'met' if worst < 300 else 'MISSED'}); django-helpdesk's dashboard "
         "takes about 2,300 ms at 100,000 tickets."
     )

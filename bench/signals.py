@@ -13,8 +13,8 @@ BENCH_SIGNAL_MAX signals have been sent. One signal in BENCH_SIGNAL_NEW_EVERY
 carries a new dedup key (it opens an incident); the others repeat a key
 already accepted (they join its incident). Only 202 answers count; any
 other answer stops the benchmark with the server log. Prints signals
-accepted per second, p50 and p99 latency, and issue 14's target (200/s
-with 2 workers).
+accepted per second, p50 and p99 latency, and our target (200/s with 2
+workers).
 
 The API queues; the cluster applies. So the benchmark then applies the
 backlog in this process, one receipt after another as one cluster worker

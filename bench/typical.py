@@ -1,4 +1,4 @@
-"""An incident with the history the issue calls typical, made through services.
+"""An incident with a typical history, made through services.
 
 10 timeline events, 3 messages, a reply and an action item: the page the
 forty agents of an outage refresh. Made once; later runs find it by title.

@@ -443,7 +443,7 @@ class ReplyAdmin(ReadOnlyAdmin):
     show_full_result_count = False
 
 
-# --- Automation (issue 14): loops, inbound mail, monitoring integrations ---
+# --- Automation: loops, inbound mail, monitoring integrations ---
 
 
 @admin.register(FollowUpLoop)

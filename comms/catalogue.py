@@ -107,13 +107,13 @@ CATALOGUE: dict[str, str] = {
     "metrics.time_to_first_response": "From opening to the first reply (internal)",
     "metrics.time_to_resolution": "From opening to resolution (internal)",
     "metrics.sla_met": "Yes, No, or 'still running' (internal)",
-    # Credits and refunds (issue 12): filled only when a credit's approval
-    # sends the message; empty everywhere else.
+    # Credits and refunds: filled only when a credit's approval sends the
+    # message; empty everywhere else.
     "credit.kind": "What was granted, in words: a service credit, a refund, a "
     "plan extension, a waived charge",
     "credit.amount": "The amount with its currency, e.g. 250.00 USD",
     "credit.extension_days": "For a plan extension, the days added, else empty",
-    # Auto-close (issue 14): the incident policy's own waits, in words.
+    # Auto-close: the incident policy's own waits, in words.
     "auto_close.after_check_in": "How long after the check-in a quiet resolved "
     "incident is closed, e.g. '3 days'",
     "auto_close.waiting_for": "How long we wait for the customer's information "

@@ -174,7 +174,7 @@ class RejectionForm(PortalForm):
     reason = forms.CharField(max_length=300)
 
 
-# --- Automation (issue 14): triage of unmatched e-mail ---
+# --- Automation: triage of unmatched e-mail ---
 
 
 class AttachMailForm(PortalForm):

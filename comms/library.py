@@ -1,5 +1,7 @@
 """The default template library, written for Switchboard from the playbooks'
-message kinds (000 parts 2-8, 001, 002's escalation paths, 004).
+message kinds (carrier communication playbook, parts 2-8; agency resolution
+protocol; carrier escalation guide, escalation paths; fleet escalation
+playbook).
 
 Migration 0002 loads it once; after that the admin owns the wording.
 Each entry: key, name, audience, channel, stage, optional follow-up range,
@@ -8,7 +10,8 @@ situation and priority, subject and body.
 
 from textwrap import dedent
 
-# 000's subject pattern for internal e-mails and ticket notes:
+# The carrier communication playbook's subject pattern for internal e-mails
+# and ticket notes:
 # [INCIDENT] [P1] [signal or category] — customer (e-mail).
 INCIDENT_SUBJECT = (
     "[INCIDENT] [{{ incident.priority }}] [{{ incident.signal if incident.signal "
@@ -993,7 +996,7 @@ LIBRARY = [
         """
         + SIGN_OFF,
     ),
-    # Credits and refunds (issue 12): sent once when a credit is approved.
+    # Credits and refunds: sent once when a credit is approved.
     _t(
         "customer-credit-approved",
         "Customer: credit or refund approved",
@@ -1020,7 +1023,7 @@ LIBRARY = [
         + SIGN_OFF,
         situation="credit_approved",
     ),
-    # --- Security incident notice (004 step 6; issue 13) ------------------
+    # --- Security incident notice (fleet escalation playbook, step 6) -----
     # Sent only after Legal approved it: the composer refuses it before.
     _t(
         "customer-security-notice",

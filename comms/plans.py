@@ -1,4 +1,6 @@
-"""What a major incident's communication plan starts from (seed 003).
+"""What a major incident's communication plan starts from.
+
+Its sections come from the communication plan template.
 
 The plan lives in incidents, which may not read comms; this module, which
 may read both, gathers what the portal already knows (who is affected, the
@@ -18,7 +20,8 @@ from . import selectors
 from .models import Audience, DeliveryRule, Message, Stage
 
 # How long after resolution each follow-up is due unless people change it.
-# Our defaults: seed 003 asks for an owner and a date, not for these spans.
+# Our defaults: the communication plan template asks for an owner and a date,
+# not for these spans.
 FOLLOW_UP_DAYS = {"rca_sent": 5, "credit": 3, "executive_follow_up": 7}
 RENEWAL_FALLBACK_DAYS = 14
 NAMED_ACCOUNTS_SHOWN = 20

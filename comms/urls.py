@@ -25,13 +25,13 @@ urlpatterns = [
     ),
     path("messages/<int:message_pk>/approve/", views.message_approve, name="approve"),
     path("messages/<int:message_pk>/reject/", views.message_reject, name="reject"),
-    # Communication plans (issue 13 part B)
+    # Communication plans
     path(
         "incidents/<int:pk>/plan/start/",
         views.communication_plan_start,
         name="plan_start",
     ),
-    # Automation (issue 14): replies by e-mail.
+    # Automation: replies by e-mail.
     path("inbound/mail/", views.inbound_mail_webhook, name="inbound_mail_webhook"),
     path("mail/unmatched/", views.inbound_mail_triage, name="inbound_mail"),
     path("mail/<int:mail_pk>/attach/", views.inbound_mail_attach, name="attach_mail"),
@@ -39,7 +39,7 @@ urlpatterns = [
         "mail/<int:mail_pk>/dismiss/", views.inbound_mail_dismiss, name="dismiss_mail"
     ),
     path("replies/<int:reply_pk>/confirm/", views.reply_confirm, name="confirm_reply"),
-    # Automation (issue 14): monitoring signals.
+    # Automation: monitoring signals.
     path("api/signals/", views.signal_receive, name="signal_api"),
     path("api/signals/<int:receipt_pk>/", views.signal_status, name="signal_status"),
     path("operations/", views.operations, name="operations"),

@@ -25,7 +25,7 @@ from .models import (
 )
 from .models.credits import APPROVAL_LIMIT_HELP
 
-# --- Escalation routing (issue 11) ------------------------------------------
+# --- Escalation routing -----------------------------------------------------
 
 
 class BoundedKeysMixin:
@@ -222,7 +222,7 @@ class CreditRequestAdmin(PortalModelAdmin):
         return False
 
 
-# --- Metrics and reviews (issue 15) -----------------------------------------
+# --- Metrics and reviews ----------------------------------------------------
 
 
 @admin.register(MetricTarget)

@@ -226,7 +226,8 @@ def _aggregates(now: dt.datetime) -> dict:
             _since("resolved_at", "created_at"), filter=Q(resolved_at__isnull=False)
         ),
         "sum_contacts": Sum("customer_contact_count"),
-        # 000 5A's systemic impact, in the same scan of the period.
+        # The carrier communication playbook's systemic impact (part 5A), in
+        # the same scan of the period.
         "systemic": Count("id", filter=systemic),
         "systemic_sum_without_service": Sum(
             _since("resolved_at", "impact_started_at"), filter=without_service
@@ -536,7 +537,10 @@ def _satisfaction(period: Period) -> dict:
 
 
 def _systemic(period: Period, overall: dict) -> dict:
-    """000 5A's impact summary, over the systemic incidents of the period."""
+    """The impact summary over the systemic incidents of the period.
+
+    From the carrier communication playbook, part 5A.
+    """
     known = overall["systemic_without_service_known"]
     total = overall.get("systemic_sum_without_service")
     return {
@@ -554,7 +558,10 @@ def _systemic(period: Period, overall: dict) -> dict:
 
 
 def _escalation_board(period: Period) -> dict:
-    """004's escalation dashboard: what is open now, and what the range held."""
+    """The escalation dashboard: what is open now, and what the range held.
+
+    From the fleet escalation playbook.
+    """
     open_now = Escalation.objects.filter(status__in=OPEN_ESCALATION)
     if period.policy is not None:
         open_now = open_now.filter(to_tier__policy=period.policy)

@@ -35,7 +35,7 @@ from .models import (
 )
 
 # ---------------------------------------------------------------------------
-# Escalation routing (issue 11)
+# Escalation routing
 
 
 def policy_tiers(policy_id: int) -> list[Tier]:
@@ -372,15 +372,17 @@ def not_fired(rule_id: int) -> Exists:
     )
 
 
-# --- Reviews (issue 15) -------------------------------------------------------
+# --- Reviews ----------------------------------------------------------------
 
 
 def review_items(period, *, limit: int = 25) -> dict:
     """What a review looks at for its period: each list capped, each count exact.
 
-    004's weekly review: P1/P2 escalations, SLA breaches, negative feedback,
-    patterns by category and customer, knowledge-base gaps left on closure
-    checklists; and 003's plans whose review date has passed.
+    The fleet escalation playbook's weekly review: P1/P2 escalations, SLA
+    breaches, negative feedback, patterns by category and customer,
+    knowledge-base gaps left on closure checklists; and the communication
+    plans (from the communication plan template) whose review date has
+    passed.
     """
     incidents = period.incidents().select_related("customer", "category")
     escalated = Exists(Escalation.objects.filter(incident=OuterRef("pk")))

@@ -1,1 +1,4 @@
-"""Filled in by the escalations issue; kept so every app has the same module set."""
+"""Empty: the escalations' due work runs in the sweep (portal.tasks).
+
+Kept so every app has the same module set.
+"""

@@ -5,7 +5,7 @@ from .views import credits, metrics, routing
 app_name = "escalations"
 
 urlpatterns = [
-    # Credits and refunds (issue 12)
+    # Credits and refunds
     path(
         "incidents/<int:pk>/credits/",
         credits.incident_credits,
@@ -25,7 +25,7 @@ urlpatterns = [
     path(
         "credits/<int:credit_pk>/cancel/", credits.credit_cancel, name="credit_cancel"
     ),
-    # Metrics and reviews (issue 15)
+    # Metrics and reviews
     path("metrics/", metrics.metrics_dashboard, name="metrics"),
     path("metrics/incidents/", metrics.metrics_incidents, name="metrics_incidents"),
     path("metrics/export.csv", metrics.metrics_export, name="metrics_export"),
@@ -37,7 +37,7 @@ urlpatterns = [
         metrics.review_action_done,
         name="review_action_done",
     ),
-    # Escalation routing (issue 11)
+    # Escalation routing
     path(
         "incidents/<int:pk>/escalations/",
         routing.incident_escalations,

@@ -268,19 +268,21 @@ class TimeZoneField(forms.ChoiceField):
 # Labels and help for the minutes fields of policies and their targets, in
 # the words the admin page uses next to a duration box.
 DURATION_LABELS = {
-    # Automation (issue 14): auto-close rules.
+    # Automation: auto-close rules.
     "check_in_after_resolved_minutes": (
         "Check in after a silent resolution",
-        "Resolved and no customer reply this long: send the check-in (000: 72 h).",
+        "Resolved and no customer reply this long: send the check-in "
+        "(carrier communication playbook: 72 h).",
     ),
     "close_after_check_in_minutes": (
         "Close after the check-in",
         "Still no reply this long after the check-in: close as resolved "
-        "(000: 3 d, as the check-in says).",
+        "(carrier communication playbook: 3 d, as the check-in says).",
     ),
     "close_pending_after_minutes": (
         "Close as pending after",
-        "Waiting on the customer with no reply this long: close as pending (000: 7 d).",
+        "Waiting on the customer with no reply this long: close as pending "
+        "(carrier communication playbook: 7 d).",
     ),
     "first_response_minutes": ("First response within", ""),
     "resolution_minutes": (

@@ -1,7 +1,8 @@
 """How a post-mortem's timeline writes itself from an incident's history.
 
-000 part 8 names the moments a post-mortem's timeline shows (first detected,
-internal alert, customer notified, …). Each is found in the incident's own
+The carrier communication playbook, part 8, names the moments a
+post-mortem's timeline shows (first detected, internal alert, customer
+notified, …). Each is found in the incident's own
 timeline events: the earliest event that marks it, or none yet.
 """
 

@@ -1,9 +1,10 @@
-"""Seed 004's security incident response: phases, their windows, checklists.
+"""Security incident response: phases, their windows, checklists.
 
-Each phase's window counts from the moment of detection. The notify phase
-has no window of its own: the law decides (the regulatory clocks the
-responder chooses set its deadline). The checklists are 004's steps, in
-our words; the people to tell at once are 004's step 1.
+From the fleet escalation playbook. Each phase's window counts from the
+moment of detection. The notify phase has no window of its own: the law
+decides (the regulatory clocks the responder chooses set its deadline). The
+checklists are the playbook's steps, in our words; the people to tell at
+once are its step 1.
 """
 
 import datetime as dt

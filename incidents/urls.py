@@ -30,7 +30,7 @@ urlpatterns = [
         name="complete_action",
     ),
     path("customers/search/", views.customer_search, name="customer_search"),
-    # Resolve and closure (issue 13, part A)
+    # Resolve and closure
     path("<int:pk>/closure/", views.incident_closure, name="closure"),
     path("<int:pk>/resolve/", views.incident_resolve, name="resolve"),
     path("<int:pk>/close/", views.incident_close, name="close"),
@@ -55,7 +55,7 @@ urlpatterns = [
         views.checklist_item_reopen,
         name="checklist_reopen",
     ),
-    # Post-mortems (issue 13 part B)
+    # Post-mortems
     path("postmortems/", views.postmortem_list, name="postmortem_list"),
     path("<int:pk>/postmortem/", views.postmortem_detail, name="postmortem"),
     path("<int:pk>/postmortem/start/", views.postmortem_start, name="postmortem_start"),
@@ -95,7 +95,7 @@ urlpatterns = [
         name="postmortem_publish",
     ),
     path("<int:pk>/postmortem/print/", views.postmortem_print, name="postmortem_print"),
-    # Communication plans (issue 13 part B); started from comms:plan_start
+    # Communication plans; started from comms:plan_start
     path("<int:pk>/plan/", views.communication_plan, name="plan"),
     path("<int:pk>/plan/edit/", views.communication_plan_edit, name="plan_edit"),
     path(
@@ -118,7 +118,7 @@ urlpatterns = [
         "<int:pk>/plan/approve/", views.communication_plan_approve, name="plan_approve"
     ),
     path("<int:pk>/plan/return/", views.communication_plan_return, name="plan_return"),
-    # Security incident response (issue 13 part B)
+    # Security incident response
     path("<int:pk>/security/", views.security_response, name="security"),
     path("<int:pk>/security/flag/", views.security_flag, name="security_flag"),
     path(

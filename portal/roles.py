@@ -23,19 +23,19 @@ AGENT = [
     "comms.send_message",
     "comms.view_reply",
     "comms.add_reply",
-    # Everyone reads held reviews (issue 15); managers hold them.
+    # Everyone reads held reviews; managers hold them.
     "escalations.view_review",
-    # Closure checklists (issue 13)
+    # Closure checklists
     "incidents.work_checklist",
     "incidents.view_checklisttemplate",
     "incidents.view_incidentchecklist",
-    # Credits and refunds (issue 12): whether someone may decide a given
-    # request is the approval limits' business (escalations.ApprovalLimit).
+    # Credits and refunds: whether someone may decide a given request is the
+    # approval limits' business (escalations.ApprovalLimit).
     "escalations.view_creditrequest",
     "escalations.request_credit",
     "escalations.decide_credit",
     "escalations.apply_credit",
-    # Post-mortems, communication plans, security response (issue 13 part B)
+    # Post-mortems, communication plans, security response
     "incidents.view_postmortem",
     "incidents.add_postmortem",
     "incidents.change_postmortem",
@@ -46,10 +46,10 @@ AGENT = [
     "incidents.change_securityresponse",
     "incidents.flag_security_incident",
     "incidents.view_regulatoryregime",
-    # Automation (issue 14): work the unmatched-mail triage list.
+    # Automation: work the unmatched-mail triage list.
     "comms.view_inboundmail",
     "comms.triage_inbound_mail",
-    # Escalations (issue 11): agents escalate and see tiers and queues.
+    # Escalations: agents escalate and see tiers and queues.
     "escalations.view_escalation",
     "escalations.request_escalation",
     "escalations.view_tier",
@@ -60,19 +60,19 @@ AGENT = [
 SENIOR_AGENT = [
     *AGENT,
     "incidents.view_full_account_numbers",
-    # Escalations (issue 11): tier members acknowledge, return and resolve.
+    # Escalations: tier members acknowledge, return and resolve.
     "escalations.work_escalation",
 ]
 MANAGER = [
     *SENIOR_AGENT,
     "comms.approve_message",
-    # Escalations (issue 11)
+    # Escalations
     "escalations.approve_escalation",
     "escalations.add_review",
     "escalations.change_review",
-    # Credits and refunds (issue 12): finance's monthly export.
+    # Credits and refunds: finance's monthly export.
     "escalations.export_credits",
-    # Post-mortems, communication plans, security response (issue 13 part B)
+    # Post-mortems, communication plans, security response
     "incidents.publish_postmortem",
     "incidents.approve_communicationplan",
     "incidents.record_legal_approval",
@@ -80,7 +80,7 @@ MANAGER = [
     # with a reason, and only a manager closes inside the monitoring window.
     "incidents.override_checklist",
     "incidents.close_during_monitoring",
-    # Automation (issue 14): the operations page.
+    # Automation: the operations page.
     "comms.view_operations",
 ]
 VP = MANAGER

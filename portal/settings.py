@@ -80,7 +80,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "comms.context_processors.approvals",
-                # Credits and refunds (issue 12): the decision queue's count.
+                # Credits and refunds: the decision queue's count.
                 "escalations.context_processors.credit_decisions",
                 "escalations.context_processors.escalation_approvals",
             ],
@@ -259,7 +259,7 @@ SURVEY_BASE_URL = env("SURVEY_BASE_URL", default="")
 # The metrics dashboard refuses ranges longer than this (days).
 METRICS_MAX_RANGE_DAYS = env.int("METRICS_MAX_RANGE_DAYS", default=400)
 
-# Automation (issue 14): replies by e-mail and monitoring signals.
+# Automation: replies by e-mail and monitoring signals.
 # Shared secret the inbound-mail webhook must present (empty: webhook off).
 INBOUND_MAIL_SECRET = env("INBOUND_MAIL_SECRET", default="")
 # replies@example.com: e-mails ask for replies at replies+<signed id>@…
@@ -270,9 +270,9 @@ RECEIVE_MAIL_PORT = env.int("RECEIVE_MAIL_PORT", default=8025)
 # The operations page warns when the sweep has not run for this long.
 SWEEP_STALE_SECONDS = env.int("SWEEP_STALE_SECONDS", default=300)
 
-# Escalations (issue 11): who is paged for urgent escalations out of hours
-# (a dotted path to a backend, see escalations/paging.py) and where 002's
-# urgent alert is posted.
+# Escalations: who is paged for urgent escalations out of hours
+# (a dotted path to a backend, see escalations/paging.py) and where the
+# carrier escalation guide's urgent alert is posted.
 ESCALATION_PAGER_BACKEND = env(
     "ESCALATION_PAGER_BACKEND", default="escalations.paging.LogPager"
 )

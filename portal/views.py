@@ -29,8 +29,8 @@ def my_work(request):
             )[:10]
         ),
         "approvals": list(comms_selectors.approval_queue()[:10]) if can_approve else [],
-        # Post-mortem actions past their deadline (issue 13): one's own, or
-        # everyone's for those who review post-mortems.
+        # Post-mortem actions past their deadline: one's own, or everyone's for
+        # those who review post-mortems.
         "overdue_actions": incident_selectors.overdue_action_items(
             now=now,
             owner=None

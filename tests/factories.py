@@ -118,7 +118,7 @@ def save_test_draft(incident, actor, **overrides):
     )
 
 
-# --- Closure checklists (issue 13, part A) ---
+# --- Closure checklists ---
 
 
 def settle_checklists(incident):
@@ -167,7 +167,7 @@ class ChecklistTemplateItemFactory(factory.django.DjangoModelFactory):
     position = factory.Sequence(lambda n: n)
 
 
-# --- Credits and refunds (issue 12) -----------------------------------------
+# --- Credits and refunds ----------------------------------------------------
 
 
 def request_test_credit(incident, actor, **overrides):
@@ -185,7 +185,7 @@ def request_test_credit(incident, actor, **overrides):
     )
 
 
-# --- Post-mortems (issue 13 part B) -----------------------------------------
+# --- Post-mortems -----------------------------------------------------------
 
 
 def publishable_postmortem(actor, *, summary="The partner's renewals failed."):
@@ -217,7 +217,7 @@ def publishable_postmortem(actor, *, summary="The partner's renewals failed."):
     return postmortem
 
 
-# --- Communication plans (issue 13 part B) ----------------------------------
+# --- Communication plans ----------------------------------------------------
 
 
 def start_test_plan(incident, actor):
@@ -229,7 +229,7 @@ def start_test_plan(incident, actor):
     )
 
 
-# --- Automation (issue 14): follow-up loops, inbound mail, signals ---
+# --- Automation: follow-up loops, inbound mail, signals ---
 
 
 class ExternalPartyFactory(factory.django.DjangoModelFactory):
@@ -269,7 +269,7 @@ def monitoring_token(name="Monitoring", **fields):
     return integration, token
 
 
-# --- Escalations (issue 11) -------------------------------------------------
+# --- Escalations ------------------------------------------------------------
 
 
 def escalation_note(**overrides) -> dict:

@@ -303,7 +303,7 @@ def _world():
 
 
 def _escalation_world(incident, agent) -> dict:
-    """Escalations (issue 11): one awaiting approval, one with a bug report."""
+    """Escalations: one awaiting approval, one with a bug report."""
     from escalations import services as escalation_services
     from escalations.models import EscalationFiring, Tier
     from tests.factories import request_test_escalation
@@ -446,7 +446,7 @@ def _automation_world(incident, manager) -> dict:
 UNFILLABLE = {"AuthenticationForm"}
 # The message each message URL acts on, where the awaiting one would not do.
 MESSAGE_FOR = {"comms:send_draft": "draft"}
-# Escalations (issue 11): what the pk of each escalation URL names.
+# Escalations: what the pk of each escalation URL names.
 PK_FOR = {
     "escalations:acknowledge": "escalation",
     "escalations:return": "escalation",

@@ -68,7 +68,9 @@ class ExternalParty(models.Model):
 
 
 class ChatRoute(models.Model):
-    """Where an incident's chat messages go, and who gets pinged (000 2B).
+    """Where an incident's chat messages go, and who gets pinged.
+
+    From the carrier communication playbook, part 2B.
 
     The most specific matching route wins: priority, then systemic, then
     category; a route with no condition is the fallback.

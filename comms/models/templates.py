@@ -52,10 +52,11 @@ class Situation(models.TextChoices):
     TO_EXECUTIVE = "to_executive", "Escalated to an executive"
     URGENT = "urgent", "Urgent, many customers"
     ESCALATION_SLA_MISSED = "escalation_sla_missed", "Escalated team missed its SLA"
-    # Credits and refunds (issue 12): sent by the credit approval, not picked
-    # for any other message.
+    # Credits and refunds: sent by the credit approval, not picked for any
+    # other message.
     CREDIT_APPROVED = "credit_approved", "A credit or refund was approved"
-    # Issue 13: only once Legal approved it (incidents SecurityResponse).
+    # Security incidents: sent only once Legal approved it (incidents
+    # SecurityResponse).
     SECURITY_NOTICE = "security_notice", "Security incident notice (Legal approved)"
 
 

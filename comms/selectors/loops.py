@@ -110,9 +110,10 @@ PARTY_AUDIENCES = (Audience.PARTNER, Audience.VENDOR)
 def silent_party_loops(*, after_follow_ups: int = 2) -> QuerySet:
     """Return running partner and vendor loops unanswered after N follow-ups.
 
-    For the escalation rules ("partner silent after 2 follow-ups", 000
-    part 7): each row's ``unanswered_count`` and ``last_sent_at`` say how
-    long the party has been silent; a reply sets the count back to zero.
+    For the escalation rules ("partner silent after 2 follow-ups", carrier
+    communication playbook, part 7): each row's ``unanswered_count`` and
+    ``last_sent_at`` say how long the party has been silent; a reply sets the
+    count back to zero.
     The escalation side keeps its own record of what it already did.
     """
     return (

@@ -17,7 +17,10 @@ from ..models import (
 
 
 def chat_route_for(incident: Incident) -> ChatRoute | None:
-    """Return the most specific chat route for the incident (000 2B)."""
+    """Return the most specific chat route for the incident.
+
+    From the carrier communication playbook, part 2B.
+    """
     return sweep_memo.recall(
         (
             "chat_route_for",

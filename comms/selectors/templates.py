@@ -142,10 +142,10 @@ def involved_audiences(incident: Incident) -> list[str]:
 def message_situation(incident: Incident, *, audience: str, stage: str) -> str:
     """Return the situation a message of ``stage`` should be written for.
 
-    000 part 5B: "we found it first" only when a signal found it and the
-    customer never had to contact us; an apology after two contacts or
-    more; "service restored" for a systemic outage. Part 6: closing words
-    follow how the incident ended.
+    Carrier communication playbook, part 5B: "we found it first" only when a
+    signal found it and the customer never had to contact us; an apology
+    after two contacts or more; "service restored" for a systemic outage.
+    Part 6: closing words follow how the incident ended.
     """
     customer_contacted = incident.customer_contact_count > 0
     found_first = bool(incident.signal_id) and not customer_contacted

@@ -102,7 +102,9 @@ def _land(
 
 
 def _reopen_on_customer_reply(incident: Incident, reply: Reply, actor) -> None:
-    """Reopen a closed incident the customer wrote back about (000 part 6).
+    """Reopen a closed incident the customer wrote back about.
+
+    From the carrier communication playbook, part 6.
 
     Closed pending their answer: any answer reopens it. Closed as resolved:
     the closing e-mail says a reply brings it back, so one does, unless it

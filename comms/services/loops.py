@@ -566,8 +566,9 @@ def note_reply(
 ) -> FollowUpLoop | None:
     """Push the replying side's next follow-up one cadence past its reply.
 
-    000 part 7: a response received means update and reschedule; the count
-    of unanswered follow-ups (what "partner silent" reads) starts again.
+    Carrier communication playbook, part 7: a response received means update
+    and reschedule; the count of unanswered follow-ups (what "partner
+    silent" reads) starts again.
     """
     loops = FollowUpLoop.objects.select_for_update(of=("self",)).filter(
         incident=incident, audience=sender_kind, stopped_at__isnull=True

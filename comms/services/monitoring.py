@@ -1,11 +1,12 @@
 """Monitoring signals open proactive incidents, or join the one already open.
 
-000 part 1: a proactive signal (SIG-001 … SIG-010) starts the incident
-flow; part 7: related signals merge into one communication. Signals that
-share a dedup key land on one open incident, whatever their SIG code; the
-incident turns systemic once more customers are affected than its
-policy's threshold. The API only checks and queues a signal; the
-cluster's task (or, when that task is lost, the sweep) applies it, once.
+Carrier communication playbook, part 1: a proactive signal (SIG-001 …
+SIG-010) starts the incident flow; part 7: related signals merge into one
+communication. Signals that share a dedup key land on one open incident,
+whatever their SIG code; the incident turns systemic once more customers
+are affected than its policy's threshold. The API only checks and queues a
+signal; the cluster's task (or, when that task is lost, the sweep) applies
+it, once.
 """
 
 import datetime as dt

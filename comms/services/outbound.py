@@ -112,7 +112,7 @@ def _check_resolution_facts(message: Message) -> None:
     if message.audience != Audience.CUSTOMER or message.stage not in FACT_STAGES:
         return
     if message.situation == Situation.CREDIT_APPROVED:
-        # A credit's notice tells of money granted, not of a fix (issue 12).
+        # A credit's notice tells of money granted, not of a fix.
         return
     missing = missing_resolution_facts(message.incident)
     if missing:

@@ -1,4 +1,6 @@
-"""Every major incident gets its communication plan without anyone asking (003).
+"""Every major incident gets its communication plan without anyone asking.
+
+The plan's sections come from the communication plan template.
 
 The plan itself lives in incidents; what it starts from is gathered by
 ``comms.plans``, which reads both apps, so the sweep's step is here.

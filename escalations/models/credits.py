@@ -1,7 +1,9 @@
 """Credits and refunds owed to customers, and who may grant how much.
 
-Seeds: 000 (goodwill gestures, financial closure items), 002 (a refund over
-$100 needs L2 approval), 003 (post-incident credit follow-up), 004 (support
+Where the rules come from: the carrier communication playbook (goodwill
+gestures, financial closure items), the carrier escalation guide (a refund
+over $100 needs L2 approval), the communication plan template
+(post-incident credit follow-up) and the fleet escalation playbook (support
 manager up to $5,000, VP of customer success above).
 """
 
@@ -118,10 +120,10 @@ APPROVAL_LIMIT_HELP = (
     "amount; nobody decides their own request. The shipped rules combine the "
     "playbooks: under the carrier playbook an agent decides refunds up to "
     "$100 and a refund above that needs a senior agent (L2), who decides "
-    "refunds up to $5,000 (002); under every policy a manager decides any "
-    "kind up to $5,000 and the VP of customer success above that, up to the "
-    "policy's largest request (004). Changes apply at once, also to requests "
-    "already waiting."
+    "refunds up to $5,000 (carrier escalation guide); under every policy a "
+    "manager decides any kind up to $5,000 and the VP of customer success "
+    "above that, up to the policy's largest request (fleet escalation "
+    "playbook). Changes apply at once, also to requests already waiting."
 )
 
 

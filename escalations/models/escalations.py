@@ -61,7 +61,7 @@ class Escalation(models.Model):
     sentiment = models.CharField(
         max_length=20, choices=NoteSentiment.choices, default=NoteSentiment.NEUTRAL
     )
-    # The generic note (002).
+    # The generic note (the carrier escalation guide's escalation note).
     summary = models.TextField()
     issue_category = models.CharField(max_length=60, blank=True)
     first_reported_on = models.DateField(null=True, blank=True)
@@ -225,7 +225,10 @@ TRACKER_KEY_VALIDATOR = RegexValidator(
 
 
 class BugReport(models.Model):
-    """004's bug report, filed with an Engineering or Tier 3 escalation."""
+    """A bug report, filed with an Engineering or Tier 3 escalation.
+
+    From the fleet escalation playbook.
+    """
 
     class Severity(models.TextChoices):
         SEV1 = "sev1", "Sev 1"
@@ -234,8 +237,8 @@ class BugReport(models.Model):
         SEV4 = "sev4", "Sev 4"
 
     class BugPriority(models.TextChoices):
-        # 004's bug priorities: P0 is critical there, unlike incidents' P1
-        # (CONFLICT-21), so they are named by level here.
+        # The fleet escalation playbook's bug priorities: P0 is critical
+        # there, unlike incidents' P1, so they are named by level here.
         CRITICAL = "critical", "Critical (P0)"
         HIGH = "high", "High (P1)"
         MEDIUM = "medium", "Medium (P2)"
@@ -321,7 +324,7 @@ class EscalationFiring(models.Model):
         CHECK_IN = "check_in", "Customer check-in and team ping"
         MANAGER = "manager", "Manager notified"
         EXECUTIVE = "executive", "Executive notified"
-        # Automation rules (issue 14)
+        # Automation rules
         PARTY_SILENT = "party_silent", "Partner or vendor silent"
         SLA_AT_RISK = "sla_at_risk", "Deadline at risk"
         SLA_BREACHED = "sla_breached", "Deadline breached"

@@ -1,4 +1,4 @@
-"""Metric targets per policy, and the reviews managers hold (issue 15)."""
+"""Metric targets per policy, and the reviews managers hold."""
 
 from django.conf import settings
 from django.db import models

@@ -134,11 +134,12 @@ PATH_SITUATIONS = {
 }
 
 
-# Paths on which a bug report may be filed (004).
+# Paths on which a bug report may be filed (fleet escalation playbook).
 BUG_REPORT_PATHS = {Path.ENGINEERING, Path.TIER2_TO_TIER3}
 
 
-# The generic note every path asks for (002 escalation note template).
+# The generic note every path asks for (the carrier escalation guide's
+# escalation note template).
 GENERIC_REQUIRED = (
     "summary",
     "customer_wants",

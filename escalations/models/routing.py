@@ -288,7 +288,11 @@ class EscalationRule(models.Model):
 
 
 class PreEscalationCheck(models.Model):
-    """Something to confirm before escalating (002 DON'T list, 004 checklist)."""
+    """Something to confirm before escalating.
+
+    From the carrier escalation guide's DON'T list and the fleet escalation
+    playbook's checklist.
+    """
 
     policy = models.ForeignKey(
         Policy, on_delete=models.PROTECT, related_name="pre_escalation_checks"

@@ -201,7 +201,9 @@ def reach_tier(escalation: Escalation, actor: User | None, now: dt.datetime) -> 
 def raise_urgent_alarm(
     escalation: Escalation, actor: User | None, now: dt.datetime, *, post: bool = True
 ) -> None:
-    """Post 002's urgent alert with @channel; page on-call out of hours.
+    """Post the urgent alert with @channel; page on-call out of hours.
+
+    From the carrier escalation guide.
 
     ``post=False`` only pages: for the other tiers of one critical firing,
     whose alert the first tier's call already posted.
@@ -245,7 +247,10 @@ def raise_urgent_alarm(
 
 
 def add_tag(incident: Incident, tag: str, now: dt.datetime) -> None:
-    """Add an escalation tag (002) and bump the version so stale edits stop."""
+    """Add an escalation tag and bump the version so stale edits stop.
+
+    From the carrier escalation guide's tagging rules.
+    """
     if not tag:
         return
     locked = Incident.objects.select_for_update(of=("self",)).get(pk=incident.pk)

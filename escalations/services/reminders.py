@@ -139,7 +139,7 @@ def _fire_rule(rule: EscalationRule, incident: Incident, now: dt.datetime) -> in
         if reached:
             # As when an agent escalates: the customer hears of it once (not
             # again for a second rule in the same day), and a critical rule
-            # (004's Sev 1) raises the urgent alarm.
+            # (the fleet escalation playbook's Sev 1) raises the urgent alarm.
             if not customer_told_since(incident, now - CUSTOMER_NOTICE_GAP):
                 tell_customer(reached[0], None)
             if rule.urgency == Urgency.CRITICAL:
@@ -264,7 +264,10 @@ def _staff_addresses(group: str) -> list[str]:
 
 
 def _notify_management(now: dt.datetime) -> int:
-    """001: managers, then executives, hear of incidents open past the delays."""
+    """Managers, then executives, hear of incidents open past the delays.
+
+    From the agency resolution protocol.
+    """
     done = 0
     targets = PolicyTarget.objects.filter(manager_notify_minutes__isnull=False) | (
         PolicyTarget.objects.filter(notifies_executives=True)

@@ -252,7 +252,10 @@ def request_escalation(
 
 @transaction.atomic
 def file_bug_report(*, escalation: Escalation, actor: User, **fields: Any) -> BugReport:
-    """File 004's bug report with an Engineering or Tier 3 escalation."""
+    """File a bug report with an Engineering or Tier 3 escalation.
+
+    From the fleet escalation playbook.
+    """
     escalation = lock_escalation(escalation)
     if escalation.path not in BUG_REPORT_PATHS:
         raise ValidationError(

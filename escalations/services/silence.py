@@ -32,7 +32,8 @@ from .rule_messages import (
     stamp,
 )
 
-# 000 part 7: a partner or vendor is "silent" after this many follow-ups.
+# Carrier communication playbook, part 7: a partner or vendor is "silent"
+# after this many follow-ups.
 SILENT_AFTER_FOLLOW_UPS = 2
 
 

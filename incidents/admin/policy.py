@@ -186,7 +186,7 @@ class PolicyAdmin(FriendlyFieldsMixin, PortalModelAdmin):
         ),
         ("Closing", {"fields": ["archive_after_days"]}),
         ("Writing", {"fields": ["language_standards", "post_incident_tone"]}),
-        # Automation (issue 14).
+        # Automation.
         (
             "Replies and signals",
             {"fields": ["confirmation_keywords", "systemic_threshold"]},

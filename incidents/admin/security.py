@@ -28,7 +28,9 @@ class RegulatoryRegimeAdmin(FriendlyFieldsMixin, PortalModelAdmin):
 
 @admin.register(SecurityContact)
 class SecurityContactAdmin(FriendlyFieldsMixin, PortalModelAdmin):
-    """Who is told at once of a security incident (004 step 1).
+    """Who is told at once of a security incident.
+
+    From the fleet escalation playbook, step 1.
 
     A flagged incident copies the active contacts; changing them here
     changes the next incident's list, not the lists already made.

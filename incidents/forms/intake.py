@@ -108,7 +108,10 @@ class CriteriaCheckboxes(forms.CheckboxSelectMultiple):
 
 
 class IncidentForm(PortalForm):
-    """The incident ticket, in the sections of the carrier playbook (000 2A)."""
+    """The incident ticket, in the sections of the carrier playbook.
+
+    From the carrier communication playbook, part 2A.
+    """
 
     title = forms.CharField(
         max_length=200, help_text="One line someone scanning the list understands."
@@ -152,7 +155,7 @@ class IncidentForm(PortalForm):
         min_value=0,
         required=False,
         label="Revenue impact ($)",
-        help_text="Where known: revenue lost or at risk (000 5A).",
+        help_text="Where known: revenue lost or at risk.",
     )
     is_service_delivered = forms.TypedChoiceField(
         choices=YES_NO_UNKNOWN,

@@ -296,7 +296,10 @@ class IncidentChecklistItem(models.Model):
 
 
 class ResolutionVerification(models.TextChoices):
-    """How a resolution was confirmed (000 part 5A, Verification)."""
+    """How a resolution was confirmed.
+
+    From the carrier communication playbook, part 5A (Verification).
+    """
 
     CUSTOMER_CONFIRMATION = "customer_confirmation", "Customer confirmation"
     SYSTEM_CHECK = "system_check", "System check"

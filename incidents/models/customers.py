@@ -18,7 +18,7 @@ class Signal(models.Model):
         validators=[RegexValidator(r"^SIG-\d{3}$", "Codes look like SIG-001.")],
     )
     description = models.CharField(max_length=200)
-    # Automation (issue 14): what an incident opened by this signal gets.
+    # Automation: what an incident opened by this signal gets.
     priority = models.CharField(
         max_length=2,
         choices=Priority.choices,

@@ -158,7 +158,7 @@ class Incident(models.Model):
     resolution_due_at = models.DateTimeField()
     resolution_at_risk_at = models.DateTimeField()
     version = models.PositiveIntegerField(default=1)
-    # Closure (issue 13): set by resolving and by the archive sweep.
+    # Closure: set by resolving and by the archive sweep.
     monitoring_ends_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
 
@@ -289,7 +289,8 @@ class AffectedCustomer(models.Model):
 class ActionItemKind(models.TextChoices):
     IMMEDIATE = "immediate", "Immediate action"
     POST_MORTEM = "post_mortem", "Post-mortem action"
-    # A post-mortem's actions say what they improve (000 part 8).
+    # A post-mortem's actions say what they improve (carrier communication
+    # playbook, part 8).
     PREVENTIVE = "preventive", "Preventive action"
     PROCESS = "process", "Process improvement"
     MONITORING = "monitoring", "Monitoring addition"
@@ -322,8 +323,8 @@ class ActionItem(models.Model):
     due_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default="open")
     created_at = models.DateTimeField(auto_now_add=True)
-    # Post-mortem actions (issue 13): the post-mortem that agreed them and
-    # the person who owns them, whose home page lists them once overdue.
+    # Post-mortem actions: the post-mortem that agreed them and the person who
+    # owns them, whose home page lists them once overdue.
     postmortem = models.ForeignKey(
         "PostMortem",
         on_delete=models.PROTECT,

@@ -9,7 +9,7 @@ from .incident import Incident
 
 
 class PlanSection(models.TextChoices):
-    """The six sections seed 003's plan has, in its order."""
+    """The six sections of the communication plan template, in their order."""
 
     SUMMARY = "summary", "Incident summary"
     AUDIENCE = "audience", "Audience"
@@ -112,7 +112,10 @@ class CommunicationPlanTemplateRow(models.Model):
 
 
 class CommunicationPlan(models.Model):
-    """A major incident's customer communication plan (seed 003)."""
+    """A major incident's customer communication plan.
+
+    From the communication plan template.
+    """
 
     Status = PlanStatus
     ReviewCycle = PlanReviewCycle

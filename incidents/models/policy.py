@@ -145,7 +145,7 @@ class Policy(models.Model):
         "many days after closing, and become read-only (000: archive after "
         "close).",
     )
-    # Automation (issue 14): replies by e-mail and monitoring signals.
+    # Automation: replies by e-mail and monitoring signals.
     confirmation_keywords = models.TextField(
         blank=True,
         help_text="Words in a customer's e-mailed reply that count as "
@@ -157,7 +157,8 @@ class Policy(models.Model):
         help_text="A monitoring signal affecting more customers than this "
         "opens (or turns) its incident into a systemic one.",
     )
-    # Automation (issue 14): auto-close rules (000 part 6 and part 7).
+    # Automation: auto-close rules (carrier communication playbook, parts 6
+    # and 7).
     check_in_after_resolved_minutes = models.PositiveIntegerField(
         default=72 * 60,
         help_text="A resolved incident whose customer stays silent this long "

@@ -93,7 +93,10 @@ class PostMortem(models.Model):
 
 
 class PostMortemMilestone(models.TextChoices):
-    """The moments 000's post-mortem timeline names, in their order."""
+    """The moments a post-mortem's timeline names, in their order.
+
+    From the carrier communication playbook's post-mortem (part 8).
+    """
 
     DETECTED = "detected", "Issue first detected"
     INTERNAL_ALERT = "internal_alert", "Internal alert sent"

@@ -19,7 +19,7 @@ class SecurityIncidentType(models.TextChoices):
 
 
 class SecurityPhaseKind(models.TextChoices):
-    """004's seven response steps, in their order."""
+    """The fleet escalation playbook's seven response steps, in their order."""
 
     IDENTIFY = "identify", "Identify"
     CONTAIN = "contain", "Contain"
@@ -92,7 +92,7 @@ class SecurityResponse(models.Model):
 
 
 class SecurityPhase(models.Model):
-    """One of 004's seven phases for one incident, with its deadline."""
+    """One of the seven security phases for one incident, with its deadline."""
 
     Kind = SecurityPhaseKind
 
@@ -154,7 +154,10 @@ class SecurityChecklistItem(models.Model):
 
 
 class SecurityNotification(models.Model):
-    """Someone who must hear at once (004 step 1): when, by whom, how."""
+    """Someone who must hear at once: when, by whom, how.
+
+    From the fleet escalation playbook, step 1.
+    """
 
     response = models.ForeignKey(
         SecurityResponse, on_delete=models.CASCADE, related_name="notifications"
@@ -188,9 +191,9 @@ class SecurityNotification(models.Model):
 class SecurityContact(models.Model):
     """Someone told at once when an incident is flagged as a security incident.
 
-    004 step 1 names the security officer, the CTO and the on-call engineer;
-    each flagged incident copies the active contacts into its own list of
-    who was told, when and how.
+    The fleet escalation playbook, step 1, names the security officer, the
+    CTO and the on-call engineer; each flagged incident copies the active
+    contacts into its own list of who was told, when and how.
     """
 
     key = models.SlugField(max_length=30, unique=True)
@@ -211,7 +214,10 @@ class SecurityContact(models.Model):
 
 
 class RegulatoryRegime(models.Model):
-    """A breach-notification law and its clock (004 step 6), as data."""
+    """A breach-notification law and its clock, as data.
+
+    From the fleet escalation playbook, step 6.
+    """
 
     key = models.SlugField(max_length=30, unique=True)
     name = models.CharField(max_length=100)

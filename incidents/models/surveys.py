@@ -20,7 +20,8 @@ class SurveyResponse(models.Model):
     customer = models.ForeignKey(
         Customer, on_delete=models.PROTECT, related_name="survey_responses"
     )
-    # 001's five questions; the first is the one every link asks.
+    # The agency resolution protocol's five questions; the first is the one
+    # every link asks.
     score = models.PositiveSmallIntegerField(
         help_text="Overall satisfaction, 1 (very unhappy) to 5 (very happy)."
     )

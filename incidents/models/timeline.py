@@ -29,7 +29,7 @@ class TimelineEventKind(models.TextChoices):
     MESSAGE_CANCELLED = "message_cancelled", "Message cancelled"
     MESSAGE_WITHDRAWN = "message_withdrawn", "Message withdrawn"
     REPLY_LOGGED = "reply_logged", "Reply logged"
-    # Escalations (issue 11)
+    # Escalations
     ESCALATION_REQUESTED = "escalation_requested", "Escalation requested"
     ESCALATION_TRIGGERED = "escalation_triggered", "Escalation rule fired"
     ESCALATION_APPROVED = "escalation_approved", "Escalation approved"
@@ -45,13 +45,13 @@ class TimelineEventKind(models.TextChoices):
     URGENT_ALERT_POSTED = "urgent_alert_posted", "Urgent alert posted"
     ON_CALL_PAGED = "on_call_paged", "On-call paged"
     MANAGEMENT_NOTIFIED = "management_notified", "Management notified"
-    # Credits and refunds (issue 12)
+    # Credits and refunds
     CREDIT_REQUESTED = "credit_requested", "Credit requested"
     CREDIT_APPROVED = "credit_approved", "Credit approved"
     CREDIT_REJECTED = "credit_rejected", "Credit rejected"
     CREDIT_APPLIED = "credit_applied", "Credit applied"
     CREDIT_CANCELLED = "credit_cancelled", "Credit cancelled"
-    # Resolve, close and learn (issue 13)
+    # Resolve, close and learn
     RESOLUTION_RECORDED = "resolution_recorded", "Resolution recorded"
     CHECKLIST_ATTACHED = "checklist_attached", "Checklist attached"
     CHECKLIST_ITEM_DONE = "checklist_item_done", "Checklist item done"
@@ -71,7 +71,7 @@ class TimelineEventKind(models.TextChoices):
     SECURITY_PHASE_DONE = "security_phase_done", "Security phase done"
     REGULATORY_CLOCK_STARTED = "regulatory_clock_started", "Regulatory clock started"
     REGULATORY_NOTICE_SENT = "regulatory_notice_sent", "Regulatory notice sent"
-    # Automation (issue 14)
+    # Automation
     FOLLOW_UP_LOOP_CHANGED = "follow_up_loop_changed", "Follow-up loop changed"
     FOLLOW_UP_SLOTS_MISSED = "follow_up_slots_missed", "Follow-up slots missed"
     PARTY_SILENT = "party_silent", "Partner or vendor silent"
@@ -80,7 +80,7 @@ class TimelineEventKind(models.TextChoices):
     AUTO_CLOSED = "auto_closed", "Closed by rule"
     REPLY_RECEIVED = "reply_received", "Reply received by e-mail"
     SIGNAL_RECEIVED = "signal_received", "Monitoring signal received"
-    # Metrics (issue 15)
+    # Metrics
     SURVEY_ANSWERED = "survey_answered", "Satisfaction survey answered"
 
 

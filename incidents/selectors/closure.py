@@ -122,7 +122,9 @@ def incident_closure(incident: Incident) -> list:
 
 
 def incident_key_metrics(incident: Incident, now: dt.datetime) -> dict:
-    """000 5A's per-incident figures: how fast we saw, answered and fixed it.
+    """Per-incident figures: how fast we saw, answered and fixed it.
+
+    From the carrier communication playbook, part 5A.
 
     Each is a timedelta, or None while it has not happened; SLA met is None
     while a clock still runs.

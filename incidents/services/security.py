@@ -46,7 +46,9 @@ def _lock_response(response: SecurityResponse) -> SecurityResponse:
 def flag_security_incident(
     *, incident: Incident, actor: User | None, incident_type: str
 ) -> SecurityResponse:
-    """Run the incident as a security incident: 004's phases and clocks.
+    """Run the incident as a security incident: phases and clocks.
+
+    The phases are the fleet escalation playbook's security response steps.
 
     Every phase deadline counts from the incident's detection time.
     """

@@ -21,8 +21,9 @@ from .tags import SLO_AT_RISK_AFTER, custom_tags, merged_tags
 def due_work(now: dt.datetime) -> dict[str, int]:
     """Tag stuck incidents, tick checklists from evidence, archive old ones.
 
-    Stuck: open past 48 hours (002 slo_at_risk). Checklists: see
-    _refresh_due_checklists. Archive: see _archive_closed.
+    Stuck: open past 48 hours (the carrier escalation guide's slo_at_risk
+    tag). Checklists: see _refresh_due_checklists. Archive: see
+    _archive_closed.
     """
     tagged = 0
     for incident in selectors.incidents_newly_stuck(now, stuck_for=SLO_AT_RISK_AFTER):

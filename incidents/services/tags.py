@@ -11,8 +11,8 @@ from ..models import (
     Signal,
 )
 
-# 002 "After escalation": a customer stuck this long is close to the 72-hour
-# service objective.
+# Carrier escalation guide, "After escalation": a customer stuck this long is
+# close to the 72-hour service objective.
 SLO_AT_RISK_AFTER = dt.timedelta(hours=48)
 
 
@@ -20,7 +20,8 @@ SLO_AT_RISK_AFTER = dt.timedelta(hours=48)
 STATUS_TAGS = {"in_progress", "resolved", "priority_high", "slo_at_risk"}
 
 
-# 002 "After escalation": set by the escalation services once they exist.
+# Carrier escalation guide, "After escalation": set by the escalation
+# services.
 ESCALATION_TAGS = {
     "escalated_l2",
     "escalated_engineering",
@@ -40,7 +41,10 @@ TAG_SCHEME = {
 
 
 def standard_tags(incident: Incident, now: dt.datetime | None = None) -> list[str]:
-    """Return the tags the portal gives an incident (000, 002 tagging rules).
+    """Return the tags the portal gives an incident.
+
+    The tagging rules are those of the carrier communication playbook and
+    the carrier escalation guide.
 
     incident, severity_<level>, proactive_alert and signal_<id> for signals,
     the category; in_progress while open and resolved once resolved;

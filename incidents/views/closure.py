@@ -26,8 +26,8 @@ from ..models import (
 )
 
 # The resolution messages the composer offers, per audience involved
-# (000 part 5): the internal chat post and note, the customer's e-mail,
-# the partner's and vendor's confirmations.
+# (carrier communication playbook, part 5): the internal chat post and note,
+# the customer's e-mail, the partner's and vendor's confirmations.
 _RESOLUTION_MESSAGES = [
     ("internal", "chat", "Team chat: incident resolved"),
     ("internal", "note", "Internal resolution note"),

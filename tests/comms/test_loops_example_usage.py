@@ -1,4 +1,5 @@
-"""Seed 000's "Example Usage" replayed with controlled time.
+"""The carrier communication playbook's "Example Usage", replayed with
+controlled time.
 
 A P1 eSIM incident for jane@example.com with ConnectX as the partner. The
 policy's tables decide where the example is looser: the partner cadence is

@@ -56,7 +56,7 @@ def test_internal_messages_give_the_customers_next_update(key, frozen_now):
 
     body = _render(key, incident, reader_zone="UTC").body
 
-    # 000: P2 customers hear every 12 hours; the team every 8.
+    # Carrier playbook: P2 customers hear every 12 hours; the team every 8.
     assert "Wed 18 Nov 2026, 24:00" not in body
     assert "Thu 19 Nov 2026, 00:00 UTC" in body
     assert "Wed 18 Nov 2026, 20:00 UTC" not in body

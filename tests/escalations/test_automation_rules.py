@@ -1,4 +1,6 @@
-"""The automation rules the sweep runs (issue 14, 000 parts 6 and 7).
+"""The automation rules the sweep runs.
+
+From the carrier communication playbook, parts 6 and 7.
 
 Each rule at its boundary (a moment before and at it), each firing once
 across sweeps, a reply starting the silence again, and auto-close held by
@@ -52,7 +54,7 @@ def rule_escalations(incident, reason):
     return Escalation.objects.filter(incident=incident, summary__startswith=reason)
 
 
-# --- Partner or vendor silent after two follow-ups (TRIG-000-1, TRIG-000-2) --
+# --- Partner or vendor silent after two follow-ups (carrier playbook) -------
 
 
 @pytest.mark.parametrize("kind", ["partner", "vendor"])
@@ -111,7 +113,7 @@ def test_a_reply_starts_the_party_silence_again(frozen_now, time_machine, agent)
     assert len(events(incident, TimelineEvent.Kind.PARTY_SILENT)) == 2
 
 
-# --- Deadline at risk and breached (TRIG-000-5) -----------------------------
+# --- Deadline at risk and breached (carrier playbook's SLA triggers) --------
 
 
 def test_a_deadline_at_risk_alerts_and_escalates_one_tier_once(
@@ -188,11 +190,11 @@ def test_a_resolved_incident_is_not_alerted(frozen_now, time_machine):
     assert events(incident, TimelineEvent.Kind.SLA_BREACHED) == []
 
 
-# --- No response past the policy's delay (NORESP-P1..P4) --------------------
+# --- No response past the policy's delay (one per priority, P1 to P4) -------
 
 
 def test_no_customer_reply_past_the_delay_escalates_once(frozen_now, time_machine):
-    incident = IncidentFactory(priority=Priority.P3)  # 000: 72 h
+    incident = IncidentFactory(priority=Priority.P3)  # carrier playbook: 72 h
     sweep(time_machine, frozen_now)  # opens the customer loop
     send_test_message(incident, None)  # we wrote at noon
 
@@ -228,7 +230,7 @@ def test_a_customer_reply_starts_the_no_response_clock_again(
     assert rule_escalations(incident, "No reply from the customer").count() == 1
 
 
-# --- Auto-close (AUTO-1..5, TRIG-000-3, TRIG-000-4) -------------------------
+# --- Auto-close (the carrier playbook's closing rules) ----------------------
 
 
 def resolved(frozen_now, **kwargs):

@@ -43,11 +43,12 @@ def _credit_events(incident, kind):
     return list(incident.timeline_events.filter(kind=kind))
 
 
-# --- Authority at the shipped limits (002, 004) -----------------------------
+# --- Authority at the shipped limits ----------------------------------------
 
-# Under the default carrier playbook: an agent decides refunds up to $100,
-# a senior agent refunds up to $5,000, a manager any kind up to $5,000, the
-# VP anything up to the cap.
+# The shipped limits come from the carrier escalation guide and the fleet
+# escalation playbook. Under the default carrier playbook: an agent decides
+# refunds up to $100, a senior agent refunds up to $5,000, a manager any kind
+# up to $5,000, the VP anything up to the cap.
 REFUND_AUTHORITY = {
     "Agent": {"100.00": True, "100.01": False, "5000.00": False, "5000.01": False},
     "Senior agent": {"100.00": True, "100.01": True, "5000.00": True, "5000.01": False},

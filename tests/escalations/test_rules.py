@@ -189,8 +189,9 @@ def test_a_rule_escalation_tells_the_customer_once_and_sev1_sounds_the_alarm(
 def test_two_rules_for_one_incident_hand_each_tier_one_escalation(
     frozen_now, fleet_policy
 ):
-    """An enterprise customer's Sev 1 meets 004's triggers 3 and 6: Tier 2
-    gets it once, and the customer hears of it once."""
+    """An enterprise customer's Sev 1 meets two of the fleet escalation
+    playbook's triggers (3 and 6): Tier 2 gets it once, and the customer
+    hears of it once."""
     from comms.models import Message
 
     customer = CustomerFactory(policy=fleet_policy, segment=Segment.ENTERPRISE)

@@ -328,8 +328,9 @@ def test_closed_incident_cannot_be_escalated(agent, senior):
 
 
 def test_a_matching_rules_time_frame_shortens_the_tiers_target(agent, fleet_customer):
-    """004 trigger 5: several customers with one issue reach Tier 3 within 1 h,
-    though Tier 3's own target for a non-critical bug is 24 h."""
+    """Fleet escalation playbook, trigger 5: several customers with one issue
+    reach Tier 3 within 1 h, though Tier 3's own target for a non-critical
+    bug is 24 h."""
     from incidents import services as incident_services
 
     tier3 = tier("Fleet SaaS", "tier3")

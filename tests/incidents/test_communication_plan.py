@@ -1,4 +1,4 @@
-"""Communication plans for major incidents (seed 003)."""
+"""Communication plans for major incidents (communication plan template)."""
 
 import datetime as dt
 
@@ -50,7 +50,7 @@ def test_prefill_fills_audience_cadence_templates_and_follow_ups(frozen_now, age
 
     rows = _rows(plan)
     assert "Fleet Corp" in rows[("audience", "named_accounts")].details
-    # 000 P1 cadence: team every 2 h, customer every 4 h.
+    # Carrier playbook P1 cadence: team every 2 h, customer every 4 h.
     ongoing = rows[("message_timeline", "ongoing_updates")].details
     assert "Internal every 2 h" in ongoing and "Customer every 4 h" in ongoing
     assert "approval" in rows[("approval_flow", "approval_rule")].details

@@ -1,4 +1,7 @@
-"""Security incident response (004): phases, clocks from detection, Legal."""
+"""Security incident response (fleet escalation playbook).
+
+Phases, clocks from detection, Legal.
+"""
 
 import datetime as dt
 

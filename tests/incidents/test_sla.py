@@ -20,11 +20,13 @@ from tests.factories import CustomerFactory, IncidentFactory
 H = dt.timedelta(hours=1)
 MIN = dt.timedelta(minutes=1)
 
-# The carrier playbook (000): first response and resolution per priority. Its
-# seed names no segment modifiers, so every segment gets the same targets.
+# The carrier communication playbook: first response and resolution per
+# priority. It names no segment modifiers, so every segment gets the same
+# targets.
 CARRIER_FIRST_RESPONSE = {"P1": 30 * MIN, "P2": 2 * H, "P3": 8 * H, "P4": 24 * H}
 CARRIER_RESOLUTION = {"P1": 4 * H, "P2": 24 * H, "P3": 72 * H}
-# The fleet playbook (004) halves enterprise and doubles trial response times.
+# The fleet escalation playbook halves enterprise and doubles trial response
+# times.
 FLEET_FIRST_RESPONSE = {"P1": 15 * MIN, "P2": 2 * H, "P3": 4 * H, "P4": 8 * H}
 FLEET_FACTOR = {Segment.ENTERPRISE: 0.5, Segment.STANDARD: 1, Segment.TRIAL: 2}
 

@@ -1,4 +1,8 @@
-"""The tag scheme the portal applies by itself (000, 002)."""
+"""The tag scheme the portal applies by itself.
+
+From the tagging rules of the carrier communication playbook and the carrier
+escalation guide.
+"""
 
 import datetime as dt
 

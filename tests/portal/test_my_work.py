@@ -39,7 +39,7 @@ def test_updates_due_follow_the_policy_cadence(agent_client, agent, frozen_now):
 
     rows = agent_client.get(reverse("home")).context["updates_due"]
 
-    # 000 P2: the team every 8 hours, the customer every 12.
+    # Carrier playbook P2: the team every 8 hours, the customer every 12.
     due = {row["audience"]: row["due_at"] - frozen_now for row in rows}
     assert due == {
         "Internal": incident.created_at - frozen_now + 8 * _hour(),

@@ -41,7 +41,8 @@ DEMO_USERS = [
     ("vp", "Val", "President", "VP", "America/Los_Angeles"),
     ("admin", "Ada", "Admin", "Admin", "UTC"),
 ]
-# The fuller records the escalation messages draw on (seeds 001, 002, 004).
+# The fuller records the escalation messages draw on (agency resolution
+# protocol, carrier escalation guide, fleet escalation playbook).
 DEMO_RECORDS = {
     "ACC-1002": {"phone": "+49 30 901820", "old_carrier_account": "4471209938"},
     "ACC-1004": {
@@ -586,9 +587,10 @@ DEMO_STORIES = [
         ],
     },
     {
-        # Under the fleet policy (004): the cluster's first sweep escalates
-        # this Sev 1 to Tier 2, Tier 3 and management by itself, sounds the
-        # urgent alarm and holds the customer's notice for approval.
+        # Under the fleet policy (fleet escalation playbook): the cluster's
+        # first sweep escalates this Sev 1 to Tier 2, Tier 3 and management
+        # by itself, sounds the urgent alarm and holds the customer's notice
+        # for approval.
         "slug": "fleet-trip-sync",
         "opened": 20,
         "incident": {
@@ -686,9 +688,9 @@ class Command(BaseCommand):
         self._automation()
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
 
-    # Automation (issue 14): an integration, a signal's category, a piece of
-    # unmatched mail, and the incidents' follow-up loops (opened only: the
-    # cluster's first sweep fires what is due, so loading stays repeatable).
+    # Automation: an integration, a signal's category, a piece of unmatched
+    # mail, and the incidents' follow-up loops (opened only: the cluster's
+    # first sweep fires what is due, so loading stays repeatable).
     def _automation(self):
         from comms import mail_threads
         from comms import services as comms_services
@@ -782,7 +784,7 @@ class Command(BaseCommand):
                 with transaction.atomic():
                     self._tell(story, users, categories, now)
 
-    # --- Escalations (issue 11) -------------------------------------------
+    # --- Escalations ------------------------------------------------------
     def _escalations(self, users):
         """Make "senior" a member of the tiers no role fills; escalate two incidents."""
         from comms import services as comms_services
@@ -1036,7 +1038,7 @@ class Command(BaseCommand):
             **options,
         )
 
-    # --- Credits and refunds (issue 12) ---------------------------------------
+    # --- Credits and refunds ------------------------------------------------
     # (story slug, requester, kind, amount, reason, decided by or None)
     DEMO_CREDITS = [
         (
@@ -1259,7 +1261,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Incidents: {count - remaining}", ending="\r")
         self.stdout.write("")
 
-    # --- Post-mortems, communication plan, security response (issue 13 B) ---
+    # --- Post-mortems, communication plan, security response ---
 
     def _demo_incident(self, slug):
         return (
