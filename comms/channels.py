@@ -57,8 +57,7 @@ class EmailChannel:
             to=to,
             reply_to=[reply_to] if reply_to else None,
             headers={
-                "Message-ID": f"<switchboard-message-{message.pk}{suffix}@"
-                f"{settings.EMAIL_MESSAGE_ID_DOMAIN}>",
+                "Message-ID": mail_threads.message_id_header(message.pk, suffix),
                 "X-Switchboard-Incident": message.incident.reference,
             },
         )

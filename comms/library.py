@@ -1023,6 +1023,28 @@ LIBRARY = [
         + SIGN_OFF,
         situation="credit_approved",
     ),
+    # Sent when a credit the customer was told of is cancelled after all.
+    _t(
+        "customer-credit-cancelled",
+        "Customer: approved credit or refund cancelled",
+        "customer",
+        "email",
+        "post_incident",
+        "{{ incident.reference }}: a change to the {{ credit.kind or 'goodwill gesture' }} "
+        "we told you about",
+        """
+        Hello {{ customer.first_name }},
+
+        We wrote to you earlier that we had approved {% if credit.amount %}{{ credit.kind }} of {{ credit.amount }}{% else %}a goodwill gesture{% endif %}
+        after {{ incident.reference }}. We have had to cancel it, and it will not
+        appear on your account or bill.
+
+        We are sorry for the confusion. If you have questions, or think this is
+        wrong, reply to this e-mail and a person will look at it with you.
+        """
+        + SIGN_OFF,
+        situation="credit_cancelled",
+    ),
     # --- Security incident notice (fleet escalation playbook, step 6) -----
     # Sent only after Legal approved it: the composer refuses it before.
     _t(

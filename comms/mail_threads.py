@@ -1,8 +1,8 @@
 """How a reply finds the message it answers: headers and reply addresses.
 
-Every e-mail the portal sends carries a Message-ID naming the message
-(``<switchboard-message-42@domain>``, see channels.EmailChannel); a reply
-names it again in In-Reply-To or References. Some mail clients drop those
+Every e-mail the portal sends carries a signed Message-ID naming the message
+(``<switchboard-message-42.<signature>@domain>``, see channels.EmailChannel);
+a reply names it again in In-Reply-To or References. Some mail clients drop those
 headers, so when INBOUND_REPLY_ADDRESS is set the e-mail also asks for
 replies at ``replies+42-<signature>@domain``: the signature keeps anybody
 from posting onto an incident by guessing numbers.
@@ -19,7 +19,9 @@ from email.utils import getaddresses, parseaddr
 from django.conf import settings
 from django.utils.html import strip_tags
 
-MESSAGE_ID = re.compile(r"<switchboard-message-(\d+)(?:-\d+)?@([^>\s]+)>", re.I)
+MESSAGE_ID = re.compile(
+    r"<switchboard-message-(\d+)(?:-\d+)?\.([0-9a-f]{16})@([^>\s]+)>", re.I
+)
 REPLY_TOKEN = re.compile(r"\+(\d+)-([0-9a-f]{12})@", re.I)
 # Where a mail client starts quoting what it answers.
 QUOTE_START = re.compile(
@@ -35,6 +37,30 @@ def _signature(message_pk: int) -> str:
         hashlib.sha256,
     )
     return digest.hexdigest()[:12]
+
+
+def _message_id_signature(message_pk: int) -> str:
+    return hmac.new(
+        settings.SECRET_KEY.encode(),
+        f"switchboard-message-id:{message_pk}".encode(),
+        hashlib.sha256,
+    ).hexdigest()[:16]
+
+
+def message_id_header(message_pk: int, suffix: str = "") -> str:
+    """Return the Message-ID an e-mail of message ``message_pk`` carries.
+
+    Signed, so that a reply's References cannot name another incident's
+    message by counting: ids are visible in every e-mail we send.
+    """
+    return (
+        f"<switchboard-message-{message_pk}{suffix}."
+        f"{_message_id_signature(message_pk)}@{settings.EMAIL_MESSAGE_ID_DOMAIN}>"
+    )
+
+
+def _message_id_checks_out(message_pk: int, signature: str) -> bool:
+    return hmac.compare_digest(_message_id_signature(message_pk), signature.lower())
 
 
 def reply_address(message_pk: int) -> str:
@@ -55,8 +81,8 @@ def referenced_message_ids(*headers: str) -> list[int]:
     found = [
         int(pk)
         for header in headers
-        for pk, at in MESSAGE_ID.findall(header or "")
-        if at.lower() == domain
+        for pk, signature, at in MESSAGE_ID.findall(header or "")
+        if at.lower() == domain and _message_id_checks_out(int(pk), signature)
     ]
     # References lists the thread oldest first; In-Reply-To is the newest.
     return list(dict.fromkeys(reversed(found)))

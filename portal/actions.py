@@ -10,9 +10,12 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+
+from .models import FormSubmission
 
 
 def form_errors(form: Form) -> str:
@@ -56,3 +59,51 @@ def post_action(
         return redirect(back)
     messages.success(request, success(result) if callable(success) else success)
     return redirect(done if done is not None else back)
+
+
+# The hidden field a form posts its one-time key in ({% form_key %}).
+FORM_KEY_FIELD = "form_key"
+
+
+class AlreadyDone(Exception):
+    """This rendered form was acted on already; ``done_url`` is where it led."""
+
+    def __init__(self, done_url: str):
+        super().__init__(done_url)
+        self.done_url = done_url
+
+
+def claim_form_key(request: HttpRequest) -> FormSubmission | None:
+    """Take the posted form's one-time key, inside the caller's transaction.
+
+    Raise AlreadyDone when an earlier post of the same rendered form took it
+    (a double click, a second tab, a retry): the caller says so instead of
+    acting twice. Two posts at once wait on the key's unique index, so one
+    acts and the other finds it taken. A post without a key (an older page)
+    is not protected, and acts.
+    """
+    key = request.POST.get(FORM_KEY_FIELD, "").strip()
+    if not key or len(key) > 64:
+        return None
+    try:
+        with transaction.atomic():
+            return FormSubmission.objects.create(key=key, user=request.user)
+    except IntegrityError:
+        earlier = FormSubmission.objects.filter(key=key).first()
+        raise AlreadyDone(earlier.done_url if earlier else "") from None
+
+
+def note_form_done(submission: FormSubmission | None, url: str) -> None:
+    """Remember where the first post of a form led, for a second one."""
+    if submission is not None:
+        submission.done_url = url[:300]
+        submission.save(update_fields=["done_url"])
+
+
+def already_done(request: HttpRequest, exc: AlreadyDone, fallback: str):
+    """Tell the person their second post changed nothing, and go where the
+    first one led."""
+    messages.info(
+        request, "That form was already sent once; nothing was done a second time."
+    )
+    return redirect(exc.done_url or fallback)

@@ -55,6 +55,10 @@ class Situation(models.TextChoices):
     # Credits and refunds: sent by the credit approval, not picked for any
     # other message.
     CREDIT_APPROVED = "credit_approved", "A credit or refund was approved"
+    CREDIT_CANCELLED = (
+        "credit_cancelled",
+        "An approved credit or refund was cancelled",
+    )
     # Security incidents: sent only once Legal approved it (incidents
     # SecurityResponse).
     SECURITY_NOTICE = "security_notice", "Security incident notice (Legal approved)"

@@ -2,10 +2,11 @@
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from incidents import services as incident_services
-from incidents.models import Incident, TimelineEvent
+from incidents.models import Customer, Incident, TimelineEvent
 
 from .. import mail_threads
 from ..models import Audience, ExternalParty, InboundMail, Message, Reply
@@ -30,6 +31,33 @@ def _threaded_message(parsed: mail_threads.ParsedMail) -> tuple[Message | None, 
         if message is not None:
             return message, "reply address"
     return None, ""
+
+
+def sender_known(message: Message, address: str) -> bool:
+    """Return whether ``address`` may answer ``message`` by itself.
+
+    It received that message, or it is a known contact of the incident's
+    customers (or the message's party).
+    """
+    address = (address or "").strip().lower()
+    if not address:
+        return False
+    if address in {r.lower() for r in [*message.recipients, *message.delivered_to]}:
+        return True
+    if message.party is not None and message.party.accepts_address(address):
+        return True
+    return is_known_contact(message.incident, address)
+
+
+def is_known_contact(incident: Incident, address: str) -> bool:
+    """Return whether ``address`` belongs to a customer of ``incident``."""
+    address = (address or "").strip().lower()
+    if not address:
+        return False
+    customers = Customer.objects.filter(
+        Q(incidents=incident) | Q(affected_by__incident=incident)
+    )
+    return customers.filter(email__iexact=address).exists()
 
 
 def _sender(
@@ -96,7 +124,14 @@ def _land(
         mail.handled_by, mail.handled_at = actor, timezone.now()
     mail.save()
     incident.refresh_from_db()
-    if sender_kind == Reply.From.CUSTOMER:
+    # An unknown sender's mail lands (a person put it there) but never
+    # reopens anything by itself.
+    trusted = (
+        sender_known(message, mail.from_address)
+        if message is not None
+        else is_known_contact(incident, mail.from_address)
+    )
+    if sender_kind == Reply.From.CUSTOMER and trusted:
         _reopen_on_customer_reply(incident, reply, actor)
     return mail
 
@@ -161,6 +196,16 @@ def receive_email(
         return InboundMail.objects.get(message_id=message_id)
     message, matched_by = _threaded_message(parsed)
     if message is None:
+        return mail
+    if not sender_known(message, mail.from_address):
+        # Threading headers are easy to copy: a reply lands by itself only
+        # from someone we wrote to, or a known contact; a person triages
+        # the rest.
+        mail.note = (
+            f"Names {message.incident.reference}, but {mail.from_address} was "
+            "not written to and is no known contact of its customer or party."
+        )[:300]
+        mail.save(update_fields=["note"])
         return mail
     return _land(
         mail,

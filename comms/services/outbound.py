@@ -111,7 +111,7 @@ def _check_resolution_facts(message: Message) -> None:
     """Refuse to tell a customer it is fixed before the incident says how."""
     if message.audience != Audience.CUSTOMER or message.stage not in FACT_STAGES:
         return
-    if message.situation == Situation.CREDIT_APPROVED:
+    if message.situation in (Situation.CREDIT_APPROVED, Situation.CREDIT_CANCELLED):
         # A credit's notice tells of money granted, not of a fix.
         return
     missing = missing_resolution_facts(message.incident)

@@ -4,10 +4,18 @@ message."""
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from incidents.models import Incident
+from portal.actions import (
+    AlreadyDone,
+    already_done,
+    claim_form_key,
+    note_form_done,
+)
 
 from .. import selectors, services
 from ..catalogue import reader_context
@@ -210,6 +218,27 @@ def _initial_from(message: Message) -> dict:
     }
 
 
+def _save_or_send(
+    request, *, incident, editing, is_draft, override_reason, fields
+) -> Message:
+    if editing:
+        return services.revise_message(
+            message=editing,
+            actor=request.user,
+            send=not is_draft,
+            override_reason=override_reason,
+            **fields,
+        )
+    if is_draft:
+        return services.save_draft(incident=incident, actor=request.user, **fields)
+    return services.send_message(
+        incident=incident,
+        actor=request.user,
+        override_reason=override_reason,
+        **fields,
+    )
+
+
 @require_http_methods(["GET", "POST"])
 @permission_required("comms.send_message", raise_exception=True)
 def compose(request, pk):
@@ -229,31 +258,26 @@ def compose(request, pk):
             )
             is_draft = request.POST.get("action") == "Save draft"
             override_reason = form.cleaned_data.get("override_reason") or ""
+            done_url = reverse("comms:incident_messages", args=[incident.pk])
             try:
-                if editing:
-                    message = services.revise_message(
-                        message=editing,
-                        actor=request.user,
-                        send=not is_draft,
-                        override_reason=override_reason,
-                        **fields,
-                    )
-                elif is_draft:
-                    message = services.save_draft(
-                        incident=incident, actor=request.user, **fields
-                    )
-                else:
-                    message = services.send_message(
+                with transaction.atomic():
+                    submission = claim_form_key(request)
+                    message = _save_or_send(
+                        request,
                         incident=incident,
-                        actor=request.user,
+                        editing=editing,
+                        is_draft=is_draft,
                         override_reason=override_reason,
-                        **fields,
+                        fields=fields,
                     )
+                    note_form_done(submission, done_url)
+            except AlreadyDone as exc:
+                return already_done(request, exc, done_url)
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
                 messages.success(request, outcome_message(message))
-                return redirect("comms:incident_messages", pk=incident.pk)
+                return redirect(done_url)
     elif editing:
         form = ComposeForm(initial=_initial_from(editing), security_hold=security_hold)
     else:

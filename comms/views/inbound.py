@@ -37,7 +37,8 @@ def inbound_mail_webhook(request):
         return JsonResponse(
             {"error": "Inbound mail is not configured on this portal."}, status=503
         )
-    given = request.headers.get("X-Switchboard-Secret") or request.GET.get("secret", "")
+    # In a header only: a query string lands in proxy and access logs.
+    given = request.headers.get("X-Switchboard-Secret", "")
     if not hmac.compare_digest(given.encode(), secret.encode()):
         return JsonResponse({"error": "Wrong or missing shared secret."}, status=403)
     try:

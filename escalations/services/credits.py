@@ -28,6 +28,7 @@ from ..models import (
 from ..models.credits import CENT
 
 CREDIT_TEMPLATE_KEY = "customer-credit-approved"
+CANCELLED_TEMPLATE_KEY = "customer-credit-cancelled"
 REASON_MAX_LENGTH = 2_000
 # CreditRequest.amount holds 12 digits, two of them cents.
 LARGEST_STORABLE = Decimal("10000000000")
@@ -344,21 +345,28 @@ def _check_decidable(credit: CreditRequest, actor) -> None:
     raise ValidationError(refusal, code=code)
 
 
-def _tell_customer(credit: CreditRequest, actor) -> tuple[Message | None, str]:
-    """Send the credit message from the library, under the composer's rules.
+def _tell_customer(
+    credit: CreditRequest,
+    actor,
+    *,
+    key: str = CREDIT_TEMPLATE_KEY,
+    situation: str = Situation.CREDIT_APPROVED,
+) -> tuple[Message | None, str]:
+    """Send the credit message ``key`` from the library, under the composer's
+    rules.
 
     Returns the message, or None with the reason nothing went out; a
-    missing template or address must not undo the approval itself.
+    missing template or address must not undo the decision itself.
     """
     template = (
         MessageTemplate.objects.select_related("current_version")
-        .filter(key=CREDIT_TEMPLATE_KEY, is_active=True, current_version__isnull=False)
+        .filter(key=key, is_active=True, current_version__isnull=False)
         .first()
     )
     if template is None:
         return None, (
-            f"No active “{CREDIT_TEMPLATE_KEY}” template in the library; tell the "
-            "customer from the composer."
+            f"No active “{key}” template in the library; tell the customer from "
+            "the composer."
         )
     context = incident_context(
         credit.incident,
@@ -383,7 +391,7 @@ def _tell_customer(credit: CreditRequest, actor) -> tuple[Message | None, str]:
                 audience=Audience.CUSTOMER,
                 channel=Channel.EMAIL,
                 stage=Stage.POST_INCIDENT,
-                situation=Situation.CREDIT_APPROVED,
+                situation=situation,
                 follow_up_number=None,
                 party=None,
                 recipients=[credit.customer.email],
@@ -476,6 +484,12 @@ def apply_credit(
                 code="not_approved",
             )
         raise ValidationError(_already(credit), code="not_approved")
+    if credit.requested_by_id == actor.pk:
+        raise ValidationError(
+            "You asked for this credit; someone else records it as applied, so "
+            "money never moves on one person's word.",
+            code="own_request",
+        )
     credit.status = CreditStatus.APPLIED
     credit.billing_reference = billing_reference
     credit.applied_by, credit.applied_at = actor, timezone.now()
@@ -492,7 +506,7 @@ def apply_credit(
 @transaction.atomic
 def cancel_credit(*, credit: CreditRequest, actor, reason: str) -> CreditRequest:
     """Withdraw a request not yet applied: its requester, or someone who may
-    decide it."""
+    decide it; once approved, only such a decider, and the customer is told."""
     _require(actor, "request_credit", "cancel credits")
     reason = _reason(
         reason,
@@ -503,19 +517,28 @@ def cancel_credit(*, credit: CreditRequest, actor, reason: str) -> CreditRequest
     credit = _locked(credit)
     if credit.status not in CreditRequest.OPEN_STATUSES:
         raise ValidationError(_already(credit), code="not_open")
-    if credit.requested_by_id != actor.pk:
-        covered = (
-            actor.has_perm("escalations.decide_credit")
-            and CreditRequest.objects.filter(
-                selectors.decidable_by(actor), pk=credit.pk
-            ).exists()
+    was_approved = credit.status == CreditStatus.APPROVED
+    covered = (
+        actor.has_perm("escalations.decide_credit")
+        and CreditRequest.objects.filter(
+            selectors.decidable_by(actor), pk=credit.pk
+        ).exists()
+    )
+    if was_approved and (credit.requested_by_id == actor.pk or not covered):
+        # The customer was told: taking it back is a decision, by a second
+        # person whose authority covers the amount.
+        raise ValidationError(
+            "This credit is approved and the customer was told; only someone "
+            "whose authority covers the amount, other than its requester, may "
+            "cancel it.",
+            code="not_allowed",
         )
-        if not covered:
-            raise ValidationError(
-                "Only the requester, or someone whose authority covers this "
-                "amount, may cancel it.",
-                code="not_allowed",
-            )
+    if credit.requested_by_id != actor.pk and not covered:
+        raise ValidationError(
+            "Only the requester, or someone whose authority covers this "
+            "amount, may cancel it.",
+            code="not_allowed",
+        )
     credit.status = CreditStatus.CANCELLED
     credit.cancelled_by, credit.cancelled_at = actor, timezone.now()
     credit.cancel_reason = reason
@@ -526,4 +549,11 @@ def cancel_credit(*, credit: CreditRequest, actor, reason: str) -> CreditRequest
         actor=actor,
         details=_details(credit, reason=reason),
     )
+    if was_approved and credit.customer_message_id is not None:
+        _tell_customer(
+            credit,
+            actor,
+            key=CANCELLED_TEMPLATE_KEY,
+            situation=Situation.CREDIT_CANCELLED,
+        )
     return credit

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,7 +19,13 @@ from comms.models import Message
 from incidents.models import Customer, Incident
 from incidents.selectors import incident_clocks, overall_clock_state
 from incidents.sla import CLOCK_STATE_LABELS
-from portal.actions import post_action
+from portal.actions import (
+    AlreadyDone,
+    already_done,
+    claim_form_key,
+    note_form_done,
+    post_action,
+)
 
 from .. import selectors, services
 from ..forms.credits import (
@@ -69,10 +76,16 @@ def incident_credits(request, pk):
             raise PermissionDenied("Your role may not ask for credits.")
         form = _request_form(incident, request.POST)
         if form.is_valid():
+            done_url = reverse("escalations:incident_credits", args=[incident.pk])
             try:
-                services.request_credit(
-                    incident=incident, actor=request.user, **form.cleaned_data
-                )
+                with transaction.atomic():
+                    submission = claim_form_key(request)
+                    services.request_credit(
+                        incident=incident, actor=request.user, **form.cleaned_data
+                    )
+                    note_form_done(submission, done_url)
+            except AlreadyDone as exc:
+                return already_done(request, exc, done_url)
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:

@@ -4,6 +4,7 @@ the managers' approvals."""
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -13,7 +14,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from incidents import lifecycle
 from incidents.models import Incident
 from incidents.pagination import CappedCountPaginator
-from portal.actions import post_action
+from portal.actions import (
+    AlreadyDone,
+    already_done,
+    claim_form_key,
+    note_form_done,
+    post_action,
+)
 
 from .. import selectors, services
 from ..forms.routing import (
@@ -88,10 +95,16 @@ def escalate(request, pk):
         refund = form.cleaned_data.get("refund_amount")
         rejections = form.cleaned_data.get("port_in_rejections") or 0
         if args and not wants_rules_only:
+            done_url = reverse("escalations:incident_escalations", args=[incident.pk])
             try:
-                created = services.request_escalation(
-                    incident=incident, actor=request.user, **args
-                )
+                with transaction.atomic():
+                    submission = claim_form_key(request)
+                    created = services.request_escalation(
+                        incident=incident, actor=request.user, **args
+                    )
+                    note_form_done(submission, done_url)
+            except AlreadyDone as exc:
+                return already_done(request, exc, done_url)
             except ValidationError as exc:
                 _attach_service_errors(form, exc, args["path"])
             except PermissionDenied as exc:

@@ -71,6 +71,28 @@ def _lock_postmortem(postmortem: PostMortem, *, editing: bool = True) -> PostMor
     return locked
 
 
+def _lock_for_edit(postmortem: PostMortem, actor: User | None) -> PostMortem:
+    """Lock a post-mortem to change it; one in review goes back to draft.
+
+    A reviewer approves the text they read: a change after submission
+    needs a fresh review, so nobody publishes words nobody reviewed.
+    """
+    locked = _lock_postmortem(postmortem)
+    if locked.status == PostMortem.Status.IN_REVIEW:
+        now = timezone.now()
+        locked.status = PostMortem.Status.DRAFT
+        locked.updated_at = now
+        locked.save(update_fields=["status", "updated_at"])
+        _postmortem_event(
+            locked,
+            actor=actor,
+            change="returned",
+            at=now,
+            reason="Edited while in review; send it for review again.",
+        )
+    return locked
+
+
 def _milestone_rows(postmortem: PostMortem, incident: Incident, skip: set[str]):
     events = TimelineEvent.objects.filter(incident=incident).order_by(
         "created_at", "id"
@@ -130,7 +152,7 @@ def refresh_postmortem_timeline(
 
     Rows already there stay as people left them (edited, hidden or not).
     """
-    postmortem = _lock_postmortem(postmortem)
+    postmortem = _lock_for_edit(postmortem, actor)
     present = set(
         postmortem.timeline_rows.exclude(milestone="").values_list(
             "milestone", flat=True
@@ -171,7 +193,7 @@ def edit_postmortem(
     require_permission(
         actor, "incidents.change_postmortem", "You may not edit post-mortems."
     )
-    postmortem = _lock_postmortem(postmortem)
+    postmortem = _lock_for_edit(postmortem, actor)
     values = {
         "scheduled_on": scheduled_on,
         "attendees": attendees.strip(),
@@ -205,7 +227,7 @@ def add_postmortem_row(
     *, postmortem: PostMortem, actor: User, at: dt.datetime, text: str
 ) -> PostMortemTimelineRow:
     """Add a line of one's own to the post-mortem's timeline."""
-    postmortem = _lock_postmortem(postmortem)
+    postmortem = _lock_for_edit(postmortem, actor)
     if not text.strip():
         raise field_error("text", "Say what happened at that time.", code="empty_row")
     _check_row_time(at)
@@ -223,7 +245,7 @@ def edit_postmortem_row(
     *, row: PostMortemTimelineRow, actor: User, at: dt.datetime, text: str
 ) -> PostMortemTimelineRow:
     """Correct a timeline line's time or words."""
-    postmortem = _lock_postmortem(row.postmortem)
+    postmortem = _lock_for_edit(row.postmortem, actor)
     row = PostMortemTimelineRow.objects.get(pk=row.pk, postmortem=postmortem)
     if not text.strip():
         raise field_error("text", "Say what happened at that time.", code="empty_row")
@@ -243,7 +265,7 @@ def hide_postmortem_row(
     *, row: PostMortemTimelineRow, actor: User, hidden: bool = True
 ) -> PostMortemTimelineRow:
     """Hide a timeline line from the post-mortem (or show it again)."""
-    postmortem = _lock_postmortem(row.postmortem)
+    postmortem = _lock_for_edit(row.postmortem, actor)
     row = PostMortemTimelineRow.objects.get(pk=row.pk, postmortem=postmortem)
     if row.is_hidden == hidden:
         return row
@@ -280,7 +302,7 @@ def add_postmortem_action(
     require_permission(
         actor, "incidents.change_postmortem", "You may not edit post-mortems."
     )
-    postmortem = _lock_postmortem(postmortem)
+    postmortem = _lock_for_edit(postmortem, actor)
     errors: dict[str, ValidationError] = {}
     if not what.strip():
         errors["what"] = ValidationError(
@@ -418,6 +440,14 @@ def publish_postmortem(*, postmortem: PostMortem, actor: User) -> PostMortem:
             "A post-mortem is reviewed before it is published: send it for "
             "review first.",
             code="not_in_review",
+        )
+    if actor is not None and actor.pk in (
+        postmortem.created_by_id,
+        postmortem.submitted_by_id,
+    ):
+        raise ValidationError(
+            "You wrote or submitted this post-mortem; another reviewer publishes it.",
+            code="own_postmortem",
         )
     _refuse_gaps(postmortem, "published")
     now = timezone.now()

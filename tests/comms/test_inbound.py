@@ -25,7 +25,7 @@ def _free_port() -> int:
 
 
 def stamped_id(message) -> str:
-    return f"<switchboard-message-{message.pk}@switchboard.local>"
+    return mail_threads.message_id_header(message.pk)
 
 
 def post_mail(client, payload, secret=SECRET):
@@ -385,13 +385,57 @@ def test_reply_text_drops_the_quoted_message():
     assert mail_threads.reply_text(text) == "Thanks!"
 
 
-def test_only_message_ids_of_this_portal_count(settings):
+def test_only_signed_message_ids_of_this_portal_count(settings):
     settings.EMAIL_MESSAGE_ID_DOMAIN = "switchboard.local"
+    ours_4 = mail_threads.message_id_header(4)
+    ours_7 = mail_threads.message_id_header(7, "-2")
 
     found = mail_threads.referenced_message_ids(
-        "<switchboard-message-4@switchboard.local> "
-        "<switchboard-message-9@evil.example>",
-        "<switchboard-message-7-2@switchboard.local>",
+        f"{ours_4} <switchboard-message-9@evil.example> "
+        # Counted up from an id seen in another e-mail: no signature.
+        "<switchboard-message-5@switchboard.local> "
+        "<switchboard-message-6.0123456789abcdef@switchboard.local>",
+        ours_7,
     )
 
     assert found == [7, 4]
+
+
+@pytest.mark.django_db
+def test_a_stranger_quoting_another_incidents_message_id_lands_nowhere(
+    agent, client, webhook
+):
+    incident = IncidentFactory(priority=Priority.P3, status="closed")
+    sent = send_test_message(incident, agent, stage="closure", follow_up_number=None)
+
+    response = post_mail(
+        client,
+        {
+            "From": "someone@else.example",
+            "FromName": "Someone",
+            "To": "support@switchboard.test",
+            "Subject": "Re: anything",
+            "TextBody": "Reopen this please.",
+            "MessageID": "<x-1@else.example>",
+            "Headers": [{"Name": "References", "Value": stamped_id(sent)}],
+        },
+    )
+
+    mail = InboundMail.objects.get()
+    incident.refresh_from_db()
+    assert response.json()["status"] == "unmatched"
+    assert mail.status == InboundMail.Status.UNMATCHED
+    assert "not written to" in mail.note
+    assert incident.status == "closed"
+    assert not incident.replies.exists()
+
+
+@pytest.mark.django_db
+def test_the_webhook_secret_is_accepted_in_the_header_only(client, webhook):
+    response = client.post(
+        reverse("comms:inbound_mail_webhook") + f"?secret={SECRET}",
+        data="{}",
+        content_type="application/json",
+    )
+
+    assert response.status_code == 403

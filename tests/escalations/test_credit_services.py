@@ -330,11 +330,11 @@ def test_decision_on_a_cancelled_request_is_refused(incident, agent, manager):
 
 
 def test_full_lifecycle_records_each_step_with_the_shared_details(
-    incident, agent, manager
+    incident, agent, other_agent, manager
 ):
     credit = request_test_credit(incident, agent, amount="250")
     services.approve_credit(credit=credit, actor=manager, reason="Fair.")
-    services.apply_credit(credit=credit, actor=agent, billing_reference="INV-778")
+    services.apply_credit(credit=credit, actor=other_agent, billing_reference="INV-778")
 
     events = list(
         incident.timeline_events.filter(kind__startswith="credit_").order_by("id")
@@ -353,7 +353,7 @@ def test_full_lifecycle_records_each_step_with_the_shared_details(
             "currency": "USD",
         }.items() <= event.details.items()
     assert events[2].details["billing_reference"] == "INV-778"
-    assert events[2].actor == agent
+    assert events[2].actor == other_agent
     credit.refresh_from_db()
     assert credit.status == CreditRequest.Status.APPLIED
 
@@ -384,6 +384,56 @@ def test_cancel_credit_by_a_bystander_is_refused(incident, agent, other_agent):
         services.cancel_credit(credit=credit, actor=other_agent, reason="Oops")
 
     assert error_codes(exc_info.value) == {"not_allowed"}
+
+
+def test_the_requester_cannot_apply_their_own_approved_credit(incident, agent, manager):
+    credit = request_test_credit(incident, agent, amount="80.00")
+    services.approve_credit(credit=credit, actor=manager)
+
+    with pytest.raises(ValidationError) as exc_info:
+        services.apply_credit(credit=credit, actor=agent, billing_reference="INV-9")
+
+    assert error_codes(exc_info.value) == {"own_request"}
+
+
+def test_the_requester_cannot_cancel_once_approved_even_as_a_decider(
+    incident, deciders
+):
+    requester = deciders["Manager"]
+    credit = request_test_credit(incident, requester, amount="80.00")
+    services.approve_credit(credit=credit, actor=deciders["VP"])
+
+    with pytest.raises(ValidationError) as exc_info:
+        services.cancel_credit(credit=credit, actor=requester, reason="Changed mind")
+
+    assert error_codes(exc_info.value) == {"not_allowed"}
+    credit.refresh_from_db()
+    assert credit.status == CreditRequest.Status.APPROVED
+
+
+def test_cancelling_an_approved_credit_needs_a_decider_and_tells_the_customer(
+    incident, agent, manager, other_manager
+):
+    credit = request_test_credit(incident, agent, amount="80.00")
+    services.approve_credit(credit=credit, actor=manager)
+
+    services.cancel_credit(credit=credit, actor=other_manager, reason="Duplicate")
+
+    credit.refresh_from_db()
+    assert credit.status == CreditRequest.Status.CANCELLED
+    notice = Message.objects.get(incident=incident, situation="credit_cancelled")
+    assert notice.recipients == [credit.customer.email]
+    assert "cancel" in notice.body
+
+
+def test_the_requester_may_still_withdraw_a_request_not_yet_decided(incident, agent):
+    credit = request_test_credit(incident, agent, amount="80.00")
+
+    services.cancel_credit(credit=credit, actor=agent, reason="Asked by mistake")
+
+    credit.refresh_from_db()
+    assert credit.status == CreditRequest.Status.CANCELLED
+    assert not Message.objects.filter(situation="credit_cancelled").exists()
 
 
 # --- The customer hears once ---------------------------------------------------

@@ -206,9 +206,10 @@ def test_second_decision_is_told_who_decided(
 
 
 def test_apply_and_cancel_from_the_incident_page(
-    agent_client, incident, agent, manager
+    agent_client, incident, agent, other_agent, manager
 ):
-    applied = request_test_credit(incident, agent)
+    # Someone other than the requester applies it (four eyes on money).
+    applied = request_test_credit(incident, other_agent)
     services.approve_credit(credit=applied, actor=manager)
     cancelled = request_test_credit(incident, agent, amount="40")
     back = _request_url(incident)

@@ -499,3 +499,33 @@ def test_non_staff_role_cannot_open_postmortems(client):
     response = client.get(reverse("incidents:postmortem", args=[incident.pk]))
 
     assert response.status_code == 403
+
+
+@pytest.mark.django_db
+def test_editing_a_post_mortem_in_review_sends_it_back_to_draft(agent, manager):
+    postmortem = publishable_postmortem(agent)
+    services.submit_postmortem_for_review(postmortem=postmortem, actor=agent)
+
+    services.add_postmortem_row(
+        postmortem=postmortem,
+        actor=agent,
+        at=postmortem.incident.created_at,
+        text="A moment added after review started.",
+    )
+    with pytest.raises(ValidationError) as exc_info:
+        services.publish_postmortem(postmortem=postmortem, actor=manager)
+
+    postmortem.refresh_from_db()
+    assert postmortem.status == PostMortem.Status.DRAFT
+    assert exc_info.value.code == "not_in_review"
+
+
+@pytest.mark.django_db
+def test_nobody_publishes_their_own_post_mortem(manager):
+    postmortem = publishable_postmortem(manager)
+    services.submit_postmortem_for_review(postmortem=postmortem, actor=manager)
+
+    with pytest.raises(ValidationError) as exc_info:
+        services.publish_postmortem(postmortem=postmortem, actor=manager)
+
+    assert exc_info.value.code == "own_postmortem"
