@@ -2,6 +2,8 @@
 
 from import_export import fields, resources, widgets
 
+from portal.exports import FORMULA_STARTS, safe_cell
+
 from .models import Customer, masked
 
 MASK = "•"
@@ -79,6 +81,20 @@ class CustomerResource(resources.ModelResource):
         # All or nothing: a bad row rolls back the good ones before it.
         kwargs.update(use_transactions=True, rollback_on_validation_errors=True)
         return super().import_data(dataset, **kwargs)
+
+    def export_field(self, field, instance, **kwargs):
+        # Through the one spreadsheet-safe cell rule of every export.
+        return safe_cell(super().export_field(field, instance, **kwargs))
+
+    def before_import_row(self, row, **kwargs):
+        # Undo the export's guard, so a file round-trips unchanged.
+        for name, value in row.items():
+            if (
+                isinstance(value, str)
+                and value.startswith("'")
+                and value[1:].startswith(FORMULA_STARTS)
+            ):
+                row[name] = value[1:]
 
     def dehydrate_old_carrier_account(self, customer: Customer) -> str:
         if self.full_account_numbers:

@@ -8,6 +8,7 @@ the admin builds from a model, gets them without saying so.
 """
 
 import re
+from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -208,3 +209,65 @@ def error_codes(exc: ValidationError) -> set[str]:
     if hasattr(exc, "error_dict"):
         return {e.code for errors in exc.error_dict.values() for e in errors}
     return {e.code for e in exc.error_list}
+
+
+# Money as people type it here: ASCII digits, an optional comma between
+# each group of three, and a dot before at most two cents (a minus sign is
+# read, for the field's own "more than zero" to answer). Everything else
+# (1_000, full-width or Arabic-Indic digits, 12.340, 1.000,50) is refused
+# the same way wherever an amount is typed.
+AMOUNT_PATTERN = re.compile(r"-?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]{1,2})?")
+AMOUNT_HELP = "Digits with a dot for cents, e.g. 1250.00 or 1,250.00."
+
+
+class NotAnAmount(ValueError):
+    """Typed text that is not an amount; says why, with a form error code."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.message, self.code = message, code
+
+
+def parse_amount(text: str) -> Decimal:
+    """Return the amount typed in ``text``; NotAnAmount says why it is not."""
+    text = text.strip()
+    if AMOUNT_PATTERN.fullmatch(text):
+        return Decimal(text.replace(",", ""))
+    if re.fullmatch(r"-?[0-9]+\.[0-9]{3,}", text):
+        raise NotAnAmount(
+            "Use at most two decimals (cents), e.g. 99.95.", "too_many_decimals"
+        )
+    raise NotAnAmount(f"Enter the amount as a number. {AMOUNT_HELP}", "invalid")
+
+
+class AmountField(forms.DecimalField):
+    """A money field that reads only what ``parse_amount`` reads."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if isinstance(value, Decimal):
+            return value
+        try:
+            return parse_amount(str(value))
+        except NotAnAmount as exc:
+            raise ValidationError(exc.message, code=exc.code) from None
+
+
+class PageVersionField(forms.IntegerField):
+    """The version of the record the page showed: the two-editors guard.
+
+    Missing or garbled, the guard could not compare, so the post is
+    refused rather than let through unchecked.
+    """
+
+    widget = forms.HiddenInput
+    default_error_messages = {
+        "required": "This page was incomplete; reload it and try again.",
+        "invalid": "This page was incomplete; reload it and try again.",
+        "min_value": "This page was incomplete; reload it and try again.",
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        super().__init__(**kwargs)

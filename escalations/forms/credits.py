@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from comms.models import Message
 from incidents.models import Customer
-from portal.forms import BoundedKeysMultipleChoiceField, PortalForm
+from portal.forms import AmountField, BoundedKeysMultipleChoiceField, PortalForm
 
 from ..models import CreditKind
 
@@ -39,7 +39,7 @@ class EvidenceChoiceField(BoundedKeysMultipleChoiceField):
 
 class CreditRequestForm(PortalForm):
     kind = forms.ChoiceField(choices=CreditKind.choices)
-    amount = forms.DecimalField(
+    amount = AmountField(
         max_digits=12,
         decimal_places=2,
         # A Decimal: the float 0.01 is a hair above one cent, so a one-cent

@@ -5,6 +5,7 @@ from django import forms
 from incidents.forms import JINJA2_WIDGETS
 from portal.forms import (
     NARRATIVE_MAX_LENGTH,
+    AmountField,
     BoundedKeysMultipleChoiceField,
     PortalForm,
 )
@@ -90,7 +91,7 @@ class EscalateForm(PortalForm):
         required=False,
         label="What applies",
     )
-    refund_amount = forms.DecimalField(
+    refund_amount = AmountField(
         required=False,
         min_value=0,
         max_digits=12,

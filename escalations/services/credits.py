@@ -17,6 +17,7 @@ from comms.catalogue import incident_context
 from comms.models import Audience, Channel, Message, MessageTemplate, Situation, Stage
 from incidents.models import AffectedCustomer, Customer, Incident, TimelineEvent
 from incidents.services import record_timeline_event
+from portal.forms import NotAnAmount, parse_amount
 
 from .. import selectors
 from ..models import (
@@ -101,7 +102,9 @@ def clean_amount(value) -> Decimal:
         # A float has already lost the cents it was typed with.
         value = str(value)
     try:
-        amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+        amount = value if isinstance(value, Decimal) else parse_amount(str(value))
+    except NotAnAmount as exc:
+        raise _error("amount", exc.message, exc.code) from None
     except (InvalidOperation, ValueError, TypeError):
         raise _error(
             "amount", "Enter the amount as a number, e.g. 250.00.", "invalid"

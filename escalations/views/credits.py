@@ -1,6 +1,5 @@
 """Credit pages: an incident's credits, the decision queue, finance's export."""
 
-import csv
 import datetime as dt
 
 from django.contrib import messages
@@ -8,7 +7,6 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -26,6 +24,7 @@ from portal.actions import (
     note_form_done,
     post_action,
 )
+from portal.exports import csv_export
 
 from .. import selectors, services
 from ..forms.credits import (
@@ -263,15 +262,6 @@ def credit_cancel(request, credit_pk):
     )
 
 
-# Spreadsheets run cells starting with these as formulas.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
 def _name(user) -> str:
     return (user.get_full_name() or user.get_username()) if user else ""
 
@@ -313,16 +303,12 @@ def credit_export(request):
     end = (start + dt.timedelta(days=32)).replace(day=1)
     basis = form.cleaned_data["basis"]
     credits = selectors.credits_between(start, end, basis=basis)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="credits-{basis}-{first:%Y-%m}.csv"'
-    )
-    writer = csv.writer(response)
+    response, writer = csv_export(f"credits-{basis}-{first:%Y-%m}.csv")
     writer.writerow(EXPORT_COLUMNS)
     for credit in credits.iterator(chunk_size=500):
         writer.writerow(
             [
-                _cell(v)
+                str(v) if v is not None else ""
                 for v in (
                     credit.pk,
                     credit.incident.reference,

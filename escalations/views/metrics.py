@@ -1,6 +1,5 @@
 """The metrics dashboard, the incidents behind each figure, and reviews."""
 
-import csv
 import datetime as dt
 
 from django.contrib import messages
@@ -15,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from incidents import selectors as incident_selectors
 from incidents.pagination import CappedCountPaginator
 from portal.actions import post_action
+from portal.exports import csv_export
 
 from .. import metrics, selectors, services
 from ..forms.metrics import MetricsRangeForm, ReviewActionFormSet, ReviewForm
@@ -133,11 +133,8 @@ def metrics_export(request):
             content_type="text/plain; charset=utf-8",
         )
     board = metrics.dashboard(period)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
     start, end = form.cleaned_data["start"], form.cleaned_data["end"]
-    name = f"switchboard-metrics-{start}-{end}"
-    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-    writer = csv.writer(response)
+    response, writer = csv_export(f"switchboard-metrics-{start}-{end}.csv")
     writer.writerow(CSV_HEADER)
     for row in board.rows:
         writer.writerow(

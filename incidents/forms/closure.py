@@ -6,6 +6,7 @@ from django import forms
 
 from portal.forms import (
     NARRATIVE_MAX_LENGTH,
+    PageVersionField,
     PortalForm,
 )
 
@@ -88,9 +89,9 @@ class ChecklistNotApplicableForm(PortalForm):
 
 class CloseForm(PortalForm):
     note = forms.CharField(required=False, max_length=500)
-    version = forms.IntegerField(required=False)
+    version = PageVersionField()
 
 
 class RecurrenceForm(PortalForm):
     note = forms.CharField(required=False, max_length=500)
-    version = forms.IntegerField(required=False)
+    version = PageVersionField()

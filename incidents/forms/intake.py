@@ -6,6 +6,7 @@ from django import forms
 
 from portal.forms import (
     NARRATIVE_MAX_LENGTH,
+    AmountField,
     BoundedKeysMultipleChoiceField,
     ParsedTextField,
     PortalForm,
@@ -142,14 +143,14 @@ class IncidentForm(PortalForm):
     impact_started_at = forms.DateTimeField(
         widget=DATETIME_WIDGET, required=False, label="Impact started"
     )
-    amount_paid = forms.DecimalField(
+    amount_paid = AmountField(
         max_digits=12,
         decimal_places=2,
         min_value=0,
         required=False,
         label="Amount paid ($)",
     )
-    revenue_impact = forms.DecimalField(
+    revenue_impact = AmountField(
         max_digits=14,
         decimal_places=2,
         min_value=0,
@@ -389,6 +390,9 @@ class IncidentForm(PortalForm):
 
     def clean(self):
         data = super().clean()
+        if self.editing is not None and not data.get("version"):
+            # The two-editors guard needs the version the page showed.
+            self.add_error(None, "This page was incomplete; reload it and try again.")
         for n in range(1, IMMEDIATE_ACTION_ROWS + 1):
             who, what = data.get(f"action_{n}_who"), data.get(f"action_{n}_what")
             if who and not what:

@@ -9,6 +9,7 @@ from django import forms
 from django.forms.renderers import Jinja2 as Jinja2Renderer
 
 from portal.forms import (
+    PageVersionField,
     PortalForm,
 )
 
@@ -29,7 +30,7 @@ JINJA2_WIDGETS = Jinja2Renderer()
 class TakeForm(PortalForm):
     """Assign to me: the version the page showed, and where to go back to."""
 
-    version = forms.IntegerField(required=False, min_value=1)
+    version = PageVersionField()
     next = forms.CharField(required=False, max_length=200)
 
 

@@ -5,7 +5,11 @@ from django.urls import reverse
 
 from incidents import services
 from incidents.models import IncidentChecklistItem
-from tests.factories import ChecklistTemplateItemFactory, IncidentFactory
+from tests.factories import (
+    ChecklistTemplateItemFactory,
+    IncidentFactory,
+    settle_checklists,
+)
 
 
 def _resolved(agent, **kwargs):
@@ -63,12 +67,52 @@ def test_close_button_lists_what_is_missing(agent, agent_client):
     incident = _resolved(agent)
 
     response = agent_client.post(
-        reverse("incidents:close", args=[incident.pk]), follow=True
+        reverse("incidents:close", args=[incident.pk]),
+        {"version": incident.version},
+        follow=True,
     )
 
     incident.refresh_from_db()
     assert incident.status == "resolved"
     assert "still missing" in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("version", [None, "abc", "0", "-3"])
+def test_a_close_without_the_pages_version_is_refused_not_unchecked(
+    agent, manager, client, version
+):
+    incident = _resolved(agent)
+    settle_checklists(incident)
+    client.force_login(manager)
+
+    response = client.post(
+        reverse("incidents:close", args=[incident.pk]),
+        {} if version is None else {"version": version},
+        follow=True,
+    )
+
+    incident.refresh_from_db()
+    assert incident.status == "resolved"
+    assert "reload it" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_an_oversized_note_on_a_tick_is_refused_naming_the_note(agent, agent_client):
+    incident = _resolved(agent)
+    item = IncidentChecklistItem.objects.filter(
+        checklist__incident=incident, state="open", evidence="none"
+    ).first()
+
+    response = agent_client.post(
+        reverse("incidents:checklist_tick", args=[incident.pk, item.pk]),
+        {"note": "x" * 1_000_000},
+        follow=True,
+    )
+
+    item.refresh_from_db()
+    assert item.state == "open"
+    assert "Note: Ensure this value has at most" in response.content.decode()
 
 
 @pytest.mark.django_db

@@ -65,3 +65,27 @@ def test_check_deploy_names_a_weakened_setting(tmp_path, changes, warning):
 
     assert result.returncode != 0
     assert warning in result.stderr
+
+
+def test_env_example_reads_the_same_in_bash_systemd_and_docker(tmp_path):
+    """bash `source`, systemd's EnvironmentFile and docker's --env-file agree
+    only on plain NAME=value lines: no spaces, quotes or expansions."""
+    path = settings.BASE_DIR / ".env.example"
+    result = subprocess.run(
+        ["bash", "-c", 'set -a; source "$1"; env', "bash", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": os.environ.get("PATH", "")},
+    )
+    sourced = dict(
+        line.split("=", 1) for line in result.stdout.splitlines() if "=" in line
+    )
+
+    assert result.returncode == 0 and result.stderr == ""
+    for line in path.read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, _, value = line.partition("=")
+        assert not any(c in value for c in " \t\"'$`\\"), line
+        assert sourced[name] == value, line

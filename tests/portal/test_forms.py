@@ -178,3 +178,37 @@ def test_a_key_past_the_integer_column_is_a_form_error(key):
     assert not form.is_valid()
     assert "not a valid value" in " ".join(form.errors["regimes"])
     assert RegulatoryRegime.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("typed", "amount"),
+    [("1250", "1250"), ("1,250.50", "1250.50"), ("0.5", "0.5"), ("12.34", "12.34")],
+)
+def test_amounts_read_as_people_type_them(typed, amount):
+    from decimal import Decimal
+
+    from portal.forms import parse_amount
+
+    assert parse_amount(typed) == Decimal(amount)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["1_000", "０１２", "١٢٣", "12.340", "1.000,50", "1,25", "--5", "1e3", "NaN"],
+)
+def test_everything_else_is_refused_alike_in_forms_and_services(typed):
+    from django import forms
+    from django.core.exceptions import ValidationError
+
+    from escalations.services import clean_amount
+    from portal.forms import AmountField
+
+    class Form(forms.Form):
+        amount = AmountField(decimal_places=2, max_digits=12)
+
+    form = Form(data={"amount": typed})
+    with pytest.raises(ValidationError):
+        clean_amount(typed)
+
+    assert not form.is_valid()
+    assert "amount" in form.errors
