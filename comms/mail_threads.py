@@ -225,3 +225,35 @@ def parse_provider_json(payload) -> ParsedMail:
         or headers.get("in-reply-to", ""),
         references=first("references") or headers.get("references", ""),
     )
+
+
+def _storable_text(text: str) -> tuple[str, int]:
+    """Return ``text`` with what no database stores replaced, and how many."""
+    cleaned = text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+    replaced = sum(1 for a, b in zip(text, cleaned, strict=True) if a != b)
+    return cleaned, replaced
+
+
+def storable(parsed: ParsedMail) -> tuple[ParsedMail, int]:
+    """Return the mail with NULs and unpaired surrogates replaced, and how
+    many characters were: a mail is kept, not lost, for a stray byte."""
+    replaced = 0
+    for name in (
+        "from_address",
+        "from_name",
+        "subject",
+        "text",
+        "message_id",
+        "in_reply_to",
+        "references",
+    ):
+        value, count = _storable_text(getattr(parsed, name) or "")
+        setattr(parsed, name, value)
+        replaced += count
+    addresses = []
+    for address in parsed.to_addresses:
+        value, count = _storable_text(address)
+        addresses.append(value)
+        replaced += count
+    parsed.to_addresses = addresses
+    return parsed, replaced

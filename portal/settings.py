@@ -143,6 +143,11 @@ AXES_LOCKOUT_PARAMETERS = [
     for item in env.list("AXES_LOCKOUT_PARAMETERS", default=["username+ip_address"])
 ]
 AXES_RESET_ON_SUCCESS = True
+# Behind a TLS proxy every sign-in arrives from the proxy's address: name
+# how many proxies add X-Forwarded-For, so the lockout is per account and
+# the real client's address again (0: trust no header).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "portal.throttling.client_ip"
 AXES_LOCKOUT_CALLABLE = "portal.throttling.locked_out"
 AXES_USERNAME_CALLABLE = "portal.throttling.username_for_throttling"
 LOGIN_URL = "login"

@@ -41,3 +41,26 @@ def username_for_throttling(request, credentials=None) -> str:
     else:
         username = request.POST.get("username")
     return str(username or "").replace("\x00", "")[:USERNAME_MAX_LENGTH]
+
+
+def client_ip(request) -> str | None:
+    """Return the address a sign-in comes from, for the lockout.
+
+    Behind TRUSTED_PROXY_COUNT proxies (0 by default: none) the client is
+    the address the outermost of them added to X-Forwarded-For, counted
+    from the right, since anything to its left the client may have
+    written itself. Without that header (or with no proxy set) it is the
+    connection's own address.
+    """
+    count = settings.TRUSTED_PROXY_COUNT
+    remote = request.META.get("REMOTE_ADDR")
+    if count <= 0:
+        return remote
+    forwarded = [
+        hop.strip()
+        for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        if hop.strip()
+    ]
+    if len(forwarded) < count:
+        return remote
+    return forwarded[-count]

@@ -171,6 +171,8 @@ def receive_email(
     that names no message of ours waits on the triage list.
     """
     received_at = received_at or timezone.now()
+    size = len(parsed.text)
+    parsed, replaced = mail_threads.storable(parsed)
     message_id = parsed.message_id.strip()[:300]
     if message_id:
         existing = InboundMail.objects.filter(message_id=message_id).first()
@@ -188,6 +190,12 @@ def receive_email(
         text=parsed.text[:TEXT_LIMIT],
         received_at=received_at,
         status=InboundMail.Status.UNMATCHED,
+        note=(
+            f"{replaced} character(s) no database stores were replaced; the "
+            f"text had {size:,} characters."
+            if replaced
+            else ""
+        ),
     )
     try:
         with transaction.atomic():
@@ -201,9 +209,16 @@ def receive_email(
         # Threading headers are easy to copy: a reply lands by itself only
         # from someone we wrote to, or a known contact; a person triages
         # the rest.
-        mail.note = (
-            f"Names {message.incident.reference}, but {mail.from_address} was "
-            "not written to and is no known contact of its customer or party."
+        mail.note = " ".join(
+            filter(
+                None,
+                [
+                    f"Names {message.incident.reference}, but {mail.from_address} "
+                    "was not written to and is no known contact of its customer "
+                    "or party.",
+                    mail.note,
+                ],
+            )
         )[:300]
         mail.save(update_fields=["note"])
         return mail

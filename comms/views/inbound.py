@@ -1,7 +1,6 @@
 """Replies by e-mail: the inbound webhook and the unmatched-mail triage."""
 
 import hmac
-import json
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required, permission_required
@@ -15,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from incidents.models import Incident
 from incidents.pagination import CappedCountPaginator
 from portal.actions import post_action
+from portal.json_api import read_json
 
 from .. import mail_threads, selectors, services
 from ..forms import (
@@ -41,10 +41,9 @@ def inbound_mail_webhook(request):
     given = request.headers.get("X-Switchboard-Secret", "")
     if not hmac.compare_digest(given.encode(), secret.encode()):
         return JsonResponse({"error": "Wrong or missing shared secret."}, status=403)
-    try:
-        payload = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        return JsonResponse({"error": "The body is not valid JSON."}, status=400)
+    payload, refused = read_json(request)
+    if refused:
+        return refused
     try:
         parsed = mail_threads.parse_provider_json(payload)
     except mail_threads.UnreadablePayload as exc:

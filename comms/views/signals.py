@@ -1,7 +1,5 @@
 """The monitoring signal API: receive a signal, report on its receipt."""
 
-import json
-
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.http import JsonResponse
@@ -9,6 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
+
+from portal.json_api import json_error, read_json
 
 from .. import services
 from ..models import (
@@ -25,10 +25,6 @@ SIGNAL_FIELDS = {
 
 
 MAX_CUSTOMERS = 5000
-
-
-def _json_error(message: str, status: int, **more) -> JsonResponse:
-    return JsonResponse({"error": message, **more}, status=status)
 
 
 def _signal_fields(payload) -> tuple[dict, dict]:
@@ -67,7 +63,7 @@ def _integration_or_401(request):
         else None
     )
     if integration is None:
-        response = _json_error("Missing or unknown integration token.", 401)
+        response = json_error("Missing or unknown integration token.", 401)
         response["WWW-Authenticate"] = "Bearer"
         return None, response
     return integration, None
@@ -111,23 +107,23 @@ def signal_receive(request):
     integration, refused = _integration_or_401(request)
     if refused:
         return refused
+    payload, refused = read_json(request)
+    if refused:
+        return refused
+    fields, errors = _signal_fields(payload)
+    if errors:
+        return json_error("The signal is malformed.", 400, fields=errors)
+    # A refused signal uses no slot: only what would be queued counts.
     if not services.monitoring.take_rate_slot(
         integration=integration, now=timezone.now()
     ):
-        response = _json_error(
+        response = json_error(
             f"More than {integration.rate_limit_per_minute} signals this minute; "
             "retry in a minute.",
             429,
         )
         response["Retry-After"] = "60"
         return response
-    try:
-        payload = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        return _json_error("The body is not valid JSON.", 400)
-    fields, errors = _signal_fields(payload)
-    if errors:
-        return _json_error("The signal is malformed.", 400, fields=errors)
     try:
         receipt = services.monitoring.accept_signal(
             integration=integration,
@@ -139,7 +135,7 @@ def signal_receive(request):
             category=fields.get("category", ""),
         )
     except ValidationError as exc:
-        return _json_error(
+        return json_error(
             " ".join(exc.messages), 422, code=getattr(exc, "code", None) or "invalid"
         )
     response = JsonResponse(_receipt_body(request, receipt), status=202)
@@ -160,5 +156,5 @@ def signal_status(request, receipt_pk):
         .first()
     )
     if receipt is None:
-        return _json_error("No signal of this integration has that receipt.", 404)
+        return json_error("No signal of this integration has that receipt.", 404)
     return JsonResponse(_receipt_body(request, receipt))

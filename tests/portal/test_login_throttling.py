@@ -104,3 +104,37 @@ def test_force_login_still_signs_in(client, person):
     client.force_login(person)
 
     assert client.get(reverse("incidents:list")).status_code == 200
+
+
+def via_proxy(client, password, client_address):
+    """Sign in through a TLS proxy at 10.9.9.9 that names the client."""
+    return client.post(
+        reverse("login"),
+        {"username": "throttled", "password": password},
+        REMOTE_ADDR="10.9.9.9",
+        HTTP_X_FORWARDED_FOR=f"198.51.100.66, {client_address}",
+    )
+
+
+def test_behind_a_trusted_proxy_a_stranger_cannot_lock_someone_out(
+    client, person, settings
+):
+    settings.TRUSTED_PROXY_COUNT = 1
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        via_proxy(client, "wrong", client_address="203.0.113.5")
+
+    response = via_proxy(client, PASSWORD, client_address="192.0.2.10")
+
+    assert response.status_code == 302
+    assert signed_in(client)
+
+
+def test_without_a_trusted_proxy_the_header_is_ignored(client, person, settings):
+    settings.TRUSTED_PROXY_COUNT = 0
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        # A client making up a new address each time gains nothing.
+        via_proxy(client, "wrong", client_address=f"203.0.113.{n}")
+
+    response = via_proxy(client, PASSWORD, client_address="192.0.2.10")
+
+    assert response.status_code == 429

@@ -5,6 +5,7 @@ at this receiver. Every message is stored: those that thread land on
 their incident, the rest wait on the triage list.
 """
 
+import logging
 import signal
 import threading
 
@@ -16,11 +17,22 @@ from django.core.management.base import BaseCommand
 from comms import mail_threads, services
 from comms.models import InboundMail
 
+logger = logging.getLogger(__name__)
+
 
 class ReplyHandler:
     """aiosmtpd handler: parse the message and hand it to the service."""
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        try:
+            return await self._land(envelope)
+        except Exception:
+            # Our internals stay here; the sender's server keeps the mail
+            # and tries again later.
+            logger.exception("Inbound mail from %s not stored", envelope.mail_from)
+            return "451 4.3.0 Temporary failure; please try again later"
+
+    async def _land(self, envelope) -> str:
         try:
             parsed = mail_threads.parse_raw(
                 envelope.original_content or envelope.content
