@@ -24,7 +24,8 @@ migrate: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 
 demo: migrate
-	$(BIN)/python manage.py load_demo_data
+	PORTAL_BASE_URL="$${PORTAL_BASE_URL:-http://127.0.0.1:$(PORT)}" \
+		$(BIN)/python manage.py load_demo_data
 
 run: demo
 	$(BIN)/python manage.py collectstatic --noinput -v 0

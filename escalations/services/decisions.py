@@ -171,6 +171,11 @@ def resolve_escalation(
             "Acknowledge the escalation before resolving it.",
             code="not_acknowledged",
         )
+    if not (outcome or "").strip():
+        # Whoever escalated, and the post-mortem, read what the tier did.
+        raise field_error(
+            "outcome", "Say what the tier did to resolve it.", "outcome_required"
+        )
     now = timezone.now()
     escalation.status = Escalation.Status.RESOLVED
     escalation.closed_by, escalation.closed_at = actor, now

@@ -24,6 +24,7 @@ from ..models import (
     EscalationFiring,
     EscalationRule,
     Path,
+    Urgency,
 )
 
 User = AbstractBaseUser
@@ -180,11 +181,23 @@ def alert_tier(escalation: Escalation, actor: User | None, prefix: str = "") -> 
     )
 
 
+# The time frame each urgency's label promises ("High · within 4 h").
+URGENCY_ACK_MINUTES = {
+    Urgency.MEDIUM: 24 * 60,
+    Urgency.HIGH: 4 * 60,
+    Urgency.CRITICAL: 15,
+}
+
+
 def acknowledge_due_at(escalation: Escalation, now: dt.datetime) -> dt.datetime | None:
-    minutes = escalation.to_tier.response_target_minutes
-    if escalation.rule_id and escalation.rule.respond_within_minutes:
-        within = escalation.rule.respond_within_minutes
-        minutes = within if minutes is None else min(minutes, within)
+    """Return when the tier must pick it up: the soonest of its own target,
+    the rule's time frame and the time frame its urgency promises."""
+    frames = [
+        escalation.to_tier.response_target_minutes,
+        escalation.rule.respond_within_minutes if escalation.rule_id else None,
+        URGENCY_ACK_MINUTES.get(escalation.urgency),
+    ]
+    minutes = min((m for m in frames if m), default=None)
     return None if minutes is None else now + dt.timedelta(minutes=minutes)
 
 

@@ -109,6 +109,8 @@ def _fire_rule(rule: EscalationRule, incident: Incident, now: dt.datetime) -> in
                 continue
             escalation = Escalation.objects.create(
                 incident=incident,
+                # The incident's own reading of the customer.
+                sentiment=incident.sentiment,
                 path=tier.default_path or Path.L2,
                 from_tier=facts.current_tier,
                 to_tier=tier,

@@ -122,6 +122,8 @@ def escalate_one_tier_up(
         return None
     escalation = Escalation.objects.create(
         incident=incident,
+        # The incident's own reading of the customer.
+        sentiment=incident.sentiment,
         path=tier.default_path or Path.L2,
         from_tier=facts.current_tier,
         to_tier=tier,

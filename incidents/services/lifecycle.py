@@ -90,6 +90,10 @@ def edit_incident_details(
     changed: dict[str, list[Any]] = {}
     for field, value in changes.items():
         old = getattr(incident, field)
+        if _same_to_the_minute(old, value):
+            # The form shows times to the minute: the seconds it cannot show
+            # are not an edit.
+            continue
         if old != value:
             changed[field] = [shown_value(old), shown_value(value)]
             setattr(incident, field, value)
@@ -137,6 +141,12 @@ def edit_incident_details(
     ):
         sync_checklists(incident, now=now, actor=actor)
     return incident
+
+
+def _same_to_the_minute(old: Any, new: Any) -> bool:
+    if not (isinstance(old, dt.datetime) and isinstance(new, dt.datetime)):
+        return False
+    return old.replace(second=0, microsecond=0) == new.replace(second=0, microsecond=0)
 
 
 # Fields whose change can make a checklist item apply or stop applying.

@@ -122,3 +122,42 @@ def test_tier_queue_shows_no_countdown_once_resolved_and_nothing_once_closed(
     assert resolved.reference in html
     assert "incident resolved" in html
     assert closed.reference not in html
+
+
+def test_a_high_urgency_escalation_is_due_within_the_four_hours_it_promises(
+    agent, senior, frozen_now
+):
+    incident = IncidentFactory(priority=Priority.P3)
+    (escalation,) = request_test_escalation(incident, agent)
+    assert escalation.urgency == "high"
+
+    assert escalation.ack_due_at == frozen_now + 4 * H
+
+
+def test_resolving_an_escalation_asks_what_the_tier_did(agent, senior, frozen_now):
+    from django.core.exceptions import ValidationError
+
+    from tests.assertions import error_codes
+
+    (escalation,) = request_test_escalation(IncidentFactory(), agent)
+    services.acknowledge_escalation(escalation=escalation, actor=senior)
+
+    with pytest.raises(ValidationError) as exc_info:
+        services.resolve_escalation(escalation=escalation, actor=senior, outcome=" ")
+
+    assert error_codes(exc_info.value) == {"outcome_required"}
+
+
+def test_a_rules_escalation_carries_the_incidents_reading_of_the_customer(
+    fleet_customer, frozen_now
+):
+    from tests.factories import CustomerFactory
+
+    customer = CustomerFactory(policy=fleet_customer.policy, segment="enterprise")
+    incident = IncidentFactory(customer=customer, sentiment="frustrated")
+
+    services.due_work(frozen_now + dt.timedelta(minutes=1))
+
+    escalation = Escalation.objects.filter(incident=incident).first()
+    assert escalation is not None and escalation.rule is not None
+    assert escalation.sentiment == "frustrated"

@@ -33,7 +33,8 @@ def test_request_escalation_puts_it_in_the_tier_queue_and_tags_the_incident(
     incident.refresh_from_db()
     assert escalation.status == Escalation.Status.REQUESTED
     assert escalation.reached_tier_at is not None
-    assert escalation.ack_due_at - escalation.reached_tier_at == dt.timedelta(hours=24)
+    # L2 answers within 24 h, but a high-urgency note promises 4 h.
+    assert escalation.ack_due_at - escalation.reached_tier_at == dt.timedelta(hours=4)
     assert "escalated_l2" in incident.tags
     event = incident.timeline_events.get(kind=TimelineEvent.Kind.ESCALATION_REQUESTED)
     assert event.details["escalation"] == escalation.pk

@@ -146,3 +146,23 @@ def test_the_timeline_reads_in_labels_and_display_values(agent, client):
     assert "Tags:</span> incident, " in page
     assert "service_status:" not in page
     assert "[&#x27;" not in page
+
+
+@pytest.mark.django_db
+def test_saving_the_form_unchanged_does_not_rewrite_the_detection_time(agent):
+    import datetime as dt
+
+    incident = IncidentFactory(
+        detected_at=dt.datetime(2026, 12, 7, 3, 30, 27, 512000, tzinfo=dt.UTC)
+    )
+    shown = dt.datetime(2026, 12, 7, 3, 30, tzinfo=dt.UTC)  # what the form holds
+
+    after = services.edit_incident_details(
+        incident=incident,
+        actor=agent,
+        expected_version=incident.version,
+        changes={"detected_at": shown},
+    )
+
+    assert after.version == incident.version
+    assert not after.timeline_events.filter(kind="edited").exists()
