@@ -118,8 +118,9 @@ class ComposeForm(PortalForm):
         }
 
 
-class ReplyForm(PortalForm):
-    default_renderer = JINJA2_WIDGETS  # same HTML; on every messages page
+class _SenderFields(PortalForm):
+    """Who wrote a reply: a customer, or one of the partners and vendors."""
+
     sender_kind = forms.ChoiceField(choices=Reply.From.choices, label="From")
     party = forms.ModelChoiceField(
         queryset=ExternalParty.objects.filter(is_active=True),
@@ -127,6 +128,10 @@ class ReplyForm(PortalForm):
         label="Partner or vendor",
         empty_label="—",
     )
+
+
+class ReplyForm(_SenderFields):
+    default_renderer = JINJA2_WIDGETS  # same HTML; on every messages page
     sender_name = forms.CharField(max_length=120, required=False, label="Name")
     kind = forms.ChoiceField(choices=Reply.Kind.choices)
     text = forms.CharField(
@@ -177,18 +182,11 @@ class RejectionForm(PortalForm):
 # --- Automation: triage of unmatched e-mail ---
 
 
-class AttachMailForm(PortalForm):
+class AttachMailForm(_SenderFields):
     incident = forms.CharField(
         max_length=20,
         label="Incident",
         help_text="Its reference (INC-00042) or number.",
-    )
-    sender_kind = forms.ChoiceField(choices=Reply.From.choices, label="From")
-    party = forms.ModelChoiceField(
-        queryset=ExternalParty.objects.filter(is_active=True),
-        required=False,
-        label="Partner or vendor",
-        empty_label="—",
     )
 
     def clean_incident(self):

@@ -74,24 +74,17 @@ def matching_templates(
 
 
 def template_for(
-    *,
-    stage: str,
-    audience: str,
-    incident: Incident,
-    channel: str | None = None,
-    follow_up_number: int | None = None,
-    situation: str = "",
+    *, incident: Incident, situation: str = "", **criteria
 ) -> MessageTemplate | None:
-    """Return the most specific active template for this message, or None."""
+    """Return the most specific active template for this message, or None.
+
+    ``criteria`` are matching_templates' own: stage, audience, and optionally
+    channel and follow_up_number.
+    """
 
     def most_specific():
         candidates = matching_templates(
-            stage=stage,
-            audience=audience,
-            incident=incident,
-            channel=channel,
-            follow_up_number=follow_up_number,
-            situation=situation,
+            incident=incident, situation=situation, **criteria
         )
         chosen = min(candidates, key=lambda t: _specificity(t, situation), default=None)
         if chosen is not None:
@@ -102,13 +95,10 @@ def template_for(
     # Only what matching_templates reads of the incident is in the key.
     key = (
         "template_for",
-        stage,
-        audience,
         incident.priority,
         incident.category_id,
-        channel,
-        follow_up_number,
         situation,
+        *sorted(criteria.items()),
     )
     return sweep_memo.recall(key, most_specific)
 

@@ -23,11 +23,14 @@ from .messages import (
     outcome_message,
     reply_log,
 )
-from .operations import operations
+from .operations import OPERATIONS_ROWS, operations
 from .plans import communication_plan_start
-from .signals import signal_receive, signal_status
+from .signals import MAX_CUSTOMERS, SIGNAL_FIELDS, signal_receive, signal_status
 
 __all__ = [
+    "MAX_CUSTOMERS",
+    "OPERATIONS_ROWS",
+    "SIGNAL_FIELDS",
     "approval_queue",
     "choice_param",
     "communication_plan_start",

@@ -29,9 +29,7 @@ def incident_or_404(pk):
     )
 
 
-@require_GET
-def incident_messages(request, pk):
-    incident = incident_or_404(pk)
+def _messages_tab_page(request, incident, *, reply_form, status=200):
     return render(
         request,
         "comms/incident_messages.html",
@@ -40,10 +38,16 @@ def incident_messages(request, pk):
             "suggestions": selectors.suggested_messages(incident),
             "messages_list": selectors.incident_messages(incident),
             "replies": incident.replies.select_related("party", "logged_by"),
-            "reply_form": ReplyForm(),
+            "reply_form": reply_form,
             "loops": selectors.incident_loops(incident),
         },
+        status=status,
     )
+
+
+@require_GET
+def incident_messages(request, pk):
+    return _messages_tab_page(request, incident_or_404(pk), reply_form=ReplyForm())
 
 
 def int_param(request, name: str) -> int | None:
@@ -107,28 +111,31 @@ def message_retry(request, message_pk):
     return redirect(_messages_tab(message))
 
 
-@require_POST
-@permission_required("comms.send_message", raise_exception=True)
-def message_send_draft(request, message_pk):
-    message = _message_or_404(message_pk)
-    return post_action(
-        request,
-        act=lambda: services.send_draft(message=message, actor=request.user),
-        success=outcome_message,
-        back=_messages_tab(message),
-    )
+def _message_action(service: str, success):
+    """Return the view of a button on one message: call ``service`` on it,
+    then back to its incident's Messages tab."""
+
+    @require_POST
+    @permission_required("comms.send_message", raise_exception=True)
+    def view(request, message_pk):
+        message = _message_or_404(message_pk)
+        return post_action(
+            request,
+            act=lambda: getattr(services, service)(message=message, actor=request.user),
+            success=success,
+            back=_messages_tab(message),
+        )
+
+    view.__name__ = view.__qualname__ = f"message_{service}"
+    return view
 
 
-@require_POST
-@permission_required("comms.send_message", raise_exception=True)
-def message_cancel(request, message_pk):
-    message = _message_or_404(message_pk)
-    return post_action(
-        request,
-        act=lambda: services.cancel_message(message=message, actor=request.user),
-        success="Cancelled; it will not be sent.",
-        back=_messages_tab(message),
-    )
+message_send_draft = _message_action("send_draft", outcome_message)
+message_cancel = _message_action("cancel_message", "Cancelled; it will not be sent.")
+message_hold = _message_action(
+    "hold_message", "Held: it is a draft now, and leaves only when someone sends it."
+)
+message_send_now = _message_action("send_message_now", outcome_message)
 
 
 @require_POST
@@ -160,40 +167,4 @@ def reply_log(request, pk):
         else:
             messages.success(request, "Reply logged.")
             return redirect("comms:incident_messages", pk=incident.pk)
-    return render(
-        request,
-        "comms/incident_messages.html",
-        {
-            "incident": incident,
-            "suggestions": selectors.suggested_messages(incident),
-            "messages_list": selectors.incident_messages(incident),
-            "replies": incident.replies.select_related("party", "logged_by"),
-            "reply_form": form,
-            "loops": selectors.incident_loops(incident),
-        },
-        status=400,
-    )
-
-
-@require_POST
-@permission_required("comms.send_message", raise_exception=True)
-def message_hold(request, message_pk):
-    message = _message_or_404(message_pk)
-    return post_action(
-        request,
-        act=lambda: services.hold_message(message=message, actor=request.user),
-        success="Held: it is a draft now, and leaves only when someone sends it.",
-        back=_messages_tab(message),
-    )
-
-
-@require_POST
-@permission_required("comms.send_message", raise_exception=True)
-def message_send_now(request, message_pk):
-    message = _message_or_404(message_pk)
-    return post_action(
-        request,
-        act=lambda: services.send_message_now(message=message, actor=request.user),
-        success=outcome_message,
-        back=_messages_tab(message),
-    )
+    return _messages_tab_page(request, incident, reply_form=form, status=400)

@@ -20,6 +20,7 @@ from ..models import (
     Tier,
     Urgency,
 )
+from ..services.routing import NOTE_FIELDS
 
 TEXTAREA = forms.Textarea(attrs={"rows": 3})
 
@@ -239,19 +240,8 @@ class EscalateForm(PortalForm):
             "port_in_rejections": data.get("port_in_rejections") or 0,
             "note": {
                 name: data.get(name)
-                for name in (
-                    "summary",
-                    "issue_category",
-                    "first_reported_on",
-                    "related_tickets",
-                    "customer_wants",
-                    "tried",
-                    "why",
-                    "recommended_resolution",
-                    "urgency",
-                    "sentiment",
-                )
-                if data.get(name) not in (None,)
+                for name in NOTE_FIELDS
+                if data.get(name) is not None
             },
             "path_details": {
                 spec.name: data.get(path_field_name(path, spec.name)) or ""

@@ -5,6 +5,7 @@ import datetime as dt
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from incidents import lifecycle
@@ -192,6 +193,34 @@ def resolve_escalation(
     return escalation
 
 
+def _following_the_incident(matching: Q, *, closed: bool):
+    """Yield, each locked in a transaction of its own, the escalations that
+    match and whose incident is (``closed``) or is no longer closed.
+
+    Listed first, then re-checked under the lock: the incident's status is
+    read at the moment of the act.
+    """
+    open_statuses = lifecycle.runs_while("escalations")
+    listed = Escalation.objects.filter(matching)
+    listed = (
+        listed.exclude(incident__status__in=open_statuses)
+        if closed
+        else listed.filter(incident__status__in=open_statuses)
+    )
+    for pk in list(listed.values_list("pk", flat=True)[:SWEEP_BATCH]):
+        with transaction.atomic():
+            escalation = (
+                Escalation.objects.select_for_update(of=("self",))
+                .select_related("incident", "to_tier")
+                .filter(matching, pk=pk)
+                .first()
+            )
+            if escalation is not None and closed != lifecycle.runs(
+                "escalations", escalation.incident.status
+            ):
+                yield escalation
+
+
 def end_escalations_of_closed_incidents(now: dt.datetime) -> int:
     """End every open escalation whose incident has closed.
 
@@ -200,81 +229,49 @@ def end_escalations_of_closed_incidents(now: dt.datetime) -> int:
     runs (within the minute) nothing is sent or counted down for it.
     """
     ended = 0
-    ids = list(
-        Escalation.objects.filter(status__in=Escalation.OPEN_STATUSES)
-        .exclude(incident__status__in=lifecycle.runs_while("escalations"))
-        .values_list("pk", flat=True)[:SWEEP_BATCH]
-    )
-    for pk in ids:
-        with transaction.atomic():
-            escalation = (
-                Escalation.objects.select_for_update(of=("self",))
-                .select_related("incident", "to_tier")
-                .filter(pk=pk, status__in=Escalation.OPEN_STATUSES)
-                .first()
-            )
-            if escalation is None or lifecycle.runs(
-                "escalations", escalation.incident.status
-            ):
-                continue
-            escalation.ended_from = escalation.status
-            escalation.status = Escalation.Status.ENDED
-            escalation.closed_at = now
-            escalation.outcome = (
-                f"{escalation.incident.reference} was "
-                f"{escalation.incident.get_status_display().lower()}."
-            )
-            escalation.version += 1
-            escalation.save()
-            escalation_event(
-                escalation,
-                TimelineEvent.Kind.ESCALATION_ENDED,
-                None,
-                at=now,
-                reason=escalation.outcome,
-            )
-            ended += 1
+    for escalation in _following_the_incident(
+        Q(status__in=Escalation.OPEN_STATUSES), closed=True
+    ):
+        escalation.ended_from = escalation.status
+        escalation.status = Escalation.Status.ENDED
+        escalation.closed_at = now
+        escalation.outcome = (
+            f"{escalation.incident.reference} was "
+            f"{escalation.incident.get_status_display().lower()}."
+        )
+        escalation.version += 1
+        escalation.save()
+        escalation_event(
+            escalation,
+            TimelineEvent.Kind.ESCALATION_ENDED,
+            None,
+            at=now,
+            reason=escalation.outcome,
+        )
+        ended += 1
     return ended
 
 
 def restore_escalations_of_reopened_incidents(now: dt.datetime) -> int:
     """Put back in their queues the escalations a closing ended, once reopened."""
     restored = 0
-    ids = list(
-        Escalation.objects.filter(
-            status=Escalation.Status.ENDED,
-            incident__status__in=lifecycle.runs_while("escalations"),
+    for escalation in _following_the_incident(
+        Q(status=Escalation.Status.ENDED) & ~Q(ended_from=""), closed=False
+    ):
+        escalation.status, escalation.ended_from = escalation.ended_from, ""
+        escalation.closed_at = None
+        escalation.outcome = ""
+        escalation.version += 1
+        escalation.save()
+        escalation_event(
+            escalation, TimelineEvent.Kind.ESCALATION_RESTORED, None, at=now
         )
-        .exclude(ended_from="")
-        .values_list("pk", flat=True)[:SWEEP_BATCH]
-    )
-    for pk in ids:
-        with transaction.atomic():
-            escalation = (
-                Escalation.objects.select_for_update(of=("self",))
-                .select_related("incident", "to_tier")
-                .filter(pk=pk, status=Escalation.Status.ENDED)
-                .exclude(ended_from="")
-                .first()
-            )
-            if escalation is None or not lifecycle.runs(
-                "escalations", escalation.incident.status
-            ):
-                continue
-            escalation.status, escalation.ended_from = escalation.ended_from, ""
-            escalation.closed_at = None
-            escalation.outcome = ""
-            escalation.version += 1
-            escalation.save()
-            escalation_event(
-                escalation, TimelineEvent.Kind.ESCALATION_RESTORED, None, at=now
-            )
-            if (
-                escalation.reached_tier_at is not None
-                and escalation.status != Escalation.Status.ACKNOWLEDGED
-            ):
-                # Back in the queue as a new arrival: the tier hears of it and
-                # its reminders count from now.
-                reach_tier(escalation, None, now)
-            restored += 1
+        if (
+            escalation.reached_tier_at is not None
+            and escalation.status != Escalation.Status.ACKNOWLEDGED
+        ):
+            # Back in the queue as a new arrival: the tier hears of it and
+            # its reminders count from now.
+            reach_tier(escalation, None, now)
+        restored += 1
     return restored

@@ -86,11 +86,13 @@ def send_notice(
     actor: User | None,
     prefix: str = "",
     template_key: str = "",
+    party=None,
 ) -> Message | None:
-    """Send the library's escalation template for ``situation``; None if none fits.
+    """Send the library's escalation template for ``situation`` (or the
+    template ``template_key``, at its own stage); None if none fits.
 
     A message that cannot go (no address, a broken template) must not undo
-    the escalation, so it runs in a savepoint and is logged when refused.
+    the escalation or the rule, so it runs in a savepoint and is logged.
     """
     from comms.models import MessageTemplate
 
@@ -111,6 +113,11 @@ def send_notice(
             situation=situation,
         )
     if template is None or not recipients:
+        logger.warning(
+            "Message %s for %s not sent: no template or no recipient.",
+            template_key or situation,
+            incident.reference,
+        )
         return None
     try:
         with transaction.atomic():
@@ -120,15 +127,19 @@ def send_notice(
                 actor=actor,
                 audience=audience,
                 channel=channel,
-                stage=Stage.ESCALATION,
-                situation=situation,
+                stage=template.stage if template_key else Stage.ESCALATION,
+                situation=situation or template.situation,
                 recipients=recipients,
+                party=party,
                 prefix=prefix,
                 sender_name=person_name(actor) if actor else "",
             )
     except ValidationError as exc:
         logger.warning(
-            "Escalation message for %s not sent: %s", incident.reference, exc
+            "Message %s for %s not sent: %s",
+            template_key or situation,
+            incident.reference,
+            exc,
         )
         return None
 
@@ -309,3 +320,34 @@ def skip_locked() -> dict:
         if connection.features.has_select_for_update_skip_locked
         else {}
     )
+
+
+def escalate_by_rule(
+    incident: Incident,
+    *,
+    to_tier,
+    from_tier,
+    urgency: str,
+    summary: str,
+    why: str,
+    now: dt.datetime,
+    rule: EscalationRule | None = None,
+) -> Escalation:
+    """Create an escalation the portal raises by itself (a rule, one tier up),
+    tagging the incident with the tier."""
+    escalation = Escalation.objects.create(
+        incident=incident,
+        # The incident's own reading of the customer.
+        sentiment=incident.sentiment,
+        path=to_tier.default_path or Path.L2,
+        from_tier=from_tier,
+        to_tier=to_tier,
+        rule=rule,
+        needs_approval=bool(rule and rule.needs_approval),
+        urgency=urgency,
+        summary=summary,
+        why=why,
+        created_at=now,
+    )
+    add_tag(incident, to_tier.tag, now)
+    return escalation

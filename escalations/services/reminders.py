@@ -24,10 +24,10 @@ from .notices import (
     CUSTOMER_NOTICE_GAP,
     ESCALATABLE_STATUSES,
     SWEEP_BATCH,
-    add_tag,
     alert_tier,
     claim_firing,
     customer_told_since,
+    escalate_by_rule,
     escalation_event,
     raise_urgent_alarm,
     reach_tier,
@@ -107,22 +107,17 @@ def _fire_rule(rule: EscalationRule, incident: Incident, now: dt.datetime) -> in
         for tier in selectors.rule_tiers(rule, facts):
             if tier.pk in busy:
                 continue
-            escalation = Escalation.objects.create(
-                incident=incident,
-                # The incident's own reading of the customer.
-                sentiment=incident.sentiment,
-                path=tier.default_path or Path.L2,
-                from_tier=facts.current_tier,
+            escalation = escalate_by_rule(
+                incident,
                 to_tier=tier,
+                from_tier=facts.current_tier,
                 rule=rule,
-                needs_approval=rule.needs_approval,
                 urgency=rule.urgency,
                 summary=f"{rule.name}: " + "; ".join(reasons) + ".",
                 why=f"Automatic rule “{rule.name}”"
                 + (f" ({rule.source})." if rule.source else "."),
-                created_at=now,
+                now=now,
             )
-            add_tag(incident, tier.tag, now)
             escalation_event(
                 escalation,
                 TimelineEvent.Kind.ESCALATION_TRIGGERED,

@@ -269,6 +269,11 @@ def file_bug_report(*, escalation: Escalation, actor: User, **fields: Any) -> Bu
     report = BugReport(escalation=escalation, filed_by=actor, **fields)
     report.full_clean(exclude=["escalation"])
     report.save()
+    _bug_report_event(escalation, report, actor)
+    return report
+
+
+def _bug_report_event(escalation: Escalation, report: BugReport, actor) -> None:
     escalation_event(
         escalation,
         TimelineEvent.Kind.BUG_REPORT_FILED,
@@ -277,7 +282,6 @@ def file_bug_report(*, escalation: Escalation, actor: User, **fields: Any) -> Bu
         title=report.title,
         tracker_key=report.tracker_key,
     )
-    return report
 
 
 @transaction.atomic
@@ -292,12 +296,5 @@ def record_tracker_key(
     escalation = Escalation.objects.select_related("incident", "to_tier").get(
         pk=report.escalation_id
     )
-    escalation_event(
-        escalation,
-        TimelineEvent.Kind.BUG_REPORT_FILED,
-        actor,
-        bug_report=report.pk,
-        title=report.title,
-        tracker_key=report.tracker_key,
-    )
+    _bug_report_event(escalation, report, actor)
     return report

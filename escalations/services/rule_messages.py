@@ -5,26 +5,23 @@ import datetime as dt
 import logging
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from comms import selectors as comms_selectors
-from comms import services as comms_services
 from comms.models import (
     Audience,
     Channel,
     ExternalParty,
     Message,
-    MessageTemplate,
 )
 from incidents.models import Incident, TimelineEvent
 
 from .. import selectors
-from ..models import Escalation, EscalationFiring, Path
+from ..models import Escalation, EscalationFiring
 from .notices import (
-    add_tag,
+    escalate_by_rule,
     escalation_event,
     reach_tier,
+    send_notice,
     skip_locked,
 )
 
@@ -52,40 +49,18 @@ def send_rule_template(
     party: ExternalParty | None = None,
     prefix: str = "",
 ) -> Message | None:
-    """Send the library template ``key`` through comms; None if it cannot go.
-
-    A message that cannot go (no address, a retired template) must not undo
-    the rule's record, so it runs in a savepoint and is logged.
-    """
-    template = (
-        MessageTemplate.objects.filter(
-            key=key, is_active=True, current_version__isnull=False
-        )
-        .select_related("current_version")
-        .first()
+    """Send the library template ``key`` as the portal; None if it cannot go."""
+    return send_notice(
+        incident,
+        audience=audience,
+        channel=channel,
+        situation="",
+        recipients=recipients,
+        actor=None,
+        prefix=prefix,
+        template_key=key,
+        party=party,
     )
-    if template is None or not recipients:
-        logger.warning("Rule message %s for %s not sent.", key, incident.reference)
-        return None
-    try:
-        with transaction.atomic():
-            return comms_services.send_template(
-                incident=incident,
-                version=template.current_version,
-                actor=None,
-                audience=audience,
-                channel=channel,
-                stage=template.stage,
-                situation=template.situation,
-                recipients=recipients,
-                party=party,
-                prefix=prefix,
-            )
-    except ValidationError as exc:
-        logger.warning(
-            "Rule message %s for %s not sent: %s", key, incident.reference, exc
-        )
-        return None
 
 
 def tell_customer_template(incident: Incident, key: str) -> Message | None:
@@ -120,19 +95,15 @@ def escalate_one_tier_up(
     tier = selectors.next_tier(facts.current_tier, facts.tiers)
     if tier is None:
         return None
-    escalation = Escalation.objects.create(
-        incident=incident,
-        # The incident's own reading of the customer.
-        sentiment=incident.sentiment,
-        path=tier.default_path or Path.L2,
-        from_tier=facts.current_tier,
+    escalation = escalate_by_rule(
+        incident,
         to_tier=tier,
+        from_tier=facts.current_tier,
         urgency=urgency,
         summary=reason,
         why="Raised by the portal's automatic rules.",
-        created_at=now,
+        now=now,
     )
-    add_tag(incident, tier.tag, now)
     escalation_event(
         escalation,
         TimelineEvent.Kind.ESCALATION_TRIGGERED,

@@ -34,6 +34,16 @@ from .records import (
 )
 
 
+def _response_event(response, kind: str, actor, now, **details) -> None:
+    record_timeline_event(
+        incident=response.incident,
+        kind=kind,
+        actor=actor,
+        at=now,
+        details={"security_response": response.pk, **details},
+    )
+
+
 def _lock_response(response: SecurityResponse) -> SecurityResponse:
     return (
         SecurityResponse.objects.select_for_update(of=("self",))
@@ -225,17 +235,14 @@ def complete_security_phase(*, phase: SecurityPhase, actor: User) -> SecurityPha
     now = timezone.now()
     phase.done_at, phase.done_by = now, actor
     phase.save(update_fields=["done_at", "done_by"])
-    record_timeline_event(
-        incident=response.incident,
-        kind=TimelineEvent.Kind.SECURITY_PHASE_DONE,
-        actor=actor,
-        at=now,
-        details={
-            "security_response": response.pk,
-            "phase": phase.kind,
-            "due_at": phase.due_at.isoformat() if phase.due_at else None,
-            "on_time": phase.due_at is None or now <= phase.due_at,
-        },
+    _response_event(
+        response,
+        TimelineEvent.Kind.SECURITY_PHASE_DONE,
+        actor,
+        now,
+        phase=phase.kind,
+        due_at=phase.due_at.isoformat() if phase.due_at else None,
+        on_time=phase.due_at is None or now <= phase.due_at,
     )
     return phase
 
@@ -270,17 +277,14 @@ def choose_regulatory_clocks(
             chosen_by=actor,
         )
         started.append(clock)
-        record_timeline_event(
-            incident=response.incident,
-            kind=TimelineEvent.Kind.REGULATORY_CLOCK_STARTED,
-            actor=actor,
-            at=now,
-            details={
-                "security_response": response.pk,
-                "regime": regime.key,
-                "deadline": regime.deadline_text,
-                "due_at": clock.due_at.isoformat() if clock.due_at else None,
-            },
+        _response_event(
+            response,
+            TimelineEvent.Kind.REGULATORY_CLOCK_STARTED,
+            actor,
+            now,
+            regime=regime.key,
+            deadline=regime.deadline_text,
+            due_at=clock.due_at.isoformat() if clock.due_at else None,
         )
     if not started:
         raise ValidationError(
@@ -316,17 +320,14 @@ def record_regulatory_notice(
     clock.notified_at, clock.notified_by = now, actor
     clock.reference = reference.strip()
     clock.save(update_fields=["notified_at", "notified_by", "reference"])
-    record_timeline_event(
-        incident=response.incident,
-        kind=TimelineEvent.Kind.REGULATORY_NOTICE_SENT,
-        actor=actor,
-        at=now,
-        details={
-            "security_response": response.pk,
-            "regime": clock.regime.key,
-            "reference": clock.reference,
-            "on_time": clock.due_at is None or now <= clock.due_at,
-        },
+    _response_event(
+        response,
+        TimelineEvent.Kind.REGULATORY_NOTICE_SENT,
+        actor,
+        now,
+        regime=clock.regime.key,
+        reference=clock.reference,
+        on_time=clock.due_at is None or now <= clock.due_at,
     )
     return clock
 
@@ -365,17 +366,14 @@ def record_legal_approval(
             "legal_recorded_by",
         ]
     )
-    record_timeline_event(
-        incident=response.incident,
-        kind=TimelineEvent.Kind.SECURITY_PHASE_DONE,
-        actor=actor,
-        at=now,
-        details={
-            "security_response": response.pk,
-            "phase": "legal_approval",
-            "approver": response.legal_approver,
-            "note": response.legal_note,
-        },
+    _response_event(
+        response,
+        TimelineEvent.Kind.SECURITY_PHASE_DONE,
+        actor,
+        now,
+        phase="legal_approval",
+        approver=response.legal_approver,
+        note=response.legal_note,
     )
     return response
 

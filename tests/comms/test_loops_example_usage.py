@@ -14,7 +14,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from comms import selectors, services
+from comms import mail_threads, selectors, services
 from comms.models import FollowUpLoop, Message, Reply
 from incidents import services as incident_services
 from incidents.models import Category, Customer, Priority, TimelineEvent
@@ -139,8 +139,7 @@ def test_resolution_stops_the_loops_and_both_endings_follow(
                     "from": "jane@example.com",
                     "subject": "Re: We detected an issue",
                     "text": "It works! Thank you.",
-                    "in_reply_to": f"<switchboard-message-{welcome.pk}"
-                    "@switchboard.local>",
+                    "in_reply_to": mail_threads.message_id_header(welcome.pk),
                 }
             ),
             content_type="application/json",
