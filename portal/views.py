@@ -21,6 +21,13 @@ def my_work(request):
             for incident in mine
         ],
         "updates_due": comms_selectors.updates_due(mine, now=now)[:15],
+        # For managers, everything the portal is about to send; for others,
+        # what it will send about their own incidents.
+        "portal_ahead": list(
+            comms_selectors.portal_messages_ahead(
+                owner=None if can_approve else request.user
+            )[:10]
+        ),
         "unassigned": incident_selectors.unassigned_incidents(),
         "my_messages": list(comms_selectors.messages_needing(request.user)[:10]),
         "failed": list(

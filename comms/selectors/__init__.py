@@ -23,6 +23,7 @@ from .messages import (
     failed_deliveries,
     incident_messages,
     messages_needing,
+    portal_messages_ahead,
     recently_decided,
 )
 from .recipients import (
@@ -72,6 +73,7 @@ __all__ = [
     "next_update_due",
     "overdue_follow_ups",
     "policy_target_for",
+    "portal_messages_ahead",
     "recently_decided",
     "sent_counts",
     "signal_queue_counts",

@@ -58,3 +58,20 @@ def failed_deliveries(*, owner=None) -> QuerySet:
     if owner is not None:
         failed = failed.filter(Q(incident__owner=owner) | Q(created_by=owner))
     return failed.select_related("incident").order_by("-created_at", "-id")
+
+
+def portal_messages_ahead(*, owner=None, incident=None) -> QuerySet:
+    """Return what the portal will send by itself and when, soonest first.
+
+    Its own notices wait their hold (scheduled, written by nobody) so that
+    people can edit, hold or send them first; ``owner`` narrows the list to
+    someone's incidents, ``incident`` to one.
+    """
+    ahead = Message.objects.filter(
+        status=Message.Status.SCHEDULED, created_by__isnull=True
+    )
+    if owner is not None:
+        ahead = ahead.filter(incident__owner=owner)
+    if incident is not None:
+        ahead = ahead.filter(incident=incident)
+    return ahead.select_related("incident").order_by("send_after", "id")

@@ -159,3 +159,18 @@ def test_retrying_an_old_failed_message_asks_first(agent, client, frozen_now):
 
     message.refresh_from_db()
     assert message.status == Message.Status.QUEUED
+
+
+def test_my_work_and_the_incident_say_what_the_portal_will_write_and_when(
+    agent, client, frozen_now
+):
+    incident = IncidentFactory(priority=Priority.P3, owner=agent)
+    portal_notice(incident)
+    client.force_login(agent)
+
+    home = client.get(reverse("home")).content.decode()
+    page = client.get(reverse("comms:incident_messages", args=[incident.pk]))
+
+    assert "The portal will write" in home and incident.reference in home
+    assert "the portal will write to the customer" in page.content.decode()
+    assert reverse("comms:send_now", args=[Message.objects.get().pk]) in home
