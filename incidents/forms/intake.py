@@ -3,6 +3,7 @@
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Field, Fieldset, Layout, Row, Submit
 from django import forms
+from django.db.models import Q
 
 from portal.forms import (
     NARRATIVE_MAX_LENGTH,
@@ -105,6 +106,7 @@ class CriteriaCheckboxes(forms.CheckboxSelectMultiple):
         if criterion is not None:
             option["attrs"]["data-priority"] = criterion.priority
             option["attrs"]["data-text"] = criterion.text
+            option["attrs"]["data-policy"] = criterion.policy_id
         return option
 
 
@@ -255,9 +257,13 @@ class IncidentForm(PortalForm):
         super().__init__(*args, **kwargs)
         self.editing = editing
         self.criteria_policy = self._criteria_policy()
+        # The customer's policy's criteria, plus whatever was ticked: a tick
+        # made before the customer was picked is kept and refused by name (the
+        # service's check), not lost as "not one of the available choices".
         self.fields["severity_criteria"].queryset = SeverityCriterion.objects.filter(
-            policy=self.criteria_policy, is_active=True
-        )
+            Q(policy=self.criteria_policy) | Q(pk__in=self._ticked_criteria()),
+            is_active=True,
+        ).order_by("policy__name", "priority", "position", "pk")
         self.fields["severity_criteria"].help_text = (
             f"Criteria of the “{self.criteria_policy.name}” policy. "
             + self.fields["severity_criteria"].help_text
@@ -366,6 +372,16 @@ class IncidentForm(PortalForm):
                 "save", "Save changes" if editing else "Open incident", css_class="mt-2"
             ),
         )
+
+    def _ticked_criteria(self) -> list[int]:
+        if not self.is_bound:
+            return []
+        values = (
+            self.data.getlist("severity_criteria")
+            if hasattr(self.data, "getlist")
+            else self.data.get("severity_criteria") or []
+        )
+        return [int(v) for v in values[:50] if str(v).isascii() and str(v).isdigit()]
 
     def _criteria_policy(self):
         """Return the policy whose criteria apply: the customer's, else default."""

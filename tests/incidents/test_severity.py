@@ -135,3 +135,32 @@ def test_the_form_refuses_an_unexplained_priority_and_keeps_the_input(agent_clie
     html = response.content.decode()
     assert "The ticked criteria suggest P1 · Critical" in html
     assert "Lots of customers offline" in html
+
+
+@pytest.mark.django_db
+def test_a_default_policy_tick_with_a_fleet_customer_is_refused_by_name_and_kept(
+    agent_client,
+):
+    from incidents.models import Category, Policy
+
+    vip = _criterion("Carrier playbook", "VIP or influencer customer")
+    fleet_customer = CustomerFactory(policy=Policy.objects.get(name="Fleet SaaS"))
+    data = {
+        "title": "Dashboard map empty",
+        "priority": "P2",
+        "category": Category.objects.first().pk,
+        "customer": fleet_customer.account_id,
+        "service_status": "degraded",
+        "customer_contact_count": "0",
+        "sentiment": "unknown",
+        "what_happened": "Vehicles do not show on the map.",
+        "severity_criteria": [vip.pk],
+    }
+
+    response = agent_client.post(reverse("incidents:create"), data)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "is not one of the available choices" not in html
+    assert "Fleet SaaS" in html and "tick its" in html
+    assert f'value="{vip.pk}"' in html and "checked" in html
