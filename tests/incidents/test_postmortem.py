@@ -529,3 +529,26 @@ def test_nobody_publishes_their_own_post_mortem(manager):
         services.publish_postmortem(postmortem=postmortem, actor=manager)
 
     assert exc_info.value.code == "own_postmortem"
+
+
+@pytest.mark.django_db
+def test_a_root_cause_written_in_the_resolve_form_is_stamped_when_recorded(
+    agent, time_machine
+):
+    time_machine.move_to(T0, tick=False)
+    incident = IncidentFactory(priority="P1")
+    services.move_incident(incident=incident, actor=agent, to_status="investigating")
+    time_machine.move_to(_minutes(150), tick=False)
+    services.resolve_incident(
+        incident=incident,
+        actor=agent,
+        root_cause="A certificate expired on the sync host.",
+        fix_summary="We renewed it.",
+        customer_summary="Trips were not syncing.",
+        verification=["system_check"],
+    )
+
+    postmortem = services.start_postmortem(incident=incident, actor=agent)
+
+    row = postmortem.timeline_rows.get(milestone="root_cause")
+    assert row.at == _minutes(150)
