@@ -121,8 +121,10 @@ def milestone_rows(
     # Written by an edit, or in the resolve form: whichever recorded it first.
     root_cause_event, root_cause = _first(
         events,
-        lambda e: e.kind in (Kind.EDITED, Kind.RESOLUTION_RECORDED)
-        and _changed_to_text(e, "root_cause"),
+        lambda e: (
+            e.kind in (Kind.EDITED, Kind.RESOLUTION_RECORDED)
+            and _changed_to_text(e, "root_cause")
+        ),
     )
     if root_cause_event is None and incident.root_cause.strip():
         # Known when the incident was opened: no edit ever set it.

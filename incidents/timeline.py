@@ -10,7 +10,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.utils import formats, timezone
 from django.utils.text import capfirst
 
-from .models import Incident, JourneyMilestone
+from .models import Incident, JourneyMilestone, TimelineEvent
 
 
 def as_local_time(value):
@@ -70,3 +70,57 @@ def change_value(key: str, value):
     if choices:
         return dict(choices).get(value, value)
     return as_local_time(value)
+
+
+# The timeline's filter: which kinds each view shows. "Everything" leaves out
+# only the portal's bookkeeping (follow-up loops re-timed, a plan's rows
+# touched), which the filter "with bookkeeping" brings back.
+_K = TimelineEvent.Kind
+BOOKKEEPING = frozenset({_K.FOLLOW_UP_LOOP_CHANGED, _K.COMMUNICATION_PLAN_CHANGED})
+TIMELINE_VIEWS: dict[str, tuple[str, frozenset[str] | None]] = {
+    "": ("Everything", None),
+    "messages": (
+        "Messages",
+        frozenset(k for k in _K.values if k.startswith(("message_", "reply_")))
+        | {_K.FIRST_RESPONSE},
+    ),
+    "status": (
+        "Status",
+        frozenset(
+            {
+                _K.OPENED,
+                _K.STATUS_CHANGED,
+                _K.REOPENED,
+                _K.RESOLUTION_RECORDED,
+                _K.CLOSE_REFUSED,
+                _K.AUTO_CLOSED,
+                _K.ARCHIVED,
+                _K.SLA_RECOMPUTED,
+                _K.SLA_AT_RISK_ALERTED,
+                _K.SLA_BREACHED,
+            }
+        ),
+    ),
+    "escalations": (
+        "Escalations",
+        frozenset(k for k in _K.values if k.startswith(("escalation_", "credit_")))
+        | {_K.BUG_REPORT_FILED, _K.URGENT_ALERT_POSTED, _K.ON_CALL_PAGED},
+    ),
+    "checklist": (
+        "Checklist",
+        frozenset(k for k in _K.values if k.startswith("checklist_")),
+    ),
+    "people": (
+        "People",
+        frozenset({_K.OWNER_CHANGED, _K.EDITED, _K.AFFECTED_CUSTOMER_ADDED}),
+    ),
+    "all": ("With bookkeeping", frozenset(_K.values)),
+}
+
+
+def timeline_view(events: list, view: str) -> list:
+    """Return the events one view of the timeline shows."""
+    _, kinds = TIMELINE_VIEWS.get(view, TIMELINE_VIEWS[""])
+    if kinds is None:
+        return [e for e in events if e.kind not in BOOKKEEPING]
+    return [e for e in events if e.kind in kinds]

@@ -15,6 +15,7 @@ from jinja2 import Environment, StrictUndefined
 
 from incidents.sla import span
 from incidents.templatetags import incident_display
+from incidents.timeline import as_local_time
 
 
 def _date(value, fmt=None):
@@ -42,6 +43,7 @@ def environment(**options):
         priority_badge=incident_display.priority_badge,
         person=incident_display.person,
         change_rows=incident_display.change_rows,
+        local_time=as_local_time,
         span=span,
     )
     return env

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal.actions import post_action
 from portal.forms import error_codes
 
-from .. import selectors, services
+from .. import selectors, services, timeline
 from ..forms import (
     AffectedCustomerForm,
     AssignForm,
@@ -58,7 +58,13 @@ def incident_detail(request, pk):
         "clocks": clocks,
         "overall": selectors.overall_clock_state(clocks),
         "key_metrics": selectors.incident_key_metrics(incident, now),
-        "timeline": history.timeline,
+        "timeline": timeline.timeline_view(
+            history.timeline, request.GET.get("show", "")
+        ),
+        "timeline_views": [
+            (key, label) for key, (label, _) in timeline.TIMELINE_VIEWS.items()
+        ],
+        "timeline_shown": request.GET.get("show", ""),
         "history": history,
         "is_closed": incident.status in REOPENABLE,
         # Loaded once (one query) and cached on the user for the request.

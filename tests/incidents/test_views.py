@@ -685,3 +685,23 @@ def test_admin_autocomplete_with_a_bad_term_finds_nothing(client, admin_user, te
 
     assert response.status_code == 200
     assert response.json()["results"] == []
+
+
+@pytest.mark.django_db
+def test_the_timeline_leaves_out_bookkeeping_and_filters_by_kind(agent_client, agent):
+    from comms import services as comms_services
+    from tests.factories import send_test_message
+
+    incident = IncidentFactory(priority=Priority.P3)
+    comms_services.due_work(incident.created_at)  # opens follow-up loops
+    send_test_message(incident, agent, subject="Hello there")
+
+    everything = agent_client.get(incident.get_absolute_url()).content.decode()
+    messages = agent_client.get(incident.get_absolute_url() + "?show=messages")
+    bookkeeping = agent_client.get(incident.get_absolute_url() + "?show=all")
+
+    assert "Follow-up loop changed" not in everything
+    assert "Incident opened" in everything
+    assert "Hello there" in messages.content.decode()
+    assert "Incident opened" not in messages.content.decode()
+    assert "follow-ups started" in bookkeeping.content.decode()
