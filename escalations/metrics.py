@@ -22,6 +22,7 @@ from django.db.models import (
 )
 from django.db.models.functions import TruncDate
 
+from incidents import lifecycle
 from incidents.models import (
     AffectedCustomer,
     Customer,
@@ -562,7 +563,10 @@ def _escalation_board(period: Period) -> dict:
 
     From the fleet escalation playbook.
     """
-    open_now = Escalation.objects.filter(status__in=OPEN_ESCALATION)
+    open_now = Escalation.objects.filter(
+        status__in=OPEN_ESCALATION,
+        incident__status__in=lifecycle.runs_while("escalations"),
+    )
     if period.policy is not None:
         open_now = open_now.filter(to_tier__policy=period.policy)
     raised = period.escalations()

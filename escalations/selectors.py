@@ -418,15 +418,22 @@ def review_items(period, *, limit: int = 25) -> dict:
         .filter(count__gt=1)
         .order_by("-count", "customer__name")[:10]
     )
-    kb_gaps = (
+    # Left on closure: closed incidents only, each once (an incident may
+    # carry the item on more than one checklist).
+    kb_items = (
         IncidentChecklistItem.objects.filter(
             checklist__incident__in=period.incidents().values("pk"),
+            checklist__incident__status__in=Incident.CLOSED_STATUSES,
             text__icontains="knowledge base",
         )
         .exclude(state=IncidentChecklistItem.State.DONE)
         .select_related("checklist__incident")
         .order_by("-id")
     )
+    kb_first = {}
+    for item in kb_items[: limit * 4]:
+        kb_first.setdefault(item.checklist.incident_id, item)
+    kb_count = kb_items.values("checklist__incident").distinct().count()
     today = period.now.date()
     plans_due = (
         CommunicationPlan.objects.filter(status="approved")
@@ -443,7 +450,7 @@ def review_items(period, *, limit: int = 25) -> dict:
     )
     return {
         "severe": (severe[:limit], severe.count()),
-        "kb_gaps": (kb_gaps[:limit], kb_gaps.count()),
+        "kb_gaps": (list(kb_first.values())[:limit], kb_count),
         "plans_due": (plans_due[:limit], plans_due.count()),
         "breached": (breached[:limit], breached.count()),
         "unhappy": (unhappy[:limit], unhappy.count()),

@@ -106,3 +106,43 @@ def test_the_owner_marks_an_action_done(client, manager, agent, frozen_now):
     assert client.get(response.url).status_code == 200
     action.refresh_from_db()
     assert action.is_done
+
+
+@pytest.mark.django_db
+def test_kb_gaps_list_closed_incidents_once_and_the_board_counts_open_ones(
+    agent, manager, frozen_now
+):
+    from escalations import selectors
+    from escalations.metrics import Period, dashboard
+    from incidents import services
+    from incidents.models import IncidentChecklistItem
+    from tests.factories import settle_checklists
+
+    UserFactory(username="l2-member", role="Senior agent")
+    still_open = IncidentFactory(status="investigating")
+    closed = IncidentFactory(status="investigating")
+    for incident in (still_open, closed):
+        request_test_escalation(incident, agent)
+        services.move_incident(incident=incident, actor=None, to_status="resolved")
+    for incident in (still_open, closed):
+        services.refresh_checklists(incident=incident, actor=None)
+        for item in IncidentChecklistItem.objects.filter(
+            checklist__incident=incident, text__startswith="Knowledge base"
+        ):
+            services.mark_checklist_item_not_applicable(
+                item=item, actor=manager, reason="No time"
+            )
+        settle_checklists(incident)
+    services.move_incident(incident=closed, actor=None, to_status="closed")
+    period = Period(
+        start=frozen_now - dt.timedelta(days=1),
+        end=frozen_now + dt.timedelta(days=1),
+        now=frozen_now,
+    )
+
+    gaps, count = selectors.review_items(period)["kb_gaps"]
+    board = dashboard(period)
+
+    assert [item.checklist.incident for item in gaps] == [closed]
+    assert count == 1
+    assert sum(row["count"] for row in board.escalations["open_by_priority"]) == 1
