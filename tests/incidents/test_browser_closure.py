@@ -36,10 +36,12 @@ def test_agent_resolves_works_the_checklist_and_closes(live_server, browser):  #
             lambda d: text in d.find_element(By.CSS_SELECTOR, ".alert-success").text
         )
 
-    from incidents.models import ChecklistTemplate, Incident
+    from incidents.models import ChecklistTemplate, Incident, PolicyTarget
 
-    # A short checklist of our own, in place of the shipped ones.
+    # A short checklist of our own, in place of the shipped ones, and no
+    # monitoring window: inside one only a manager may close.
     ChecklistTemplate.objects.update(is_active=False)
+    PolicyTarget.objects.update(monitoring_window_minutes=0)
     tick_me = ChecklistTemplateItemFactory(text="Status verified in ConnectX")
     skip_me = ChecklistTemplateItemFactory(
         template=tick_me.template, text="Billing adjusted"
