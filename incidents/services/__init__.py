@@ -3,15 +3,9 @@ capability. Callers import from here: ``from incidents import services``.
 """
 
 from .closure import (
-    close_incident,
-    closure_blockers,
-    closure_refusal_message,
     mark_checklist_item_not_applicable,
-    monitoring_window,
     refresh_checklists,
     reopen_checklist_item,
-    report_recurrence,
-    resolve_incident,
     tick_checklist_item,
 )
 from .closure_evidence import (
@@ -76,6 +70,14 @@ from .records import (
     record_timeline_event,
     stale_edit_message,
     timeline_written_together,
+)
+from .resolution import (
+    close_incident,
+    closure_blockers,
+    closure_refusal_message,
+    monitoring_window,
+    report_recurrence,
+    resolve_incident,
 )
 from .security import (
     choose_regulatory_clocks,

@@ -19,13 +19,7 @@ from ..models import (
     StaffProfile,
     TimelineEvent,
 )
-from .closure import (
-    closure_blockers,
-    closure_refusal_message,
-    start_monitoring,
-    sync_checklists,
-    take_back_resolution_evidence,
-)
+from .closure import sync_checklists, take_back_resolution_evidence
 from .intake import check_incident_rules, save_journey
 from .policy import SLA_INPUT_FIELDS, policy_for, recompute_sla
 from .records import (
@@ -37,6 +31,7 @@ from .records import (
     save_status,
     shown_value,
 )
+from .resolution import closure_blockers, closure_refusal_message, start_monitoring
 from .tags import custom_tags, merged_tags
 
 # Fields an edit may change, in the order the form shows them. Status, owner
