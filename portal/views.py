@@ -1,10 +1,12 @@
 """The home page: one place that reads every app for the day's work."""
 
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from comms import selectors as comms_selectors
+from escalations import selectors as escalation_selectors
 from incidents import selectors as incident_selectors
 
 
@@ -45,4 +47,87 @@ def my_work(request):
             else request.user,
         ),
     }
+    context["decisions"] = _decisions_waiting(request.user)
     return render(request, "portal/my_work.html", context)
+
+
+def _decisions_waiting(user) -> list[dict]:
+    """Every decision waiting for this person, oldest first, each with what
+    is needed to make it without opening another page."""
+    rows = []
+    if user.has_perm("escalations.approve_escalation"):
+        for e in escalation_selectors.escalation_approvals()[:20]:
+            if e.requested_by_id == user.pk:
+                continue
+            rows.append(
+                {
+                    "kind": "Escalation",
+                    "since": e.created_at,
+                    "incident": e.incident,
+                    "title": f"To {e.to_tier.name} · {e.get_urgency_display()}",
+                    "lines": [
+                        e.summary,
+                        f"Tried: {e.tried}" if e.tried else "",
+                        f"Rule: {e.rule.name}" if e.rule_id else "",
+                        f"Customer: {e.get_sentiment_display()}",
+                    ],
+                    "url": reverse("escalations:approvals"),
+                }
+            )
+    for credit in escalation_selectors.credits_to_decide(user)[:20]:
+        rows.append(
+            {
+                "kind": "Credit",
+                "since": credit.requested_at,
+                "incident": credit.incident,
+                "title": f"{credit.get_kind_display()} of {credit.amount} "
+                f"{credit.currency} for {credit.customer.name}",
+                "lines": [credit.reason],
+                "url": reverse("escalations:credit_queue"),
+            }
+        )
+    if user.has_perm("incidents.publish_postmortem"):
+        for pm in incident_selectors.postmortems_in_review()[:20]:
+            if user.pk in (pm.created_by_id, pm.submitted_by_id):
+                continue
+            rows.append(
+                {
+                    "kind": "Post-mortem",
+                    "since": pm.submitted_at or pm.updated_at,
+                    "incident": pm.incident,
+                    "title": "Review and publish",
+                    "lines": [pm.summary[:200]],
+                    "url": reverse("incidents:postmortem", args=[pm.incident_id]),
+                }
+            )
+    if user.has_perm("incidents.approve_communicationplan"):
+        for plan in incident_selectors.plans_in_review()[:20]:
+            if user.pk in (plan.created_by_id, plan.submitted_by_id):
+                continue
+            rows.append(
+                {
+                    "kind": "Communication plan",
+                    "since": plan.submitted_at or plan.updated_at,
+                    "incident": plan.incident,
+                    "title": "Approve or send back",
+                    "lines": [],
+                    "url": reverse("incidents:plan", args=[plan.incident_id]),
+                }
+            )
+    if user.has_perm("incidents.record_legal_approval"):
+        for response in incident_selectors.legal_approvals_waiting()[:20]:
+            rows.append(
+                {
+                    "kind": "Legal approval",
+                    "since": response.flagged_at,
+                    "incident": response.incident,
+                    "title": "Security incident: customers hear nothing until "
+                    "Legal approves",
+                    "lines": [response.get_incident_type_display()],
+                    "url": reverse("incidents:security", args=[response.incident_id]),
+                }
+            )
+    rows.sort(key=lambda row: row["since"])
+    for row in rows:
+        row["lines"] = [line for line in row["lines"] if line]
+    return rows

@@ -35,16 +35,18 @@ from .people import (
     customers_matching,
     customers_named_exactly,
 )
-from .plans import communication_plan_page
+from .plans import communication_plan_page, plans_in_review
 from .postmortems import (
     PostMortemPage,
     overdue_action_items,
     postmortem_list,
     postmortem_page,
+    postmortems_in_review,
 )
 from .security import (
     SecurityPage,
     is_security_incident,
+    legal_approvals_waiting,
     security_awaiting_legal,
     security_awaits_legal,
     security_clock_state,
@@ -80,10 +82,13 @@ __all__ = [
     "incidents_owned_by",
     "incidents_with_checklist_work",
     "is_security_incident",
+    "legal_approvals_waiting",
     "overall_clock_state",
     "overdue_action_items",
+    "plans_in_review",
     "postmortem_list",
     "postmortem_page",
+    "postmortems_in_review",
     "security_awaiting_legal",
     "security_awaits_legal",
     "security_clock_state",

@@ -1,5 +1,7 @@
 """A major incident's communication plan page."""
 
+from django.db.models import QuerySet
+
 from ..models import (
     CommunicationPlan,
     CommunicationPlanRow,
@@ -16,3 +18,12 @@ def communication_plan_page(*, incident_id: int) -> tuple:
     for row in CommunicationPlanRow.objects.filter(section__plan=plan):
         rows[row.section_id].append(row)
     return plan, [(section, rows[section.pk]) for section in sections]
+
+
+def plans_in_review() -> QuerySet:
+    """Return communication plans waiting for approval, oldest first."""
+    return (
+        CommunicationPlan.objects.filter(status=CommunicationPlan.Status.IN_REVIEW)
+        .select_related("incident", "submitted_by")
+        .order_by("submitted_at", "id")
+    )

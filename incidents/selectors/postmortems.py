@@ -93,3 +93,12 @@ def overdue_action_items(*, now: dt.datetime, owner=None, limit: int = 10) -> li
         )
         .order_by("due_at", "id")[:limit]
     )
+
+
+def postmortems_in_review() -> QuerySet:
+    """Return post-mortems waiting for a reviewer, oldest submission first."""
+    return (
+        PostMortem.objects.filter(status=PostMortem.Status.IN_REVIEW)
+        .select_related("incident", "submitted_by")
+        .order_by("submitted_at", "id")
+    )

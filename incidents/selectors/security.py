@@ -3,6 +3,8 @@
 import datetime as dt
 from dataclasses import dataclass
 
+from django.db.models import QuerySet
+
 from .. import security
 from ..models import (
     Incident,
@@ -113,4 +115,14 @@ def security_awaiting_legal(incident_ids) -> set[int]:
         SecurityResponse.objects.filter(
             incident_id__in=incident_ids, legal_approved_at__isnull=True
         ).values_list("incident_id", flat=True)
+    )
+
+
+def legal_approvals_waiting() -> QuerySet:
+    """Return security responses whose customer notice Legal has not yet
+    approved, the earliest flagged first."""
+    return (
+        SecurityResponse.objects.filter(legal_approved_at__isnull=True)
+        .select_related("incident")
+        .order_by("flagged_at", "id")
     )

@@ -151,8 +151,9 @@ def test_my_work_query_count_is_constant(agent_client, agent, count):
     assert response.status_code == 200
     # session, user, permissions, my incidents, last updates, targets,
     # unassigned, my drafts, failed deliveries, overdue post-mortem actions,
-    # what the portal will write, credits to decide (navigation)
-    assert len(queries) == 12, [q["sql"][:80] for q in queries]
+    # what the portal will write, credits I may decide, credits to decide
+    # (navigation)
+    assert len(queries) == 13, [q["sql"][:80] for q in queries]
     assert Incident.objects.count() == count
 
 
@@ -174,4 +175,43 @@ def test_my_work_query_count_holds_with_overdue_actions(
     assert len(response.context["overdue_actions"]) == count
     # The same whatever the number of overdue actions (a manager also sees
     # the escalation approvals badge).
-    assert len(queries) == 13, [q["sql"][:80] for q in queries]
+    # A reviewer also reads the escalations, post-mortems, plans and Legal
+    # approvals waiting for them.
+    assert len(queries) == 18, [q["sql"][:80] for q in queries]
+
+
+@pytest.mark.django_db
+def test_a_managers_home_page_lists_every_decision_waiting_oldest_first(
+    client, agent, manager, frozen_now, time_machine
+):
+    import datetime as dt
+
+    from incidents import services as incident_services
+    from tests.factories import (
+        UserFactory,
+        publishable_postmortem,
+        request_test_credit,
+        request_test_escalation,
+    )
+
+    UserFactory(username="l2-member", role="Senior agent")
+    postmortem = publishable_postmortem(agent)
+    incident_services.submit_postmortem_for_review(postmortem=postmortem, actor=agent)
+    time_machine.move_to(frozen_now + dt.timedelta(minutes=5), tick=False)
+    credit = request_test_credit(IncidentFactory(), agent, amount="80.00")
+    time_machine.move_to(frozen_now + dt.timedelta(minutes=10), tick=False)
+    (escalation,) = request_test_escalation(
+        IncidentFactory(), agent, tier_key="management", path="l2"
+    )
+    client.force_login(manager)
+
+    page = client.get(reverse("home")).content.decode()
+
+    assert "Decisions waiting for me" in page
+    order = [
+        page.index(postmortem.incident.reference),
+        page.index(credit.incident.reference),
+    ]
+    assert order == sorted(order)
+    assert "Charged" in page or credit.reason[:20] in page
+    assert "Post-mortem" in page and "Credit" in page
