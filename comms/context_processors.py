@@ -1,5 +1,7 @@
 """Values every page's navigation shows."""
 
+from portal.nav_counts import nav_count
+
 from . import selectors
 
 
@@ -9,4 +11,8 @@ def approvals(request):
     Templates call a callable when they use it, and the navigation shows the
     count to managers only, so other people's pages never run the query.
     """
-    return {"approvals_waiting": selectors.approvals_waiting_count}
+    return {
+        "approvals_waiting": lambda: nav_count(
+            "approvals", selectors.approvals_waiting_count
+        )
+    }

@@ -1,5 +1,7 @@
 """Values every page's navigation shows."""
 
+from portal.nav_counts import nav_count
+
 from . import selectors
 
 
@@ -10,7 +12,11 @@ def credit_decisions(request):
     count only to people who decide credits.
     """
     return {
-        "credits_to_decide": lambda: selectors.credits_to_decide_count(request.user)
+        "credits_to_decide": lambda: nav_count(
+            "credits",
+            lambda: selectors.credits_to_decide_count(request.user),
+            user=request.user,
+        )
     }
 
 
@@ -20,4 +26,8 @@ def escalation_approvals(request):
     The navigation shows it to managers only and calls the callable there, so
     other people's pages never run the query.
     """
-    return {"escalation_approvals_waiting": selectors.escalation_approvals_count}
+    return {
+        "escalation_approvals_waiting": lambda: nav_count(
+            "escalation_approvals", selectors.escalation_approvals_count
+        )
+    }

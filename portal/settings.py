@@ -300,6 +300,17 @@ if env("REDIS_URL", default=""):
 else:
     Q_CLUSTER["orm"] = "default"
 
+# The navigation's counts (portal.nav_counts): shared by every web process
+# through Redis when there is one, else kept per process.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env("REDIS_URL"),
+    }
+    if env("REDIS_URL", default="")
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -9,6 +9,17 @@ ROLES = ["Agent", "Senior agent", "Manager", "VP", "Admin"]
 
 
 @pytest.fixture(autouse=True)
+def fresh_cache():
+    """Start every test with an empty cache: counts kept by one test's data
+    must not show in the next one's."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def cheap_password_hashing(settings):
     """Hash test passwords with MD5: PBKDF2's million rounds cost 0.4 s a user.
 

@@ -17,6 +17,7 @@ from django_q.tasks import async_task
 from incidents import lifecycle
 from incidents import services as incident_services
 from incidents.models import Incident, TimelineEvent
+from portal.nav_counts import forget_nav_counts
 
 from .. import catalogue, channels, rendering, selectors
 from ..models import (
@@ -104,6 +105,7 @@ def suppress(message: Message, reason: str, actor) -> Message:
 
 def withdraw(message: Message, reason: str, actor=None) -> Message:
     """Take back a message that has not left, saying why, on the incident."""
+    forget_nav_counts()
     message.status = Message.Status.WITHDRAWN
     message.status_reason = reason[:300]
     message.next_attempt_at = None

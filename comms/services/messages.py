@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from incidents.models import Incident, TimelineEvent
+from portal.nav_counts import forget_nav_counts
 
 from .. import catalogue, selectors
 from ..models import (
@@ -202,6 +203,7 @@ def _dispatch(message: Message, actor, *, override_reason: str = "") -> Message:
     mode = selectors.delivery_mode(message.incident, audience=message.audience)
     # Approval always needs a second person, managers' own messages included.
     if mode == DeliveryRule.Mode.APPROVAL:
+        forget_nav_counts()
         message.status = Message.Status.AWAITING_APPROVAL
         message.save()
         _event(message, TimelineEvent.Kind.MESSAGE_SUBMITTED, actor)
@@ -337,6 +339,7 @@ def approve_message(
     incident, and one whose reason has gone (the incident resolved, a newer
     message replacing it) is withdrawn instead, saying why.
     """
+    forget_nav_counts()
     if not actor.has_perm("comms.approve_message"):
         raise PermissionDenied("Only managers approve external messages.")
     message = (
@@ -392,6 +395,7 @@ def approve_message(
 @transaction.atomic
 def reject_message(*, message: Message, actor, reason: str) -> Message:
     """Stop an external message, saying why, so its author can rework it."""
+    forget_nav_counts()
     if not actor.has_perm("comms.approve_message"):
         raise PermissionDenied("Only managers reject external messages.")
     if not reason.strip():

@@ -18,6 +18,7 @@ from comms.models import Audience, Channel, Message, MessageTemplate, Situation,
 from incidents.models import AffectedCustomer, Customer, Incident, TimelineEvent
 from incidents.services import record_timeline_event
 from portal.forms import NotAnAmount, parse_amount
+from portal.nav_counts import forget_nav_counts
 
 from .. import selectors
 from ..models import (
@@ -203,6 +204,7 @@ def request_credit(
     evidence_note: str = "",
 ) -> CreditRequest:
     """Ask for a credit or refund for the incident's customer, for a decision."""
+    forget_nav_counts()
     _require(actor, "request_credit", "ask for credits")
     if kind not in CreditRequest.Kind.values:
         raise _error("kind", "Pick what kind of credit this is.", "invalid_kind")
@@ -412,6 +414,7 @@ def _tell_customer(
 @transaction.atomic
 def approve_credit(*, credit: CreditRequest, actor, reason: str = "") -> CreditRequest:
     """Approve a request within the actor's authority and tell the customer once."""
+    forget_nav_counts()
     _require(actor, "decide_credit", "decide on credits")
     reason = _reason(reason, field="reason", required=False, prompt="")
     credit = _locked(credit)
@@ -438,6 +441,7 @@ def approve_credit(*, credit: CreditRequest, actor, reason: str = "") -> CreditR
 @transaction.atomic
 def reject_credit(*, credit: CreditRequest, actor, reason: str) -> CreditRequest:
     """Turn a request down, saying why, within the actor's authority."""
+    forget_nav_counts()
     _require(actor, "decide_credit", "decide on credits")
     reason = _reason(
         reason,
@@ -510,6 +514,7 @@ def apply_credit(
 def cancel_credit(*, credit: CreditRequest, actor, reason: str) -> CreditRequest:
     """Withdraw a request not yet applied: its requester, or someone who may
     decide it; once approved, only such a decider, and the customer is told."""
+    forget_nav_counts()
     _require(actor, "request_credit", "cancel credits")
     reason = _reason(
         reason,

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from incidents import lifecycle
 from incidents.models import TimelineEvent
+from portal.nav_counts import forget_nav_counts
 
 from .. import selectors
 from ..models import (
@@ -49,6 +50,7 @@ def _decidable(escalation: Escalation, actor: User, verb: str) -> Escalation:
 @transaction.atomic
 def approve_escalation(*, escalation: Escalation, actor: User) -> Escalation:
     """Let an escalation that a rule held for approval reach its tier."""
+    forget_nav_counts()
     escalation = _decidable(escalation, actor, "approve")
     now = timezone.now()
     escalation.status = Escalation.Status.APPROVED
@@ -77,6 +79,7 @@ def reject_escalation(
     *, escalation: Escalation, actor: User, reason: str
 ) -> Escalation:
     """Refuse an escalation that waits for approval, saying why."""
+    forget_nav_counts()
     escalation = _decidable(escalation, actor, "reject")
     reason = (reason or "").strip()
     if not reason:
@@ -249,6 +252,8 @@ def end_escalations_of_closed_incidents(now: dt.datetime) -> int:
             reason=escalation.outcome,
         )
         ended += 1
+    if ended:
+        forget_nav_counts()
     return ended
 
 

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents.models import Incident, TimelineEvent
+from portal.nav_counts import forget_nav_counts
 
 from .. import selectors
 from ..models import (
@@ -161,6 +162,7 @@ def request_escalation(
     A tier a matching rule marks for approval waits for a manager; the
     others see it in their queue at once and the customer is told.
     """
+    forget_nav_counts()
     if not actor.has_perm("escalations.request_escalation"):
         raise PermissionDenied("Your role cannot escalate incidents.")
     incident = Incident.objects.select_for_update(of=("self",)).get(pk=incident.pk)
