@@ -168,6 +168,20 @@ def customers_affected(incident: Incident) -> int:
     return max(count + (1 if incident.customer_id else 0), 1)
 
 
+# Flags the portal knows from the incident's record, and how to find the
+# incidents that carry them.
+IMPLIED_FLAGS = {"security_suspected": Q(security_response__isnull=False)}
+
+
+def implied_flags(incident: Incident) -> set[str]:
+    """Return the flags ``incident``'s own record sets."""
+    return {
+        flag
+        for flag, carried in IMPLIED_FLAGS.items()
+        if Incident.objects.filter(carried, pk=incident.pk).exists()
+    }
+
+
 def rule_facts(
     incident: Incident,
     *,
@@ -177,9 +191,14 @@ def rule_facts(
     port_in_rejections: int = 0,
     tiers: list[Tier] | None = None,
 ) -> RuleFacts:
-    """Gather what rules need to know about ``incident``."""
+    """Gather what rules need to know about ``incident``.
+
+    A flag the incident's own record implies counts as ticked: a security
+    incident is one where a security incident is suspected.
+    """
     now = now or timezone.now()
     tiers = policy_tiers(incident.policy_id) if tiers is None else tiers
+    flags = {*flags, *implied_flags(incident)}
     tier, since = current_tier(incident, tiers)
     return RuleFacts(
         incident=incident,

@@ -5,6 +5,7 @@ import datetime as dt
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Q
 
 from comms import selectors as comms_selectors
 from comms.models import Audience, Channel
@@ -41,6 +42,8 @@ def _automatic_candidates(rule: EscalationRule, now: dt.datetime):
     incidents = Incident.objects.filter(
         policy_id=rule.policy_id, status__in=ESCALATABLE_STATUSES
     )
+    if rule.flag:
+        incidents = incidents.filter(selectors.IMPLIED_FLAGS[rule.flag])
     if rule.priority:
         incidents = incidents.filter(priority=rule.priority)
     if rule.category_id:
@@ -50,8 +53,6 @@ def _automatic_candidates(rule: EscalationRule, now: dt.datetime):
     elif rule.customer_flag == "enterprise":
         incidents = incidents.filter(customer__segment="enterprise")
     elif rule.customer_flag == "vip_or_enterprise":
-        from django.db.models import Q
-
         incidents = incidents.filter(
             Q(customer__is_vip=True) | Q(customer__segment="enterprise")
         )
@@ -148,8 +149,12 @@ def _fire_rule(rule: EscalationRule, incident: Incident, now: dt.datetime) -> in
 
 def _fire_automatic_rules(now: dt.datetime) -> int:
     made = 0
-    rules = EscalationRule.objects.filter(is_active=True, is_time_based=True).filter(
-        flag="", refund_over__isnull=True, min_port_in_rejections__isnull=True
+    # Rules on the clock, and rules whose flag the incident's record sets
+    # (flagged a security incident: the security rule fires by itself).
+    rules = EscalationRule.objects.filter(is_active=True).filter(
+        Q(is_time_based=True, flag="") | Q(flag__in=selectors.IMPLIED_FLAGS),
+        refund_over__isnull=True,
+        min_port_in_rejections__isnull=True,
     )
     for rule in rules.prefetch_related("target_tiers"):
         for incident in _automatic_candidates(rule, now):

@@ -125,7 +125,11 @@ def escalate(request, pk):
         elif not args and not wants_rules_only:
             form.add_error("path", "Pick an escalation path.")
     elif request.method == "POST" and form.is_bound:
-        flags = request.POST.getlist("flags")
+        # Checking the rules before a path is picked: what was typed still
+        # counts (the numbers too), though the note is not complete yet.
+        flags = form.cleaned_data.get("flags") or request.POST.getlist("flags")
+        refund = form.cleaned_data.get("refund_amount")
+        rejections = form.cleaned_data.get("port_in_rejections") or 0
     matches = selectors.matching_rules(
         incident=incident,
         flags=flags,
@@ -136,6 +140,8 @@ def escalate(request, pk):
         suggested = {t.pk for m in matches for t in m.tiers}
         if not form.is_bound:
             form.initial["tiers"] = list(suggested)
+            # What the incident's record already says (a security incident).
+            form.initial["flags"] = sorted(selectors.implied_flags(incident))
             paths = [t.default_path for m in matches for t in m.tiers if t.default_path]
             if paths:
                 form.initial["path"] = paths[0]

@@ -159,13 +159,15 @@ class Policy(models.Model):
     )
     # Automation: auto-close rules (carrier communication playbook, parts 6
     # and 7).
+    # The carrier playbook closes a resolved incident after 72 hours of the
+    # customer's silence; the check-in comes before that, not instead.
     check_in_after_resolved_minutes = models.PositiveIntegerField(
-        default=72 * 60,
+        default=48 * 60,
         help_text="A resolved incident whose customer stays silent this long "
         "gets the check-in e-mail, which says when it will close.",
     )
     close_after_check_in_minutes = models.PositiveIntegerField(
-        default=3 * 24 * 60,
+        default=24 * 60,
         help_text="After the check-in, a still silent customer's incident "
         "closes as resolved once this has passed (the check-in promises it).",
     )

@@ -266,21 +266,25 @@ def test_a_confirmed_fix_closes_after_monitoring_with_a_thank_you(
     assert sent_from(incident, "customer-thank-you").count() == 1
 
 
-def test_a_silent_resolution_gets_the_check_in_then_closes(frozen_now, time_machine):
+def test_a_silent_resolution_gets_the_check_in_then_closes_at_72_hours(
+    frozen_now, time_machine
+):
+    # The carrier playbook: resolved and no response in 72 h, close; the
+    # check-in comes a day before.
     incident = resolved(frozen_now)
 
-    sweep(time_machine, frozen_now + 72 * H - SECOND)
+    sweep(time_machine, frozen_now + 48 * H - SECOND)
     assert not sent_from(incident, "customer-checking-in").exists()
-    sweep(time_machine, frozen_now + 72 * H)
-    sweep(time_machine, frozen_now + 72 * H + 60 * SECOND)
+    sweep(time_machine, frozen_now + 48 * H)
+    sweep(time_machine, frozen_now + 48 * H + 60 * SECOND)
     assert sent_from(incident, "customer-checking-in").count() == 1
 
-    sweep(time_machine, frozen_now + 6 * DAY - SECOND)
+    sweep(time_machine, frozen_now + 72 * H - SECOND)
     incident.refresh_from_db()
     assert incident.status == Incident.Status.RESOLVED
 
-    sweep(time_machine, frozen_now + 6 * DAY)
-    sweep(time_machine, frozen_now + 6 * DAY + 60 * SECOND)
+    sweep(time_machine, frozen_now + 72 * H)
+    sweep(time_machine, frozen_now + 72 * H + 60 * SECOND)
     incident.refresh_from_db()
     assert incident.status == Incident.Status.CLOSED
     assert len(events(incident, TimelineEvent.Kind.AUTO_CLOSED)) == 1

@@ -161,3 +161,35 @@ def test_a_rules_escalation_carries_the_incidents_reading_of_the_customer(
     escalation = Escalation.objects.filter(incident=incident).first()
     assert escalation is not None and escalation.rule is not None
     assert escalation.sentiment == "frustrated"
+
+
+def test_flagging_a_fleet_incident_as_security_fires_the_security_rule(
+    fleet_customer, agent, frozen_now
+):
+    from incidents import services as incident_services
+
+    incident = IncidentFactory(customer=fleet_customer, status="investigating")
+    incident_services.flag_security_incident(
+        incident=incident, actor=agent, incident_type="data_breach"
+    )
+
+    services.due_work(frozen_now + dt.timedelta(minutes=1))
+
+    tiers = set(
+        Escalation.objects.filter(incident=incident).values_list(
+            "to_tier__key", flat=True
+        )
+    )
+    assert {"security", "tier3"} <= tiers
+
+
+def test_checking_the_rules_before_a_path_counts_the_numbers_typed(agent_client, agent):
+    from django.urls import reverse
+
+    incident = IncidentFactory()
+    page = agent_client.post(
+        reverse("escalations:escalate", args=[incident.pk]),
+        {"action": "check_rules", "refund_amount": "150.00"},
+    )
+
+    assert "Refund above $100" in page.content.decode()
