@@ -82,6 +82,7 @@ class Row:
     priority: str = ""
     counted: int = 0  # how many incidents (or answers) the value stands on
     target: Decimal | None = None
+    strict: bool = False  # "under 20%" rather than "at most 20%"
     drill: str = ""  # which incidents a click on "missed" lists ("" = none)
     missed: int = 0
     basis_drill: str = ""  # which incidents a click on "based on" lists
@@ -97,8 +98,24 @@ class Row:
         if self.value is None or self.target is None or higher is None:
             return ""
         if higher:
-            return "good" if self.value >= self.target else "bad"
-        return "good" if self.value <= self.target else "bad"
+            passed = (
+                self.value > self.target if self.strict else self.value >= self.target
+            )
+        else:
+            passed = (
+                self.value < self.target if self.strict else self.value <= self.target
+            )
+        return "good" if passed else "bad"
+
+    @property
+    def comparison(self) -> str:
+        """How the value must compare with the target, as a sign."""
+        higher = self.definition.higher_is_better
+        if higher is None:
+            return ""
+        if higher:
+            return ">" if self.strict else "≥"
+        return "<" if self.strict else "≤"
 
 
 @dataclass
@@ -313,12 +330,13 @@ def _added_up(rows: list[dict]) -> dict:
     return overall
 
 
-def _targets(policy: Policy | None) -> dict[tuple[str, str], Decimal]:
-    """The policy's targets; across policies there is no one target to meet."""
+def _targets(policy: Policy | None) -> dict[tuple[str, str], tuple[Decimal, bool]]:
+    """The policy's targets, each with whether it is strict; across policies
+    there is no one target to meet."""
     if policy is None:
         return {}
     return {
-        (target.figure, target.priority): target.target
+        (target.figure, target.priority): (target.target, target.is_strict)
         for target in MetricTarget.objects.filter(policy=policy)
     }
 
@@ -351,7 +369,8 @@ def dashboard(period: Period) -> Dashboard:
                 value=value,
                 priority=priority,
                 counted=counted,
-                target=targets.get((figure, priority)),
+                target=targets.get((figure, priority), (None, False))[0],
+                strict=targets.get((figure, priority), (None, False))[1],
                 drill=drill,
                 missed=missed,
                 basis_drill=basis_drill,

@@ -27,6 +27,11 @@ class MetricTarget(models.Model):
         help_text="Percent for rates, 1-5 for satisfaction, hours for times. "
         "Whether the figure must stay above or below it comes with the figure.",
     )
+    is_strict = models.BooleanField(
+        default=False,
+        help_text="The figure must pass the target, not only reach it: "
+        "“under 20%” rather than “at most 20%”.",
+    )
     note = models.CharField(
         max_length=200, blank=True, help_text="Where the target comes from."
     )

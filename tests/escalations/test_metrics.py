@@ -478,3 +478,37 @@ def test_every_incident_figure_links_the_incidents_it_stands_on(
     ).content.decode()
     assert four_incidents["d"].reference in responded
     assert four_incidents["c"].reference not in responded
+
+
+@pytest.mark.parametrize(
+    ("value", "strict", "verdict"),
+    [(20, True, "bad"), (20, False, "good"), (19.9, True, "good")],
+)
+def test_a_strict_target_is_not_met_by_reaching_it(value, strict, verdict):
+    from decimal import Decimal
+
+    from escalations.metrics import Row
+
+    row = Row(
+        figure="escalation_rate",
+        value=Decimal(str(value)),
+        target=Decimal("20"),
+        strict=strict,
+    )
+
+    assert row.verdict == verdict
+    assert row.comparison == ("<" if strict else "≤")
+
+
+@pytest.mark.django_db
+def test_the_fleet_playbooks_over_and_under_targets_ship_strict():
+    from escalations.models import MetricTarget
+
+    strict = set(
+        MetricTarget.objects.filter(is_strict=True).values_list("figure", flat=True)
+    )
+
+    assert {"escalation_rate", "csat", "sla_compliance"} <= strict
+    assert not MetricTarget.objects.filter(
+        is_strict=True, figure="first_response_compliance"
+    ).exists()
