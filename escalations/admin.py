@@ -56,7 +56,17 @@ class TierAdmin(BoundedKeysMixin, FriendlyFieldsMixin, PortalModelAdmin):
     fieldsets = [
         (
             None,
-            {"fields": ["policy", "key", "name", "position", "handles", "is_active"]},
+            {
+                "fields": [
+                    "policy",
+                    "key",
+                    "name",
+                    "position",
+                    "next_up",
+                    "handles",
+                    "is_active",
+                ]
+            },
         ),
         (
             "Targets",

@@ -131,9 +131,15 @@ def current_tier(
 
 
 def next_tier(tier: Tier | None, tiers: list[Tier]) -> Tier | None:
-    """Return the tier after ``tier`` (by position), or None at the top."""
+    """Return the tier "one tier up" from ``tier`` climbs to, or None at the top.
+
+    The policy's ladder is data: the tier's own "next up", else the next
+    tier by position.
+    """
     if tier is None:
         return tiers[0] if tiers else None
+    if tier.next_up_id is not None:
+        return next((t for t in tiers if t.pk == tier.next_up_id), None)
     later = [t for t in tiers if (t.position, t.pk) > (tier.position, tier.pk)]
     return later[0] if later else None
 

@@ -41,6 +41,16 @@ class Tier(models.Model):
         default=0,
         help_text="Order of the tiers: “next tier” means the next position up.",
     )
+    next_up = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="below",
+        help_text="Where “one tier up” goes from here (silence, deadlines); "
+        "empty: the next tier by position. Side teams (engineering, the "
+        "carrier) usually point to the team above them, not to each other.",
+    )
     handles = models.TextField(blank=True, help_text="What this tier handles.")
     default_path = models.CharField(
         max_length=20,

@@ -45,8 +45,8 @@ def test_resolving_stops_reminders_and_the_customer_check_in(agent, senior, froz
         incident=incident, audience="customer"
     ).count()
 
-    # Short of the resolved incident's own check-in (72 h of silence).
-    for hours in (24, 25, 48, 71):
+    # Short of the resolved incident's own check-in (48 h of silence).
+    for hours in (24, 25, 47):
         services.due_work(frozen_now + hours * H)
 
     escalation.refresh_from_db()
@@ -193,3 +193,17 @@ def test_checking_the_rules_before_a_path_counts_the_numbers_typed(agent_client,
     )
 
     assert "Refund above $100" in page.content.decode()
+
+
+def test_one_tier_up_climbs_the_policys_ladder_not_the_list(agent, senior, frozen_now):
+    from escalations import selectors
+
+    l2 = tier("Carrier playbook", "l2")
+    tiers = selectors.policy_tiers(l2.policy_id)
+
+    assert selectors.next_tier(l2, tiers).key == "management"
+    assert selectors.next_tier(tier("Carrier playbook", "engineering"), tiers).key == (
+        "management"
+    )
+    fleet = selectors.policy_tiers(tier("Fleet SaaS", "tier1").policy_id)
+    assert selectors.next_tier(tier("Fleet SaaS", "tier2"), fleet).key == "tier3"
