@@ -159,7 +159,7 @@ def send_template(
         # send it; notices that fall due together leave as one.
         hold = incident.policy.notice_hold_minutes
         send_after = timezone.now() + dt.timedelta(minutes=hold) if hold else None
-    return send_message_in_open_transaction(
+    message = send_message_in_open_transaction(
         incident=incident,
         actor=actor,
         audience=audience,
@@ -175,6 +175,36 @@ def send_template(
         template_version=version,
         renders_on_send=by_the_portal,
     )
+    if by_the_portal:
+        _replace_older_portal_notices(message)
+    return message
+
+
+def _replace_older_portal_notices(message: Message) -> None:
+    """Withdraw the portal's own notices of the same kind still waiting to
+    leave: the new one says it now, and several at once reach the reader
+    as one."""
+    if message.status not in (
+        Message.Status.SCHEDULED,
+        Message.Status.AWAITING_APPROVAL,
+        Message.Status.QUEUED,
+    ):
+        return
+    older = Message.objects.select_for_update().filter(
+        incident=message.incident,
+        audience=message.audience,
+        party=message.party,
+        stage=message.stage,
+        created_by__isnull=True,
+        pk__lt=message.pk,
+        status__in=[Message.Status.SCHEDULED, Message.Status.AWAITING_APPROVAL],
+    )
+    for earlier in older:
+        withdraw(
+            earlier,
+            f"A newer {message.get_stage_display().lower()} message to the same "
+            f"reader replaces it (message {message.pk}).",
+        )
 
 
 def send_message_in_open_transaction(*, incident: Incident, actor, **fields) -> Message:

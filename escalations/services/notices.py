@@ -161,12 +161,25 @@ CUSTOMER_NOTICE_GAP = dt.timedelta(hours=24)
 
 
 def customer_told_since(incident: Incident, since: dt.datetime) -> bool:
-    return Message.objects.filter(
-        incident=incident,
-        audience=Audience.CUSTOMER,
-        stage=Stage.ESCALATION,
-        created_at__gte=since,
-    ).exists()
+    """Whether the customer heard (or is about to hear) of an escalation since
+    ``since``: messages taken back or refused do not count."""
+    return (
+        Message.objects.filter(
+            incident=incident,
+            audience=Audience.CUSTOMER,
+            stage=Stage.ESCALATION,
+            created_at__gte=since,
+        )
+        .exclude(
+            status__in=[
+                Message.Status.WITHDRAWN,
+                Message.Status.SUPPRESSED,
+                Message.Status.CANCELLED,
+                Message.Status.REJECTED,
+            ]
+        )
+        .exists()
+    )
 
 
 def tier_channel(escalation: Escalation) -> list[str]:

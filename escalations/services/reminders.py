@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from comms import selectors as comms_selectors
-from comms.models import Audience, Channel
+from comms.models import Audience, Channel, Message
 from incidents import lifecycle
 from incidents.models import Incident, PolicyTarget, TimelineEvent
 from incidents.services import record_timeline_event
@@ -191,6 +191,10 @@ def _remind(escalation: Escalation, now: dt.datetime) -> int:
     return 1
 
 
+# A check-in this soon after the customer heard of the escalation says nothing.
+CHECK_IN_QUIET = dt.timedelta(hours=4)
+
+
 def _check_in(escalation: Escalation, now: dt.datetime) -> int:
     """Past the tier's target: tell the customer we chased, and ping the team."""
     if escalation.ack_due_at is None or escalation.ack_due_at > now:
@@ -203,14 +207,27 @@ def _check_in(escalation: Escalation, now: dt.datetime) -> int:
         escalation=escalation,
     ):
         return 0
-    message = send_notice(
-        escalation.incident,
+    # However many tiers are late, the customer hears "we chased them" once a
+    # day at most, and not within hours of hearing of the escalation itself.
+    message = None
+    incident = escalation.incident
+    checked_in_lately = Message.objects.filter(
+        incident=incident,
         audience=Audience.CUSTOMER,
-        channel=Channel.EMAIL,
         situation="escalation_sla_missed",
-        recipients=comms_selectors.customer_addresses(escalation.incident),
-        actor=None,
-    )
+        created_at__gte=now - CUSTOMER_NOTICE_GAP,
+    ).exists()
+    if not checked_in_lately and not customer_told_since(
+        incident, now - CHECK_IN_QUIET
+    ):
+        message = send_notice(
+            escalation.incident,
+            audience=Audience.CUSTOMER,
+            channel=Channel.EMAIL,
+            situation="escalation_sla_missed",
+            recipients=comms_selectors.customer_addresses(escalation.incident),
+            actor=None,
+        )
     alert_tier(
         escalation,
         None,

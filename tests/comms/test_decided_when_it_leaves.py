@@ -110,8 +110,6 @@ def test_two_portal_notices_in_a_row_reach_the_customer_once(frozen_now):
     first = portal_notice(incident)
     second = portal_notice(incident)
 
-    services.due_work(frozen_now + M)
-
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.status == Message.Status.WITHDRAWN

@@ -107,3 +107,31 @@ def test_two_sweeps_at_once_remind_once(agent, frozen_now):
     assert reminders(escalation) == 1
     assert EscalationFiring.objects.filter(kind="reminder").count() == 1
     assert Escalation.objects.count() == 1
+
+
+def test_several_late_tiers_check_in_with_the_customer_once(agent, frozen_now):
+    from escalations.models import Tier
+
+    incident = IncidentFactory(priority=Priority.P3)
+    Tier.objects.get(policy=incident.policy, key="l2").members.add(
+        UserFactory(username="member-l2", role="Senior agent")
+    )
+    request_test_escalation(incident, agent, tier_key="l2")
+    Escalation.objects.create(
+        incident=incident,
+        path="l2",
+        to_tier=Tier.objects.get(policy=incident.policy, key="engineering"),
+        urgency="high",
+        summary="Second tier late too",
+        created_at=frozen_now,
+        reached_tier_at=frozen_now,
+        ack_due_at=frozen_now + dt.timedelta(hours=4),
+    )
+
+    for hours in (5, 6, 7):
+        services.due_work(frozen_now + dt.timedelta(hours=hours))
+
+    check_ins = Message.objects.filter(
+        incident=incident, audience="customer", situation="escalation_sla_missed"
+    )
+    assert check_ins.count() == 1
