@@ -76,7 +76,19 @@ def change_value(key: str, value):
 # only the portal's bookkeeping (follow-up loops re-timed, a plan's rows
 # touched), which the filter "with bookkeeping" brings back.
 _K = TimelineEvent.Kind
-BOOKKEEPING = frozenset({_K.FOLLOW_UP_LOOP_CHANGED, _K.COMMUNICATION_PLAN_CHANGED})
+# Missed slots are told by the follow-up they delayed.
+BOOKKEEPING = frozenset(
+    {
+        _K.FOLLOW_UP_LOOP_CHANGED,
+        _K.COMMUNICATION_PLAN_CHANGED,
+        _K.FOLLOW_UP_SLOTS_MISSED,
+    }
+)
+# Once a message has left (or failed, or was taken back), its "queued" row
+# folds into that one.
+_MESSAGE_OUTCOMES = frozenset(
+    {_K.MESSAGE_SENT, _K.MESSAGE_FAILED, _K.MESSAGE_WITHDRAWN}
+)
 TIMELINE_VIEWS: dict[str, tuple[str, frozenset[str] | None]] = {
     "": ("Everything", None),
     "messages": (
@@ -121,6 +133,19 @@ TIMELINE_VIEWS: dict[str, tuple[str, frozenset[str] | None]] = {
 def timeline_view(events: list, view: str) -> list:
     """Return the events one view of the timeline shows."""
     _, kinds = TIMELINE_VIEWS.get(view, TIMELINE_VIEWS[""])
+    if view != "all":
+        settled = {
+            e.details.get("message") for e in events if e.kind in _MESSAGE_OUTCOMES
+        }
+        events = [
+            e
+            for e in events
+            if not (e.kind == _K.MESSAGE_QUEUED and e.details.get("message") in settled)
+        ]
     if kinds is None:
         return [e for e in events if e.kind not in BOOKKEEPING]
-    return [e for e in events if e.kind in kinds]
+    return [
+        e
+        for e in events
+        if e.kind in kinds and (view == "all" or e.kind not in BOOKKEEPING)
+    ]

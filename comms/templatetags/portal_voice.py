@@ -1,14 +1,18 @@
 from django import template
 
 from comms import selectors
+from comms.services import outbound
 
 register = template.Library()
 
 
 @register.inclusion_tag("comms/_portal_ahead.html", takes_context=True)
 def portal_ahead(context, incident):
-    """What the portal will send about ``incident`` by itself, and when."""
+    """What the portal will send about ``incident`` by itself, and when, and
+    whether the security hold keeps customers from hearing anything."""
     return {
+        # Said on every tab: while it holds, no customer message leaves.
+        "security_hold": outbound.security_hold(incident),
         "ahead": list(selectors.portal_messages_ahead(incident=incident)[:3]),
         "incident": incident,
         "perms": context.get("perms"),

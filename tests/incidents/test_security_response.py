@@ -453,3 +453,16 @@ def test_the_immediate_contacts_are_data_an_admin_edits(time_machine, agent):
     assert ("Data protection officer", "dpo@example.com") in told
     assert "CTO" not in [label for label, _ in told]
     assert ("Security officer", "security@fleetmanagement.com") in told
+
+
+@pytest.mark.django_db
+def test_every_incident_tab_says_it_is_a_security_incident(response, agent_client):
+    for url in (
+        response.incident.get_absolute_url(),
+        reverse("comms:incident_messages", args=[response.incident.pk]),
+        reverse("incidents:closure", args=[response.incident.pk]),
+    ):
+        page = agent_client.get(url).content.decode()
+
+        assert "Security incident." in page, url
+        assert "Legal has not yet" in page, url
