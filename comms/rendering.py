@@ -12,6 +12,7 @@ settings, the ORM or Python internals.
 import contextlib
 import functools
 import itertools
+import re
 import signal
 import threading
 import time
@@ -556,6 +557,42 @@ def render_text(source: str, context: dict) -> str:
 
 
 def render(subject: str, body: str, context: dict) -> Rendered:
-    """Render a subject and body; the subject is one line."""
+    """Render a subject and body; the subject is one line, the body's
+    paragraphs flow (see ``reflow``)."""
     rendered_subject = " ".join(render_text(subject, context).split())
-    return Rendered(subject=rendered_subject, body=render_text(body, context))
+    return Rendered(subject=rendered_subject, body=reflow(render_text(body, context)))
+
+
+# A line that starts a list item or a "Label: value" line keeps its own line.
+_OWN_LINE = re.compile(r"^\s*(?:[-*•>]\s|\d+[.)]\s|[A-Z][\w /&'()#-]{0,40}:\s)")
+# Lines at least this long were wrapped to fit the template's source, not
+# ended on purpose (a greeting, a sign-off, a label line is shorter).
+_WRAPPED_AT = 55
+
+
+def reflow(text: str) -> str:
+    """Join the lines a template wrapped for its own source into paragraphs.
+
+    Templates are written with short lines, and an e-mail client shows each
+    break, so a sentence broke mid-way ("handed it over with all the /
+    details"). A paragraph's long lines join the line after them unless
+    that one starts a list item or a label; short lines, blank lines and
+    lists stay as written.
+    """
+    paragraphs = []
+    for paragraph in re.split(r"\n[ \t]*\n", text):
+        lines = paragraph.split("\n")
+        joined = [lines[0]]
+        for line in lines[1:]:
+            previous = joined[-1]
+            if (
+                len(previous.rstrip()) >= _WRAPPED_AT
+                and line.strip()
+                and not previous.rstrip().endswith(":")
+                and not _OWN_LINE.match(line)
+            ):
+                joined[-1] = previous.rstrip() + " " + line.strip()
+            else:
+                joined.append(line)
+        paragraphs.append("\n".join(joined))
+    return "\n\n".join(paragraphs)

@@ -333,7 +333,7 @@ def test_the_check_in_and_pending_close_name_the_policys_own_waits():
 
     assert f"close {incident.reference} in 2 days." in check_in
     assert "3 days" not in check_in
-    assert "haven't heard back in\n36 hours," in pending
+    assert "haven't heard back in 36 hours," in pending
     assert "7 days" not in pending
 
 
@@ -392,7 +392,7 @@ def test_the_carrier_notice_promises_the_policys_cadence_not_daily():
     body = _render("customer-escalation-carrier", incident).body
 
     assert "daily" not in body
-    assert "update\nyou every 4 hours until it is done." in body
+    assert "update you every 4 hours until it is done." in body
 
 
 @pytest.mark.django_db

@@ -250,3 +250,33 @@ def test_shipped_templates_render_well_within_the_budget(monkeypatch):
 
     for entry in LIBRARY:
         render(entry["subject"], entry["body"], context)
+
+
+def test_a_paragraph_wrapped_in_the_template_reads_as_one_in_the_email():
+    from comms.rendering import reflow
+
+    body = (
+        "Hello Ana,\n"
+        "\n"
+        "We know INC-00008 cost you time and trouble, and we want to\n"
+        "make up for it. We have closed\n"
+        "INC-00013.\n"
+        "\n"
+        "Customer: Acme Corp <ops@acme.example> and a long enough line here\n"
+        "Priority: P1\n"
+        "- first point that is long enough to have been wrapped by the\n"
+        "- second point\n"
+        "\n"
+        "The Customer Support team\n"
+    )
+
+    flowed = reflow(body)
+
+    assert "we want to make up for it. We have closed INC-00013.\n" in flowed
+    assert (
+        "Customer: Acme Corp <ops@acme.example> and a long enough line here\n"
+        "Priority: P1"
+    ) in flowed
+    assert "wrapped by the\n- second point" in flowed
+    assert flowed.startswith("Hello Ana,\n\n")
+    assert flowed.endswith("The Customer Support team\n")
