@@ -1,7 +1,7 @@
 """Which templates fit an incident, which one is due next, and what has been
 sent so far."""
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 
 from incidents.models import Incident
 
@@ -169,15 +169,24 @@ def closing_stage(situation: str) -> str:
     )
 
 
+# A message waiting for a manager is in hand: the next one is the one after.
+IN_HAND_STATUSES = (*LIVE_MESSAGE_STATUSES, "awaiting_approval")
+
+
 def sent_counts(incident: Incident) -> dict[tuple[str, str], int]:
-    """Return how many live messages each (audience, stage) has had."""
+    """Return how many messages each (audience, stage) has had or has in hand."""
+    return {key: count for key, (count, _) in _in_hand(incident).items()}
+
+
+def _in_hand(incident: Incident) -> dict[tuple[str, str], tuple[int, object]]:
+    """(audience, stage) → (how many sent or in hand, the latest one's time)."""
     return {
-        (audience, stage): count
-        for audience, stage, count in (
-            Message.objects.filter(incident=incident, status__in=LIVE_MESSAGE_STATUSES)
+        (audience, stage): (count, latest)
+        for audience, stage, count, latest in (
+            Message.objects.filter(incident=incident, status__in=IN_HAND_STATUSES)
             .order_by()
             .values_list("audience", "stage")
-            .annotate(n=Count("id"))
+            .annotate(n=Count("id"), latest=Max("created_at"))
         )
     }
 
@@ -190,14 +199,29 @@ def suggested_messages(incident: Incident) -> list[dict]:
     closure once closed. The situation follows how it came about (see
     ``message_situation``).
     """
-    sent = sent_counts(incident)
+    in_hand = _in_hand(incident)
+    sent = {key: count for key, (count, _) in in_hand.items()}
+
+    def told_since(audience, stages, moment) -> bool:
+        return any(
+            in_hand.get((audience, stage), (0, None))[1] is not None
+            and (moment is None or in_hand[(audience, stage)][1] >= moment)
+            for stage in stages
+        )
+
     suggestions = []
     for audience in involved_audiences(incident):
         follow_up_number = None
         if incident.status in Incident.CLOSED_STATUSES:
             stage = Stage.CLOSURE
+            if told_since(
+                audience, (Stage.CLOSURE, Stage.AUTO_CLOSE), incident.closed_at
+            ):
+                continue  # told of this closing already (or it waits to go)
         elif incident.status == Incident.Status.RESOLVED:
             stage = Stage.RESOLUTION
+            if told_since(audience, (Stage.RESOLUTION,), incident.resolved_at):
+                continue
         elif not sent.get((audience, Stage.CREATION)):
             stage = Stage.CREATION
         else:

@@ -11,7 +11,7 @@ from comms.catalogue import every, incident_context
 from comms.models import MessageTemplate, Reply
 from incidents import services as incident_services
 from incidents.models import Incident, Policy, Priority, Signal
-from tests.factories import CustomerFactory, IncidentFactory
+from tests.factories import CustomerFactory, IncidentFactory, send_test_message
 
 INTERNAL_MARKERS = {
     "what_happened": "INTERNAL-NARRATIVE-7731 the ops db fell over",
@@ -172,6 +172,26 @@ def test_the_resolution_message_fits_how_the_incident_came_about(
     )
 
     assert _resolution_template(incident) == expected
+
+
+@pytest.mark.django_db
+def test_the_resolution_is_not_suggested_again_once_told_until_it_reopens(agent):
+    incident = IncidentFactory(
+        status=Incident.Status.RESOLVED,
+        customer_summary="Your eSIM works again.",
+        fix_summary="Re-provisioned the profile.",
+    )
+    send_test_message(incident, agent, stage="resolution", follow_up_number=None)
+
+    audiences = {s["audience"] for s in selectors.suggested_messages(incident)}
+    assert "customer" not in audiences
+
+    for step in ("investigating", "resolved"):
+        incident = incident_services.move_incident(
+            incident=incident, actor=agent, to_status=step
+        )
+
+    assert _resolution_template(incident) == "customer-resolution"
 
 
 @pytest.mark.django_db
