@@ -113,6 +113,14 @@ CATALOGUE: dict[str, str] = {
     "plan extension, a waived charge",
     "credit.amount": "The amount with its currency, e.g. 250.00 USD",
     "credit.extension_days": "For a plan extension, the days added, else empty",
+    # Escalations: filled only in the alert an escalation sends its tier;
+    # empty everywhere else.
+    "escalation.tier": "The tier it went to, e.g. Tier 2 (internal)",
+    "escalation.raised_by": "Who asked for it, or 'a rule' (internal)",
+    "escalation.approved_by": "The manager who approved it, or empty when it "
+    "needed no approval (internal)",
+    "escalation.summary": "The escalation's one-paragraph summary (internal)",
+    "escalation.tried": "What was tried, step → result, one per line (internal)",
     # Auto-close: the incident policy's own waits, in words.
     "auto_close.after_check_in": "How long after the check-in a quiet resolved "
     "incident is closed, e.g. '3 days'",
@@ -145,6 +153,11 @@ INTERNAL_ONLY = frozenset(
         "metrics.time_to_first_response",
         "metrics.time_to_resolution",
         "metrics.sla_met",
+        "escalation.tier",
+        "escalation.raised_by",
+        "escalation.approved_by",
+        "escalation.summary",
+        "escalation.tried",
     }
 )
 EXTERNAL_AUDIENCES = frozenset({Audience.CUSTOMER, Audience.PARTNER, Audience.VENDOR})
@@ -302,6 +315,13 @@ def _without_internal(context: dict[str, Any]) -> dict[str, Any]:
 
 
 NO_CREDIT = {"kind": "", "amount": "", "extension_days": ""}
+NO_ESCALATION = {
+    "tier": "",
+    "raised_by": "",
+    "approved_by": "",
+    "summary": "",
+    "tried": "",
+}
 
 
 def _affected_count(incident: Incident) -> int:
@@ -326,6 +346,7 @@ def incident_context(
     base_url: str = "",
     credit: dict[str, str] | None = None,
     recipient: Customer | None = None,
+    escalation: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Return the template context for one incident, for one reader.
 
@@ -448,6 +469,9 @@ def incident_context(
         # Only the words the customer may read: the caller passes the kind,
         # amount and days, never the request's internal reason or evidence.
         "credit": {key: str((credit or {}).get(key, "")) for key in NO_CREDIT},
+        "escalation": {
+            key: str((escalation or {}).get(key, "")) for key in NO_ESCALATION
+        },
         "auto_close": {
             "after_check_in": span_words(policy.close_after_check_in_minutes),
             "waiting_for": span_words(policy.close_pending_after_minutes),
@@ -576,6 +600,13 @@ def sample_context() -> dict[str, Any]:
             "amount": "250.00 USD",
             "extension_days": "",
         },
+        "escalation": {
+            "tier": "Tier 2",
+            "raised_by": "Alex Agent",
+            "approved_by": "Morgan Manager",
+            "summary": "Port-in keeps failing for the customer.",
+            "tried": "Resubmitted the port → rejected again.",
+        },
         "auto_close": {"after_check_in": "3 days", "waiting_for": "7 days"},
     }
 
@@ -626,6 +657,7 @@ def sample_contexts() -> list[dict[str, Any]]:
     sparse["next_customer_update_at"] = ""
     sparse["party"] = {"name": "", "account_ref": "", "ack_hours": ""}
     sparse["credit"] = dict(NO_CREDIT)
+    sparse["escalation"] = dict(NO_ESCALATION)
     extension = sample_context()
     extension["credit"] = {
         "kind": "a plan extension",

@@ -488,10 +488,13 @@ LIBRARY = [
         "escalation",
         "Escalation: {{ incident.reference }} ({{ incident.priority }})",
         """
-        :arrow_up: Escalation · {{ incident.reference }} ({{ incident.priority }}) from {{ sender.name }}
+        :arrow_up: Escalation · {{ incident.reference }} ({{ incident.priority }}){% if escalation.raised_by %} raised by {{ escalation.raised_by }}{% if escalation.approved_by %}, approved by {{ escalation.approved_by }}{% endif %}{% elif sender.is_person %} from {{ sender.name }}{% endif +%}
         Customer: {{ customer.name or 'systemic' }} · open {{ incident.impact_duration }}
-        Issue: {{ incident.title }}
-        Tried so far: see the incident timeline · {{ incident.url }}
+        Issue: {{ escalation.summary or incident.title }}
+        {% if escalation.tried %}Tried so far:
+        {{ escalation.tried }}
+        {% else %}Tried so far: nothing recorded on the escalation; see the timeline.
+        {% endif %}Incident: {{ incident.url }}
         Customer expects the next update by {{ next_customer_update_at or 'the owner decides' }} and resolution by {{ sla.resolution_due }}.
         """,
     ),
@@ -740,8 +743,8 @@ LIBRARY = [
         """
         Resolved {{ incident.resolved_at }} after {{ incident.impact_duration }}.
         Root cause: {{ incident.root_cause }}
-        Detected in {{ metrics.time_to_detect }} · first reply in {{ metrics.time_to_first_response }} · resolved in {{ metrics.time_to_resolution }}
-        SLA met: {{ metrics.sla_met }} ({{ sla.state }})
+        Time to detect: {{ metrics.time_to_detect }} · to first reply: {{ metrics.time_to_first_response }} · to resolve: {{ metrics.time_to_resolution }}
+        SLA met: {{ metrics.sla_met }}
         Customer contacts during the incident: {{ incident.contact_count }}
         """,
     ),
@@ -755,7 +758,7 @@ LIBRARY = [
         """
         :white_check_mark: Resolved · {{ incident.reference }} ({{ incident.priority }}) {{ incident.title }}
         Cause: {{ incident.root_cause }} · {{ incident.impact_duration }} of impact
-        Detected in {{ metrics.time_to_detect }} · first reply in {{ metrics.time_to_first_response }} · resolved in {{ metrics.time_to_resolution }}
+        Time to detect: {{ metrics.time_to_detect }} · to first reply: {{ metrics.time_to_first_response }} · to resolve: {{ metrics.time_to_resolution }}
         Customer contacts: {{ incident.contact_count }} · SLA met: {{ metrics.sla_met }}
         """,
     ),
@@ -1008,8 +1011,8 @@ LIBRARY = [
         """
         Hello {{ customer.first_name }},
 
-        We know {{ incident.reference }} cost you time and trouble, and we want to
-        make up for it.
+        We know this problem cost you time and trouble, and we want to make up
+        for it.
 
         {% if credit.extension_days %}We have approved a plan extension: {{ credit.extension_days }} extra days on
         your plan, worth {{ credit.amount }}.{% elif credit.amount %}We have approved {{ credit.kind }} of {{ credit.amount }} on your account.{% else %}We have approved a goodwill gesture on your account.{% endif +%}

@@ -141,15 +141,20 @@ def send_template(
     party: ExternalParty | None = None,
     prefix: str = "",
     sender_name: str = "",
+    escalation: dict[str, str] | None = None,
 ) -> Message:
     """Fill a library template for this incident and send it, as send_message.
 
     For the messages rules and escalations send without the composer; the
     context is the one the composer would fill (signed by ``sender_name``,
-    or by the team when empty).
+    or by the team when empty), plus the ``escalation`` it tells of.
     """
     context = catalogue.incident_context(
-        incident, audience=audience, party=party, sender_name=sender_name
+        incident,
+        audience=audience,
+        party=party,
+        sender_name=sender_name,
+        escalation=escalation,
     )
     rendered = preview_template(version=version, context=context)
     by_the_portal = actor is None and not prefix and not sender_name
@@ -173,7 +178,8 @@ def send_template(
         body=prefix + rendered.body,
         send_after=send_after,
         template_version=version,
-        renders_on_send=by_the_portal,
+        # Rendering again as it leaves knows the incident, not the escalation.
+        renders_on_send=by_the_portal and not escalation,
     )
     if by_the_portal:
         _replace_older_portal_notices(message)

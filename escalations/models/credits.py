@@ -242,7 +242,7 @@ class CreditRequest(models.Model):
     extension_days = models.PositiveSmallIntegerField(
         null=True,
         blank=True,
-        help_text="For a plan extension: by how many days (000 5B).",
+        help_text="For a plan extension: by how many days.",
     )
     reason = models.TextField()
     evidence_messages = models.ManyToManyField(

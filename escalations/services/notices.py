@@ -87,6 +87,7 @@ def send_notice(
     prefix: str = "",
     template_key: str = "",
     party=None,
+    escalation: Escalation | None = None,
 ) -> Message | None:
     """Send the library's escalation template for ``situation`` (or the
     template ``template_key``, at its own stage); None if none fits.
@@ -133,6 +134,7 @@ def send_notice(
                 party=party,
                 prefix=prefix,
                 sender_name=person_name(actor) if actor else "",
+                escalation=escalation_words(escalation) if escalation else None,
             )
     except ValidationError as exc:
         logger.warning(
@@ -182,6 +184,32 @@ def customer_told_since(incident: Incident, since: dt.datetime) -> bool:
     )
 
 
+def escalation_words(escalation: Escalation) -> dict[str, str]:
+    """What a message may say of the escalation itself: who raised it, who
+    approved it (a manager's approval is not their escalation), what was
+    tried."""
+    approved_by = ""
+    if (
+        escalation.decided_by_id
+        and escalation.decided_by_id != escalation.requested_by_id
+    ):
+        approved_by = person_name(escalation.decided_by)
+    return {
+        "tier": escalation.to_tier.name,
+        "raised_by": person_name(escalation.requested_by)
+        if escalation.requested_by_id
+        else "a rule",
+        "approved_by": approved_by,
+        "summary": escalation.summary,
+        # One step per line, each its own list item however long.
+        "tried": "\n".join(
+            f"- {step.strip()}"
+            for step in escalation.tried.splitlines()
+            if step.strip()
+        ),
+    }
+
+
 def tier_channel(escalation: Escalation) -> list[str]:
     if escalation.to_tier.chat_channel:
         return [escalation.to_tier.chat_channel]
@@ -202,6 +230,7 @@ def alert_tier(escalation: Escalation, actor: User | None, prefix: str = "") -> 
         recipients=tier_channel(escalation),
         actor=actor,
         prefix=prefix,
+        escalation=escalation,
     )
 
 

@@ -102,8 +102,8 @@ class Incident(models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(0)],
-        help_text="Where known: revenue lost or put at risk by the incident "
-        "(000 5A). The metrics add it up for systemic incidents.",
+        help_text="Where known: revenue lost or put at risk by the incident. "
+        "The metrics add it up for systemic incidents.",
     )
     is_service_delivered = models.BooleanField(null=True, blank=True)
     customer_contact_count = models.PositiveIntegerField(default=0)

@@ -163,6 +163,33 @@ def test_approve_escalation_sends_it_to_the_tier_and_tells_the_customer(
     assert Message.objects.filter(incident=incident, audience="customer").exists()
 
 
+def test_the_tier_alert_names_who_raised_it_and_who_approved_it(agent, senior, manager):
+    incident = IncidentFactory()
+    (escalation,) = request_test_escalation(
+        incident,
+        agent,
+        refund_amount=Decimal("250"),
+        note=escalation_note(
+            tried="Resubmitted the port → rejected again.\n"
+            "Asked the old carrier to release the number → no answer."
+        ),
+    )
+
+    services.approve_escalation(escalation=escalation, actor=manager)
+
+    alert = Message.objects.get(
+        incident=incident, audience="internal", channel="chat", stage="escalation"
+    )
+    raised_by = agent.get_full_name() or agent.username
+    approved_by = manager.get_full_name() or manager.username
+    first_line = alert.body.split("\n")[0]
+    assert f"raised by {raised_by}, approved by {approved_by}" in first_line
+    assert f"from {approved_by}" not in alert.body
+    assert "- Resubmitted the port → rejected again.\n" in alert.body
+    assert "- Asked the old carrier to release the number → no answer." in alert.body
+    assert "see the timeline" not in alert.body
+
+
 def test_approve_escalation_refuses_own_request(senior, manager, other_manager):
     incident = IncidentFactory()
     (escalation,) = request_test_escalation(
