@@ -79,6 +79,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.support_team",
                 "comms.context_processors.approvals",
                 # Credits and refunds: the decision queue's count.
                 "escalations.context_processors.credit_decisions",

@@ -13,7 +13,7 @@ SCORE_CHOICES = [(n, str(n)) for n in range(1, 6)]
 
 class SurveyForm(PortalForm):
     score = forms.TypedChoiceField(
-        label="Overall, how satisfied are you with how we handled this?",
+        label="Overall, how satisfied are you with our support on this issue?",
         choices=SCORE_CHOICES,
         coerce=int,
         widget=forms.RadioSelect,
@@ -41,7 +41,8 @@ class SurveyForm(PortalForm):
         required=False,
     )
     handling_score = forms.TypedChoiceField(
-        label="How happy are you with the way the whole issue was handled?",
+        label="How well did the people helping you look after you: easy to reach, "
+        "courteous, taking ownership?",
         choices=[("", "Skip"), *SCORE_CHOICES],
         coerce=int,
         empty_value=None,

@@ -7,6 +7,7 @@ from .closure import (
     incidents_newly_stuck,
     incidents_with_checklist_work,
     survey_answered,
+    survey_subject,
 )
 from .incident import (
     SEVERITY_ORDER,
@@ -95,6 +96,7 @@ __all__ = [
     "security_notice_cleared",
     "security_page",
     "survey_answered",
+    "survey_subject",
     "tagged",
     "unassigned_incidents",
 ]

@@ -153,6 +153,15 @@ def incident_key_metrics(incident: Incident, now: dt.datetime) -> dict:
     }
 
 
+def survey_subject(incident_id: int) -> dict[str, str] | None:
+    """What the survey page may tell the customer it is about: the reference
+    and the summary written for them (never the internal narrative)."""
+    incident = Incident.objects.filter(pk=incident_id).only("customer_summary").first()
+    if incident is None:
+        return None
+    return {"reference": incident.reference, "summary": incident.customer_summary}
+
+
 def survey_answered(*, incident_id: int, customer_id: int) -> bool:
     """Whether this customer already answered this incident's survey."""
     return SurveyResponse.objects.filter(

@@ -45,4 +45,8 @@ def survey_answer(request, token):
             form.add_error(None, exc)
         else:
             return render(request, "incidents/survey_closed.html", {"reason": "thanks"})
-    return render(request, "incidents/survey.html", {"form": form})
+    return render(
+        request,
+        "incidents/survey.html",
+        {"form": form, "subject": selectors.survey_subject(incident_id)},
+    )

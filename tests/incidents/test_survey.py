@@ -41,6 +41,24 @@ def test_a_customer_answers_without_signing_in(client, incident):
     ).exists()
 
 
+def test_the_page_speaks_as_our_team_about_the_customers_own_issue(
+    client, settings, frozen_now
+):
+    settings.SUPPORT_TEAM_NAME = "Meow Support"
+    incident = IncidentFactory(
+        status="resolved",
+        customer_summary="Your new eSIM would not activate.",
+        what_happened="INTERNAL-NARRATIVE the provisioning queue stalled",
+    )
+
+    page = client.get(_url(incident)).content.decode()
+
+    assert "Switchboard" not in page
+    assert "Meow Support" in page
+    assert f"{incident.reference}</strong>: Your new eSIM would not activate." in page
+    assert "INTERNAL-NARRATIVE" not in page
+
+
 def test_a_link_answers_once(client, incident):
     client.post(_url(incident), {"score": "5"})
     again = client.post(_url(incident), {"score": "1"})
