@@ -291,15 +291,17 @@ def message_zone(
 ) -> str:
     """Return the zone the reader of a message sees times in.
 
-    Customers read their own zone (else the policy's); partners and vendors
-    the policy's; only the team's own messages use the writer's zone.
+    Customers read their own zone (else the policy's). Everyone else, the
+    team included, reads the policy's: a note reads the same whether a
+    person or the portal wrote it, wherever the writer sits. Only text
+    shown to the signed-in person alone (no audience) uses their zone.
     """
     if audience == Audience.CUSTOMER:
         customer = incident.customer
         if customer and customer.time_zone and not incident.is_systemic:
             return customer.time_zone
         return policy_zone
-    if audience in EXTERNAL_AUDIENCES:
+    if audience:
         return policy_zone
     return reader_zone
 

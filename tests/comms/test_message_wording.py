@@ -63,6 +63,21 @@ def test_internal_messages_give_the_customers_next_update(key, frozen_now):
 
 
 @pytest.mark.django_db
+def test_internal_times_read_in_the_policys_zone_whoever_writes(frozen_now):
+    incident = IncidentFactory(priority=Priority.P2)
+    policy_zone = incident.policy.calendar.time_zone
+
+    from_berlin = _render(
+        "internal-follow-up-note", incident, reader_zone="Europe/Berlin"
+    ).body
+    by_the_portal = _render("internal-follow-up-note", incident).body
+
+    assert from_berlin == by_the_portal
+    assert policy_zone != "Europe/Berlin"
+    assert "CET" not in from_berlin
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("key", ["customer-initial-critical", "customer-follow-up-4"])
 def test_customer_text_names_the_team_until_someone_owns_the_incident(key, settings):
     settings.SUPPORT_TEAM_NAME = "Meow Support"
