@@ -171,6 +171,8 @@ class EscalateForm(PortalForm):
         bug_form = forms.models.fields_for_model(BugReport, fields=BUG_FIELDS)
         for name, field in bug_form.items():
             field.required = False
+            if isinstance(field.widget, forms.Textarea):
+                field.widget.attrs["rows"] = 3  # the whole section fits a screen
             self.fields[f"bug_{name}"] = field
         self.bug_field_names = [f"bug_{name}" for name in BUG_FIELDS]
         for field in self.fields.values():

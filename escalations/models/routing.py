@@ -194,7 +194,10 @@ class EscalationRule(models.Model):
     key = models.SlugField(max_length=60)
     name = models.CharField(max_length=150)
     source = models.CharField(
-        max_length=100, blank=True, help_text="Where the rule comes from, e.g. 002."
+        max_length=100,
+        blank=True,
+        help_text="Where the rule comes from, in words a colleague can look up, "
+        "e.g. “Carrier escalation guide, item 3”.",
     )
     position = models.PositiveSmallIntegerField(default=0)
     priority = models.CharField(

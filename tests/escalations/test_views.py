@@ -132,7 +132,11 @@ def test_escalate_form_shows_matching_rules_and_preselects_tiers(agent_client):
 
     response = agent_client.get(reverse("escalations:escalate", args=[incident.pk]))
 
-    assert b"VIP or influencer customer" in response.content
+    page = response.content.decode()
+    assert "VIP or influencer customer" in page
+    # Where the rule comes from, in words an agent can look up.
+    assert "From the Carrier escalation guide, when to escalate, item 10." in page
+    assert "002 DO" not in page
     l2 = Tier.objects.get(policy=incident.policy, key="l2")
     assert l2.pk in response.context["form"].initial["tiers"]
 
