@@ -192,6 +192,21 @@ def test_start_from_the_page_prefills_and_shows_the_plan(agent_client, agent):
 
 
 @pytest.mark.django_db
+def test_the_plan_says_when_the_incident_has_moved_on_from_its_status_row(
+    agent_client, agent
+):
+    incident = IncidentFactory(priority=Priority.P1, owner=agent)
+    start_test_plan(incident, agent)
+    url = reverse("incidents:plan", args=[incident.pk])
+    assert "The incident is now" not in agent_client.get(url).content.decode()
+
+    services.move_incident(incident=incident, actor=agent, to_status="investigating")
+
+    page = agent_client.get(url).content.decode()
+    assert "The incident is now <strong>Investigating</strong>." in page
+
+
+@pytest.mark.django_db
 def test_self_approval_from_the_page_shows_a_message(client, manager):
     plan = start_test_plan(IncidentFactory(priority=Priority.P1), manager)
     services.submit_communication_plan(plan=plan, actor=manager)
