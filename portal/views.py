@@ -8,6 +8,8 @@ from django.views.decorators.http import require_GET
 from comms import selectors as comms_selectors
 from escalations import selectors as escalation_selectors
 from incidents import selectors as incident_selectors
+from incidents.sla import CLOCK_STATE_LABELS
+from incidents.templatetags.incident_display import person
 
 
 @require_GET
@@ -47,14 +49,52 @@ def my_work(request):
             else request.user,
         ),
     }
-    context["decisions"] = _decisions_waiting(request.user)
+    context["decisions"] = _decisions_waiting(request.user, context["approvals"], now)
     return render(request, "portal/my_work.html", context)
 
 
-def _decisions_waiting(user) -> list[dict]:
+def _sla_line(incident, now) -> str:
+    """Where the incident stands against its resolution target, in words."""
+    if not incident.resolution_due_at:
+        return ""
+    state = incident_selectors.incident_clocks(incident, now)["resolution"]
+    due = timezone.localtime(incident.resolution_due_at)
+    return f"SLA: {CLOCK_STATE_LABELS[state].lower()}, resolve by {due:%b %-d, %H:%M}"
+
+
+def _message_rows(messages) -> list[dict]:
+    """Messages waiting for approval, with who gets them and whether the
+    incident is a security incident customers may not hear about yet."""
+    held = incident_selectors.security_awaiting_legal({m.incident_id for m in messages})
+    rows = []
+    for m in messages:
+        recipients = ", ".join(m.recipients) if m.recipients else "nobody yet"
+        rows.append(
+            {
+                "kind": "Message",
+                "since": m.created_at,
+                "incident": m.incident,
+                "title": f"{m.get_audience_display()}: {m.subject or m.body}"[:120],
+                "lines": [
+                    f"To {m.party.name}: {recipients}"
+                    if m.party_id
+                    else f"To {recipients}",
+                    f"Written by {person(m.created_by)}",
+                    "Security incident: Legal has not approved telling customers, "
+                    "so this cannot leave yet"
+                    if m.incident_id in held
+                    else "",
+                ],
+                "url": reverse("comms:approvals"),
+            }
+        )
+    return rows
+
+
+def _decisions_waiting(user, messages, now) -> list[dict]:
     """Every decision waiting for this person, oldest first, each with what
     is needed to make it without opening another page."""
-    rows = []
+    rows = _message_rows(messages) if messages else []
     if user.has_perm("escalations.approve_escalation"):
         for e in escalation_selectors.escalation_approvals()[:20]:
             if e.requested_by_id == user.pk:
@@ -68,8 +108,14 @@ def _decisions_waiting(user) -> list[dict]:
                     "lines": [
                         e.summary,
                         f"Tried: {e.tried}" if e.tried else "",
-                        f"Rule: {e.rule.name}" if e.rule_id else "",
+                        f"Refund asked: {e.refund_amount}"
+                        if e.refund_amount is not None
+                        else "",
+                        f"Rule that asks for approval: {e.rule.name}"
+                        if e.rule_id
+                        else "",
                         f"Customer: {e.get_sentiment_display()}",
+                        _sla_line(e.incident, now),
                     ],
                     "url": reverse("escalations:approvals"),
                 }

@@ -76,6 +76,14 @@ class Escalation(models.Model):
         blank=True,
         help_text="The pre-escalation checks as confirmed or explained.",
     )
+    refund_amount = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="The refund the customer asks for, if any, as the agent typed "
+        "it: the decider sees it beside the note.",
+    )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,

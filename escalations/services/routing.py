@@ -223,6 +223,7 @@ def request_escalation(
             needs_approval=needs_approval,
             path_details=path_details,
             checks=answers,
+            refund_amount=refund_amount,
             requested_by=actor,
             created_at=now,
             **{name: note.get(name) for name in NOTE_FIELDS if name in note},

@@ -215,3 +215,37 @@ def test_a_managers_home_page_lists_every_decision_waiting_oldest_first(
     assert order == sorted(order)
     assert "Charged" in page or credit.reason[:20] in page
     assert "Post-mortem" in page and "Credit" in page
+
+
+@pytest.mark.django_db
+def test_each_decision_card_carries_what_the_decider_needs(client, agent, manager):
+    from decimal import Decimal
+
+    from incidents import services as incident_services
+    from tests.factories import UserFactory, request_test_escalation
+
+    UserFactory(username="l2-member", role="Senior agent")
+    (escalation,) = request_test_escalation(
+        IncidentFactory(priority=Priority.P2),
+        agent,
+        tier_key="l2",
+        path="l2",
+        refund_amount=Decimal("150.00"),
+    )
+    held = IncidentFactory(priority=Priority.P1, owner=agent)
+    message = send_test_message(held, agent)
+    incident_services.flag_security_incident(
+        incident=held,
+        actor=agent,
+        incident_type="data_breach",
+    )
+    client.force_login(manager)
+
+    page = client.get(reverse("home")).content.decode()
+
+    assert escalation.needs_approval and message.status == "awaiting_approval"
+    assert "Refund asked: 150.00" in page
+    assert "SLA: running, resolve by" in page
+    assert f"To {', '.join(message.recipients)}" in page
+    assert "Legal has not approved telling customers" in page
+    assert "Waiting for my approval" not in page
