@@ -97,6 +97,7 @@ def updates_due(incidents: list[Incident], *, now) -> list[dict]:
                 {
                     "incident": incident,
                     "audience": Audience(audience).label,
+                    "audience_key": audience,
                     "due_at": due_at,
                     "is_overdue": due_at <= now,
                 }

@@ -84,7 +84,52 @@ def _template_choices(incident: Incident, suggestions: list[dict]) -> list[dict]
                 else [],
             }
         )
+        groups[-1]["count"] = groups[-1].get("count", 0) + 1
     return groups
+
+
+def _due_now(groups: list[dict]) -> list[dict]:
+    """The templates owed now, listed above the library so they come first."""
+    return [
+        choice
+        for group in groups
+        for stage in group["stages"]
+        for choice in stage["templates"]
+        if choice["is_due"]
+    ]
+
+
+def _fitting_template(
+    incident: Incident, request, suggestions: list[dict]
+) -> MessageTemplate | None:
+    """The template a link's audience, stage and situation point at: the one
+    due for them if any, else the first of the library that matches."""
+    wanted = {
+        key: request.GET[key]
+        for key in ("audience", "channel", "stage", "situation")
+        if request.GET.get(key)
+    }
+    if not wanted:
+        return None
+
+    def fits(template: MessageTemplate) -> bool:
+        return all(getattr(template, key) == value for key, value in wanted.items())
+
+    for suggestion in suggestions:
+        if suggestion["template"] and fits(suggestion["template"]):
+            return _with_version(suggestion["template"].pk)
+    for template in selectors.templates_for_incident(incident):
+        if fits(template):
+            return _with_version(template.pk)
+    return None
+
+
+def _with_version(pk: int) -> MessageTemplate | None:
+    return (
+        MessageTemplate.objects.select_related("current_version")
+        .filter(pk=pk, current_version__isnull=False)
+        .first()
+    )
 
 
 def _prefill(request, incident: Incident, suggestions: list[dict]) -> dict:
@@ -93,14 +138,14 @@ def _prefill(request, incident: Incident, suggestions: list[dict]) -> dict:
     wanted = int_param(request, "template")
     params_given = bool(request.GET)
     if wanted:
-        template = (
-            MessageTemplate.objects.select_related("current_version")
-            .filter(pk=wanted, current_version__isnull=False)
-            .first()
-        )
+        template = _with_version(wanted)
     due = None if params_given else _due_next(suggestions)
     if due:
         template = due["template"]
+    elif params_given and not wanted and not request.GET.get("message"):
+        # A link that names an audience and stage (the Closure tab, My work)
+        # opens the template that fits them, not an empty form.
+        template = _fitting_template(incident, request, suggestions)
     follow_up = int_param(request, "follow_up")
     initial = {
         "audience": choice_param(request, "audience", Audience.choices, "customer"),
@@ -291,6 +336,7 @@ def compose(request, pk):
             recipients = form.fields["recipients"].to_python(recipients)
         except ValidationError:
             recipients = []  # the form shows why
+    template_groups = _template_choices(incident, suggestions)
     return render(
         request,
         "comms/compose.html",
@@ -298,7 +344,8 @@ def compose(request, pk):
             "incident": incident,
             "form": form,
             "editing": editing,
-            "template_groups": _template_choices(incident, suggestions),
+            "template_groups": template_groups,
+            "due_now": _due_now(template_groups),
             "tone": _tone(incident, stage=form["stage"].value()),
             "security_hold": outbound.security_hold(incident) if security_hold else "",
             "email_count": len(recipients)

@@ -576,3 +576,45 @@ def test_compose_refuses_a_body_past_its_limit_and_says_the_limit(agent_client):
     assert response.context["form"].errors["body"]
     assert "Up to 20,000 characters." in response.content.decode()
     assert not Message.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_closure_tabs_link_opens_the_composer_with_the_resolution_text(
+    agent_client,
+):
+    incident = IncidentFactory(
+        priority=Priority.P3,
+        status="resolved",
+        customer_summary="Trip history was missing for two days.",
+        fix_summary="We replayed the stuck sync queue.",
+    )
+
+    response = agent_client.get(
+        reverse("comms:compose", args=[incident.pk]),
+        {"audience": "customer", "channel": "email", "stage": "resolution"},
+    )
+
+    initial = response.context["form"].initial
+    assert initial["stage"] == "resolution" and initial["audience"] == "customer"
+    assert "We replayed the stuck sync queue." in initial["body"]
+    assert incident.reference in initial["subject"]
+
+
+@pytest.mark.django_db
+def test_my_works_update_link_opens_the_follow_up_for_that_audience(
+    agent, agent_client
+):
+    incident = IncidentFactory(priority=Priority.P2, owner=agent)
+
+    page = agent_client.get(reverse("home")).content.decode()
+    link = reverse("comms:compose", args=[incident.pk]) + "?audience=internal"
+    assert link in page
+
+    response = agent_client.get(
+        reverse("comms:compose", args=[incident.pk]),
+        {"audience": "internal", "stage": "follow_up"},
+    )
+
+    initial = response.context["form"].initial
+    assert initial["audience"] == "internal"
+    assert initial["body"].strip()
