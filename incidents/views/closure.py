@@ -142,6 +142,11 @@ def incident_resolve(request, pk):
     )
 
 
+def _at_item(pk: int, item: IncidentChecklistItem) -> str:
+    """The closure tab scrolled to the item, so the reader keeps their place."""
+    return reverse("incidents:closure", args=[pk]) + f"#item-{item.pk}"
+
+
 def _checklist_item(pk: int, item_pk: int) -> IncidentChecklistItem:
     return get_object_or_404(
         IncidentChecklistItem.objects.select_related("checklist"),
@@ -162,7 +167,7 @@ def checklist_item_tick(request, pk, item_pk):
             item=item, actor=request.user, note=form.cleaned_data["note"]
         ),
         success="Item ticked.",
-        back=reverse("incidents:closure", args=[pk]),
+        back=_at_item(pk, item),
     )
 
 
@@ -179,7 +184,7 @@ def checklist_item_not_applicable(request, pk, item_pk):
             item=item, actor=request.user, reason=form.cleaned_data["reason"]
         ),
         success="Item marked not applicable.",
-        back=reverse("incidents:closure", args=[pk]),
+        back=_at_item(pk, item),
     )
 
 
@@ -191,7 +196,7 @@ def checklist_item_reopen(request, pk, item_pk):
         request,
         act=lambda: services.reopen_checklist_item(item=item, actor=request.user),
         success="Item open again.",
-        back=reverse("incidents:closure", args=[pk]),
+        back=_at_item(pk, item),
     )
 
 

@@ -64,15 +64,24 @@ def test_agent_resolves_works_the_checklist_and_closes(live_server, browser):  #
         in browser.find_element(By.CSS_SELECTOR, ".closure-blockers").text
     )
 
+    # Ticking keeps the page: no reload (a marker set on this page survives),
+    # the item and the close card change in place.
+    browser.execute_script("window.stillHere = true;")
     row = browser.find_element(By.XPATH, f"//li[contains(., '{tick_me.text}')]")
     click(browser, row.find_element(By.XPATH, ".//button[text()='Tick']"))
     wait_for_alert("Item ticked")
+    assert browser.execute_script("return window.stillHere === true;")
+    blockers = browser.find_element(By.CSS_SELECTOR, ".closure-blockers").text
+    assert tick_me.text not in blockers and "Billing adjusted" in blockers
+    row = browser.find_element(By.XPATH, f"//li[contains(., '{tick_me.text}')]")
+    assert "Done" in row.text
     row = browser.find_element(By.XPATH, f"//li[contains(., '{skip_me.text}')]")
     click(browser, row.find_element(By.CSS_SELECTOR, "details summary"))
     row.find_element(By.NAME, "reason").send_keys("Nothing was billed")
     click(browser, row.find_element(By.XPATH, ".//button[text()='Save']"))
     # The page still shows "Item ticked" until the next one replaces it.
     wait_for_alert("not applicable")
+    assert browser.execute_script("return window.stillHere === true;")
     click(browser, browser.find_element(By.NAME, "close"))
     WebDriverWait(browser, 10).until(lambda d: "/closure/" not in d.current_url)
 

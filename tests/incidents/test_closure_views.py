@@ -142,3 +142,21 @@ def test_working_the_checklist_needs_the_permission(client, user_without_role, a
     )
 
     assert response.status_code == 403
+
+
+@pytest.mark.django_db
+def test_without_javascript_a_tick_brings_the_reader_back_to_the_item(
+    agent, agent_client
+):
+    incident = _resolved(agent)
+    item = IncidentChecklistItem.objects.filter(
+        checklist__incident=incident, state="open", evidence="none"
+    ).first()
+
+    response = agent_client.post(
+        reverse("incidents:checklist_tick", args=[incident.pk, item.pk])
+    )
+
+    item.refresh_from_db()
+    assert item.state == "done"
+    assert response.url.endswith(f"/closure/#item-{item.pk}")
