@@ -239,6 +239,11 @@ def request_escalation(
             urgency=escalation.urgency,
             needs_approval=needs_approval,
             rules=[m.rule.name for m in matches if tier in m.tiers],
+            # The escalation checklist counts these as done.
+            checks_confirmed=[a["text"] for a in answers if a["confirmed"]],
+            checks_explained={
+                a["text"]: a["why_not"] for a in answers if not a["confirmed"]
+            },
             # A stale edit of the incident names this change (the tag).
             version=incident.version,
         )

@@ -61,6 +61,10 @@ class ChecklistEvidence(models.TextChoices):
         "Every phase of the security response done",
     )
     LEGAL_APPROVED = "legal_approved", "Legal approved what customers are told"
+    ESCALATION_CHECK_CONFIRMED = (
+        "escalation_check_confirmed",
+        "The matching check was confirmed on the Escalate page",
+    )
 
 
 class ChecklistAudience(models.TextChoices):
@@ -148,6 +152,12 @@ class ChecklistTemplateItem(models.Model):
     wait_hours = models.PositiveIntegerField(
         default=72,
         help_text="For “customer confirmed, or the wait passed”: the wait.",
+    )
+    check_text = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="For “confirmed on the Escalate page”: the pre-escalation "
+        "check, word for word, whose confirmation ticks this item.",
     )
     position = models.PositiveSmallIntegerField(default=0)
     is_active = models.BooleanField(default=True)
@@ -248,6 +258,7 @@ class IncidentChecklistItem(models.Model):
         max_length=20, choices=ChecklistAudience.choices, blank=True
     )
     wait_hours = models.PositiveIntegerField(default=72)
+    check_text = models.CharField(max_length=200, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
     state = models.CharField(max_length=20, choices=State.choices, default=State.OPEN)
     # Who settled it: empty with a state other than open means the portal

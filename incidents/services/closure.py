@@ -74,6 +74,7 @@ def sync_checklists(
                 evidence=source.evidence,
                 audience=source.audience,
                 wait_hours=source.wait_hours,
+                check_text=source.check_text,
                 position=source.position,
             )
             for source in template.items.all()

@@ -247,6 +247,15 @@ def evidence_found(
         ]
         if notes:
             return "Internal resolution note posted", notes[-1].at
+    elif kind == Evidence.ESCALATION_CHECK_CONFIRMED:
+        for event in facts.events:
+            if event.kind != TimelineEvent.Kind.ESCALATION_REQUESTED:
+                continue
+            if item.check_text in event.details.get("checks_confirmed", ()):
+                return "Confirmed on the Escalate page", event.at
+            why_not = event.details.get("checks_explained", {}).get(item.check_text)
+            if why_not:
+                return f"Explained on the Escalate page: {why_not}"[:300], event.at
     elif kind == Evidence.ESCALATION_NOTICE_SENT:
         sent = _sent(facts, audience="customer", stage="escalation", since=False)
         if sent:

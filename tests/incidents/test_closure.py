@@ -203,6 +203,40 @@ def test_escalation_checklist_attaches_when_a_fleet_incident_is_escalated(agent)
 
 
 @pytest.mark.django_db
+def test_checks_confirmed_on_the_escalate_page_tick_the_checklist(agent):
+    from escalations.models import PreEscalationCheck
+    from tests.factories import UserFactory, confirmed_checks, request_test_escalation
+
+    UserFactory(username="tier2-member", role="Senior agent")
+    incident = IncidentFactory(
+        customer=customer_policy("Fleet SaaS"), status=S.INVESTIGATING
+    )
+    checks = confirmed_checks(incident.policy)
+    logs = PreEscalationCheck.objects.get(
+        policy=incident.policy, text="Logs and screenshots are collected."
+    )
+    checks[logs.pk] = "The app crashes before it can write logs."
+    request_test_escalation(
+        incident,
+        agent,
+        tier_key="tier2",
+        path="tier1_to_tier2",
+        checks=checks,
+        path_details={"customer_impact": "Cannot log trips", "frequency": "Recurring"},
+    )
+
+    services.due_work(dt.datetime.now(dt.UTC))
+
+    tried = item(incident, "Tried every troubleshooting step")
+    assert tried.state == "done" and tried.settled_by is None
+    assert tried.evidence_text == "Confirmed on the Escalate page"
+    collected = item(incident, "Collected logs and screenshots")
+    assert collected.state == "done"
+    assert "crashes before it can write logs" in collected.evidence_text
+    assert item(incident, "Escalation ticket written in full").state == "open"
+
+
+@pytest.mark.django_db
 def test_item_that_stops_applying_becomes_not_applicable_by_rule(agent):
     incident = IncidentFactory(
         status=S.INVESTIGATING,
