@@ -127,6 +127,9 @@ class Dashboard:
     satisfaction: dict = field(default_factory=dict)
     total: int = 0
     escalations: dict = field(default_factory=dict)
+    # (Monday of the week, resolutions due, resolutions on time), by the week
+    # the incidents were opened.
+    sla_per_week: list[tuple[dt.date, int, int]] = field(default_factory=list)
 
     @property
     def has_targets(self) -> bool:
@@ -503,7 +506,30 @@ def dashboard(period: Period) -> Dashboard:
         satisfaction=satisfaction,
         total=overall["total"],
         escalations=_escalation_board(period),
+        sla_per_week=_sla_per_week(period),
     )
+
+
+def _sla_per_week(period: Period) -> list[tuple[dt.date, int, int]]:
+    """Resolution deadlines due and met, by the week the incidents opened."""
+    conditions = _conditions(period.now)
+    weeks: dict[dt.date, list[int]] = {}
+    for row in (
+        period.incidents()
+        .order_by()
+        .annotate(day=TruncDate("created_at", tzinfo=period.start.tzinfo))
+        .values("day")
+        .annotate(
+            due=Count("id", filter=conditions["resolution_due"]),
+            met=Count("id", filter=conditions["resolution_met"]),
+        )
+    ):
+        week = weeks.setdefault(
+            row["day"] - dt.timedelta(days=row["day"].weekday()), [0, 0]
+        )
+        week[0] += row["due"]
+        week[1] += row["met"]
+    return [(week, due, met) for week, (due, met) in sorted(weeks.items())]
 
 
 def _per_day(period: Period) -> list[tuple[dt.date, int]]:

@@ -43,22 +43,88 @@ def _range_form(request):
     return form, period
 
 
-def _bars(per_day):
-    """Bar geometry for the incidents-per-day chart, drawn as SVG on the page."""
-    tallest = max((count for _, count in per_day), default=0)
-    if not tallest:
-        return []
-    width = CHART_WIDTH / len(per_day)
-    return [
+def _column_chart(title: str, points: list[tuple[str, float, str]], *, top=None):
+    """Column geometry for an SVG chart drawn on the page, with its numbers.
+
+    ``points`` are (label, value, the value as a person reads it); ``top`` is
+    the value of a full column (the tallest one's unless given, e.g. 100%).
+    """
+    tallest = top or max((value for _, value, _ in points), default=0)
+    slot = CHART_WIDTH / max(len(points), 1)
+    # A few columns stay columns, centred in their slot, not a wall of colour.
+    width = max(min(slot - 1, CHART_WIDTH / 12), 1)
+    columns = [
         {
-            "day": day,
-            "count": count,
-            "x": round(index * width, 2),
-            "width": round(max(width - 1, 1), 2),
-            "height": round(CHART_HEIGHT * count / tallest, 2),
-            "y": round(CHART_HEIGHT - CHART_HEIGHT * count / tallest, 2),
+            "label": label,
+            "text": text,
+            "x": round(index * slot + (slot - width) / 2, 2),
+            "width": round(width, 2),
+            "height": round(CHART_HEIGHT * value / tallest, 2) if tallest else 0,
+            "y": round(CHART_HEIGHT - CHART_HEIGHT * value / tallest, 2)
+            if tallest
+            else CHART_HEIGHT,
         }
-        for index, (day, count) in enumerate(per_day)
+        for index, (label, value, text) in enumerate(points)
+    ]
+    return {
+        "title": title,
+        "columns": columns,
+        "has_data": any(value for _, value, _ in points),
+        "first": points[0][0] if points else "",
+        "last": points[-1][0] if points else "",
+    }
+
+
+def _charts(board) -> list[dict]:
+    """The dashboard's pictures: incidents, escalations, SLA and the tiers."""
+    escalations = board.escalations
+    # Quiet weeks and months show as empty columns, as quiet days do.
+    days = [day for day, _ in board.per_day]
+    weeks = dict.fromkeys(day - dt.timedelta(days=day.weekday()) for day in days)
+    months = dict.fromkeys(day.replace(day=1) for day in days)
+    per_week = {**dict.fromkeys(weeks, 0), **dict(escalations.get("per_week", []))}
+    per_month = {**dict.fromkeys(months, 0), **dict(escalations.get("per_month", []))}
+    sla = {week: (0, 0) for week in weeks} | {
+        week: (due, met) for week, due, met in board.sla_per_week
+    }
+    return [
+        _column_chart(
+            "Incidents opened per day",
+            [(f"{day:%b %-d}", count, str(count)) for day, count in board.per_day],
+        ),
+        _column_chart(
+            "Escalations raised per week",
+            [
+                (f"Week of {week:%b %-d}", count, str(count))
+                for week, count in sorted(per_week.items())
+            ],
+        ),
+        _column_chart(
+            "Escalations raised per month",
+            [
+                (f"{month:%b %Y}", count, str(count))
+                for month, count in sorted(per_month.items())
+            ],
+        ),
+        _column_chart(
+            "Resolved within SLA, by the week incidents opened",
+            [
+                (
+                    f"Week of {week:%b %-d}",
+                    100 * met / due if due else 0,
+                    f"{100 * met / due:.0f}% ({met} of {due})" if due else "none due",
+                )
+                for week, (due, met) in sorted(sla.items())
+            ],
+            top=100,
+        ),
+        _column_chart(
+            "Escalations by tier",
+            [
+                (row["to_tier__name"], row["count"], str(row["count"]))
+                for row in escalations.get("by_tier", [])
+            ],
+        ),
     ]
 
 
@@ -72,7 +138,7 @@ def metrics_dashboard(request):
         query.pop("show", None)
         context.update(
             board=board,
-            bars=_bars(board.per_day),
+            charts=_charts(board),
             query_string=query.urlencode(),
         )
     return render(request, "escalations/metrics_dashboard.html", context)

@@ -362,6 +362,27 @@ def test_the_chart_counts_every_day_of_the_range_quiet_ones_included(
     ]
 
 
+def test_sla_compliance_is_drawn_by_week_with_its_numbers(
+    agent_client, four_incidents, frozen_now, agency, time_machine
+):
+    b = four_incidents["b"]
+    board = _board(frozen_now, agency, now=b.resolved_at)
+    monday = (frozen_now - dt.timedelta(days=frozen_now.weekday())).date()
+    # A on time, B late; C and D not due yet.
+    assert board.sla_per_week == [(monday, 2, 1)]
+
+    time_machine.move_to(b.resolved_at, tick=False)
+    page = agent_client.get(
+        reverse("escalations:metrics"),
+        {"start": "2026-11-18", "end": "2026-11-18", "policy": agency.pk},
+    ).content.decode()
+
+    assert "Resolved within SLA, by the week incidents opened" in page
+    assert "Escalations raised per week" in page and "Escalations by tier" in page
+    assert f"Week of {monday:%b %-d}: 50% (1 of 2)" in page
+    assert "The numbers" in page
+
+
 def test_escalation_figures_worked_by_hand(frozen_now, time_machine, agent):
     """Three incidents opened together: one escalated two hours in, all three
     resolved. Escalated 1 of 3; resolved without escalation 2 of 3."""
