@@ -251,6 +251,12 @@ def deliver_message(*, message_id: int) -> Message | None:
     if message.channel == Channel.CHAT:
         route = selectors.chat_route_for(message.incident)
         webhook = route.webhook_url if route else ""
+        pinged = _with_route_ping(route, message)
+        if pinged != message.body:
+            message.body = pinged
+            Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+                body=message.body
+            )
 
     def delivered(addresses: list[str]) -> None:
         # Saved at once: a retry after a later failure skips these.
@@ -266,6 +272,15 @@ def deliver_message(*, message_id: int) -> Message | None:
     except channels.DeliveryError as exc:
         return _record_failure(message, str(exc))
     return _record_success(message)
+
+
+def _with_route_ping(route, message: Message) -> str:
+    """A post to a route's channel opens with the people the route pings
+    (e.g. "@engineering @cs-leads"), unless the text names them already."""
+    if not route or not route.ping or route.channel_name not in message.recipients:
+        return message.body
+    missing = [name for name in route.ping.split() if name not in message.body]
+    return f"{' '.join(missing)} {message.body}" if missing else message.body
 
 
 @transaction.atomic

@@ -123,14 +123,39 @@ def test_chat_messages_post_to_the_routed_webhook(agent, chat_server):
 
     message.refresh_from_db()
     assert message.status == Message.Status.SENT
+    # The P1 route pings everyone in the channel (carrier playbook, chat
+    # routing): the post opens with it, and the Messages tab shows it too.
+    assert message.body == "@channel P1 incident opened"
     assert chat_server.posts == [
         {
-            "text": "P1 incident opened",
+            "text": "@channel P1 incident opened",
             "channel": "#cs-urgent",
             "username": "Switchboard",
             "idempotency_key": f"switchboard-message-{message.pk}",
         }
     ]
+
+
+@pytest.mark.django_db
+def test_a_post_that_names_the_routes_people_is_not_pinged_twice(agent, chat_server):
+    incident = IncidentFactory(priority=Priority.P2, is_systemic=True)
+    message = send_test_message(
+        incident,
+        agent,
+        audience="internal",
+        channel="chat",
+        stage="creation",
+        follow_up_number=None,
+        recipients=["#incidents"],
+        subject="",
+        body="@cs-leads systemic outage, bridge open",
+    )
+
+    services.deliver_message(message_id=message.pk)
+
+    assert chat_server.posts[0]["text"] == (
+        "@engineering @cs-leads systemic outage, bridge open"
+    )
 
 
 @pytest.mark.django_db
