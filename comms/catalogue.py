@@ -121,6 +121,9 @@ CATALOGUE: dict[str, str] = {
     "needed no approval (internal)",
     "escalation.summary": "The escalation's one-paragraph summary (internal)",
     "escalation.tried": "What was tried, step → result, one per line (internal)",
+    "escalation.why": "On the urgent path, why it is urgent, as the agent wrote "
+    "it (internal)",
+    "escalation.risk": "On the urgent path, the immediate risk (internal)",
     # Auto-close: the incident policy's own waits, in words.
     "auto_close.after_check_in": "How long after the check-in a quiet resolved "
     "incident is closed, e.g. '3 days'",
@@ -158,6 +161,8 @@ INTERNAL_ONLY = frozenset(
         "escalation.approved_by",
         "escalation.summary",
         "escalation.tried",
+        "escalation.why",
+        "escalation.risk",
     }
 )
 EXTERNAL_AUDIENCES = frozenset({Audience.CUSTOMER, Audience.PARTNER, Audience.VENDOR})
@@ -323,6 +328,8 @@ NO_ESCALATION = {
     "approved_by": "",
     "summary": "",
     "tried": "",
+    "why": "",
+    "risk": "",
 }
 
 
@@ -608,6 +615,8 @@ def sample_context() -> dict[str, Any]:
             "approved_by": "Morgan Manager",
             "summary": "Port-in keeps failing for the customer.",
             "tried": "Resubmitted the port → rejected again.",
+            "why": "The customer's whole fleet is off the road since 06:00.",
+            "risk": "Deliveries missed all day; the contract's penalty applies.",
         },
         "auto_close": {"after_check_in": "3 days", "waiting_for": "7 days"},
     }

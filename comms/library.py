@@ -507,9 +507,11 @@ LIBRARY = [
         "URGENT escalation: {{ incident.reference }}",
         """
         :rotating_light: URGENT · {{ incident.reference }} ({{ incident.priority }}) {{ incident.title }}
-        {% if incident.is_systemic %}Affects {{ incident.affected_count }} customer{{ 's' if incident.affected_count != 1 else '' }} (systemic){% elif customer.name %}Customer: {{ customer.name }}{% else %}No customer recorded{% endif %} · SLA {{ sla.state }} · resolve by {{ sla.resolution_due }}
-        {{ incident.what_happened }}
-        Owner: {{ owner.name }} · {{ incident.url }}
+        {% if incident.is_systemic %}Affects {{ incident.affected_count }} customer{{ 's' if incident.affected_count != 1 else '' }} (systemic){% elif customer.name %}Customer: {{ customer.name }}{% if customer.email %} <{{ customer.email }}>{% endif %}{% else %}No customer recorded{% endif %} · SLA {{ sla.state }} · resolve by {{ sla.resolution_due }}
+        {% if escalation.why %}Why it is urgent: {{ escalation.why }}
+        {% if escalation.risk %}Immediate risk: {{ escalation.risk }}
+        {% endif %}{% else %}{{ incident.what_happened }}
+        {% endif %}Owner: {{ owner.name }} · {{ incident.url }}
         """,
         situation="urgent",
     ),

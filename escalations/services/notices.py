@@ -201,6 +201,8 @@ def escalation_words(escalation: Escalation) -> dict[str, str]:
         else "a rule",
         "approved_by": approved_by,
         "summary": escalation.summary,
+        "why": escalation.path_details.get("why_urgent", ""),
+        "risk": escalation.path_details.get("immediate_risk", ""),
         # One step per line, each its own list item however long.
         "tried": "\n".join(
             f"- {step.strip()}"
@@ -285,6 +287,7 @@ def raise_urgent_alarm(
             recipients=[channel],
             actor=actor,
             prefix="@channel ",
+            escalation=escalation,
         )
         escalation_event(
             escalation,

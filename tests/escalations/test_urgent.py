@@ -47,6 +47,26 @@ def test_urgent_escalation_posts_the_alert_with_a_channel_mention(
     ).exists()
 
 
+def test_the_urgent_alert_gives_the_customers_address_and_the_agents_reasons(
+    agent, tier3_member, fleet_customer, pager, frozen_now
+):
+    # The carrier escalation guide's urgent post: who, how to reach them, why
+    # it is urgent and what is at risk, in the agent's words.
+    incident = IncidentFactory(
+        customer=fleet_customer,
+        priority=Priority.P2,
+        what_happened="A long narrative nobody on the channel needs now.",
+    )
+
+    escalate_urgently(incident, agent)
+
+    alert = Message.objects.get(incident=incident, recipients=["#cs-urgent"])
+    assert f"{fleet_customer.name} <{fleet_customer.email}>" in alert.body
+    assert "Why it is urgent: Outage for 40 customers" in alert.body
+    assert "Immediate risk: Churn" in alert.body
+    assert "long narrative" not in alert.body
+
+
 def test_urgent_p1_out_of_hours_pages_on_call(
     agent,
     tier3_member,
