@@ -19,12 +19,40 @@ from .models import FormSubmission
 
 
 def form_errors(form: Form) -> str:
-    """Return a form's errors as one line, each after its field's label."""
+    """Return a form's errors as one line, each after its field's label (a
+    hidden field's error speaks for itself)."""
     return " ".join(
-        f"{form[name].label if name in form.fields else ''}: {error}".lstrip(": ")
+        f"{_label(form, name)}: {error}".lstrip(": ")
         for name, errors in form.errors.items()
         for error in errors
     )
+
+
+def _label(form: Form, name: str) -> str:
+    if name not in form.fields or form.fields[name].widget.is_hidden:
+        return ""
+    return str(form[name].label)
+
+
+def refusal(form: Form, plain: str | None) -> str:
+    """What to tell someone whose form was refused.
+
+    ``plain`` is the view's sentence for the usual slip ("Say why…", "Pick
+    one from the list"). A problem it does not describe (text too long, a
+    number out of range, a page out of date) is named as it is, so the
+    message never blames the wrong thing.
+    """
+    unusual = any(
+        name not in form.fields
+        or form.fields[name].widget.is_hidden
+        or error.code in _SIZE_CODES
+        for name, errors in form.errors.as_data().items()
+        for error in errors
+    )
+    return plain if plain and not unusual else form_errors(form)
+
+
+_SIZE_CODES = {"max_length", "min_length", "max_value", "min_value"}
 
 
 def post_action(
@@ -39,7 +67,8 @@ def post_action(
 ) -> HttpResponse:
     """Run ``act`` once ``form`` (if any) is valid, then redirect with a message.
 
-    An invalid form shows ``invalid`` (or its own errors) and runs nothing.
+    An invalid form runs nothing and shows ``invalid`` when a field was
+    left empty, else its own errors.
     A service's ValidationError shows its messages; its PermissionDenied (a
     rule about who may act, beyond the view's permission) shows its reason.
     ``back`` is where a refusal returns and ``done`` where success goes
@@ -47,7 +76,7 @@ def post_action(
     message, or a function of the service's result that returns it.
     """
     if form is not None and not form.is_valid():
-        messages.error(request, invalid or form_errors(form))
+        messages.error(request, refusal(form, invalid))
         return redirect(back)
     try:
         result = act()

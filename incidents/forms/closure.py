@@ -51,7 +51,7 @@ class ResolveForm(PortalForm):
         label="What the customer is told",
         help_text="The customer-facing summary of what happened.",
     )
-    version = forms.IntegerField(widget=forms.HiddenInput)
+    version = PageVersionField()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

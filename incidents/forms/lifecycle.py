@@ -60,7 +60,7 @@ class MoveForm(SidebarForm):
         max_length=500,
         widget=forms.TextInput(attrs={"placeholder": "Why (optional)"}),
     )
-    version = forms.IntegerField(widget=forms.HiddenInput)
+    version = PageVersionField()
 
     def __init__(self, *args, incident: Incident, **kwargs):
         super().__init__(*args, **kwargs)
@@ -71,7 +71,7 @@ class MoveForm(SidebarForm):
 
 class ReopenForm(SidebarForm):
     reason = forms.CharField(max_length=500, label="Why reopen?")
-    version = forms.IntegerField(widget=forms.HiddenInput)
+    version = PageVersionField()
 
 
 class AssignForm(SidebarForm):
@@ -80,7 +80,7 @@ class AssignForm(SidebarForm):
         required=False,
         empty_label="Unassigned — needs pickup",
     )
-    version = forms.IntegerField(widget=forms.HiddenInput)
+    version = PageVersionField()
 
 
 class FirstResponseForm(SidebarForm):

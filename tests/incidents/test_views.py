@@ -306,6 +306,32 @@ def test_reopen_from_the_page(agent_client):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "posted, said",
+    [
+        ({"reason": ""}, "Say why the incident is reopened."),
+        ({"reason": "x" * 600}, "Why reopen?: Ensure this value has at most 500"),
+        ({"reason": "Customer wrote back", "version": ""}, "reload it"),
+        ({"reason": "Customer wrote back", "version": "abc"}, "reload it"),
+    ],
+)
+def test_a_refused_reopen_names_the_real_problem(agent_client, posted, said):
+    incident = IncidentFactory(status=Incident.Status.CLOSED)
+    posted = {"version": incident.version, **posted}
+
+    response = agent_client.post(
+        reverse("incidents:reopen", args=[incident.pk]), posted, follow=True
+    )
+
+    incident.refresh_from_db()
+    assert incident.status == Incident.Status.CLOSED
+    page = response.content.decode()
+    assert said in page
+    if "reason" in posted and posted["reason"]:
+        assert "Say why the incident is reopened." not in page
+
+
+@pytest.mark.django_db
 def test_assign_from_the_page(agent_client, other_agent):
     incident = IncidentFactory()
 
