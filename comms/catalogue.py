@@ -12,7 +12,12 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from incidents.models import Customer, Incident
+from incidents.models import (
+    Customer,
+    Incident,
+    SecurityChecklistItem,
+    SecurityResponse,
+)
 from incidents.selectors import (
     incident_clocks,
     incident_key_metrics,
@@ -124,6 +129,13 @@ CATALOGUE: dict[str, str] = {
     "escalation.why": "On the urgent path, why it is urgent, as the agent wrote "
     "it (internal)",
     "escalation.risk": "On the urgent path, the immediate risk (internal)",
+    # Security incidents: filled only in the customer security notice, and
+    # only with what the security response recorded.
+    "security.found": "What we found, from the kind of security incident "
+    "recorded, e.g. 'that someone reached data in our systems without "
+    "permission'",
+    "security.steps_taken": "The response steps ticked done, in a customer's "
+    "words, one '- ' line each; empty when none is",
     # Auto-close: the incident policy's own waits, in words.
     "auto_close.after_check_in": "How long after the check-in a quiet resolved "
     "incident is closed, e.g. '3 days'",
@@ -322,6 +334,56 @@ def _without_internal(context: dict[str, Any]) -> dict[str, Any]:
 
 
 NO_CREDIT = {"kind": "", "amount": "", "extension_days": ""}
+NO_SECURITY = {"found": "", "steps_taken": ""}
+
+# What the customer may read about each kind of security incident.
+SECURITY_FOUND = {
+    "data_breach": "that someone reached data in our systems without permission",
+    "account_compromise": "that someone signed in to accounts without permission",
+    "vulnerability_disclosure": "a weakness in our systems that could have "
+    "exposed data",
+    "ddos": "an attack that flooded our service to take it down",
+    "malware": "malicious software on some of our systems",
+    "insider_threat": "that someone with access to our systems misused it",
+}
+# Response steps (the security checklist's own text) a customer is told of
+# once ticked done, in their words; steps not listed stay internal.
+SECURITY_STEPS_FOR_CUSTOMERS = {
+    "Disable compromised user accounts": "disabled the accounts involved",
+    "Rotate exposed API keys and credentials": "replaced the keys and passwords "
+    "that were exposed",
+    "Close the attack vectors": "closed the way in that was used",
+    "Apply security patches": "applied security fixes",
+    "Fix the vulnerable code": "fixed the weakness that was used",
+    "Reset all credentials": "reset the credentials in our systems",
+    "Rebuild compromised systems": "rebuilt the affected systems",
+    "Scan for malware": "scanned our systems for malicious software",
+    "Add alerts": "added monitoring and alerts",
+}
+
+
+def security_words(incident: Incident) -> dict[str, str]:
+    """What the customer security notice may say: only what was recorded."""
+    response = (
+        SecurityResponse.objects.filter(incident=incident).only("incident_type").first()
+    )
+    if response is None:
+        return dict(NO_SECURITY)
+    done = set(
+        SecurityChecklistItem.objects.filter(
+            phase__response=response, is_done=True
+        ).values_list("text", flat=True)
+    )
+    return {
+        "found": SECURITY_FOUND.get(response.incident_type, ""),
+        "steps_taken": "\n".join(
+            f"- We {words}."
+            for text, words in SECURITY_STEPS_FOR_CUSTOMERS.items()
+            if text in done
+        ),
+    }
+
+
 NO_ESCALATION = {
     "tier": "",
     "raised_by": "",
@@ -356,6 +418,7 @@ def incident_context(
     credit: dict[str, str] | None = None,
     recipient: Customer | None = None,
     escalation: dict[str, str] | None = None,
+    security: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Return the template context for one incident, for one reader.
 
@@ -481,6 +544,7 @@ def incident_context(
         "escalation": {
             key: str((escalation or {}).get(key, "")) for key in NO_ESCALATION
         },
+        "security": {key: str((security or {}).get(key, "")) for key in NO_SECURITY},
         "auto_close": {
             "after_check_in": span_words(policy.close_after_check_in_minutes),
             "waiting_for": span_words(policy.close_pending_after_minutes),
@@ -618,6 +682,11 @@ def sample_context() -> dict[str, Any]:
             "why": "The customer's whole fleet is off the road since 06:00.",
             "risk": "Deliveries missed all day; the contract's penalty applies.",
         },
+        "security": {
+            "found": SECURITY_FOUND["data_breach"],
+            "steps_taken": "- We disabled the accounts involved.\n"
+            "- We replaced the keys and passwords that were exposed.",
+        },
         "auto_close": {"after_check_in": "3 days", "waiting_for": "7 days"},
     }
 
@@ -669,6 +738,7 @@ def sample_contexts() -> list[dict[str, Any]]:
     sparse["party"] = {"name": "", "account_ref": "", "ack_hours": ""}
     sparse["credit"] = dict(NO_CREDIT)
     sparse["escalation"] = dict(NO_ESCALATION)
+    sparse["security"] = dict(NO_SECURITY)
     extension = sample_context()
     extension["credit"] = {
         "kind": "a plan extension",

@@ -1063,18 +1063,17 @@ LIBRARY = [
         Hello {{ customer.first_name }},
 
         We are writing to tell you about a security incident that may have
-        affected your account. On {{ incident.opened_at }} we found that someone
-        had gained access to our systems without permission. We began an
-        investigation straight away and secured our systems.
+        affected your account. On {{ incident.opened_at }} we found {{ security.found or 'a security problem in our systems' }}, and we began
+        investigating straight away.
 
         What was affected
-        {{ incident.customer_summary }}
+        {{ incident.customer_summary or 'We are still establishing exactly what was affected, and we will write again as soon as we know.' }}
 
         What we have done
-        {{ incident.fix }}
-        We have also strengthened our security measures, asked an independent
-        security firm to examine what happened, informed law enforcement and
-        added monitoring.
+        {% if incident.fix %}{{ incident.fix }}
+        {% endif %}{% if security.steps_taken %}{{ security.steps_taken }}
+        {% endif %}{% if not incident.fix and not security.steps_taken %}We are still working to secure our systems and will tell you what we did as soon as it is done.
+        {% endif %}
 
         What we ask you to do
         - Change your password now.

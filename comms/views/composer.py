@@ -18,7 +18,7 @@ from portal.actions import (
 )
 
 from .. import selectors, services
-from ..catalogue import reader_context
+from ..catalogue import reader_context, security_words
 from ..forms import (
     ComposeForm,
 )
@@ -189,6 +189,9 @@ def _prefill(request, incident: Incident, suggestions: list[dict]) -> dict:
         context = reader_context(
             request,
             incident,
+            security=security_words(incident)
+            if template.situation == Situation.SECURITY_NOTICE
+            else None,
             audience=template.audience,
             follow_up_number=initial["follow_up_number"]
             or template.follow_up_from

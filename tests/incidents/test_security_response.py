@@ -466,3 +466,34 @@ def test_every_incident_tab_says_it_is_a_security_incident(response, agent_clien
 
         assert "Security incident." in page, url
         assert "Legal has not yet" in page, url
+
+
+@pytest.mark.django_db
+def test_the_security_notice_says_only_what_the_response_recorded(
+    response, agent, agent_client
+):
+    incident = response.incident
+    link = reverse("comms:compose", args=[incident.pk])
+
+    before = agent_client.get(
+        link, {"audience": "customer", "situation": "security_notice"}
+    )
+    body = before.context["form"].initial["body"]
+
+    # Nothing ticked and no fix written: it promises to say more, and claims
+    # nothing nobody recorded.
+    assert "reached data in our systems without permission" in body
+    assert "We are still working to secure our systems" in body
+    assert "law enforcement" not in body and "security firm" not in body
+
+    contain = response.phases.get(kind=SecurityPhaseKind.CONTAIN)
+    for text in ("Disable compromised user accounts", "Turn on extra logging"):
+        services.tick_security_item(item=contain.items.get(text=text), actor=agent)
+
+    after = agent_client.get(
+        link, {"audience": "customer", "situation": "security_notice"}
+    )
+    body = after.context["form"].initial["body"]
+    assert "- We disabled the accounts involved." in body
+    assert "extra logging" not in body
+    assert "We are still working to secure our systems" not in body
