@@ -17,6 +17,7 @@ Milestone = PostMortemMilestone
 
 CLOSED_STATUSES = ("closed", "closed_pending")
 EXTERNAL_AUDIENCES = ("partner", "vendor")
+ESCALATION_KINDS = (Kind.ESCALATION_REQUESTED, Kind.ESCALATION_TRIGGERED)
 
 
 @dataclass(frozen=True)
@@ -100,23 +101,25 @@ def milestone_rows(
         lambda e: _sent(e, "customer"),
         lambda e, _: f"Customer notified: {_short(e.details.get('subject', ''), 80)}",
     )
+    escalations = [e for e in events if e.kind in ESCALATION_KINDS]
+    if escalations:
+        later = list(dict.fromkeys(e.details.get("tier", "") for e in escalations[1:]))
+        rows.append(
+            MilestoneRow(
+                Milestone.ESCALATED,
+                escalations[0].created_at,
+                _escalated_text(escalations[0])
+                + (f"; later to {', '.join(t for t in later if t)}" if later else ""),
+                escalations[0],
+            )
+        )
     add(
         Milestone.PARTY_ENGAGED,
         lambda e: (
             _sent(e, *EXTERNAL_AUDIENCES)
-            or (
-                e.kind == Kind.ESCALATION_REQUESTED
-                and e.details.get("tier") == "Carrier"
-            )
+            or (e.kind in ESCALATION_KINDS and e.details.get("path") == "carrier")
         ),
-        lambda e, _: (
-            f"{str(e.details.get('audience') or 'partner').capitalize()} engaged"
-            + (
-                f": {_short(e.details['subject'], 80)}"
-                if e.details.get("subject")
-                else ""
-            )
-        ),
+        lambda e, _: _engaged_text(e),
     )
     # Written by an edit, or in the resolve form: whichever recorded it first.
     root_cause_event, root_cause = _first(
@@ -183,8 +186,21 @@ def _alert_text(event: TimelineEvent) -> str:
     return f"Internal alert sent {how.get(event.details.get('channel'), '')}".strip()
 
 
+def _escalated_text(event: TimelineEvent) -> str:
+    by = "by rule" if event.kind == Kind.ESCALATION_TRIGGERED else ""
+    return " ".join(
+        part
+        for part in ("Escalated", by, f"to {event.details.get('tier', '')}")
+        if part
+    )
+
+
 def _engaged_text(event: TimelineEvent) -> str:
-    who = str(event.details.get("audience") or "carrier").capitalize()
+    """A message sent to the partner or vendor, or an escalation to the
+    carrier's own tier: either puts the outside party to work."""
+    if event.kind in ESCALATION_KINDS:
+        return f"Carrier engaged: escalated to {event.details.get('tier', '')}"
+    who = str(event.details.get("audience") or "partner").capitalize()
     subject = event.details.get("subject")
     return f"{who} engaged: {_short(subject, 80)}" if subject else f"{who} engaged"
 

@@ -101,6 +101,7 @@ class PostMortemMilestone(models.TextChoices):
     DETECTED = "detected", "Issue first detected"
     INTERNAL_ALERT = "internal_alert", "Internal alert sent"
     CUSTOMER_NOTIFIED = "customer_notified", "Customer notified"
+    ESCALATED = "escalated", "Escalated"
     PARTY_ENGAGED = "party_engaged", "Partner or vendor engaged"
     ROOT_CAUSE = "root_cause", "Root cause identified"
     FIX_APPLIED = "fix_applied", "Fix applied"

@@ -111,6 +111,46 @@ def test_start_postmortem_writes_the_timeline_from_the_incident(
 
 
 @pytest.mark.django_db
+def test_the_timeline_shows_the_escalations_and_the_carrier_engaged(
+    time_machine, agent
+):
+    # As escalations record them (contract: escalation, tier, path).
+    time_machine.move_to(T0, tick=False)
+    incident = IncidentFactory(priority=Priority.P2)
+    for minute, kind, tier, path in (
+        (20, TimelineEvent.Kind.ESCALATION_REQUESTED, "L2 · Senior support", "l2"),
+        (50, TimelineEvent.Kind.ESCALATION_TRIGGERED, "Engineering", "engineering"),
+        (
+            70,
+            TimelineEvent.Kind.ESCALATION_REQUESTED,
+            "Carrier · ConnectX / AT&T",
+            "carrier",
+        ),
+    ):
+        services.record_timeline_event(
+            incident=incident,
+            kind=kind,
+            actor=agent,
+            at=_minutes(minute),
+            details={"escalation": minute, "tier": tier, "path": path},
+        )
+    time_machine.move_to(_minutes(90), tick=False)
+
+    postmortem = services.start_postmortem(incident=incident, actor=agent)
+
+    rows = {r.milestone: (r.at, r.text) for r in postmortem.timeline_rows.all()}
+    assert rows["escalated"] == (
+        _minutes(20),
+        "Escalated to L2 · Senior support; later to Engineering, "
+        "Carrier · ConnectX / AT&T",
+    )
+    assert rows["party_engaged"] == (
+        _minutes(70),
+        "Carrier engaged: escalated to Carrier · ConnectX / AT&T",
+    )
+
+
+@pytest.mark.django_db
 def test_start_postmortem_records_the_contract_event(scripted_incident, agent):
     postmortem = services.start_postmortem(
         incident=scripted_incident, actor=agent, scheduled_on=dt.date(2026, 11, 20)
