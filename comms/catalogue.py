@@ -27,7 +27,7 @@ from incidents.sla import CLOCK_STATE_LABELS, span
 from incidents.surveys import survey_path
 from portal.middleware import SESSION_TIME_ZONE_KEY
 
-from .models import Audience, ExternalParty
+from .models import Audience, ExternalParty, FollowUpLoop, Message, Reply
 from .selectors import policy_target_for, update_cadence
 
 CATALOGUE: dict[str, str] = {
@@ -100,6 +100,13 @@ CATALOGUE: dict[str, str] = {
     "party.name": "Partner or vendor name (partner/vendor messages)",
     "party.account_ref": "Our account reference at the partner or vendor",
     "party.ack_hours": "Contracted acknowledgement time, in hours",
+    "party.ticket_id": "The partner's or vendor's own ticket number for this "
+    "incident, or empty",
+    "party.follow_ups_sent": "How many follow-ups we sent them on this incident",
+    "party.follow_up_dates": "When those follow-ups left, e.g. 'Wed 18 Nov, 10:00; "
+    "Wed 18 Nov, 14:00'",
+    "party.replies": "How many replies they sent on this incident",
+    "party.last_reply": "Their latest reply: when, and its first words",
     "follow_up_number": "1 for the first follow-up, 2 for the second, …",
     "next_update_at": "When the reader will hear from us next (reader's zone)",
     "next_customer_update_at": "When the customer is next due an update "
@@ -335,6 +342,61 @@ def _without_internal(context: dict[str, Any]) -> dict[str, Any]:
 
 NO_CREDIT = {"kind": "", "amount": "", "extension_days": ""}
 NO_SECURITY = {"found": "", "steps_taken": ""}
+NO_PARTY_RECORD = {
+    "ticket_id": "",
+    "follow_ups_sent": "0",
+    "follow_up_dates": "",
+    "replies": "0",
+    "last_reply": "",
+}
+
+
+def party_record(
+    incident: Incident, party: ExternalParty, zone: zoneinfo.ZoneInfo
+) -> dict[str, str]:
+    """What we know of our dealings with a partner or vendor on an incident:
+    their ticket number, our follow-ups and their replies."""
+    if incident.pk is None or party.pk is None:  # a preview of a template
+        return dict(NO_PARTY_RECORD)
+    ticket_id = (
+        FollowUpLoop.objects.filter(incident=incident, party=party)
+        .exclude(their_ticket_id="")
+        .order_by("-started_at")
+        .values_list("their_ticket_id", flat=True)
+        .first()
+    )
+    sent = list(
+        Message.objects.filter(
+            incident=incident,
+            party=party,
+            stage="follow_up",
+            status=Message.Status.SENT,
+        )
+        .order_by("sent_at")
+        .values_list("sent_at", flat=True)
+    )
+    replies = list(
+        Reply.objects.filter(incident=incident, party=party)
+        .order_by("received_at")
+        .values_list("received_at", "text")
+    )
+    last = ""
+    if replies:
+        at, text = replies[-1]
+        words = " ".join(text.split())
+        last = f"{at.astimezone(zone):%a %d %b, %H:%M}: " + (
+            words if len(words) <= 120 else words[:119] + "…"
+        )
+    return {
+        "ticket_id": ticket_id or "",
+        "follow_ups_sent": str(len(sent)),
+        "follow_up_dates": "; ".join(
+            f"{at.astimezone(zone):%a %d %b, %H:%M}" for at in sent if at
+        ),
+        "replies": str(len(replies)),
+        "last_reply": last,
+    }
+
 
 # What the customer may read about each kind of security incident.
 SECURITY_FOUND = {
@@ -526,6 +588,7 @@ def incident_context(
             "name": party.name if party else "",
             "account_ref": party.account_ref if party else "",
             "ack_hours": party.ack_hours if party else "",
+            **(party_record(incident, party, zone) if party else NO_PARTY_RECORD),
         },
         "follow_up_number": follow_up_number,
         "next_update_at": _when(
@@ -656,7 +719,16 @@ def sample_context() -> dict[str, Any]:
         },
         "owner": {"name": "Alex Agent", "email": "alex@example.com"},
         "sender": {"name": "Alex Agent", "is_person": True},
-        "party": {"name": "ConnectX", "account_ref": "CX-7781", "ack_hours": 4},
+        "party": {
+            "name": "ConnectX",
+            "account_ref": "CX-7781",
+            "ack_hours": 4,
+            "ticket_id": "CX-TKT-55120",
+            "follow_ups_sent": "2",
+            "follow_up_dates": "Mon 23 Nov, 09:30; Mon 23 Nov, 13:30",
+            "replies": "1",
+            "last_reply": "Mon 23 Nov, 11:02: We are looking into it.",
+        },
         "follow_up_number": 2,
         "next_update_at": "Mon 23 Nov 2026, 21:30 UTC",
         "next_customer_update_at": "Mon 23 Nov 2026, 21:30 UTC",
@@ -735,7 +807,12 @@ def sample_contexts() -> list[dict[str, Any]]:
     sparse["cadence"] = {"internal": "", "customer": "", "partner": ""}
     sparse["next_update_at"] = ""
     sparse["next_customer_update_at"] = ""
-    sparse["party"] = {"name": "", "account_ref": "", "ack_hours": ""}
+    sparse["party"] = {
+        "name": "",
+        "account_ref": "",
+        "ack_hours": "",
+        **NO_PARTY_RECORD,
+    }
     sparse["credit"] = dict(NO_CREDIT)
     sparse["escalation"] = dict(NO_ESCALATION)
     sparse["security"] = dict(NO_SECURITY)

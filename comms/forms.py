@@ -200,3 +200,13 @@ class AttachMailForm(_SenderFields):
 
 class DismissMailForm(PortalForm):
     note = forms.CharField(max_length=300, label="Why set it aside")
+
+
+class PartyTicketForm(PortalForm):
+    ticket_id = forms.CharField(
+        max_length=80,
+        required=False,
+        label="Their ticket number",
+        help_text="Quoted in each follow-up and escalation to them; leave "
+        "empty to stop quoting one.",
+    )

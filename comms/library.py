@@ -27,6 +27,20 @@ SIGN_OFF = """
 {% if sender.is_person %}{{ support.team }}{% endif %}
 """
 
+# A partner's or vendor's own ticket number, in the subject of what we send
+# them, so their support desk files it without asking.
+THEIR_TICKET = "{% if party.ticket_id %} (your ticket {{ party.ticket_id }}){% endif %}"
+# What an escalation to a partner's or vendor's management states: what we
+# sent and what came back (the carrier communication playbook, partner
+# escalation).
+PARTY_RECORD = """
+        {% if party.ticket_id %}
+        Your ticket: {{ party.ticket_id }}
+        {% endif %}
+        Our follow-ups so far: {{ party.follow_ups_sent }}{% if party.follow_up_dates %}, sent {{ party.follow_up_dates }}{% endif +%}
+        Replies from you: {% if party.replies != '0' %}{{ party.replies }}; the latest {{ party.last_reply }}{% else %}none yet{% endif +%}
+"""
+
 
 def _t(key, name, audience, channel, stage, subject, body, **filters):
     signed = body.endswith(SIGN_OFF)
@@ -422,7 +436,7 @@ LIBRARY = [
             party,
             "email",
             "follow_up",
-            subject,
+            subject + THEIR_TICKET,
             body + SIGN_OFF,
             follow_up_from=n,
             follow_up_to=n if n < 4 else None,
@@ -521,7 +535,8 @@ LIBRARY = [
         "partner",
         "email",
         "escalation",
-        "Escalation: {{ incident.reference }} unresolved for {{ incident.impact_duration }}",
+        "Escalation: {{ incident.reference }} unresolved for {{ incident.impact_duration }}"
+        + THEIR_TICKET,
         """
         Hello,
 
@@ -532,6 +547,9 @@ LIBRARY = [
         Impact: {% if incident.is_systemic %}{{ incident.affected_count }} of our customers{% else %}one of our customers{% endif %}, service {{ incident.service_status|lower }}.
         What we need from you: {{ incident.partner_action or 'an owner and a plan to fix it' }}
         Our account reference: {{ party.account_ref or 'not on file' }}
+        """
+        + PARTY_RECORD
+        + """
         Our commitment to the customer: resolved by {{ sla.resolution_due }}.
         We ask for a named owner and a resolution time within 4 hours.
         """
@@ -543,7 +561,8 @@ LIBRARY = [
         "vendor",
         "email",
         "escalation",
-        "SLA escalation: {{ incident.reference }} (account {{ party.account_ref }})",
+        "SLA escalation: {{ incident.reference }} (account {{ party.account_ref }})"
+        + THEIR_TICKET,
         """
         Hello,
 
@@ -553,6 +572,9 @@ LIBRARY = [
 
         What fails: {{ incident.title }} ({{ incident.severity }} priority for us)
         What we need: {{ incident.vendor_action or 'an investigation and an estimate' }}
+        """
+        + PARTY_RECORD
+        + """
 
         Please send a named owner and a resolution timeline within 4 hours of this
         message.

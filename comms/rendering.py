@@ -576,8 +576,9 @@ def reflow(text: str) -> str:
     Templates are written with short lines, and an e-mail client shows each
     break, so a sentence broke mid-way ("handed it over with all the /
     details"). A paragraph's long lines join the line after them unless
-    that one starts a list item or a label; short lines, blank lines and
-    lists stay as written.
+    that one starts a list item or a label, and a line starting in lower
+    case always joins the one before; short lines, blank lines and lists
+    stay as written.
     """
     paragraphs = []
     for paragraph in re.split(r"\n[ \t]*\n", text):
@@ -585,7 +586,10 @@ def reflow(text: str) -> str:
         joined = [lines[0]]
         for line in lines[1:]:
             previous = joined[-1]
-            if (
+            # A line that starts in lower case goes on a sentence, however
+            # short the line before it.
+            goes_on = line.strip()[:1].islower() and previous.strip()
+            if goes_on or (
                 len(previous.rstrip()) >= _WRAPPED_AT
                 and line.strip()
                 and not previous.rstrip().endswith(":")

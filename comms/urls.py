@@ -20,6 +20,7 @@ urlpatterns = [
     path("messages/<int:message_pk>/cancel/", views.message_cancel, name="cancel"),
     path("messages/<int:message_pk>/rework/", views.message_rework, name="rework"),
     path("messages/<int:message_pk>/hold/", views.message_hold, name="hold"),
+    path("loops/<int:loop_pk>/ticket/", views.loop_ticket, name="loop_ticket"),
     path(
         "messages/<int:message_pk>/send-now/", views.message_send_now, name="send_now"
     ),

@@ -50,6 +50,12 @@ class FollowUpLoop(models.Model):
     last_reply_at = models.DateTimeField(null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
     stop_reason = models.CharField(max_length=200, blank=True)
+    their_ticket_id = models.CharField(
+        max_length=80,
+        blank=True,
+        help_text="The partner's or vendor's own ticket number for this "
+        "incident: quoted in every follow-up and escalation to them.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -13,7 +13,7 @@ from .inbound import (
     dismiss_inbound_mail,
     receive_email,
 )
-from .loops import fire_follow_up, note_reply, record_sweep
+from .loops import fire_follow_up, note_reply, record_party_ticket, record_sweep
 from .messages import (
     approve_message,
     cancel_message,
@@ -56,6 +56,7 @@ __all__ = [
     "dismiss_inbound_mail",
     "inbound",
     "receive_email",
+    "record_party_ticket",
     "record_sweep",
     "cancel_message",
     "check_template_source",

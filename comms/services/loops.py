@@ -18,7 +18,7 @@ message sweep delivers it even if the enqueued task was lost.
 import datetime as dt
 import logging
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, Min, OuterRef, Q
 from django.db.models.functions import Coalesce
@@ -585,6 +585,31 @@ def note_reply(
         loop.next_due_at = max(_due_from(received_at, loop.cadence_minutes), now)
     loop.save(update_fields=["last_reply_at", "unanswered_count", "next_due_at"])
     _loop_event(loop, "reply", now, actor=actor, reply_at=received_at.isoformat())
+    return loop
+
+
+@transaction.atomic
+def record_party_ticket(*, loop: FollowUpLoop, actor, ticket_id: str) -> FollowUpLoop:
+    """Note the partner's or vendor's own ticket number for this incident, so
+    every follow-up and escalation to them quotes it."""
+    if not actor.has_perm("comms.send_message"):
+        raise PermissionDenied("Your role cannot record a partner's ticket.")
+    loop = (
+        FollowUpLoop.objects.select_for_update(of=("self",))
+        .select_related("incident", "party")
+        .get(pk=loop.pk)
+    )
+    if loop.audience not in PARTY_AUDIENCES:
+        raise ValidationError(
+            "Only a partner's or vendor's follow-ups have their own ticket.",
+            code="not_a_party",
+        )
+    ticket_id = " ".join(ticket_id.split())
+    if ticket_id == loop.their_ticket_id:
+        return loop
+    loop.their_ticket_id = ticket_id
+    loop.save(update_fields=["their_ticket_id", "updated_at"])
+    _loop_event(loop, "ticket", timezone.now(), actor=actor, ticket_id=ticket_id)
     return loop
 
 

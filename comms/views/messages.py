@@ -13,9 +13,11 @@ from portal.actions import post_action
 
 from .. import selectors, services
 from ..forms import (
+    PartyTicketForm,
     ReplyForm,
 )
 from ..models import (
+    FollowUpLoop,
     Message,
 )
 
@@ -168,3 +170,24 @@ def reply_log(request, pk):
             messages.success(request, "Reply logged.")
             return redirect("comms:incident_messages", pk=incident.pk)
     return _messages_tab_page(request, incident, reply_form=form, status=400)
+
+
+@require_POST
+@permission_required("comms.send_message", raise_exception=True)
+def loop_ticket(request, loop_pk):
+    loop = get_object_or_404(FollowUpLoop.objects.select_related("party"), pk=loop_pk)
+    form = PartyTicketForm(request.POST)
+    back = reverse("comms:incident_messages", args=[loop.incident_id])
+    return post_action(
+        request,
+        form=form,
+        act=lambda: services.record_party_ticket(
+            loop=loop, actor=request.user, ticket_id=form.cleaned_data["ticket_id"]
+        ),
+        success=lambda done: (
+            f"{loop.party.name}'s ticket noted: {done.their_ticket_id}."
+            if done.their_ticket_id
+            else f"No ticket of {loop.party.name}'s is quoted any more."
+        ),
+        back=back,
+    )

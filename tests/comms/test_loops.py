@@ -433,3 +433,63 @@ def test_a_sweep_reads_each_library_answer_once_however_many_follow_ups_fire(
     # savepoint; templates, targets and delivery rules are read once.
     assert (many - few) / 6 <= 4
     assert many <= 8 * 4 + 10
+
+
+@pytest.mark.django_db
+def test_the_partners_ticket_is_quoted_in_each_follow_up_and_the_escalation(
+    frozen_now,
+    time_machine,
+    agent,
+    agent_client,
+    q2_sync,
+    mailoutbox,
+    django_capture_on_commit_callbacks,
+):
+    from django.urls import reverse
+
+    from comms import catalogue, rendering
+    from comms.models import MessageTemplate
+
+    party = ExternalPartyFactory(name="ConnectX")
+    incident = IncidentFactory(
+        priority=Priority.P1,
+        is_partner_action_needed=True,
+        partner_action_details="Check provisioning.",
+    )
+    notify_party(incident, party)
+    sweep(time_machine, frozen_now)
+    loop = loop_of(incident, "partner", party)
+
+    page = agent_client.post(
+        reverse("comms:loop_ticket", args=[loop.pk]),
+        {"ticket_id": "  CX-55120 "},
+        follow=True,
+    ).content.decode()
+    assert "ConnectX&#x27;s ticket noted: CX-55120." in page
+    with django_capture_on_commit_callbacks(execute=True):
+        sweep(time_machine, frozen_now + 2 * H)
+    (follow_up,) = follow_ups(incident, "partner")
+    assert follow_up.status == Message.Status.SENT
+    assert follow_up.subject.endswith("(your ticket CX-55120)")
+    time_machine.move_to(frozen_now + 3 * H, tick=False)
+    services.log_reply(
+        incident=incident,
+        actor=agent,
+        sender_kind="partner",
+        party=party,
+        text="Looking into it,   we will revert.",
+    )
+
+    # The escalation to their management states what we sent and got back
+    # (carrier communication playbook, partner escalation).
+    version = MessageTemplate.objects.get(key="partner-escalation").current_version
+    context = catalogue.incident_context(incident, audience="partner", party=party)
+    escalation = rendering.render(version.subject, version.body, context)
+    assert escalation.subject.endswith("(your ticket CX-55120)")
+    assert "to you as ConnectX's management contact." in escalation.body
+    assert "Your ticket: CX-55120\n" in escalation.body
+    assert "Our follow-ups so far: 1, sent Wed 18 Nov, 14:00\n" in escalation.body
+    assert (
+        "Replies from you: 1; the latest Wed 18 Nov, 15:00: Looking into it, we "
+        "will revert." in escalation.body
+    )

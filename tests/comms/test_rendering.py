@@ -262,6 +262,9 @@ def test_a_paragraph_wrapped_in_the_template_reads_as_one_in_the_email():
         "make up for it. We have closed\n"
         "INC-00013.\n"
         "\n"
+        "We escalate to you as ConnectX's\n"
+        "management contact.\n"
+        "\n"
         "Customer: Acme Corp <ops@acme.example> and a long enough line here\n"
         "Priority: P1\n"
         "- first point that is long enough to have been wrapped by the\n"
@@ -273,6 +276,8 @@ def test_a_paragraph_wrapped_in_the_template_reads_as_one_in_the_email():
     flowed = reflow(body)
 
     assert "we want to make up for it. We have closed INC-00013.\n" in flowed
+    # A short line followed by one in lower case was cut mid-sentence too.
+    assert "We escalate to you as ConnectX's management contact.\n" in flowed
     assert (
         "Customer: Acme Corp <ops@acme.example> and a long enough line here\n"
         "Priority: P1"
