@@ -69,10 +69,19 @@ class ComposeForm(PortalForm):
         "send a customer message anyway, with the reason; it is recorded.",
     )
 
-    def __init__(self, *args, security_hold: bool = False, **kwargs):
+    say_it_anyway = forms.BooleanField(
+        required=False,
+        label="Send it as written: I mean these words",
+    )
+
+    def __init__(
+        self, *args, security_hold: bool = False, asks_about_phrases=False, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         if not security_hold:
             del self.fields["override_reason"]
+        if not asks_about_phrases:
+            del self.fields["say_it_anyway"]
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.layout = Layout(
@@ -89,6 +98,7 @@ class ComposeForm(PortalForm):
             Field("body"),
             Row(_col("send_after", 4)),
             *([Field("override_reason")] if security_hold else []),
+            *([Field("say_it_anyway")] if asks_about_phrases else []),
             Field("template_version"),
             Field("message"),
             # Plain buttons: crispy's Submit always adds btn-primary, which made

@@ -356,3 +356,20 @@ def check_security_template(
             "incident as one on its security page first.",
             code="not_a_security_incident",
         )
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.replace("\u2019", "'").replace("\u2018", "'").lower().split())
+
+
+def phrases_to_avoid(incident: Incident, text: str) -> list[str]:
+    """The phrases the incident's policy asks never to say that ``text`` says
+    (curly or straight apostrophes, any case or spacing)."""
+    target = selectors.policy_target_for(incident)
+    policy = target.policy if target else incident.policy
+    plain = _plain(text)
+    return [
+        phrase.strip()
+        for phrase in policy.phrases_to_avoid.splitlines()
+        if phrase.strip() and _plain(phrase) in plain
+    ]

@@ -233,6 +233,10 @@ def _tone(incident: Incident, *, stage: str) -> dict:
         "severity": incident.get_priority_display(),
         "points": target.tone_guidance.splitlines(),
         "language": policy.language_standards.splitlines(),
+        "say": [line for line in policy.phrases_to_use.splitlines() if line.strip()],
+        "never_say": [
+            line for line in policy.phrases_to_avoid.splitlines() if line.strip()
+        ],
         "post_incident": policy.post_incident_tone
         if stage == Stage.POST_INCIDENT
         else "",
@@ -287,6 +291,19 @@ def _save_or_send(
     )
 
 
+def _phrases_to_stop(request, incident: Incident, form: ComposeForm) -> list[str]:
+    """What a customer message being sent says that the policy asks never to
+    say, unless the sender already confirmed they mean it."""
+    data = form.cleaned_data
+    if (
+        data["audience"] != Audience.CUSTOMER
+        or request.POST.get("action") == "Save draft"
+        or data.get("say_it_anyway")
+    ):
+        return []
+    return outbound.phrases_to_avoid(incident, data["body"])
+
+
 @require_http_methods(["GET", "POST"])
 @permission_required("comms.send_message", raise_exception=True)
 def compose(request, pk):
@@ -295,8 +312,26 @@ def compose(request, pk):
     suggestions = selectors.suggested_messages(incident)
     security_hold = bool(outbound.security_hold(incident))
     if request.method == "POST":
-        form = ComposeForm(request.POST, security_hold=security_hold)
-        if form.is_valid():
+        form = ComposeForm(
+            request.POST,
+            security_hold=security_hold,
+            asks_about_phrases="say_it_anyway" in request.POST,
+        )
+        said = _phrases_to_stop(request, incident, form) if form.is_valid() else []
+        if said:
+            # Stopped once: the sender rewords it, or ticks that they mean it.
+            form = ComposeForm(
+                request.POST, security_hold=security_hold, asks_about_phrases=True
+            )
+            form.is_valid()
+            form.add_error(
+                "body",
+                "This says "
+                + ", ".join(f"“{phrase}”" for phrase in said)
+                + ", which our policy asks us never to tell a customer. Reword "
+                "it, or tick “Send it as written” below the text.",
+            )
+        elif form.is_valid():
             fields = form.message_fields()
             version_id = form.cleaned_data.get("template_version")
             fields["template_version"] = (

@@ -185,7 +185,17 @@ class PolicyAdmin(FriendlyFieldsMixin, PortalModelAdmin):
             },
         ),
         ("Closing", {"fields": ["archive_after_days"]}),
-        ("Writing", {"fields": ["language_standards", "post_incident_tone"]}),
+        (
+            "Writing",
+            {
+                "fields": [
+                    "language_standards",
+                    "phrases_to_use",
+                    "phrases_to_avoid",
+                    "post_incident_tone",
+                ]
+            },
+        ),
         # Automation.
         (
             "Replies and signals",

@@ -128,6 +128,16 @@ class Policy(models.Model):
         help_text="How every message under this policy should read, one rule "
         "per line; the composer shows it beside the text.",
     )
+    phrases_to_use = models.TextField(
+        blank=True,
+        help_text="What agents should say to customers, one phrase per line; "
+        "the composer lists them.",
+    )
+    phrases_to_avoid = models.TextField(
+        blank=True,
+        help_text="What nobody may say to a customer, one phrase per line; the "
+        "composer warns before a customer message containing one leaves.",
+    )
     post_incident_tone = models.CharField(
         max_length=200,
         blank=True,

@@ -618,3 +618,51 @@ def test_my_works_update_link_opens_the_follow_up_for_that_audience(
     initial = response.context["form"].initial
     assert initial["audience"] == "internal"
     assert initial["body"].strip()
+
+
+@pytest.mark.django_db
+def test_the_composer_stops_once_on_a_phrase_the_policy_never_says(agent_client):
+    # The carrier escalation guide's "don't say" list, shipped as policy data.
+    incident = IncidentFactory(priority=Priority.P3)
+    assert incident.policy.name == "Carrier playbook"
+    url = reverse("comms:compose", args=[incident.pk])
+    data = {
+        "audience": "customer",
+        "channel": "email",
+        "stage": "follow_up",
+        "follow_up_number": 1,
+        "recipients": incident.customer.email,
+        "subject": "Update",
+        "body": "Sorry, there\u2019s  nothing I can do before Monday.",
+        "action": "Send",
+    }
+
+    page = agent_client.get(url).content.decode()
+    assert "Never say" in page and "That&#x27;s not my department" in page
+
+    stopped = agent_client.post(url, data)
+    assert not Message.objects.exists()
+    assert "never to tell a customer" in stopped.content.decode()
+    assert "say_it_anyway" in stopped.content.decode()
+
+    agent_client.post(url, {**data, "say_it_anyway": "on"})
+    assert Message.objects.get().body.startswith("Sorry, there")
+
+
+@pytest.mark.django_db
+def test_a_phrase_to_avoid_does_not_stop_an_internal_note(agent_client):
+    incident = IncidentFactory(priority=Priority.P3)
+    url = reverse("comms:compose", args=[incident.pk])
+
+    agent_client.post(
+        url,
+        {
+            "audience": "internal",
+            "channel": "note",
+            "stage": "follow_up",
+            "body": "Customer said: that's not my department, talk to billing.",
+            "action": "Send",
+        },
+    )
+
+    assert Message.objects.filter(audience="internal").exists()
