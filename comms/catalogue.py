@@ -133,6 +133,8 @@ CATALOGUE: dict[str, str] = {
     "needed no approval (internal)",
     "escalation.summary": "The escalation's one-paragraph summary (internal)",
     "escalation.tried": "What was tried, step → result, one per line (internal)",
+    "escalation.promise": "How soon the customer hears from us while the tier "
+    "has the case, e.g. '24 hours'; empty when the tier sets none",
     "escalation.why": "On the urgent path, why it is urgent, as the agent wrote "
     "it (internal)",
     "escalation.risk": "On the urgent path, the immediate risk (internal)",
@@ -227,6 +229,24 @@ def span_words(minutes: int | None) -> str:
         hours = minutes // 60
         return f"{hours} hour{'s' if hours != 1 else ''}"
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def customer_promise(
+    incident: Incident, tier_minutes: int | None
+) -> tuple[int | None, str]:
+    """How soon a tier promises the customer hears from us, in minutes and in
+    words ('24 hours'): the tier's own span, or the priority's usual cadence
+    where that is sooner. (None, '') when the tier promises nothing."""
+    if not tier_minutes:
+        return None, ""
+    cadence = update_cadence(policy_target_for(incident), Audience.CUSTOMER)
+    minutes = tier_minutes
+    if cadence and cadence.total_seconds() // 60 < minutes:
+        minutes = int(cadence.total_seconds() // 60)
+    if minutes % 60 or minutes > 72 * 60:
+        return minutes, span_words(minutes)
+    hours = minutes // 60
+    return minutes, f"{hours} hour{'s' if hours != 1 else ''}"
 
 
 def every(interval: dt.timedelta | None) -> str:
@@ -452,6 +472,7 @@ NO_ESCALATION = {
     "approved_by": "",
     "summary": "",
     "tried": "",
+    "promise": "",
     "why": "",
     "risk": "",
 }
@@ -751,6 +772,7 @@ def sample_context() -> dict[str, Any]:
             "approved_by": "Morgan Manager",
             "summary": "Port-in keeps failing for the customer.",
             "tried": "Resubmitted the port → rejected again.",
+            "promise": "24 hours",
             "why": "The customer's whole fleet is off the road since 06:00.",
             "risk": "Deliveries missed all day; the contract's penalty applies.",
         },

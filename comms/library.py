@@ -608,7 +608,8 @@ LIBRARY = [
         Hello {{ customer.first_name }},
 
         Your case now needs a senior specialist, so we have handed it over with all the
-        details. You will hear from us {% if next_update_at %}by {{ next_update_at }}{% else %}as soon as they
+        details: you won't need to repeat anything. You will hear from us {% if escalation.promise %}within
+        {{ escalation.promise }}{% elif next_update_at %}by {{ next_update_at }}{% else %}as soon as they
         report back{% endif %}, whether or not it is fixed by then.
         """
         + SIGN_OFF,
@@ -624,8 +625,10 @@ LIBRARY = [
         """
         Hello {{ customer.first_name }},
 
-        This needs a fix in our systems, so our engineering team now has your case.
-        We will keep you posted and update you {% if next_update_at %}by {{ next_update_at }}{% else %}as soon as they report back{% endif %}.
+        This needs a fix in our systems, so our engineering team now has your case,
+        with everything you have told us: you won't need to repeat anything. A fix of
+        this kind usually takes 48 to 72 hours. We will keep you posted and update you
+        {% if escalation.promise %}within {{ escalation.promise }}{% elif next_update_at %}by {{ next_update_at }}{% else %}as soon as they report back{% endif %}.
         """
         + SIGN_OFF,
         situation="to_engineering",
@@ -657,8 +660,9 @@ LIBRARY = [
         Hello {{ customer.first_name }},
 
         The next step sits with the network carrier, and we have sent them everything
-        they need. Carriers usually answer within 2 to 3 business days. We will update
-        you {{ cadence.customer or 'at every step' }} until it is done.
+        they need, so you won't need to repeat anything. Carriers usually answer within
+        1 to 3 business days. We will check in with you {% if escalation.promise %}at least every
+        {{ escalation.promise }}{% else %}{{ cadence.customer or 'at every step' }}{% endif %} until it is done.
         """
         + SIGN_OFF,
         situation="to_carrier",

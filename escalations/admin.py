@@ -75,6 +75,7 @@ class TierAdmin(BoundedKeysMixin, FriendlyFieldsMixin, PortalModelAdmin):
                 "fields": [
                     "response_target_minutes",
                     "response_target_note",
+                    "customer_update_minutes",
                     "reminder_minutes",
                 ],
             },

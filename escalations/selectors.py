@@ -582,6 +582,13 @@ def customer_notice_previews(incident: Incident, *, actor) -> dict[str, dict]:
         audience=Audience.CUSTOMER,
         sender_name=actor.get_full_name() or actor.get_username(),
     )
+    # The tier each path goes to by default makes its promise of how soon
+    # the customer hears from us.
+    promise_minutes = dict(
+        Tier.objects.filter(policy_id=incident.policy_id, is_active=True).values_list(
+            "default_path", "customer_update_minutes"
+        )
+    )
     previews = {}
     for path, situation in PATH_SITUATIONS.items():
         template = comms_selectors.template_for(
@@ -594,8 +601,11 @@ def customer_notice_previews(incident: Incident, *, actor) -> dict[str, dict]:
         if template is None:
             continue
         version = template.current_version
+        promise = catalogue.customer_promise(incident, promise_minutes.get(path))[1]
+        escalation = {**context["escalation"], "promise": promise}
+        path_context = {**context, "escalation": escalation}
         try:
-            rendered = rendering.render(version.subject, version.body, context)
+            rendered = rendering.render(version.subject, version.body, path_context)
         except rendering.RenderError:
             continue
         previews[path] = {

@@ -13,7 +13,13 @@ from .inbound import (
     dismiss_inbound_mail,
     receive_email,
 )
-from .loops import fire_follow_up, note_reply, record_party_ticket, record_sweep
+from .loops import (
+    fire_follow_up,
+    keep_customer_posted_within,
+    note_reply,
+    record_party_ticket,
+    record_sweep,
+)
 from .messages import (
     approve_message,
     cancel_message,
@@ -56,6 +62,7 @@ __all__ = [
     "dismiss_inbound_mail",
     "inbound",
     "receive_email",
+    "keep_customer_posted_within",
     "record_party_ticket",
     "record_sweep",
     "cancel_message",

@@ -589,6 +589,30 @@ def note_reply(
 
 
 @transaction.atomic
+def keep_customer_posted_within(
+    *, incident: Incident, minutes: int, reason: str
+) -> FollowUpLoop | None:
+    """Make the customer's follow-ups come at least every ``minutes``, the
+    next one too: a message just promised it. A shorter cadence stays."""
+    loop = (
+        FollowUpLoop.objects.select_for_update(of=("self",))
+        .select_related("incident", "party")
+        .filter(incident=incident, audience=Audience.CUSTOMER, stopped_at__isnull=True)
+        .first()
+    )
+    if loop is None or (loop.cadence_minutes and loop.cadence_minutes <= minutes):
+        return loop
+    now = timezone.now()
+    before = loop.cadence_minutes
+    loop.cadence_minutes = minutes
+    promised = _due_from(now, minutes)
+    loop.next_due_at = min(loop.next_due_at or promised, promised)
+    loop.save(update_fields=["cadence_minutes", "next_due_at", "updated_at"])
+    _loop_event(loop, "retimed", now, cadence=[before, minutes], reason=reason)
+    return loop
+
+
+@transaction.atomic
 def record_party_ticket(*, loop: FollowUpLoop, actor, ticket_id: str) -> FollowUpLoop:
     """Note the partner's or vendor's own ticket number for this incident, so
     every follow-up and escalation to them quotes it."""

@@ -70,6 +70,13 @@ class Tier(models.Model):
         help_text="The seed's wording where one number cannot say it all "
         "(e.g. “critical bugs 1 h, non-critical 24 h, features 1 week”).",
     )
+    customer_update_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="While this tier has the case, the customer hears from us at "
+        "least this often, and the escalation e-mail promises it (e.g. 1440: "
+        "'within 24 hours'). Empty: the priority's usual cadence.",
+    )
     reminder_minutes = models.PositiveIntegerField(
         null=True,
         blank=True,

@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
+from comms import catalogue
 from comms import selectors as comms_selectors
 from comms import services as comms_services
 from comms.models import Audience, Channel, Message, Stage
@@ -147,15 +148,28 @@ def send_notice(
 
 
 def tell_customer(escalation: Escalation, actor: User | None) -> Message | None:
+    """Tell the customer who has their case now, and keep the promise of how
+    soon they hear from us (the tier's own, where it sets one)."""
     incident = escalation.incident
-    return send_notice(
+    message = send_notice(
         incident,
         audience=Audience.CUSTOMER,
         channel=Channel.EMAIL,
         situation=PATH_SITUATIONS[escalation.path],
         recipients=comms_selectors.customer_addresses(incident),
         actor=actor,
+        escalation=escalation,
     )
+    minutes, _ = catalogue.customer_promise(
+        incident, escalation.to_tier.customer_update_minutes
+    )
+    if message is not None and minutes:
+        comms_services.keep_customer_posted_within(
+            incident=incident,
+            minutes=minutes,
+            reason=f"promised on escalating to {escalation.to_tier.name}",
+        )
+    return message
 
 
 # Escalation notices the rules send a customer at most once in this span.
@@ -201,6 +215,9 @@ def escalation_words(escalation: Escalation) -> dict[str, str]:
         else "a rule",
         "approved_by": approved_by,
         "summary": escalation.summary,
+        "promise": catalogue.customer_promise(
+            escalation.incident, escalation.to_tier.customer_update_minutes
+        )[1],
         "why": escalation.path_details.get("why_urgent", ""),
         "risk": escalation.path_details.get("immediate_risk", ""),
         # One step per line, each its own list item however long.

@@ -422,7 +422,7 @@ def test_an_escalation_notice_under_an_as_needed_cadence_promises_no_empty_time(
 
 
 @pytest.mark.django_db
-def test_the_carrier_notice_promises_the_policys_cadence_not_daily():
+def test_the_carrier_notice_promises_the_policys_cadence_without_a_tier_promise():
     incident = IncidentFactory(
         priority=Priority.P1, customer=_policy_customer("Carrier playbook")
     )
@@ -430,7 +430,7 @@ def test_the_carrier_notice_promises_the_policys_cadence_not_daily():
     body = _render("customer-escalation-carrier", incident).body
 
     assert "daily" not in body
-    assert "update you every 4 hours until it is done." in body
+    assert "check in with you every 4 hours until it is done." in body
 
 
 @pytest.mark.django_db

@@ -383,3 +383,33 @@ def test_a_matching_rules_time_frame_shortens_the_tiers_target(agent, fleet_cust
 
     assert escalation.rule.key == "multiple-customers"
     assert escalation.ack_due_at - escalation.reached_tier_at == dt.timedelta(hours=1)
+
+
+@pytest.mark.django_db
+def test_an_l2_escalation_promises_24_hours_and_the_follow_ups_keep_it(
+    agent, frozen_now, time_machine
+):
+    # The carrier escalation guide: "you'll hear back within 24 hours", while
+    # a P4's usual customer cadence is 72 hours.
+    from comms import services as comms_services
+    from comms.models import FollowUpLoop, Message
+    from incidents.models import Priority
+    from tests.factories import IncidentFactory, UserFactory, request_test_escalation
+
+    UserFactory(username="l2-member", role="Senior agent")
+    incident = IncidentFactory(priority=Priority.P4)
+    comms_services.due_work(frozen_now)
+    loop = FollowUpLoop.objects.get(incident=incident, audience="customer")
+    assert loop.cadence_minutes == 72 * 60
+    time_machine.move_to(frozen_now + dt.timedelta(hours=2), tick=False)
+
+    request_test_escalation(incident, agent, tier_key="l2", path="l2")
+
+    told = Message.objects.get(
+        incident=incident, audience="customer", stage="escalation"
+    )
+    assert "You will hear from us within 24 hours" in told.body
+    assert "won't need to repeat anything" in told.body
+    loop.refresh_from_db()
+    assert loop.cadence_minutes == 24 * 60
+    assert loop.next_due_at == frozen_now + dt.timedelta(hours=26)
