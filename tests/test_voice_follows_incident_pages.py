@@ -166,7 +166,7 @@ def test_editing_a_plan_in_review_sends_it_back_to_draft(agent_client, agent):
     plan.refresh_from_db()
     assert (plan.status, plan.category) == ("draft", "Enterprise accounts")
     page = response.content.decode()
-    assert "Plan saved." in page
+    assert "It was in review and is a draft again" in page
     assert '<span class="badge text-bg-secondary">Draft</span>' in page
     assert reverse("incidents:plan_submit", args=[incident.pk]) in page
     edited = TimelineEvent.objects.filter(

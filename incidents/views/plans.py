@@ -73,13 +73,19 @@ def communication_plan(request, pk):
 def communication_plan_edit(request, pk):
     plan = _plan_or_404(pk)
     form = PlanMetadataForm(request.POST)
+    was = plan.get_status_display().lower()
     return post_action(
         request,
         form=form,
         act=lambda: services.edit_communication_plan(
             plan=plan, actor=request.user, **form.cleaned_data
         ),
-        success="Plan saved.",
+        success=lambda saved: (
+            "Plan saved."
+            if was == saved.get_status_display().lower()
+            else f"Plan saved. It was {was} and is a draft again: send it for "
+            "review once it is ready."
+        ),
         back=reverse("incidents:plan", args=[pk]),
     )
 
