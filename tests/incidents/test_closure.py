@@ -182,6 +182,21 @@ def test_every_policys_major_incident_needs_a_post_mortem_to_close(agent, policy
 
 
 @pytest.mark.django_db
+def test_a_minor_fleet_incident_resolved_waits_for_its_own_closure_checks(agent):
+    # The fleet playbook's resolution notice: cause, fix, how to check, and
+    # the customer's word; then the knowledge base.
+    minor = IncidentFactory(
+        customer=customer_policy("Fleet SaaS"), priority="P4", status=S.INVESTIGATING
+    )
+
+    minor = resolve(minor, agent)
+
+    blockers = " ".join(services.closure_blockers(minor))
+    assert "Customer confirmed it works, or the wait passed" in blockers
+    assert "Knowledge base article written if the issue was new" in blockers
+
+
+@pytest.mark.django_db
 def test_escalation_checklist_attaches_when_a_fleet_incident_is_escalated(agent):
     incident = IncidentFactory(
         customer=customer_policy("Fleet SaaS"), status=S.INVESTIGATING
