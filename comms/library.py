@@ -747,16 +747,50 @@ LIBRARY = [
         "internal",
         "email",
         "escalation",
-        INCIDENT_SUBJECT + " · executive briefing",
+        # The agency playbook's executive tag, before the carrier playbook's
+        # pattern every internal e-mail follows.
+        "[EXECUTIVE ESCALATION] " + INCIDENT_SUBJECT,
         """
-        Executive briefing on {{ incident.reference }}.
+        A critical client issue needs an executive's attention, and probably a
+        word from an executive to the client.
 
-        {% if customer.name %}Client: {{ customer.company or customer.name }}{% if customer.package %} · {{ customer.package }} package{% endif %}{% if customer.annual_value %} · {{ customer.annual_value }} a year{% endif %} · {{ customer.relationship }}
-        {% endif %}Business impact: {{ incident.what_happened }}
-        Customers affected: {{ incident.affected_count }}{% if customer.is_vip %} (VIP){% endif +%}
-        Duration: {{ incident.impact_duration }} · SLA {{ sla.state }}
-        Plan: {{ incident.root_cause }}; resolution due {{ sla.resolution_due }}.
-        Owner: {{ owner.name }}
+        {% if customer.name %}
+        The client
+        Company: {{ customer.company or customer.name }}
+        {% if customer.package %}
+        Package: {{ customer.package }}
+        {% endif %}
+        {% if customer.annual_value %}
+        Annual value: {{ customer.annual_value }}
+        {% endif %}
+        {% if customer.relationship %}
+        Relationship: {{ customer.relationship }}
+        {% endif %}
+
+        {% endif %}
+        The issue ({{ incident.reference }}, {{ incident.priority }})
+        Problem: {{ incident.title }}
+        Business impact: {% if incident.is_systemic %}{{ incident.affected_count }} clients affected{% else %}one client affected{% endif %}, service {{ incident.service_status|lower }}
+        Reputation risk: {% if incident.is_systemic %}high, many clients see it{% elif customer.is_vip %}high, a VIP client{% else %}contained to this client so far{% endif +%}
+        Duration: {{ incident.impact_duration }}
+
+        Where the resolution stands
+        Done so far: {{ escalation.tried or 'see the incident timeline' }}
+        Current status: {{ incident.status }}; cause: {{ incident.root_cause }}
+        Expected resolution: {{ sla.resolution_due }} (SLA {{ sla.state|lower }})
+
+        What the client needs to hear
+        - An executive acknowledging what it has cost them
+        - A firm commitment to the resolution
+        - That the relationship matters to us
+        - An offer to go through how we will stop it happening again
+
+        What we recommend
+        - An executive calls or writes to the client's leadership today
+        - Hold us to the expected resolution above, and to updates until then
+        - Agree a review with the client once it is fixed
+
+        {% if owner.name and owner.name != 'Unassigned' %}{{ owner.name }} owns the incident and can talk it through now{% else %}Nobody owns the incident yet: the support manager is on it{% endif %}: {{ incident.url }}
         """,
         situation="to_executive",
     ),

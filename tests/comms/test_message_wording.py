@@ -314,6 +314,10 @@ def test_internal_emails_use_the_incident_subject_pattern(key):
 
     subject = _render(key, incident).subject
 
+    if key == "internal-executive-escalation":
+        # It leads with its own tag (automation agency playbook).
+        assert subject.startswith("[EXECUTIVE ESCALATION] ")
+        subject = subject.removeprefix("[EXECUTIVE ESCALATION] ")
     assert subject.startswith(
         "[INCIDENT] [P1] [SIG-002] — Dana Ortiz (dana@example.com)"
     )

@@ -61,10 +61,15 @@ def test_the_executive_briefing_names_the_client_and_relationship(acme, frozen_n
 
     body = _render("internal-executive-escalation", incident)
 
+    # The automation agency's executive escalation: the client, the issue
+    # with its reputation risk, the status, and what to say and do.
     assert (
-        "Client: Acme Corp · Enterprise package · 100,000.00 USD a year · "
-        "customer for 3 years, at risk"
+        "The client\nCompany: Acme Corp\nPackage: Enterprise\n"
+        "Annual value: 100,000.00 USD\nRelationship: customer for 3 years, at risk\n"
     ) in body
+    assert "Reputation risk: contained to this client so far" in body
+    assert "What the client needs to hear\n- An executive acknowledging" in body
+    assert "What we recommend\n- An executive calls or writes" in body
 
 
 @pytest.mark.django_db
