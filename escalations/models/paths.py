@@ -150,10 +150,13 @@ GENERIC_REQUIRED = (
 
 
 class Urgency(models.TextChoices):
+    """The carrier escalation guide's urgency scale, with the P1–P3 its
+    engineering note asks for beside the three levels they match."""
+
     LOW = "low", "Low · standard queue"
-    MEDIUM = "medium", "Medium · within 24 h"
-    HIGH = "high", "High · within 4 h"
-    CRITICAL = "critical", "Critical · immediately"
+    MEDIUM = "medium", "Medium · within 24 h (engineering P3)"
+    HIGH = "high", "High · within 4 h (engineering P2)"
+    CRITICAL = "critical", "Critical · immediately (engineering P1)"
 
 
 class NoteSentiment(models.TextChoices):
