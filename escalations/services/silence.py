@@ -1,5 +1,11 @@
-"""Silence escalates: a partner or vendor who stops answering our follow-ups,
-and incidents with no response past the policy's delay."""
+"""Silence escalates, as each policy target says whose silence counts.
+
+A partner or vendor silent past the policy's delay (or, where the policy
+sets none, after two follow-ups) is escalated to their management; a
+customer silent past the delay sends the incident one tier up, where the
+policy counts the customer's silence at all (the carrier communication
+playbook does not: its silent customers' cases are closed, not escalated).
+"""
 
 import datetime as dt
 
@@ -32,9 +38,11 @@ from .rule_messages import (
     stamp,
 )
 
-# Carrier communication playbook, part 7: a partner or vendor is "silent"
-# after this many follow-ups.
+# Where a policy sets no delay, a partner or vendor is "silent" after this
+# many unanswered follow-ups (carrier communication playbook, part 7).
 SILENT_AFTER_FOLLOW_UPS = 2
+CUSTOMER_SILENCE = ("customer", "anyone")
+PARTY_SILENCE = ("parties", "anyone")
 
 
 def _silence_floor(loop: FollowUpLoop) -> dt.datetime:
@@ -59,22 +67,37 @@ def _loop_silence_fired(kind: str) -> Exists:
     )
 
 
+def _party_silent(
+    loop: FollowUpLoop, delays: dict[tuple[int, str], int], now: dt.datetime
+) -> bool:
+    """Whether the partner or vendor has been silent long enough: past the
+    policy's delay since we first wrote after their last reply, or (where
+    the policy sets no delay for them) after two unanswered follow-ups."""
+    minutes = delays.get((loop.incident.policy_id, loop.incident.priority))
+    if minutes is None:
+        return loop.unanswered_count >= SILENT_AFTER_FOLLOW_UPS
+    since = _silent_since(loop, _silence_floor(loop))
+    return since is not None and now - since >= dt.timedelta(minutes=minutes)
+
+
 def escalate_silent_parties(now: dt.datetime) -> int:
+    delays = _no_response_delays(PARTY_SILENCE)
     loops = (
-        comms_selectors.silent_party_loops(after_follow_ups=SILENT_AFTER_FOLLOW_UPS)
+        comms_selectors.silent_party_loops(after_follow_ups=1)
         .filter(incident__status__in=ESCALATABLE_STATUSES)
         .exclude(_loop_silence_fired(Kind.PARTY_SILENT))
     )
+    due = [
+        loop.pk
+        for loop in loops.select_related("incident")[: SWEEP_BATCH * 4]
+        if _party_silent(loop, delays, now)
+    ]
     done = 0
-    for pk in list(loops.values_list("pk", flat=True)[:SWEEP_BATCH]):
+    for pk in due[:SWEEP_BATCH]:
         with transaction.atomic():
             loop = (
                 FollowUpLoop.objects.select_for_update(of=("self",), **skip_locked())
-                .filter(
-                    pk=pk,
-                    stopped_at__isnull=True,
-                    unanswered_count__gte=SILENT_AFTER_FOLLOW_UPS,
-                )
+                .filter(pk=pk, stopped_at__isnull=True, unanswered_count__gte=1)
                 .select_related("incident__customer", "incident__category", "party")
                 .first()
             )
@@ -114,21 +137,24 @@ def escalate_silent_parties(now: dt.datetime) -> int:
     return done
 
 
-def _no_response_delays() -> dict[tuple[int, str], int]:
+def _no_response_delays(whose: tuple[str, ...]) -> dict[tuple[int, str], int]:
+    """The delay of each policy target that counts these people's silence."""
     return {
         (policy_id, priority): minutes
         for policy_id, priority, minutes in PolicyTarget.objects.filter(
-            no_response_escalation_minutes__isnull=False
+            no_response_escalation_minutes__isnull=False, no_response_from__in=whose
         ).values_list("policy_id", "priority", "no_response_escalation_minutes")
     }
 
 
 def _silent_since(loop: FollowUpLoop, floor: dt.datetime) -> dt.datetime | None:
-    """When we first wrote to the customer after their last reply, if we did."""
+    """When we first wrote to the loop's customer, partner or vendor after
+    their last reply, if we did."""
     return (
         Message.objects.filter(
             incident_id=loop.incident_id,
-            audience=Audience.CUSTOMER,
+            audience=loop.audience,
+            party_id=loop.party_id,
             status__in=comms_selectors.LIVE_MESSAGE_STATUSES,
             created_at__gte=floor,
         )
@@ -139,8 +165,9 @@ def _silent_since(loop: FollowUpLoop, floor: dt.datetime) -> dt.datetime | None:
 
 
 def escalate_no_response(now: dt.datetime) -> int:
-    """Escalate one tier up when the customer has not answered us for the delay."""
-    delays = _no_response_delays()
+    """Escalate one tier up when the customer has not answered us for the
+    delay, where the policy counts the customer's silence."""
+    delays = _no_response_delays(CUSTOMER_SILENCE)
     if not delays:
         return 0
     # Loops we wrote on since the customer's last reply, long enough ago

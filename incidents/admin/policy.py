@@ -99,6 +99,7 @@ class PolicyTargetInline(FriendlyFieldsMixin, PortalStackedInline):
                     "customer_update_minutes",
                     "partner_update_minutes",
                     "no_response_escalation_minutes",
+                    "no_response_from",
                     "manager_notify_minutes",
                     "notifies_executives",
                 ]

@@ -305,8 +305,20 @@ class PolicyTarget(models.Model):
     no_response_escalation_minutes = models.PositiveIntegerField(
         null=True,
         blank=True,
-        help_text="Escalate when a party stays silent this long; empty means "
-        "never automatically.",
+        help_text="Escalate when whoever the next field names stays silent "
+        "this long after we wrote; empty means never automatically.",
+    )
+    no_response_from = models.CharField(
+        max_length=20,
+        choices=[
+            ("customer", "The customer: one tier up inside"),
+            ("parties", "A partner or vendor: to their management"),
+            ("anyone", "Either"),
+        ],
+        default="customer",
+        help_text="Whose silence escalates. A partner or vendor silent past the "
+        "delay is escalated to their management; a silent customer goes one "
+        "tier up (where the policy does not close their case instead).",
     )
     manager_notify_minutes = models.PositiveIntegerField(
         null=True,

@@ -17,7 +17,7 @@ from comms import services as comms_services
 from comms.models import Message
 from escalations.models import Escalation, EscalationFiring
 from escalations.services import automation
-from incidents.models import Incident, Policy, Priority, TimelineEvent
+from incidents.models import Incident, Policy, PolicyTarget, Priority, TimelineEvent
 from portal.tasks import run_due_work
 from tests.factories import (
     CustomerFactory,
@@ -104,12 +104,13 @@ def test_a_reply_starts_the_party_silence_again(frozen_now, time_machine, agent)
         text="We are on it.",
     )
 
-    # Follow-ups at +7 h and +9 h: silent again only after the second.
+    # The next follow-up leaves at +7 h: silent again 4 h (the P1 delay)
+    # after it, whatever number of follow-ups that takes.
     sweep(time_machine, frozen_now + 7 * H)
-    sweep(time_machine, frozen_now + 9 * H - SECOND)
+    sweep(time_machine, frozen_now + 11 * H - SECOND)
     assert len(events(incident, TimelineEvent.Kind.PARTY_SILENT)) == 1
-    sweep(time_machine, frozen_now + 9 * H)
-    sweep(time_machine, frozen_now + 9 * H + SECOND)
+    sweep(time_machine, frozen_now + 11 * H)
+    sweep(time_machine, frozen_now + 11 * H + SECOND)
     assert len(events(incident, TimelineEvent.Kind.PARTY_SILENT)) == 2
 
 
@@ -193,7 +194,16 @@ def test_a_resolved_incident_is_not_alerted(frozen_now, time_machine):
 # --- No response past the policy's delay (one per priority, P1 to P4) -------
 
 
+def counting_customer_silence():
+    """The carrier playbook counts only partners' and vendors' silence; these
+    tests count the customer's, as another policy may."""
+    PolicyTarget.objects.filter(policy__name="Carrier playbook").update(
+        no_response_from="anyone"
+    )
+
+
 def test_no_customer_reply_past_the_delay_escalates_once(frozen_now, time_machine):
+    counting_customer_silence()
     incident = IncidentFactory(priority=Priority.P3)  # carrier playbook: 72 h
     sweep(time_machine, frozen_now)  # opens the customer loop
     send_test_message(incident, None)  # we wrote at noon
@@ -212,6 +222,7 @@ def test_no_customer_reply_past_the_delay_escalates_once(frozen_now, time_machin
 def test_a_customer_reply_starts_the_no_response_clock_again(
     frozen_now, time_machine, agent
 ):
+    counting_customer_silence()
     incident = IncidentFactory(priority=Priority.P3)
     sweep(time_machine, frozen_now)
     send_test_message(incident, None)
@@ -228,6 +239,32 @@ def test_a_customer_reply_starts_the_no_response_clock_again(
     assert not rule_escalations(incident, "No reply from the customer").exists()
     sweep(time_machine, frozen_now + 144 * H)
     assert rule_escalations(incident, "No reply from the customer").count() == 1
+
+
+def test_the_carrier_playbook_escalates_a_silent_partner_not_a_silent_customer(
+    frozen_now, time_machine
+):
+    # Carrier communication playbook, part 7: no response in 4 h (P1) from a
+    # partner escalates to their management; a silent customer's case is
+    # closed by the auto-close rules, never escalated.
+    party = ExternalPartyFactory()
+    incident = IncidentFactory(
+        priority=Priority.P1,
+        is_partner_action_needed=True,
+        partner_action_details="Check provisioning.",
+    )
+    sweep(time_machine, frozen_now)
+    send_test_message(incident, None)  # to the customer, at noon
+    notify_party(incident, party)  # and to the partner
+    sweep(time_machine, frozen_now + SECOND)
+
+    sweep(time_machine, frozen_now + 4 * H - SECOND)
+    assert events(incident, TimelineEvent.Kind.PARTY_SILENT) == []
+    sweep(time_machine, frozen_now + 4 * H + SECOND)
+
+    assert len(events(incident, TimelineEvent.Kind.PARTY_SILENT)) == 1
+    sweep(time_machine, frozen_now + 30 * H)
+    assert not rule_escalations(incident, "No reply from the customer").exists()
 
 
 # --- Auto-close (the carrier playbook's closing rules) ----------------------
