@@ -51,6 +51,8 @@ CATALOGUE: dict[str, str] = {
     "incident.affected_count": "Number of affected customers listed",
     "incident.opened_at": "When the incident was opened (reader's zone)",
     "incident.resolved_at": "When it was resolved, or empty",
+    "incident.commander": "Who leads a Sev 1's war room, or empty (internal)",
+    "incident.war_room": "The war room's call link, or empty (internal)",
     "incident.url": "Link to the incident page (staff only)",
     "incident.tags": "List of tags (internal)",
     "incident.amount_paid": "Amount the customer paid, e.g. $45.00, or empty",
@@ -162,6 +164,8 @@ INTERNAL_ONLY = frozenset(
         "incident.root_cause",
         "incident.sentiment",
         "incident.url",
+        "incident.commander",
+        "incident.war_room",
         "incident.tags",
         "incident.partner_action",
         "incident.vendor_action",
@@ -572,6 +576,12 @@ def incident_context(
             "opened_at": _when(incident.created_at, zone),
             "resolved_at": _when(incident.resolved_at, zone),
             "url": f"{base_url}{incident.get_absolute_url()}",
+            "commander": (
+                incident.commander.get_full_name() or incident.commander.get_username()
+            )
+            if incident.commander_id
+            else "",
+            "war_room": incident.war_room_url,
             "tags": list(incident.tags),
             "amount_paid": f"${incident.amount_paid}"
             if incident.amount_paid is not None
@@ -702,6 +712,8 @@ def sample_context() -> dict[str, Any]:
             "opened_at": "Mon 23 Nov 2026, 09:30 UTC",
             "resolved_at": "",
             "url": "https://switchboard.example/incidents/42/",
+            "commander": "Morgan Manager",
+            "war_room": "https://meet.example.com/inc-42",
             "tags": ["incident", "severity_high", "esim"],
             "amount_paid": "$45.00",
             "partner_action": "Re-push the eSIM profile.",
@@ -821,6 +833,8 @@ def sample_contexts() -> list[dict[str, Any]]:
         "partner_action",
         "vendor_action",
         "engineering_action",
+        "commander",
+        "war_room",
     ):
         sparse["incident"][key] = ""
     sparse["incident"]["tags"] = []

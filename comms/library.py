@@ -235,7 +235,7 @@ LIBRARY = [
         :information_source: Update #{{ follow_up_number }} · {{ incident.reference }} ({{ incident.priority }}) · {{ incident.status }}
         {{ incident.title }}
         Root cause: {{ incident.root_cause }}
-        Owner: {{ owner.name }} · SLA {{ sla.state }} · resolve by {{ sla.resolution_due }}
+        Owner: {{ owner.name }}{% if incident.commander %} · commander {{ incident.commander }}{% endif %}{% if incident.war_room %} · war room {{ incident.war_room }}{% endif %} · SLA {{ sla.state }} · resolve by {{ sla.resolution_due }}
         """,
         follow_up_from=1,
         follow_up_to=1,
@@ -250,7 +250,7 @@ LIBRARY = [
         """
         :warning: Update #{{ follow_up_number }} · {{ incident.reference }} is still {{ incident.status|lower }} after {{ incident.impact_duration }}.
         Blocker: {{ incident.partner_action or incident.vendor_action or incident.engineering_action or incident.root_cause }}
-        Owner: {{ owner.name }} · SLA {{ sla.state }} · resolve by {{ sla.resolution_due }}
+        Owner: {{ owner.name }}{% if incident.commander %} · commander {{ incident.commander }}{% endif %}{% if incident.war_room %} · war room {{ incident.war_room }}{% endif %} · SLA {{ sla.state }} · resolve by {{ sla.resolution_due }}
         """,
         follow_up_from=2,
         follow_up_to=2,
@@ -265,7 +265,7 @@ LIBRARY = [
         """
         :red_circle: Update #{{ follow_up_number }} · {{ incident.reference }} ({{ incident.priority }}) — SLA {{ sla.state }}.
         Resolution is due {{ sla.resolution_due }}. What is needed to make it, and who owns it?
-        Owner: {{ owner.name }} · {{ incident.url }}
+        Owner: {{ owner.name }}{% if incident.commander %} · commander {{ incident.commander }}{% endif %}{% if incident.war_room %} · war room {{ incident.war_room }}{% endif %} · {{ incident.url }}
         """,
         follow_up_from=3,
         follow_up_to=3,
@@ -525,7 +525,7 @@ LIBRARY = [
         {% if escalation.why %}Why it is urgent: {{ escalation.why }}
         {% if escalation.risk %}Immediate risk: {{ escalation.risk }}
         {% endif %}{% else %}{{ incident.what_happened }}
-        {% endif %}Owner: {{ owner.name }} · {{ incident.url }}
+        {% endif %}Owner: {{ owner.name }}{% if incident.commander %} · commander {{ incident.commander }}{% endif %}{% if incident.war_room %} · war room {{ incident.war_room }}{% endif %} · {{ incident.url }}
         """,
         situation="urgent",
     ),
@@ -737,7 +737,7 @@ LIBRARY = [
         {% endif %}Open for {{ incident.impact_duration }} · SLA {{ sla.state }} · sentiment {{ incident.sentiment }}
         Summary: {{ incident.what_happened }}
         Root cause: {{ incident.root_cause }}
-        Owner: {{ owner.name }} · {{ incident.url }}
+        Owner: {{ owner.name }}{% if incident.commander %} · commander {{ incident.commander }}{% endif %}{% if incident.war_room %} · war room {{ incident.war_room }}{% endif %} · {{ incident.url }}
         """,
         situation="to_manager",
     ),

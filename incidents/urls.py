@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:pk>/move/", views.incident_move, name="move"),
     path("<int:pk>/reopen/", views.incident_reopen, name="reopen"),
     path("<int:pk>/assign/", views.incident_assign, name="assign"),
+    path("<int:pk>/war-room/", views.incident_war_room, name="war_room"),
     path("<int:pk>/take/", views.incident_take, name="take"),
     path(
         "<int:pk>/first-response/",

@@ -28,6 +28,7 @@ from .lifecycle import (
     SidebarForm,
     TakeForm,
     TimeZoneForm,
+    WarRoomForm,
 )
 from .plans import PlanMetadataForm, PlanNotesForm, PlanReturnForm, PlanRowForm
 from .postmortems import (
@@ -89,5 +90,6 @@ __all__ = [
     "SurveyForm",
     "TakeForm",
     "TimeZoneForm",
+    "WarRoomForm",
     "YES_NO_UNKNOWN",
 ]

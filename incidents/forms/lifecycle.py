@@ -83,6 +83,21 @@ class AssignForm(SidebarForm):
     version = PageVersionField()
 
 
+class WarRoomForm(SidebarForm):
+    call_url = forms.URLField(
+        label="Call link",
+        assume_scheme="https",
+        widget=forms.URLInput(attrs={"placeholder": "https://…"}),
+    )
+    commander = StaffChoiceField(
+        queryset=selectors.assignable_staff(),
+        required=False,
+        label="Incident commander",
+        empty_label="Not named yet",
+    )
+    version = PageVersionField()
+
+
 class FirstResponseForm(SidebarForm):
     responded_at = forms.DateTimeField(
         widget=DATETIME_WIDGET,

@@ -136,6 +136,18 @@ class Incident(models.Model):
         null=True,
         blank=True,
     )
+    commander = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="commanded_incidents",
+        null=True,
+        blank=True,
+        help_text="Who leads a Sev 1's war room; the owner keeps the case.",
+    )
+    war_room_url = models.URLField(
+        blank=True, help_text="The call everyone working a Sev 1 joins."
+    )
+    war_room_opened_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

@@ -128,6 +128,16 @@ class Policy(models.Model):
         help_text="How every message under this policy should read, one rule "
         "per line; the composer shows it beside the text.",
     )
+    war_room_invites = models.TextField(
+        blank=True,
+        help_text="Who joins a Sev 1's war room, one role per line; empty: "
+        "this policy runs no war rooms.",
+    )
+    war_room_status_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="In a war room, everyone gives their status this often.",
+    )
     phrases_to_use = models.TextField(
         blank=True,
         help_text="What agents should say to customers, one phrase per line; "

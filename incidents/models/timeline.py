@@ -67,6 +67,7 @@ class TimelineEventKind(models.TextChoices):
         "communication_plan_changed",
         "Communication plan changed",
     )
+    WAR_ROOM = "war_room", "War room"
     SECURITY_FLAGGED = "security_flagged", "Flagged as a security incident"
     SECURITY_PHASE_DONE = "security_phase_done", "Security phase done"
     REGULATORY_CLOCK_STARTED = "regulatory_clock_started", "Regulatory clock started"

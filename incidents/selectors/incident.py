@@ -63,6 +63,9 @@ def incident_detail(*, pk: int) -> Incident:
     )
     if incident.signal_id is not None:
         incident.signal = Signal.objects.get(pk=incident.signal_id)
+    # Likewise a Sev 1's incident commander.
+    if incident.commander_id is not None:
+        incident.commander = get_user_model().objects.get(pk=incident.commander_id)
     # Likewise the customer's success manager, which few customers have.
     customer = incident.customer
     if customer is not None and customer.success_manager_id is not None:

@@ -34,6 +34,7 @@ from .lifecycle import (
     move_incident,
     record_first_response,
     reopen_incident,
+    run_war_room,
 )
 from .plans import (
     PLAN_ROW_FIELDS,
@@ -127,6 +128,7 @@ __all__ = [
     "answer_survey",
     "approve_communication_plan",
     "assign_incident",
+    "run_war_room",
     "choose_default_policy",
     "choose_regulatory_clocks",
     "choose_time_zone",

@@ -287,6 +287,87 @@ def assign_incident(
 
 
 @transaction.atomic
+def run_war_room(
+    *,
+    incident: Incident,
+    actor: User,
+    call_url: str,
+    commander: User | None,
+    expected_version: int | None = None,
+) -> Incident:
+    """Open a Sev 1's war room, or change its call or commander.
+
+    From the fleet escalation playbook, step 5: a call link, the people its
+    policy invites, and an incident commander who leads the room.
+    """
+    incident = lock_incident(incident, expected_version)
+    if not incident.policy.war_room_invites.strip():
+        raise ValidationError(
+            f"The {incident.policy.name} policy runs no war rooms; an admin "
+            "can list who joins one on the policy.",
+            code="no_war_rooms",
+        )
+    if incident.priority != "P1" and not incident.war_room_opened_at:
+        raise ValidationError(
+            "A war room is for Sev 1 (P1) incidents.", code="not_sev_1"
+        )
+    if not incident.is_open:
+        raise ValidationError(
+            f"{incident.reference} is {incident.get_status_display().lower()}.",
+            code="incident_not_open",
+        )
+    if commander is not None and not commander.is_active:
+        raise field_error(
+            "commander", "That person's account is inactive.", code="inactive"
+        )
+    if call_url == incident.war_room_url and commander == incident.commander:
+        raise ValidationError("Nothing changed.", code="unchanged")
+    now = timezone.now()
+    opening = incident.war_room_opened_at is None
+    changes = {}
+    if call_url != incident.war_room_url:
+        changes["war_room_url"] = [incident.war_room_url, call_url]
+    if commander != incident.commander:
+        changes["commander"] = [
+            person_name(incident.commander) if incident.commander else "",
+            person_name(commander) if commander else "",
+        ]
+    incident.war_room_url = call_url
+    incident.commander = commander
+    incident.war_room_opened_at = incident.war_room_opened_at or now
+    incident.version += 1
+    incident.updated_at = now
+    incident.save(
+        update_fields=[
+            "war_room_url",
+            "commander",
+            "war_room_opened_at",
+            "version",
+            "updated_at",
+        ]
+    )
+    record_timeline_event(
+        incident=incident,
+        kind=TimelineEvent.Kind.WAR_ROOM,
+        actor=actor,
+        at=now,
+        details={
+            "version": incident.version,
+            "opened": opening,
+            "invited": [
+                line.strip()
+                for line in incident.policy.war_room_invites.splitlines()
+                if line.strip()
+            ]
+            if opening
+            else [],
+            "changes": changes,
+        },
+    )
+    return incident
+
+
+@transaction.atomic
 def record_first_response(
     *,
     incident: Incident,

@@ -23,6 +23,7 @@ from .lifecycle import (
     incident_reopen,
     incident_tabs,
     incident_take,
+    incident_war_room,
 )
 from .plans import (
     communication_plan,
@@ -81,6 +82,7 @@ __all__ = [
     "incident_add_action",
     "incident_add_affected",
     "incident_assign",
+    "incident_war_room",
     "incident_close",
     "incident_closure",
     "incident_create",

@@ -27,6 +27,7 @@ from ..forms import (
     MoveForm,
     ReopenForm,
     TakeForm,
+    WarRoomForm,
 )
 from ..lifecycle import REOPENABLE
 from ..models import (
@@ -85,10 +86,30 @@ def incident_detail(request, pk):
         initial={**version, "owner": incident.owner_id}, incident=incident
     )
     # The owner select lists plain (id, name) pairs: no user rows to build.
+    staff = selectors.assignable_staff_choices()
     context["assign_form"].fields["owner"].choices = [
         ("", context["assign_form"].fields["owner"].empty_label),
-        *selectors.assignable_staff_choices(),
+        *staff,
     ]
+    invites = [
+        line.strip()
+        for line in incident.policy.war_room_invites.splitlines()
+        if line.strip()
+    ]
+    if invites and (incident.war_room_opened_at or incident.priority == "P1"):
+        context["war_room_invites"] = invites
+        context["war_room_form"] = WarRoomForm(
+            initial={
+                **version,
+                "call_url": incident.war_room_url,
+                "commander": incident.commander_id,
+            },
+            incident=incident,
+        )
+        context["war_room_form"].fields["commander"].choices = [
+            ("", context["war_room_form"].fields["commander"].empty_label),
+            *staff,
+        ]
     if incident.first_response_at is None:
         context["first_response_form"] = FirstResponseForm(incident=incident)
     if incident.is_systemic:
@@ -212,6 +233,29 @@ def incident_reopen(request, pk):
             expected_version=form.cleaned_data["version"],
         ),
         success="Incident reopened; its history is kept below.",
+        back=incident,
+    )
+
+
+@require_POST
+@permission_required("incidents.assign_incident", raise_exception=True)
+def incident_war_room(request, pk):
+    incident = get_object_or_404(Incident.objects.select_related("policy"), pk=pk)
+    form = WarRoomForm(request.POST, incident=incident)
+    opening = incident.war_room_opened_at is None
+    return post_action(
+        request,
+        form=form,
+        act=lambda: services.run_war_room(
+            incident=incident,
+            actor=request.user,
+            call_url=form.cleaned_data["call_url"],
+            commander=form.cleaned_data["commander"],
+            expected_version=form.cleaned_data["version"],
+        ),
+        success="War room open: invite everyone listed and share the link."
+        if opening
+        else "War room updated.",
         back=incident,
     )
 

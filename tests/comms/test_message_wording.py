@@ -569,3 +569,25 @@ def test_a_short_impact_reads_in_minutes_not_zero_hours(frozen_now, minutes, wor
     context = incident_context(incident, audience="customer")
 
     assert context["incident"]["impact_duration"] == words
+
+
+@pytest.mark.django_db
+def test_internal_updates_name_a_sev_1s_commander_and_war_room(other_agent):
+    from incidents import services as incident_services
+
+    incident = IncidentFactory(
+        priority=Priority.P1, customer=_policy_customer("Fleet SaaS")
+    )
+    incident = incident_services.run_war_room(
+        incident=incident,
+        actor=other_agent,
+        call_url="https://meet.example.com/sev1",
+        commander=other_agent,
+    )
+
+    body = _render("internal-update-1", incident).body
+
+    name = other_agent.get_full_name() or other_agent.get_username()
+    assert f" · commander {name} · war room https://meet.example.com/sev1" in body
+    customer_body = _render("customer-follow-up-1", incident).body
+    assert "meet.example.com" not in customer_body and name not in customer_body

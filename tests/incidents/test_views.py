@@ -731,3 +731,61 @@ def test_the_timeline_leaves_out_bookkeeping_and_filters_by_kind(agent_client, a
     assert "Hello there" in messages.content.decode()
     assert "Incident opened" not in messages.content.decode()
     assert "follow-ups started" in bookkeeping.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_fleet_sev_1_opens_a_war_room_with_a_commander_from_the_page(
+    agent, agent_client, other_agent
+):
+    # The fleet escalation playbook, step 5: a call, the people to invite,
+    # an incident commander.
+    from incidents.models import Policy, TimelineEvent
+
+    fleet = Policy.objects.get(name="Fleet SaaS")
+    incident = IncidentFactory(priority="P1", customer=CustomerFactory(policy=fleet))
+    page = agent_client.get(incident.get_absolute_url()).content.decode()
+    assert "Open the war room" in page and "Engineering lead" in page
+
+    response = agent_client.post(
+        reverse("incidents:war_room", args=[incident.pk]),
+        {
+            "call_url": "meet.example.com/sev1-trips",
+            "commander": other_agent.pk,
+            "version": incident.version,
+        },
+        follow=True,
+    )
+
+    incident.refresh_from_db()
+    assert incident.war_room_url == "https://meet.example.com/sev1-trips"
+    assert incident.commander == other_agent
+    page = response.content.decode()
+    assert "War room open: invite everyone listed" in page
+    assert f"Incident commander: <strong>{other_agent.get_full_name()}" in page
+    event = TimelineEvent.objects.get(incident=incident, kind="war_room")
+    assert event.details["opened"] and "DevOps" in event.details["invited"]
+
+
+@pytest.mark.django_db
+def test_a_war_room_is_refused_below_sev_1_and_where_the_policy_runs_none(
+    agent_client,
+):
+    from incidents.models import Policy
+
+    fleet = Policy.objects.get(name="Fleet SaaS")
+    p2 = IncidentFactory(priority="P2", customer=CustomerFactory(policy=fleet))
+    carrier_p1 = IncidentFactory(priority="P1")
+    assert "war room" not in agent_client.get(p2.get_absolute_url()).content.decode()
+
+    for incident, said in (
+        (p2, "A war room is for Sev 1 (P1) incidents."),
+        (carrier_p1, "The Carrier playbook policy runs no war rooms"),
+    ):
+        page = agent_client.post(
+            reverse("incidents:war_room", args=[incident.pk]),
+            {"call_url": "https://meet.example.com/x", "version": incident.version},
+            follow=True,
+        ).content.decode()
+        incident.refresh_from_db()
+        assert incident.war_room_opened_at is None
+        assert said in page
