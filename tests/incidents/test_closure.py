@@ -683,6 +683,23 @@ def test_an_agent_cannot_tick_or_waive_what_the_records_tick(agent, evidence):
 
 
 @pytest.mark.django_db
+def test_an_agent_cannot_tick_credits_settled_while_a_credit_waits(agent):
+    from tests.factories import request_test_credit
+
+    source = ChecklistTemplateItemFactory(evidence="credits_settled")
+    incident = IncidentFactory(status=S.INVESTIGATING)
+    request_test_credit(incident, agent, amount="80.00")
+    incident = resolve(incident, agent)
+    assert _copy(incident, source).state == "open"
+
+    with pytest.raises(ValidationError) as ticked:
+        services.tick_checklist_item(item=_copy(incident, source), actor=agent)
+
+    assert ticked.value.code == "evidence_item"
+    assert _copy(incident, source).state == "open"
+
+
+@pytest.mark.django_db
 def test_a_manager_settles_one_by_hand_only_with_a_reason_shown_everywhere(
     agent, manager
 ):
