@@ -75,6 +75,7 @@ class TierAdmin(BoundedKeysMixin, FriendlyFieldsMixin, PortalModelAdmin):
                 "fields": [
                     "response_target_minutes",
                     "response_target_note",
+                    "p1_response_target_minutes",
                     "customer_update_minutes",
                     "reminder_minutes",
                 ],
@@ -87,6 +88,7 @@ class TierAdmin(BoundedKeysMixin, FriendlyFieldsMixin, PortalModelAdmin):
                     "working_hours",
                     "time_zone",
                     "has_on_call",
+                    "pages_on_call_for_p1",
                     "on_call_top_priority_only",
                     "on_call_contact",
                 ]

@@ -98,6 +98,18 @@ class Tier(models.Model):
         default=False,
         help_text="Someone is paged for urgent escalations out of hours.",
     )
+    p1_response_target_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Time to acknowledge a P1 (Sev 1) incident, when sooner than "
+        "the tier's own target (e.g. 60: critical bugs within the hour).",
+    )
+    pages_on_call_for_p1 = models.BooleanField(
+        default=False,
+        help_text="A P1 (Sev 1) reaching this tier pages the on-call person at "
+        "once, in working hours too; otherwise only urgent escalations out of "
+        "hours page.",
+    )
     on_call_top_priority_only = models.BooleanField(
         default=False, help_text="Page the on-call person for P1 incidents only."
     )

@@ -264,10 +264,14 @@ URGENCY_ACK_MINUTES = {
 def acknowledge_due_at(escalation: Escalation, now: dt.datetime) -> dt.datetime | None:
     """Return when the tier must pick it up: the soonest of its own target,
     the rule's time frame and the time frame its urgency promises."""
+    tier = escalation.to_tier
     frames = [
-        escalation.to_tier.response_target_minutes,
+        tier.response_target_minutes,
         escalation.rule.respond_within_minutes if escalation.rule_id else None,
         URGENCY_ACK_MINUTES.get(escalation.urgency),
+        tier.p1_response_target_minutes
+        if escalation.incident.priority == Priority.P1
+        else None,
     ]
     minutes = min((m for m in frames if m), default=None)
     return None if minutes is None else now + dt.timedelta(minutes=minutes)
@@ -279,12 +283,32 @@ def reach_tier(escalation: Escalation, actor: User | None, now: dt.datetime) -> 
     escalation.ack_due_at = acknowledge_due_at(escalation, now)
     escalation.save(update_fields=["reached_tier_at", "ack_due_at", "updated_at"])
     alert_tier(escalation, actor)
+    paged = pages_at_once(escalation)
+    if paged:
+        page_on_call(escalation, actor, why="Sev 1")
     if escalation.path == Path.URGENT:
-        raise_urgent_alarm(escalation, actor, now)
+        raise_urgent_alarm(escalation, actor, now, page=not paged)
+
+
+def pages_at_once(escalation: Escalation) -> bool:
+    """Whether the tier pages its on-call person as soon as this arrives: a
+    Sev 1 at a tier that pages for Sev 1 in working hours too (fleet
+    escalation playbook: "if Sev 1, page the on-call engineer")."""
+    tier = escalation.to_tier
+    return (
+        tier.has_on_call
+        and tier.pages_on_call_for_p1
+        and escalation.incident.priority == Priority.P1
+    )
 
 
 def raise_urgent_alarm(
-    escalation: Escalation, actor: User | None, now: dt.datetime, *, post: bool = True
+    escalation: Escalation,
+    actor: User | None,
+    now: dt.datetime,
+    *,
+    post: bool = True,
+    page: bool = True,
 ) -> None:
     """Post the urgent alert with @channel; page on-call out of hours.
 
@@ -314,10 +338,16 @@ def raise_urgent_alarm(
             message=message.pk if message else None,
         )
     tier, incident = escalation.to_tier, escalation.incident
-    if not tier.has_on_call or tier.is_working_at(now):
+    if not page or not tier.has_on_call or tier.is_working_at(now):
         return
     if tier.on_call_top_priority_only and incident.priority != Priority.P1:
         return
+    page_on_call(escalation, actor, why="URGENT")
+
+
+def page_on_call(escalation: Escalation, actor: User | None, *, why: str) -> None:
+    """Page the tier's on-call person, once the escalation is committed."""
+    tier, incident = escalation.to_tier, escalation.incident
     escalation_event(
         escalation,
         TimelineEvent.Kind.ON_CALL_PAGED,
@@ -325,7 +355,7 @@ def raise_urgent_alarm(
         contact=tier.on_call_contact or "on-call",
     )
     contact = tier.on_call_contact
-    subject = f"URGENT {incident.reference}: {incident.title}"
+    subject = f"{why} {incident.reference}: {incident.title}"
     text = escalation.path_details.get("why_urgent", "") or escalation.summary
     transaction.on_commit(
         lambda: paging.pager().page(contact=contact, subject=subject, text=text)

@@ -30,6 +30,7 @@ from .notices import (
     customer_told_since,
     escalate_by_rule,
     escalation_event,
+    pages_at_once,
     raise_urgent_alarm,
     reach_tier,
     send_notice,
@@ -143,7 +144,13 @@ def _fire_rule(rule: EscalationRule, incident: Incident, now: dt.datetime) -> in
             if rule.urgency == Urgency.CRITICAL:
                 alarmed = [e for e in reached if e.path != Path.URGENT]
                 for index, escalation in enumerate(alarmed):
-                    raise_urgent_alarm(escalation, None, now, post=index == 0)
+                    raise_urgent_alarm(
+                        escalation,
+                        None,
+                        now,
+                        post=index == 0,
+                        page=not pages_at_once(escalation),
+                    )
         return made
 
 

@@ -6,7 +6,7 @@ from comms.models import Message
 from escalations.models import Tier
 from escalations.paging import RecordingPager
 from incidents.models import Priority, TimelineEvent
-from tests.factories import IncidentFactory, request_test_escalation
+from tests.factories import IncidentFactory, escalation_note, request_test_escalation
 
 pytestmark = pytest.mark.django_db
 
@@ -103,7 +103,7 @@ def test_urgent_p2_out_of_hours_does_not_page(
     assert pager.pages == []
 
 
-def test_urgent_p1_in_working_hours_does_not_page(
+def test_urgent_in_working_hours_pages_only_where_the_tier_pages_for_sev_1(
     agent,
     tier3_member,
     fleet_customer,
@@ -112,13 +112,22 @@ def test_urgent_p1_in_working_hours_does_not_page(
     time_machine,
     django_capture_on_commit_callbacks,
 ):
-    # Wednesday 10:00 in Los Angeles.
+    # Wednesday 10:00 in Los Angeles. The urgent path pages out of hours
+    # only (carrier escalation guide); fleet Tier 3 pages for a Sev 1 at any
+    # hour (fleet escalation playbook), and for nothing less.
     time_machine.move_to(frozen_now + dt.timedelta(hours=6), tick=False)
-    incident = IncidentFactory(customer=fleet_customer, priority=Priority.P1)
+    p2 = IncidentFactory(customer=fleet_customer, priority=Priority.P2)
+    tier = Tier.objects.get(key="tier3", policy=p2.policy)
+    assert tier.pages_on_call_for_p1
 
     with django_capture_on_commit_callbacks(execute=True):
-        escalate_urgently(incident, agent)
+        escalate_urgently(p2, agent)
+    assert pager.pages == []
 
+    Tier.objects.filter(pk=tier.pk).update(pages_on_call_for_p1=False)
+    p1 = IncidentFactory(customer=fleet_customer, priority=Priority.P1)
+    with django_capture_on_commit_callbacks(execute=True):
+        escalate_urgently(p1, agent)
     assert pager.pages == []
 
 
@@ -143,3 +152,55 @@ def test_working_hours_are_parsed_or_refused(text, ok):
     else:
         with pytest.raises(ValidationError):
             parse_working_hours(text)
+
+
+def test_a_sev_1_reaching_tier_3_in_working_hours_pages_once_and_is_due_in_the_hour(
+    agent,
+    tier3_member,
+    fleet_customer,
+    pager,
+    frozen_now,
+    time_machine,
+    django_capture_on_commit_callbacks,
+):
+    # Fleet escalation playbook: Tier 3 fixes critical bugs within the hour,
+    # and "if Sev 1, page the on-call engineer", whatever the time.
+    working = dt.datetime(2026, 11, 18, 18, 0, tzinfo=dt.UTC)  # 10:00 in LA
+    time_machine.move_to(working, tick=False)
+    incident = IncidentFactory(customer=fleet_customer, priority=Priority.P1)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        (escalation,) = request_test_escalation(
+            incident,
+            agent,
+            tier_key="tier3",
+            path="tier2_to_tier3",
+            path_details={
+                "root_cause_hypothesis": "Sync queue stalled.",
+                "requested_action": "Restart the sync workers.",
+            },
+            note={**escalation_note(), "urgency": "medium"},
+        )
+
+    assert escalation.ack_due_at == working + dt.timedelta(hours=1)
+    assert [p["contact"] for p in pager.pages] == ["PagerDuty"]
+
+
+def test_a_sev_1_urgent_escalation_out_of_hours_pages_only_once(
+    agent,
+    tier3_member,
+    fleet_customer,
+    pager,
+    frozen_now,
+    django_capture_on_commit_callbacks,
+):
+    incident = IncidentFactory(customer=fleet_customer, priority=Priority.P1)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        escalate_urgently(incident, agent)
+
+    assert len(pager.pages) == 1
+    assert (
+        incident.timeline_events.filter(kind=TimelineEvent.Kind.ON_CALL_PAGED).count()
+        == 1
+    )
