@@ -244,6 +244,17 @@ class ExternalPartyFactory(factory.django.DjangoModelFactory):
     domains = "carrier.example"
 
 
+def partner_p1_incident(**overrides):
+    """A P1 incident that needs a partner to act (its loop opens once the
+    partner is written to)."""
+    return IncidentFactory(
+        priority="P1",
+        is_partner_action_needed=True,
+        partner_action_details="Check provisioning.",
+        **overrides,
+    )
+
+
 def notify_party(incident, party, actor=None):
     """Send the partner's first notification, which starts its follow-ups."""
     return send_test_message(

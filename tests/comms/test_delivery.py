@@ -104,20 +104,24 @@ def test_a_failed_message_can_be_retried_and_then_goes_out(
     assert message.attempts == 1
 
 
-@pytest.mark.django_db
-def test_chat_messages_post_to_the_routed_webhook(agent, chat_server):
-    incident = IncidentFactory(priority=Priority.P1)
-    message = send_test_message(
+def _chat_post(incident, agent, channel, body):
+    return send_test_message(
         incident,
         agent,
         audience="internal",
         channel="chat",
         stage="creation",
         follow_up_number=None,
-        recipients=["#cs-urgent"],
+        recipients=[channel],
         subject="",
-        body="P1 incident opened",
+        body=body,
     )
+
+
+@pytest.mark.django_db
+def test_chat_messages_post_to_the_routed_webhook(agent, chat_server):
+    incident = IncidentFactory(priority=Priority.P1)
+    message = _chat_post(incident, agent, "#cs-urgent", "P1 incident opened")
 
     services.deliver_message(message_id=message.pk)
 
@@ -139,16 +143,8 @@ def test_chat_messages_post_to_the_routed_webhook(agent, chat_server):
 @pytest.mark.django_db
 def test_a_post_that_names_the_routes_people_is_not_pinged_twice(agent, chat_server):
     incident = IncidentFactory(priority=Priority.P2, is_systemic=True)
-    message = send_test_message(
-        incident,
-        agent,
-        audience="internal",
-        channel="chat",
-        stage="creation",
-        follow_up_number=None,
-        recipients=["#incidents"],
-        subject="",
-        body="@cs-leads systemic outage, bridge open",
+    message = _chat_post(
+        incident, agent, "#incidents", "@cs-leads systemic outage, bridge open"
     )
 
     services.deliver_message(message_id=message.pk)

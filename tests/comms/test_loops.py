@@ -13,6 +13,7 @@ from tests.factories import (
     ExternalPartyFactory,
     IncidentFactory,
     notify_party,
+    partner_p1_incident,
     settle_checklists,
 )
 
@@ -76,11 +77,7 @@ def test_a_partner_loop_opens_once_the_flagged_partner_was_written_to(
     frozen_now, time_machine
 ):
     party = ExternalPartyFactory()
-    incident = IncidentFactory(
-        priority=Priority.P1,
-        is_partner_action_needed=True,
-        partner_action_details="Check provisioning.",
-    )
+    incident = partner_p1_incident()
     sweep(time_machine, frozen_now)
     assert not FollowUpLoop.objects.filter(incident=incident, audience="partner")
 
@@ -197,11 +194,7 @@ def test_a_logged_reply_pushes_the_next_follow_up_one_cadence_past_it(
     frozen_now, time_machine, agent
 ):
     party = ExternalPartyFactory()
-    incident = IncidentFactory(
-        priority=Priority.P1,
-        is_partner_action_needed=True,
-        partner_action_details="Check provisioning.",
-    )
+    incident = partner_p1_incident()
     notify_party(incident, party)
     sweep(time_machine, frozen_now)
     sweep(time_machine, frozen_now + 2 * H)
@@ -304,11 +297,7 @@ def test_silent_party_loops_lists_partners_unanswered_after_two_follow_ups(
     frozen_now, time_machine
 ):
     party = ExternalPartyFactory()
-    incident = IncidentFactory(
-        priority=Priority.P1,
-        is_partner_action_needed=True,
-        partner_action_details="Check provisioning.",
-    )
+    incident = partner_p1_incident()
     notify_party(incident, party)
     sweep(time_machine, frozen_now)
     sweep(time_machine, frozen_now + 2 * H)
@@ -451,11 +440,7 @@ def test_the_partners_ticket_is_quoted_in_each_follow_up_and_the_escalation(
     from comms.models import MessageTemplate
 
     party = ExternalPartyFactory(name="ConnectX")
-    incident = IncidentFactory(
-        priority=Priority.P1,
-        is_partner_action_needed=True,
-        partner_action_details="Check provisioning.",
-    )
+    incident = partner_p1_incident()
     notify_party(incident, party)
     sweep(time_machine, frozen_now)
     loop = loop_of(incident, "partner", party)

@@ -24,6 +24,7 @@ from tests.factories import (
     ExternalPartyFactory,
     IncidentFactory,
     notify_party,
+    partner_p1_incident,
     send_test_message,
     settle_checklists,
 )
@@ -86,11 +87,7 @@ def test_a_party_silent_after_two_follow_ups_is_escalated_once(
 
 def test_a_reply_starts_the_party_silence_again(frozen_now, time_machine, agent):
     party = ExternalPartyFactory()
-    incident = IncidentFactory(
-        priority=Priority.P1,
-        is_partner_action_needed=True,
-        partner_action_details="Check provisioning.",
-    )
+    incident = partner_p1_incident()
     notify_party(incident, party)
     for hours in (0, 2, 4):
         sweep(time_machine, frozen_now + hours * H)
@@ -248,11 +245,7 @@ def test_the_carrier_playbook_escalates_a_silent_partner_not_a_silent_customer(
     # partner escalates to their management; a silent customer's case is
     # closed by the auto-close rules, never escalated.
     party = ExternalPartyFactory()
-    incident = IncidentFactory(
-        priority=Priority.P1,
-        is_partner_action_needed=True,
-        partner_action_details="Check provisioning.",
-    )
+    incident = partner_p1_incident()
     sweep(time_machine, frozen_now)
     send_test_message(incident, None)  # to the customer, at noon
     notify_party(incident, party)  # and to the partner
