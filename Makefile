@@ -32,9 +32,10 @@ run: demo
 	PORTAL_BASE_URL="$${PORTAL_BASE_URL:-http://127.0.0.1:$(PORT)}" \
 		$(BIN)/python manage.py serve_portal --port $(PORT)
 
+# The 15 slowest tests close every run: where the next minute of CI goes.
 test: $(STAMP)
 	$(BIN)/python manage.py collectstatic --noinput -v 0
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest --durations=15 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
