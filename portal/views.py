@@ -107,7 +107,14 @@ def _decisions_waiting(user, messages, now) -> list[dict]:
                     "title": f"To {e.to_tier.name} · {e.get_urgency_display()}",
                     "lines": [
                         e.summary,
-                        f"Tried: {e.tried}" if e.tried else "",
+                        "Tried: "
+                        + "; ".join(
+                            step.strip()
+                            for step in e.tried.splitlines()
+                            if step.strip()
+                        )
+                        if e.tried.strip()
+                        else "",
                         f"Refund asked: {e.refund_amount}"
                         if e.refund_amount is not None
                         else "",

@@ -222,7 +222,7 @@ def test_each_decision_card_carries_what_the_decider_needs(client, agent, manage
     from decimal import Decimal
 
     from incidents import services as incident_services
-    from tests.factories import UserFactory, request_test_escalation
+    from tests.factories import UserFactory, escalation_note, request_test_escalation
 
     UserFactory(username="l2-member", role="Senior agent")
     (escalation,) = request_test_escalation(
@@ -231,6 +231,9 @@ def test_each_decision_card_carries_what_the_decider_needs(client, agent, manage
         tier_key="l2",
         path="l2",
         refund_amount=Decimal("150.00"),
+        note=escalation_note(
+            tried="Reset network → no change\nReissued the eSIM → install fails"
+        ),
     )
     held = IncidentFactory(priority=Priority.P1, owner=agent)
     message = send_test_message(held, agent)
@@ -245,6 +248,7 @@ def test_each_decision_card_carries_what_the_decider_needs(client, agent, manage
 
     assert escalation.needs_approval and message.status == "awaiting_approval"
     assert "Refund asked: 150.00" in page
+    assert "Tried: Reset network → no change; Reissued the eSIM → install" in page
     assert "SLA: running, resolve by" in page
     assert f"To {', '.join(message.recipients)}" in page
     assert "Legal has not approved telling customers" in page
