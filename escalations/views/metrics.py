@@ -107,7 +107,7 @@ def _charts(board) -> list[dict]:
             ],
         ),
         _column_chart(
-            "Resolved within SLA, by the week incidents opened",
+            "Resolutions on time, by the week incidents opened",
             [
                 (
                     f"Week of {week:%b %-d}",

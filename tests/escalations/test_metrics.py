@@ -377,7 +377,8 @@ def test_sla_compliance_is_drawn_by_week_with_its_numbers(
         {"start": "2026-11-18", "end": "2026-11-18", "policy": agency.pk},
     ).content.decode()
 
-    assert "Resolved within SLA, by the week incidents opened" in page
+    assert "Resolutions on time, by the week incidents opened" in page
+    assert "counts only incidents already resolved" in page
     assert "Escalations raised per week" in page and "Escalations by tier" in page
     assert f"Week of {monday:%b %-d}: 50% (1 of 2)" in page
     assert "The numbers" in page
