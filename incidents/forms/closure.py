@@ -48,8 +48,9 @@ class ResolveForm(PortalForm):
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         max_length=NARRATIVE_MAX_LENGTH,
-        label="What the customer is told",
-        help_text="The customer-facing summary of what happened.",
+        label="What went wrong, as the customer reads it now it is fixed",
+        help_text="The resolution e-mail quotes it under “What was wrong”: put it "
+        "in the past tense (“Live vehicle positions were not showing”).",
     )
     version = PageVersionField()
 
