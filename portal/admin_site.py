@@ -154,7 +154,11 @@ class PortalInlineMixin(PortalAutocompleteMixin):
     def get_formset(self, request, obj=None, **kwargs):
         # Django builds (and renders) up to 1,000 rows past the limit for a
         # posted row count; a few past it are enough to say it is too many.
-        max_num = self.get_max_num(request, obj, **kwargs) or INLINE_MAX_ROWS
+        max_num = self.get_max_num(request, obj, **kwargs)
+        # 0 means no row may be added (no add permission): keep it, or the
+        # admin's script offers an "Add another" that cannot work.
+        if max_num is None:
+            max_num = INLINE_MAX_ROWS
         kwargs.setdefault("max_num", max_num)
         kwargs.setdefault("absolute_max", max_num + 10)
         return super().get_formset(request, obj, **kwargs)

@@ -281,3 +281,15 @@ def test_preview_of_an_internal_note_says_it_goes_to_the_team(
     )
 
     assert f"Internal note to the team, rendered for {incident.reference}" in page
+
+
+@pytest.mark.django_db
+def test_the_template_history_offers_no_row_to_add(client, admin_user, template):
+    # Versions are written by saving the wording; the history only lists them.
+    client.force_login(admin_user)
+
+    page = client.get(
+        reverse("admin:comms_messagetemplate_change", args=[template.pk])
+    ).content.decode()
+
+    assert 'name="versions-MAX_NUM_FORMS" value="0"' in page
