@@ -157,18 +157,105 @@ def parse_raw(raw: bytes) -> ParsedMail:
 class UnreadablePayload(ValueError):
     """The webhook payload is not an e-mail we can read."""
 
+    def __init__(self, message: str, fields: dict[str, str]):
+        super().__init__(message)
+        self.fields = fields  # {field path: problem}, as the JSON names it
+
+
+# Every text field read from a provider's JSON, by its lower-cased name:
+# providers spell them differently (Postmark's TextBody, Mailgun's
+# body-plain), and a value of another type is refused, never read as "".
+TEXT_FIELDS = (
+    "from",
+    "sender",
+    "fromname",
+    "to",
+    "recipient",
+    "originalrecipient",
+    "cc",
+    "subject",
+    "strippedtextreply",
+    "stripped-text",
+    "textbody",
+    "body-plain",
+    "text",
+    "htmlbody",
+    "body-html",
+    "html",
+    "message_id",
+    "messageid",
+    "message-id",
+    "in_reply_to",
+    "in-reply-to",
+    "references",
+)
+HEADER_FIELDS = ("headers", "message-headers", "raw")
+POSTMARK_HEADERS = "Headers"
+HEADER_SHAPE = "A list of Name/Value objects."
+PAIR_SHAPE = "A Name/Value object or a [name, value] pair."
+
+
+def _header_problems(name: str, value) -> dict[str, str]:
+    """Return {field path: problem} for a header field of the wrong shape."""
+    if value is None:
+        return {}
+    # Postmark always posts its Headers as a list of Name/Value objects, so
+    # text there is a client's mistake; other spellings may hold SendGrid's
+    # raw header block or a plain object.
+    if name != POSTMARK_HEADERS:
+        if isinstance(value, str):
+            return {}
+        if isinstance(value, dict):
+            return {
+                f"{name}.{key}": "Must be text."
+                for key, item in value.items()
+                if not isinstance(item, str | None)
+            }
+    if not isinstance(value, list):
+        return {name: HEADER_SHAPE}
+    problems = {}
+    for index, item in enumerate(value):
+        at = f"{name}[{index}]"
+        if isinstance(item, dict):
+            if not isinstance(item.get("Name"), str):
+                problems[f"{at}.Name"] = "Must be text."
+            if not isinstance(item.get("Value"), str | None):
+                problems[f"{at}.Value"] = "Must be text."
+        elif not (
+            isinstance(item, list)
+            and len(item) == 2
+            and all(isinstance(part, str) for part in item)
+        ):
+            problems[at] = PAIR_SHAPE
+    return problems
+
+
+def _wrong_types(payload: dict) -> dict[str, str]:
+    """Return {field path: problem} for every field read with the wrong type."""
+    problems = {}
+    for name, value in payload.items():
+        key = str(name).lower()
+        if key in TEXT_FIELDS and not isinstance(value, str | None):
+            problems[name] = "Must be text."
+        elif key in HEADER_FIELDS:
+            problems |= _header_problems(name, value)
+    return problems
+
 
 def _headers(value) -> dict[str, str]:
-    """Normalise the header shapes providers post to one lower-case dict."""
+    """Normalise the header shapes providers post to one lower-case dict.
+
+    ``value`` has passed ``_header_problems``.
+    """
     if isinstance(value, dict):
-        return {str(k).lower(): str(v) for k, v in value.items()}
+        return {k.lower(): v for k, v in value.items() if v is not None}
     if isinstance(value, list):
         pairs = {}
         for item in value:
-            if isinstance(item, dict) and "Name" in item:
-                pairs[str(item["Name"]).lower()] = str(item.get("Value", ""))
-            elif isinstance(item, list | tuple) and len(item) == 2:
-                pairs[str(item[0]).lower()] = str(item[1])
+            if isinstance(item, dict):
+                pairs[item["Name"].lower()] = item.get("Value") or ""
+            else:
+                pairs[item[0].lower()] = item[1]
         return pairs
     if isinstance(value, str):
         parsed = email.message_from_string(value, policy=email.policy.default)
@@ -183,11 +270,22 @@ def parse_provider_json(payload) -> ParsedMail:
     Headers as Name/Value pairs), Mailgun's (sender, recipient,
     body-plain, stripped-text, message-headers), SendGrid's (from, to,
     text, headers as raw text) and a plain one (from, to, subject, text,
-    message_id, in_reply_to, references).
+    message_id, in_reply_to, references). A field it reads that holds
+    another type (a number, a list, an object) is refused by name; null
+    counts as absent.
     """
     if not isinstance(payload, dict):
-        raise UnreadablePayload("Post a JSON object describing one e-mail.")
+        raise UnreadablePayload(
+            "Post a JSON object describing one e-mail.",
+            {"body": "Post one JSON object."},
+        )
+    problems = _wrong_types(payload)
+    if problems:
+        raise UnreadablePayload(
+            "The e-mail is malformed.", dict(sorted(problems.items()))
+        )
     fields = {str(k).lower(): v for k, v in payload.items()}
+    spelled = {str(k).lower(): str(k) for k in payload}
 
     def first(*names) -> str:
         for name in names:
@@ -201,7 +299,11 @@ def parse_provider_json(payload) -> ParsedMail:
     )
     name, address = parseaddr(first("from", "sender") or headers.get("from", ""))
     if not address or "@" not in address:
-        raise UnreadablePayload("The e-mail has no sender address (from).")
+        sender = spelled.get("from") or spelled.get("sender") or "from"
+        raise UnreadablePayload(
+            "The e-mail has no sender address (from).",
+            {sender: "No e-mail address."},
+        )
     name = first("fromname") or name
     to = [
         a

@@ -31,16 +31,17 @@ def _storable(text: str) -> bool:
     return True
 
 
-def unstorable_fields(payload: Any) -> tuple[dict[str, str], bool]:
-    """Return {field path: problem} for text that cannot be stored, and
-    whether the payload nests deeper than MAX_DEPTH (walked without
-    recursion, so a hostile depth cannot exhaust the stack)."""
+def unstorable_fields(payload: Any) -> tuple[dict[str, str], str | None]:
+    """Return {field path: problem} for text that cannot be stored, and the
+    path at which the payload nests deeper than MAX_DEPTH, if it does
+    (walked without recursion, so a hostile depth cannot exhaust the
+    stack)."""
     problems: dict[str, str] = {}
     stack = [("", payload, 0)]
     while stack:
         path, value, depth = stack.pop()
         if depth > MAX_DEPTH:
-            return problems, True
+            return problems, path or "body"
         if isinstance(value, str):
             if not _storable(value):
                 problems[path or "body"] = "Contains a NUL or an unpaired surrogate."
@@ -54,7 +55,15 @@ def unstorable_fields(payload: Any) -> tuple[dict[str, str], bool]:
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 stack.append((f"{path}[{index}]", item, depth + 1))
-    return problems, False
+    return problems, None
+
+
+def _too_deep(path: str) -> JsonResponse:
+    return json_error(
+        f"The JSON nests deeper than {MAX_DEPTH} levels.",
+        400,
+        fields={path: f"Nests deeper than {MAX_DEPTH} levels."},
+    )
 
 
 def read_json(
@@ -77,12 +86,12 @@ def read_json(
     try:
         payload = json.loads(body)
     except RecursionError:
-        return None, json_error(f"The JSON nests deeper than {MAX_DEPTH} levels.", 400)
+        return None, _too_deep("body")
     except (ValueError, UnicodeDecodeError):
         return None, json_error("The body is not valid JSON.", 400)
-    problems, too_deep = unstorable_fields(payload)
-    if too_deep:
-        return None, json_error(f"The JSON nests deeper than {MAX_DEPTH} levels.", 400)
+    problems, too_deep_at = unstorable_fields(payload)
+    if too_deep_at:
+        return None, _too_deep(too_deep_at)
     if problems:
         return None, json_error(
             "Some text cannot be stored.", 400, fields=dict(sorted(problems.items()))

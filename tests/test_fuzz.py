@@ -6,9 +6,15 @@ are recorded, and every admin add and change page of our models is read for
 its form and inlines. Each input is then set in turn to each hostile value,
 with every other input holding a valid value, so the value reaches the
 services and the database whenever the form lets it through.
+
+The doors machines use read JSON, not forms: each field of a valid body is
+set in turn to each hostile JSON value, and the answer must be JSON, a 2xx
+or a 4xx that names the field.
 """
 
 import datetime as dt
+import inspect
+import json
 import logging
 from decimal import Decimal
 from urllib.parse import quote, quote_plus, urlencode
@@ -24,7 +30,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from comms import services as comms_services
-from comms.models import ChatRoute, ExternalParty, Message
+from comms.models import ChatRoute, ExternalParty, FollowUpLoop, Message
 from incidents import services as incident_services
 from incidents.forms import CustomerField
 from incidents.models import Priority, StaffProfile
@@ -55,6 +61,7 @@ VALUES = {
     "date": [b"0001-01-01", b"9999-12-31", b"0000-00-00"],
 }
 SCRIPT = b"<script>alert(1)</script>"
+FUZZ_ACCOUNT = "ACC-FUZZ1"
 CHEAP_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
@@ -259,7 +266,7 @@ def world(django_db_setup, django_db_blocker):
 
 def _world():
     agent = UserFactory(username="fuzz-agent", role="Agent")
-    customer = CustomerFactory(account_id="ACC-FUZZ1")
+    customer = CustomerFactory(account_id=FUZZ_ACCOUNT)
     incident = IncidentFactory(
         customer=customer, is_systemic=True, priority=Priority.P2, actor=agent
     )
@@ -281,6 +288,16 @@ def _world():
     party = ExternalParty.objects.create(
         kind="partner", name="Fuzz Partner", support_email="support@example.com"
     )
+    # A partner's loop, for the page that notes the partner's own ticket.
+    partner_loop = FollowUpLoop.objects.create(
+        incident=incident,
+        audience="partner",
+        party=party,
+        priority=incident.priority,
+        policy=incident.policy,
+        cadence_minutes=240,
+        started_at=timezone.now(),
+    )
     ChatRoute.objects.create(channel_name="#fuzz", ping="@here")
     comms_services.log_reply(
         incident=incident, actor=agent, sender_kind="customer", text="Still broken."
@@ -300,6 +317,7 @@ def _world():
         "pk": incident,
         "message_pk": awaiting,
         "party": party,
+        "loop_pk": partner_loop,
         "draft": draft,
     }
 
@@ -776,3 +794,110 @@ def test_admin_form_never_answers_a_server_error(
 class _FakeRequest:
     def __init__(self, user):
         self.user = user
+
+
+# JSON doors --------------------------------------------------------------------
+
+
+def _nested(depth: int) -> list:
+    value = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+# What a JSON field may be sent instead of its own value: text no database
+# stores, text past every limit, and every JSON type but its own.
+JSON_VALUES = {
+    "nul": "a\x00b",
+    "surrogate": "\ud800",  # json.dumps sends it escaped, as a client would
+    "long": "x" * 100_000,
+    "number": 2147483648,
+    "list": ["x"],
+    "object": {"x": "y"},
+    "null": None,
+    "nested": _nested(100),
+}
+# A valid body for each door that reads JSON; every field in it is fuzzed.
+JSON_BODIES = {
+    "comms:signal_api": {
+        "signal": "SIG-002",
+        "title": "Data drops near tower 17",
+        "description": "Data sessions drop near tower 17.",
+        "dedup_key": "fuzz-json",
+        "customers": [FUZZ_ACCOUNT],
+        "category": "network",
+    },
+    "comms:inbound_mail_webhook": {
+        "From": "jane@example.com",
+        "FromName": "Jane",
+        "To": "support@example.com",
+        "Subject": "Re: fuzz",
+        "TextBody": "It works.",
+        "HtmlBody": "<p>It works.</p>",
+        "MessageID": "<fuzz-json@example.com>",
+        "Headers": [{"Name": "In-Reply-To", "Value": "<fuzz-0@example.com>"}],
+    },
+}
+JSON_FIELDS = [(name, field) for name, body in JSON_BODIES.items() for field in body]
+
+
+def _json_doors() -> list[str]:
+    """Return the URL names whose view reads a JSON body."""
+    return sorted(
+        name
+        for name, pattern in _our_url_patterns()
+        if "read_json" in inspect.unwrap(pattern.callback).__code__.co_names
+    )
+
+
+def _post_json(name, body, world):
+    client = Client(raise_request_exception=False)
+    return client.generic(
+        "POST",
+        reverse(name),
+        json.dumps(body),
+        "application/json",
+        **HEADERS_FOR[name](world),
+    )
+
+
+def _names(fields: dict, field: str) -> bool:
+    """Tell whether an error's field paths name ``field`` or a part of it."""
+    return any(
+        path == field or path.startswith((f"{field}[", f"{field}.")) for path in fields
+    )
+
+
+def _wrong_type(value, valid) -> bool:
+    # Null may stand for an optional field left out; another type may not.
+    return value is not None and type(value) is not type(valid)
+
+
+def test_every_json_door_has_a_valid_body_to_fuzz():
+    assert _json_doors() == sorted(JSON_BODIES)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", JSON_BODIES)
+def test_json_door_accepts_its_valid_body(name, world):
+    response = _post_json(name, JSON_BODIES[name], world)
+
+    assert 200 <= response.status_code < 300, response.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", JSON_VALUES)
+@pytest.mark.parametrize(("name", "field"), JSON_FIELDS)
+def test_json_door_answers_a_hostile_field_in_json_naming_it(name, field, kind, world):
+    body = {**JSON_BODIES[name], field: JSON_VALUES[kind]}
+
+    response = _post_json(name, body, world)
+
+    status = response.status_code
+    assert 200 <= status < 300 or 400 <= status < 500, (status, response.content)
+    assert response["Content-Type"] == "application/json"
+    if _wrong_type(JSON_VALUES[kind], JSON_BODIES[name][field]):
+        assert status >= 400, response.json()  # never read as empty
+    if status >= 400:
+        assert _names(response.json().get("fields", {}), field), response.json()

@@ -5,8 +5,10 @@ import smtplib
 import socket
 
 import pytest
+from django.db import DataError
 from django.urls import reverse
 
+from comms import services as comms_services
 from comms.models import InboundMail, MonitoringIntegration, SignalReceipt
 from incidents.models import Category, Signal
 from portal.management.commands.receive_mail import receiver
@@ -184,3 +186,177 @@ def test_the_smtp_receiver_keeps_a_mail_with_a_nul_and_says_what_it_replaced():
     assert refused == {}
     assert "\x00" not in mail.text and "It works" in mail.text
     assert "replaced" in mail.note
+
+
+def postmark(**overrides):
+    """Return an inbound e-mail with every field Postmark posts (its docs sample)."""
+    return {
+        "FromName": "Jane Doe",
+        "MessageStream": "inbound",
+        "From": "jane@example.com",
+        "FromFull": {"Email": "jane@example.com", "Name": "Jane Doe"},
+        "To": '"Support" <support@example.com>',
+        "ToFull": [{"Email": "support@example.com", "Name": "Support"}],
+        "Cc": "",
+        "CcFull": [],
+        "OriginalRecipient": "support@example.com",
+        "Subject": "Re: hello",
+        "MessageID": "73e6d360-66eb-11e1-8e72-a8904824019b",
+        "ReplyTo": "",
+        "Date": "Fri, 1 Aug 2014 16:45:32 -04:00",
+        "TextBody": "Thanks, it works.\n\n> quoted",
+        "HtmlBody": "<p>Thanks, it works.</p>",
+        "StrippedTextReply": "Thanks, it works.",
+        "Tag": "",
+        "Headers": [
+            {"Name": "X-Spam-Status", "Value": "No"},
+            {"Name": "References", "Value": "<a@example.com>"},
+        ],
+        "Attachments": [],
+        **overrides,
+    }
+
+
+def post_mail(client, payload):
+    return post_raw(
+        client,
+        reverse("comms:inbound_mail_webhook"),
+        encoded(payload),
+        {"X-Switchboard-Secret": SECRET},
+    )
+
+
+BAD_MAIL = {
+    "a number as To": ({"To": 5}, "To"),
+    "an object as TextBody": ({"TextBody": {}}, "TextBody"),
+    "a list as Subject": ({"Subject": ["Re: hello"]}, "Subject"),
+    "an object as From": ({"From": {"Email": "jane@example.com"}}, "From"),
+    "a number as FromName": ({"FromName": 5}, "FromName"),
+    "a boolean as StrippedTextReply": (
+        {"StrippedTextReply": True},
+        "StrippedTextReply",
+    ),
+    "a list as HtmlBody": ({"HtmlBody": ["<p>"]}, "HtmlBody"),
+    "a number as MessageID": ({"MessageID": 17}, "MessageID"),
+    "a list as Cc": ({"Cc": ["a@example.com"]}, "Cc"),
+    "text as Headers": ({"Headers": "References: x"}, "Headers"),
+    "an object as Headers": ({"Headers": {"References": "x"}}, "Headers"),
+    "a number as a header's Name": ({"Headers": [{"Name": 5}]}, "Headers[0].Name"),
+    "a header without a Name": ({"Headers": [{"Value": "x"}]}, "Headers[0].Name"),
+    "a list as a header's Value": (
+        {"Headers": [{"Name": "References", "Value": ["x"]}]},
+        "Headers[0].Value",
+    ),
+    "text as a header": ({"Headers": ["References: x"]}, "Headers[0]"),
+    "a number as raw headers": ({"Headers": None, "headers": 5}, "headers"),
+    "a short header pair": (
+        {"Headers": None, "message-headers": [["In-Reply-To"]]},
+        "message-headers[0]",
+    ),
+    "no sender address": ({"From": None}, "From"),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("overrides", "field"), BAD_MAIL.values(), ids=BAD_MAIL)
+def test_the_mail_webhook_refuses_a_wrong_type_naming_the_field(
+    client, settings, overrides, field
+):
+    settings.INBOUND_MAIL_SECRET = SECRET
+
+    response = post_mail(client, postmark(**overrides))
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert field in response.json()["fields"]
+    assert not InboundMail.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"StrippedTextReply": None, "Cc": None, "HtmlBody": None, "Headers": None},
+        {"Headers": [{"Name": "X-Empty", "Value": None}]},
+    ],
+    ids=["as sent", "nulls", "a null header value"],
+)
+def test_the_mail_webhook_keeps_taking_what_postmark_sends(client, settings, overrides):
+    settings.INBOUND_MAIL_SECRET = SECRET
+
+    response = post_mail(client, postmark(**overrides))
+
+    assert response.status_code == 200
+    mail = InboundMail.objects.get()
+    assert mail.text.startswith("Thanks, it works.")
+    assert (mail.from_name, mail.to_addresses) == ("Jane Doe", ["support@example.com"])
+
+
+@pytest.mark.django_db
+def test_the_mail_webhook_names_the_field_that_nests_too_deep(client, settings):
+    settings.INBOUND_MAIL_SECRET = SECRET
+    nested = []
+    for _ in range(100):
+        nested = [nested]
+
+    response = post_mail(client, postmark(TextBody=nested))
+
+    assert response.status_code == 400
+    (path,) = response.json()["fields"]
+    assert path.startswith("TextBody[0]")
+    assert not InboundMail.objects.exists()
+
+
+RAW_MAIL = (
+    b"From: Jane <jane@example.com>\r\nTo: support@example.com\r\n"
+    b"Subject: Re: hello\r\nMessage-ID: <smtp-1@example.com>\r\n\r\nIt works.\r\n"
+)
+
+
+def _smtp_answer_to_data(raw: bytes) -> str:
+    """Send ``raw`` to a receiver on loopback; return its answer to DATA."""
+    inbound = receiver("127.0.0.1", _free_port())
+    inbound.start()
+    try:
+        with smtplib.SMTP("127.0.0.1", inbound.port, timeout=10) as smtp:
+            smtp.ehlo()
+            smtp.mail("jane@example.com")
+            smtp.rcpt("support@example.com")
+            code, message = smtp.data(raw)
+    finally:
+        inbound.stop()
+    return f"{code} {message.decode()}"
+
+
+def test_the_smtp_receiver_refuses_an_unreadable_mail_without_internals():
+    # The standard library's address parser fails on a lone quote with an
+    # IndexError; the receiver answers that it cannot read the mail, not why.
+    raw = b'From: jane@example.com\r\nTo: "\r\nSubject: hi\r\n\r\nHello.\r\n'
+
+    answer = _smtp_answer_to_data(raw)
+
+    assert answer == "550 Unreadable message"
+    assert "index" not in answer.lower()
+
+
+def test_the_smtp_receiver_asks_to_retry_when_storing_fails_without_internals(
+    monkeypatch, caplog
+):
+    internals = (
+        'value too long for type character varying(300)\nINSERT INTO "comms_'
+        'inboundmail" ("source", "message_id") VALUES (%s, %s)'
+    )
+
+    def storing_fails(**kwargs):
+        raise DataError(internals)
+
+    monkeypatch.setattr(comms_services, "receive_email", storing_fails)
+
+    answer = _smtp_answer_to_data(RAW_MAIL)
+
+    assert answer == "451 4.3.0 Temporary failure; please try again later"
+    assert not any(word in answer for word in ("INSERT", "varying", "DataError"))
+    # The cause is logged here, for us, with its traceback.
+    (logged,) = [r for r in caplog.records if r.exc_info]
+    assert "INSERT INTO" in str(logged.exc_info[1])

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from incidents.models import Incident
 from incidents.pagination import CappedCountPaginator
 from portal.actions import post_action
-from portal.json_api import read_json
+from portal.json_api import json_error, read_json
 
 from .. import mail_threads, selectors, services
 from ..forms import (
@@ -47,7 +47,7 @@ def inbound_mail_webhook(request):
     try:
         parsed = mail_threads.parse_provider_json(payload)
     except mail_threads.UnreadablePayload as exc:
-        return JsonResponse({"error": str(exc)}, status=400)
+        return json_error(str(exc), 400, fields=exc.fields)
     mail = services.receive_email(parsed=parsed, source=InboundMail.Source.WEBHOOK)
     return JsonResponse(
         {
