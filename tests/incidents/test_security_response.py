@@ -497,3 +497,19 @@ def test_the_security_notice_says_only_what_the_response_recorded(
     assert "- We disabled the accounts involved." in body
     assert "extra logging" not in body
     assert "We are still working to secure our systems" not in body
+
+
+@pytest.mark.django_db
+def test_an_oversized_legal_note_is_refused_naming_the_note(response, client, manager):
+    client.force_login(manager)
+
+    page = client.post(
+        reverse("incidents:security_legal", args=[response.incident_id]),
+        {"approver": "Dana Legal", "note": "x" * 1_000_000},
+        follow=True,
+    ).content.decode()
+
+    response.refresh_from_db()
+    assert response.legal_approved_at is None
+    assert "Who is told, by when, what may be said: Ensure this value" in page
+    assert "Name the person in Legal" not in page
