@@ -160,7 +160,8 @@ class PortalInlineMixin(PortalAutocompleteMixin):
         if max_num is None:
             max_num = INLINE_MAX_ROWS
         kwargs.setdefault("max_num", max_num)
-        kwargs.setdefault("absolute_max", max_num + 10)
+        # Existing rows still post with the form, however few may be added.
+        kwargs.setdefault("absolute_max", (max_num or INLINE_MAX_ROWS) + 10)
         return super().get_formset(request, obj, **kwargs)
 
 

@@ -293,3 +293,21 @@ def test_the_template_history_offers_no_row_to_add(client, admin_user, template)
     ).content.decode()
 
     assert 'name="versions-MAX_NUM_FORMS" value="0"' in page
+
+
+@pytest.mark.django_db
+def test_a_template_with_a_long_history_still_saves(client, admin_user, template):
+    # The page posts one row per version in the history; many are fine.
+    client.force_login(admin_user)
+    url = reverse("admin:comms_messagetemplate_change", args=[template.pk])
+
+    response = client.post(
+        url,
+        _form_data(
+            template,
+            body="Hi again {{ customer.name }}",
+            **{"versions-TOTAL_FORMS": "11", "versions-INITIAL_FORMS": "0"},
+        ),
+    )
+
+    assert response.status_code == 302
