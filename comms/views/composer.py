@@ -301,7 +301,9 @@ def _phrases_to_stop(request, incident: Incident, form: ComposeForm) -> list[str
         or data.get("say_it_anyway")
     ):
         return []
-    return outbound.phrases_to_avoid(incident, data["body"])
+    return outbound.phrases_to_avoid(
+        incident, f"{data.get('subject') or ''}\n{data['body']}"
+    )
 
 
 @require_http_methods(["GET", "POST"])

@@ -666,3 +666,21 @@ def test_a_phrase_to_avoid_does_not_stop_an_internal_note(agent_client):
     )
 
     assert Message.objects.filter(audience="internal").exists()
+
+
+@pytest.mark.django_db
+def test_a_draft_with_a_never_say_phrase_is_not_sent_from_the_messages_tab(
+    agent, agent_client
+):
+    incident = IncidentFactory(priority=Priority.P3)
+    draft = save_test_draft(
+        incident, agent, subject="Sorry", body="You'll have to wait, I'm afraid."
+    )
+
+    page = agent_client.post(
+        reverse("comms:send_draft", args=[draft.pk]), follow=True
+    ).content.decode()
+
+    draft.refresh_from_db()
+    assert draft.status == Message.Status.DRAFT
+    assert "Open it in the composer" in page
