@@ -19,14 +19,14 @@ PAIRS = {
 
 
 def pair(apps, schema_editor):
-    for model in ("ChecklistTemplateItem", "IncidentChecklistItem"):
-        items = apps.get_model("incidents", model).objects.filter(
-            group="Before escalating", evidence="none"
+    # Only the template: checklists already attached keep the items they had.
+    items = apps.get_model("incidents", "ChecklistTemplateItem").objects.filter(
+        group="Before escalating", evidence="none"
+    )
+    for text, check in PAIRS.items():
+        items.filter(text=text).update(
+            evidence="escalation_check_confirmed", check_text=check
         )
-        for text, check in PAIRS.items():
-            items.filter(text=text).update(
-                evidence="escalation_check_confirmed", check_text=check
-            )
 
 
 class Migration(migrations.Migration):

@@ -252,6 +252,22 @@ def test_checks_confirmed_on_the_escalate_page_tick_the_checklist(agent):
 
 
 @pytest.mark.django_db
+def test_after_a_rules_escalation_an_agent_ticks_the_checks_by_hand(agent):
+    # A rule confirms no pre-escalation check: the agent who did it says so.
+    incident = IncidentFactory(
+        customer=customer_policy("Fleet SaaS"), status=S.INVESTIGATING
+    )
+    event(incident, K.ESCALATION_TRIGGERED, escalation=1, tier="Tier 2", path="")
+    services.due_work(dt.datetime.now(dt.UTC))
+
+    ticked = services.tick_checklist_item(
+        item=item(incident, "Tried every troubleshooting step"), actor=agent
+    )
+
+    assert ticked.state == "done" and ticked.settled_by == agent
+
+
+@pytest.mark.django_db
 def test_item_that_stops_applying_becomes_not_applicable_by_rule(agent):
     incident = IncidentFactory(
         status=S.INVESTIGATING,
