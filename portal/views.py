@@ -82,7 +82,7 @@ def _message_rows(messages) -> list[dict]:
                     f"Written by {person(m.created_by)}",
                     "Security incident: Legal has not approved telling customers, "
                     "so this cannot leave yet"
-                    if m.incident_id in held
+                    if m.incident_id in held and m.audience == "customer"
                     else "",
                 ],
                 "url": reverse("comms:approvals"),

@@ -628,6 +628,11 @@ def record_party_ticket(*, loop: FollowUpLoop, actor, ticket_id: str) -> FollowU
             "Only a partner's or vendor's follow-ups have their own ticket.",
             code="not_a_party",
         )
+    if loop.stopped_at is not None or loop.incident.archived_at is not None:
+        raise ValidationError(
+            "These follow-ups have stopped; their ticket is kept as it was.",
+            code="loop_stopped",
+        )
     ticket_id = " ".join(ticket_id.split())
     if ticket_id == loop.their_ticket_id:
         return loop

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='escalation',
             name='refund_amount',
-            field=models.DecimalField(blank=True, decimal_places=2, help_text='The refund the customer asks for, if any, as the agent typed it: the decider sees it beside the note.', max_digits=10, null=True),
+            field=models.DecimalField(blank=True, decimal_places=2, help_text='The refund the customer asks for, if any, as the agent typed it: the decider sees it beside the note.', max_digits=12, null=True),
         ),
     ]

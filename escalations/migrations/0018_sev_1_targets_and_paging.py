@@ -16,6 +16,8 @@ def ship(apps, schema_editor):
         policy__name="Carrier playbook",
         key__in=("engineering", "trust_safety"),
         working_hours="",
+        has_on_call=False,
+        on_call_contact="",
     ).select_related("policy__calendar"):
         tier.working_hours = "Mon-Fri 09:00-18:00"
         tier.time_zone = tier.policy.calendar.time_zone

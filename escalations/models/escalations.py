@@ -77,7 +77,7 @@ class Escalation(models.Model):
         help_text="The pre-escalation checks as confirmed or explained.",
     )
     refund_amount = models.DecimalField(
-        max_digits=10,
+        max_digits=12,
         decimal_places=2,
         null=True,
         blank=True,

@@ -43,7 +43,9 @@ def _range_form(request):
     return form, period
 
 
-def _column_chart(title: str, points: list[tuple[str, float, str]], *, top=None):
+def _column_chart(
+    title: str, points: list[tuple[str, float, str]], *, top=None, has_data=None
+):
     """Column geometry for an SVG chart drawn on the page, with its numbers.
 
     ``points`` are (label, value, the value as a person reads it); ``top`` is
@@ -69,7 +71,9 @@ def _column_chart(title: str, points: list[tuple[str, float, str]], *, top=None)
     return {
         "title": title,
         "columns": columns,
-        "has_data": any(value for _, value, _ in points),
+        "has_data": any(value for _, value, _ in points)
+        if has_data is None
+        else has_data,
         "first": points[0][0] if points else "",
         "last": points[-1][0] if points else "",
     }
@@ -117,6 +121,8 @@ def _charts(board) -> list[dict]:
                 for week, (due, met) in sorted(sla.items())
             ],
             top=100,
+            # A week where every deadline was missed is drawn, at 0%.
+            has_data=any(due for due, _ in sla.values()),
         ),
         _column_chart(
             "Escalations by tier",
