@@ -575,7 +575,6 @@ LIBRARY = [
         """
         + PARTY_RECORD
         + """
-
         Please send a named owner and a resolution timeline within 4 hours of this
         message.
         """
@@ -775,7 +774,12 @@ LIBRARY = [
         Duration: {{ incident.impact_duration }}
 
         Where the resolution stands
-        Done so far: {{ escalation.tried or 'see the incident timeline' }}
+        {% if escalation.tried %}
+        Done so far:
+        {{ escalation.tried }}
+        {% else %}
+        Done so far: see the incident timeline
+        {% endif %}
         Current status: {{ incident.status }}; cause: {{ incident.root_cause }}
         Expected resolution: {{ sla.resolution_due }} (SLA {{ sla.state|lower }})
 

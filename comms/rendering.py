@@ -568,6 +568,9 @@ _OWN_LINE = re.compile(r"^\s*(?:[-*•>]\s|\d+[.)]\s|[A-Z][\w /&'()#-]{0,40}:\s)
 # Lines at least this long were wrapped to fit the template's source, not
 # ended on purpose (a greeting, a sign-off, a label line is shorter).
 _WRAPPED_AT = 55
+# A line shorter than this, with a line in lower case after it, is a heading
+# over a value, not the start of a sentence.
+_SENTENCE_AT = 40
 
 
 def reflow(text: str) -> str:
@@ -586,9 +589,15 @@ def reflow(text: str) -> str:
         joined = [lines[0]]
         for line in lines[1:]:
             previous = joined[-1]
-            # A line that starts in lower case goes on a sentence, however
-            # short the line before it.
-            goes_on = line.strip()[:1].islower() and previous.strip()
+            # A line that starts in lower case goes on the sentence before
+            # it, when that line is a sentence (not a short heading such as
+            # "What was affected") and the line is not a link.
+            goes_on = (
+                line.strip()[:1].islower()
+                and not line.strip().startswith(("http", "www."))
+                and len(previous.strip()) >= _SENTENCE_AT
+                and not previous.rstrip().endswith(":")
+            )
             if goes_on or (
                 len(previous.rstrip()) >= _WRAPPED_AT
                 and line.strip()

@@ -262,8 +262,12 @@ def test_a_paragraph_wrapped_in_the_template_reads_as_one_in_the_email():
         "make up for it. We have closed\n"
         "INC-00013.\n"
         "\n"
-        "We escalate to you as ConnectX's\n"
+        "We are escalating it to you as ConnectX's\n"
         "management contact.\n"
+        "\n"
+        "What we have done\n"
+        "restarted the tracking service.\n"
+        "https://support.example/incidents/8/\n"
         "\n"
         "Customer: Acme Corp <ops@acme.example> and a long enough line here\n"
         "Priority: P1\n"
@@ -277,7 +281,9 @@ def test_a_paragraph_wrapped_in_the_template_reads_as_one_in_the_email():
 
     assert "we want to make up for it. We have closed INC-00013.\n" in flowed
     # A short line followed by one in lower case was cut mid-sentence too.
-    assert "We escalate to you as ConnectX's management contact.\n" in flowed
+    assert "We are escalating it to you as ConnectX's management contact.\n" in flowed
+    # A heading keeps its value on the next line, and a link its own line.
+    assert "What we have done\nrestarted the tracking service.\nhttps://" in flowed
     assert (
         "Customer: Acme Corp <ops@acme.example> and a long enough line here\n"
         "Priority: P1"
