@@ -26,7 +26,8 @@ def test_engineering_escalation_with_bug_report_is_approved_and_acknowledged(
     browser,  # noqa: F811
 ):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     UserFactory(username="b-agent", role="Agent")
     UserFactory(username="b-manager", role="Manager")
@@ -44,7 +45,10 @@ def test_engineering_escalation_with_bug_report_is_approved_and_acknowledged(
     sign_in(browser, live_server, "b-agent")
     browser.get(live_server.url + reverse("escalations:escalate", args=[incident.pk]))
     browser.find_element(By.CSS_SELECTOR, "input[value=bug_identified]").click()
-    click(browser, browser.find_element(By.CSS_SELECTOR, "button[value=check_rules]"))
+    check_rules = browser.find_element(By.CSS_SELECTOR, "button[value=check_rules]")
+    click(browser, check_rules)
+    # The rule's name may show before the page answers: wait for the new page.
+    WebDriverWait(browser, 10).until(staleness_of(check_rules))
     wait_for_text(browser, "A system error or bug is identified")
     assert browser.find_element(
         By.CSS_SELECTOR, f"input[name=tiers][value='{tier.pk}']"
