@@ -259,18 +259,22 @@ def send_draft(*, message: Message, actor, override_reason: str = "") -> Message
     message = Message.objects.select_for_update().get(pk=message.pk)
     if message.status != Message.Status.DRAFT:
         raise ValidationError("Only drafts can be sent from here.", code="not_draft")
-    if message.audience == Audience.CUSTOMER:
-        said = phrases_to_avoid(message.incident, f"{message.subject}\n{message.body}")
-        if said:
-            # The composer asks once and lets the sender mean it; a button
-            # on the Messages tab cannot ask, so it sends them there.
-            raise ValidationError(
-                "This draft says "
-                + ", ".join(f"“{phrase}”" for phrase in said)
-                + ", which our policy asks us never to tell a customer. Open it "
-                "in the composer to reword it, or to send it as written.",
-                code="never_say",
-            )
+    said = phrases_to_avoid(
+        message.incident,
+        audience=message.audience,
+        subject=message.subject,
+        body=message.body,
+    )
+    if said:
+        # The composer asks once and lets the sender mean it; a button on the
+        # Messages tab cannot ask, so it sends them there.
+        raise ValidationError(
+            "This draft says "
+            + ", ".join(f"“{phrase}”" for phrase in said)
+            + ", which our policy asks us never to tell a customer. Open it "
+            "in the composer to reword it, or to send it as written.",
+            code="never_say",
+        )
     return _dispatch(message, actor, override_reason=override_reason)
 
 

@@ -362,14 +362,15 @@ def _plain(text: str) -> str:
     return " ".join(text.replace("\u2019", "'").replace("\u2018", "'").lower().split())
 
 
-def phrases_to_avoid(incident: Incident, text: str) -> list[str]:
-    """The phrases the incident's policy asks never to say that ``text`` says
-    (curly or straight apostrophes, any case or spacing)."""
+def phrases_to_avoid(
+    incident: Incident, *, audience: str, subject: str, body: str
+) -> list[str]:
+    """The phrases the incident's policy asks never to tell a customer that a
+    customer message says, in its subject or text (curly or straight
+    apostrophes, any case or spacing); none for any other audience."""
+    if audience != Audience.CUSTOMER:
+        return []
     target = selectors.policy_target_for(incident)
     policy = target.policy if target else incident.policy
-    plain = _plain(text)
-    return [
-        phrase.strip()
-        for phrase in policy.phrases_to_avoid.splitlines()
-        if phrase.strip() and _plain(phrase) in plain
-    ]
+    plain = _plain(f"{subject}\n{body}")
+    return [phrase for phrase in policy.phrases_never_said if _plain(phrase) in plain]

@@ -233,10 +233,8 @@ def _tone(incident: Incident, *, stage: str) -> dict:
         "severity": incident.get_priority_display(),
         "points": target.tone_guidance.splitlines(),
         "language": policy.language_standards.splitlines(),
-        "say": [line for line in policy.phrases_to_use.splitlines() if line.strip()],
-        "never_say": [
-            line for line in policy.phrases_to_avoid.splitlines() if line.strip()
-        ],
+        "say": policy.phrases_to_say,
+        "never_say": policy.phrases_never_said,
         "post_incident": policy.post_incident_tone
         if stage == Stage.POST_INCIDENT
         else "",
@@ -295,14 +293,13 @@ def _phrases_to_stop(request, incident: Incident, form: ComposeForm) -> list[str
     """What a customer message being sent says that the policy asks never to
     say, unless the sender already confirmed they mean it."""
     data = form.cleaned_data
-    if (
-        data["audience"] != Audience.CUSTOMER
-        or request.POST.get("action") == "Save draft"
-        or data.get("say_it_anyway")
-    ):
+    if request.POST.get("action") == "Save draft" or data.get("say_it_anyway"):
         return []
     return outbound.phrases_to_avoid(
-        incident, f"{data.get('subject') or ''}\n{data['body']}"
+        incident,
+        audience=data["audience"],
+        subject=data.get("subject") or "",
+        body=data["body"],
     )
 
 

@@ -249,6 +249,23 @@ class Policy(models.Model):
     def __str__(self):
         return self.name
 
+    @staticmethod
+    def _listed(text: str) -> list[str]:
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+    @property
+    def war_room_roles(self) -> list[str]:
+        """Who joins a Sev 1's war room; empty when the policy runs none."""
+        return self._listed(self.war_room_invites)
+
+    @property
+    def phrases_to_say(self) -> list[str]:
+        return self._listed(self.phrases_to_use)
+
+    @property
+    def phrases_never_said(self) -> list[str]:
+        return self._listed(self.phrases_to_avoid)
+
     def clean(self):
         # Unticking the only default would leave customers without a
         # policy and make every new incident fail; the default moves instead

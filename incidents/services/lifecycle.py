@@ -301,7 +301,7 @@ def run_war_room(
     policy invites, and an incident commander who leads the room.
     """
     incident = lock_incident(incident, expected_version)
-    if not incident.policy.war_room_invites.strip():
+    if not incident.policy.war_room_roles:
         raise ValidationError(
             f"The {incident.policy.name} policy runs no war rooms; an admin "
             "can list who joins one on the policy.",
@@ -354,13 +354,7 @@ def run_war_room(
         details={
             "version": incident.version,
             "opened": opening,
-            "invited": [
-                line.strip()
-                for line in incident.policy.war_room_invites.splitlines()
-                if line.strip()
-            ]
-            if opening
-            else [],
+            "invited": incident.policy.war_room_roles if opening else [],
             "changes": changes,
         },
     )

@@ -91,11 +91,7 @@ def incident_detail(request, pk):
         ("", context["assign_form"].fields["owner"].empty_label),
         *staff,
     ]
-    invites = [
-        line.strip()
-        for line in incident.policy.war_room_invites.splitlines()
-        if line.strip()
-    ]
+    invites = incident.policy.war_room_roles
     if invites and (incident.war_room_opened_at or incident.priority == "P1"):
         context["war_room_invites"] = invites
         context["war_room_form"] = WarRoomForm(
