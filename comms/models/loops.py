@@ -50,6 +50,12 @@ class FollowUpLoop(models.Model):
     last_reply_at = models.DateTimeField(null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
     stop_reason = models.CharField(max_length=200, blank=True)
+    promised_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="The longest gap a message promised this audience (a tier's "
+        "'within 24 hours'); re-timing for a new priority keeps to it.",
+    )
     their_ticket_id = models.CharField(
         max_length=80,
         blank=True,

@@ -233,6 +233,13 @@ def stop_finished_loops(now: dt.datetime) -> int:
     return stopped
 
 
+def _kept_to_promise(minutes: int | None, promised: int | None) -> int | None:
+    """A cadence no longer than what a message promised."""
+    if promised is None:
+        return minutes
+    return promised if minutes is None else min(minutes, promised)
+
+
 def retime_loops(now: dt.datetime) -> int:
     """Give loops the cadence of their incident's current priority and policy.
 
@@ -247,8 +254,11 @@ def retime_loops(now: dt.datetime) -> int:
     retimed = 0
     for loop in loops:
         incident = loop.incident
-        minutes = _cadence_minutes(
-            targets.get((incident.policy_id, incident.priority)), loop.audience
+        minutes = _kept_to_promise(
+            _cadence_minutes(
+                targets.get((incident.policy_id, incident.priority)), loop.audience
+            ),
+            loop.promised_minutes,
         )
         anchor = max(
             moment
@@ -600,14 +610,26 @@ def keep_customer_posted_within(
         .filter(incident=incident, audience=Audience.CUSTOMER, stopped_at__isnull=True)
         .first()
     )
-    if loop is None or (loop.cadence_minutes and loop.cadence_minutes <= minutes):
+    if loop is None:
+        return loop
+    # Remembered, so a later re-timing (a new priority) keeps the promise.
+    loop.promised_minutes = _kept_to_promise(minutes, loop.promised_minutes)
+    if loop.cadence_minutes and loop.cadence_minutes <= minutes:
+        loop.save(update_fields=["promised_minutes", "updated_at"])
         return loop
     now = timezone.now()
     before = loop.cadence_minutes
     loop.cadence_minutes = minutes
     promised = _due_from(now, minutes)
     loop.next_due_at = min(loop.next_due_at or promised, promised)
-    loop.save(update_fields=["cadence_minutes", "next_due_at", "updated_at"])
+    loop.save(
+        update_fields=[
+            "cadence_minutes",
+            "promised_minutes",
+            "next_due_at",
+            "updated_at",
+        ]
+    )
     _loop_event(loop, "retimed", now, cadence=[before, minutes], reason=reason)
     return loop
 

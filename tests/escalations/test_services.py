@@ -413,3 +413,30 @@ def test_an_l2_escalation_promises_24_hours_and_the_follow_ups_keep_it(
     loop.refresh_from_db()
     assert loop.cadence_minutes == 24 * 60
     assert loop.next_due_at == frozen_now + dt.timedelta(hours=26)
+
+
+@pytest.mark.django_db
+def test_a_tiers_promise_outlives_a_change_of_priority(agent, frozen_now, time_machine):
+    from comms import services as comms_services
+    from comms.models import FollowUpLoop
+    from incidents import services as incident_services
+    from tests.factories import IncidentFactory, UserFactory, request_test_escalation
+
+    UserFactory(username="l2-member", role="Senior agent")
+    incident = IncidentFactory(priority=Priority.P3)
+    comms_services.due_work(frozen_now)
+    request_test_escalation(incident, agent, tier_key="l2", path="l2")
+    incident.refresh_from_db()
+
+    # P4's usual customer cadence is 72 h; the customer was told 24 h.
+    incident_services.edit_incident_details(
+        incident=incident,
+        actor=agent,
+        expected_version=incident.version,
+        changes={"priority": Priority.P4, "priority_reason": "Workaround works."},
+    )
+    comms_services.due_work(frozen_now + dt.timedelta(minutes=1))
+
+    loop = FollowUpLoop.objects.get(incident=incident, audience="customer")
+    assert loop.priority == Priority.P4
+    assert loop.cadence_minutes == 24 * 60
