@@ -302,6 +302,17 @@ class IncidentChecklistItem(models.Model):
         return f"{self.group}: {self.text} ({self.get_state_display()})"
 
     @property
+    def is_ticked_by_hand(self) -> bool:
+        """Whether anyone working the checklist may tick it: nothing ticks it
+        by itself, or what does (a check confirmed on the Escalate page) is
+        one way to know, not the only one (a rule's escalation confirms
+        nothing)."""
+        return self.evidence in (
+            ChecklistEvidence.NONE,
+            ChecklistEvidence.ESCALATION_CHECK_CONFIRMED,
+        )
+
+    @property
     def is_settled(self) -> bool:
         return self.state != ChecklistItemState.OPEN
 

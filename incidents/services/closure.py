@@ -296,12 +296,6 @@ def tick_checklist_item(
     return item
 
 
-# Evidence that ticks an item by itself but that an agent may still give by
-# hand: a check confirmed on the Escalate page is one way to know it was done,
-# not the only one (a rule's escalation confirms nothing).
-HAND_TICKABLE_EVIDENCE = (Evidence.NONE, Evidence.ESCALATION_CHECK_CONFIRMED)
-
-
 def _check_override(
     item: IncidentChecklistItem, actor: User | None, reason: str
 ) -> bool:
@@ -310,7 +304,7 @@ def _check_override(
     Return whether this is such an override (the portal itself, acting on
     its rules, needs none).
     """
-    if item.evidence in HAND_TICKABLE_EVIDENCE or actor is None:
+    if item.is_ticked_by_hand or actor is None:
         return False
     if not actor.has_perm("incidents.override_checklist"):
         raise ValidationError(
