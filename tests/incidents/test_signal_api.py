@@ -454,3 +454,13 @@ def test_two_workers_on_one_receipt_apply_it_once(integration):
         TimelineEvent.objects.filter(kind=TimelineEvent.Kind.SIGNAL_RECEIVED).count()
         == 1
     )
+
+
+def test_the_shipped_signals_say_what_each_one_watches_for(admin_client):
+    descriptions = dict(Signal.objects.values_list("code", "description"))
+
+    assert len(descriptions) == 10
+    assert not [d for d in descriptions.values() if d.startswith("Proactive")]
+    assert len(set(descriptions.values())) == 10
+    page = admin_client.get(reverse("incidents:create")).content.decode()
+    assert "SIG-003 · eSIM profiles stuck in provisioning" in page

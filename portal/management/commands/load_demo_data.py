@@ -178,7 +178,7 @@ DEMO_STORIES = [
             "priority": Priority.P2,
             "category": "esim",
             "customer": "ACC-1001",
-            "signal": "SIG-002",
+            "signal": "SIG-003",
             "what_happened": "The customer paid for an eSIM plan yesterday but "
             "the profile never finished provisioning. The QR code page shows "
             "an error.",
