@@ -130,7 +130,7 @@ CATALOGUE: dict[str, str] = {
     # Escalations: filled only in the alert an escalation sends its tier;
     # empty everywhere else.
     "escalation.tier": "The tier it went to, e.g. Tier 2 (internal)",
-    "escalation.raised_by": "Who asked for it, or 'a rule' (internal)",
+    "escalation.raised_by": "Who asked for it, or the rule that did (internal)",
     "escalation.approved_by": "The manager who approved it, or empty when it "
     "needed no approval (internal)",
     "escalation.summary": "The escalation's one-paragraph summary (internal)",

@@ -122,7 +122,12 @@ class Tier(models.Model):
     member_groups = models.ManyToManyField(
         Group, blank=True, related_name="escalation_tiers"
     )
-    chat_channel = models.CharField(max_length=80, blank=True)
+    chat_channel = models.CharField(
+        max_length=80,
+        blank=True,
+        help_text="Where this tier's escalation alerts are posted. Empty: the "
+        "incident's category channel, which may be another team's.",
+    )
     tag = models.CharField(
         max_length=30,
         choices=Tag.choices,

@@ -212,6 +212,8 @@ def escalation_words(escalation: Escalation) -> dict[str, str]:
         "tier": escalation.to_tier.name,
         "raised_by": person_name(escalation.requested_by)
         if escalation.requested_by_id
+        else f"the rule “{escalation.rule.name}”"
+        if escalation.rule_id
         else "a rule",
         "approved_by": approved_by,
         "summary": escalation.summary,

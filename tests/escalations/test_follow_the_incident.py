@@ -207,3 +207,33 @@ def test_one_tier_up_climbs_the_policys_ladder_not_the_list(agent, senior, froze
     )
     fleet = selectors.policy_tiers(tier("Fleet SaaS", "tier1").policy_id)
     assert selectors.next_tier(tier("Fleet SaaS", "tier2"), fleet).key == "tier3"
+
+
+def test_a_fleet_tiers_alert_goes_to_its_own_room_and_names_the_rule(
+    fleet_customer, agent, frozen_now, settings
+):
+    from comms.models import Message
+    from incidents import services as incident_services
+
+    settings.SUPPORT_TEAM_NAME = "The Customer Support team"
+    incident = IncidentFactory(
+        customer=fleet_customer, status="investigating", category__slug="network"
+    )
+    incident_services.flag_security_incident(
+        incident=incident, actor=agent, incident_type="data_breach"
+    )
+
+    services.due_work(frozen_now + dt.timedelta(minutes=1))
+
+    escalation = Escalation.objects.get(incident=incident, to_tier__key="security")
+    (alert,) = [
+        message
+        for message in Message.objects.filter(
+            incident=incident, audience="internal", channel="chat"
+        )
+        if message.body.startswith(f"For {escalation.to_tier.name}:")
+    ]
+    assert alert.recipients == ["#fleet-security"]
+    first_line = alert.body.split("\n")[0]
+    assert f"raised by the rule “{escalation.rule.name}”" in first_line
+    assert "from The Customer Support team" not in alert.body
