@@ -54,8 +54,14 @@ class ResolveForm(PortalForm):
     )
     version = PageVersionField()
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, first_written: str = "", **kwargs):
         super().__init__(*args, **kwargs)
+        if first_written:
+            # Shown, not pre-filled: the words written while it was broken
+            # are in the present tense, and the e-mail would print them as is.
+            field = self.fields["customer_summary"]
+            field.help_text += f" While it was open it read: “{first_written}”"
+            field.widget.attrs["placeholder"] = first_written
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.layout = Layout(
@@ -68,13 +74,20 @@ class ResolveForm(PortalForm):
         )
 
     @classmethod
-    def initial_for(cls, incident: Incident) -> dict:
-        return {
-            "root_cause": incident.root_cause,
-            "fix_summary": incident.fix_summary,
-            "customer_summary": incident.customer_summary,
-            "version": incident.version,
-        }
+    def for_incident(cls, incident: Incident, data=None) -> "ResolveForm":
+        # Once resolved (then reopened), the summary was already reworded for
+        # the fixed e-mail: offer it again as written.
+        reworded = bool(incident.fix_summary)
+        return cls(
+            data,
+            initial={
+                "root_cause": incident.root_cause,
+                "fix_summary": incident.fix_summary,
+                "customer_summary": incident.customer_summary if reworded else "",
+                "version": incident.version,
+            },
+            first_written="" if reworded else incident.customer_summary,
+        )
 
 
 class ChecklistTickForm(PortalForm):

@@ -90,7 +90,7 @@ def _closure_context(request, incident: Incident, **extra) -> dict:
         "verification_labels": dict(ResolutionVerification.choices),
     }
     if can_resolve and "resolve_form" not in extra:
-        context["resolve_form"] = ResolveForm(initial=ResolveForm.initial_for(incident))
+        context["resolve_form"] = ResolveForm.for_incident(incident)
     context.update(extra)
     return context
 
@@ -116,7 +116,7 @@ def incident_closure(request, pk):
 @permission_required("incidents.change_incident_status", raise_exception=True)
 def incident_resolve(request, pk):
     incident = _closure_incident(pk)
-    form = ResolveForm(request.POST)
+    form = ResolveForm.for_incident(incident, request.POST)
     if form.is_valid():
         try:
             services.resolve_incident(

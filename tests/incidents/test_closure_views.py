@@ -1,5 +1,7 @@
 """The Closure tab: permissions, messages and a constant query count."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -160,3 +162,53 @@ def test_without_javascript_a_tick_brings_the_reader_back_to_the_item(
     item.refresh_from_db()
     assert item.state == "done"
     assert response.url.endswith(f"/closure/#item-{item.pk}")
+
+
+@pytest.mark.django_db
+def test_the_resolve_form_shows_the_open_summary_without_prefilling_it(
+    agent, agent_client
+):
+    incident = IncidentFactory(
+        status="investigating",
+        customer_summary="Live vehicle positions are not showing.",
+    )
+
+    page = agent_client.get(reverse("incidents:closure", args=[incident.pk]))
+    box = re.search(
+        r'<textarea([^>]*name="customer_summary"[^>]*)>(.*?)</textarea>',
+        page.content.decode(),
+        re.S,
+    )
+    assert box.group(2).strip() == ""
+    assert 'placeholder="Live vehicle positions are not showing."' in box.group(1)
+
+    refused = agent_client.post(
+        reverse("incidents:resolve", args=[incident.pk]),
+        {
+            "root_cause": "A stuck queue.",
+            "fix_summary": "We restarted the queue.",
+            "verification": ["system_check"],
+            "customer_summary": "",
+            "version": incident.version,
+        },
+    )
+    assert refused.status_code == 400
+    incident.refresh_from_db()
+    assert incident.status == "investigating"
+
+
+@pytest.mark.django_db
+def test_a_reopened_incident_offers_the_summary_already_reworded(agent, agent_client):
+    incident = IncidentFactory(
+        status="investigating",
+        fix_summary="Queue restarted.",
+        customer_summary="Your eSIM stalled.",
+    )
+
+    page = agent_client.get(reverse("incidents:closure", args=[incident.pk]))
+    box = re.search(
+        r'<textarea[^>]*name="customer_summary"[^>]*>(.*?)</textarea>',
+        page.content.decode(),
+        re.S,
+    )
+    assert box.group(1).strip() == "Your eSIM stalled."
