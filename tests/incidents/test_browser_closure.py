@@ -75,11 +75,22 @@ def test_agent_resolves_works_the_checklist_and_closes(live_server, browser):  #
     assert tick_me.text not in blockers and "Billing adjusted" in blockers
     row = browser.find_element(By.XPATH, f"//li[contains(., '{tick_me.text}')]")
     assert "Done" in row.text
+    # N/A is one control: the reason is its own field, and Enter sends it.
     row = browser.find_element(By.XPATH, f"//li[contains(., '{skip_me.text}')]")
-    click(browser, row.find_element(By.CSS_SELECTOR, "details summary"))
-    row.find_element(By.NAME, "reason").send_keys("Nothing was billed")
-    click(browser, row.find_element(By.XPATH, ".//button[text()='Save']"))
+    row.find_element(By.NAME, "reason").send_keys("Nothing was billed\n")
     # The page still shows "Item ticked" until the next one replaces it.
+    wait_for_alert("not applicable")
+    row = browser.find_element(By.XPATH, f"//li[contains(., '{skip_me.text}')]")
+    assert "N/A" in row.text and "Nothing was billed" in row.text
+    # Undo brings the item back, in place too; N/A again to close.
+    click(browser, row.find_element(By.XPATH, ".//button[text()='Undo']"))
+    wait_for_alert("open again")
+    row = browser.find_element(By.XPATH, f"//li[contains(., '{skip_me.text}')]")
+    assert "Open" in row.text
+    assert (
+        skip_me.text in browser.find_element(By.CSS_SELECTOR, ".closure-blockers").text
+    )
+    row.find_element(By.NAME, "reason").send_keys("Nothing was billed\n")
     wait_for_alert("not applicable")
     assert browser.execute_script("return window.stillHere === true;")
     click(browser, browser.find_element(By.NAME, "close"))
