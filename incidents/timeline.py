@@ -4,6 +4,7 @@ Entries store field names and raw values (codes, ISO times, lists); pages
 and messages about them show what a person would call them.
 """
 
+import bisect
 import datetime as dt
 
 from django.core.exceptions import FieldDoesNotExist
@@ -130,22 +131,52 @@ TIMELINE_VIEWS: dict[str, tuple[str, frozenset[str] | None]] = {
 }
 
 
+# A bookkeeping row this close to a shown row by the same hand was caused by
+# it (the same request or task wrote both).
+_CAUSE_WINDOW = dt.timedelta(seconds=5)
+
+
 def timeline_view(events: list, view: str) -> list:
-    """Return the events one view of the timeline shows."""
+    """Return the events one view of the timeline shows.
+
+    Outside "with bookkeeping", a bookkeeping row is folded into the shown row
+    that caused it (``event.folded``); one with no such row stays out.
+    """
     _, kinds = TIMELINE_VIEWS.get(view, TIMELINE_VIEWS[""])
-    if view != "all":
-        settled = {
-            e.details.get("message") for e in events if e.kind in _MESSAGE_OUTCOMES
-        }
-        events = [
-            e
-            for e in events
-            if not (e.kind == _K.MESSAGE_QUEUED and e.details.get("message") in settled)
-        ]
-    if kinds is None:
-        return [e for e in events if e.kind not in BOOKKEEPING]
-    return [
+    if view == "all":
+        shown = list(events)
+        for event in shown:
+            event.folded = []
+        return shown
+    settled = {e.details.get("message") for e in events if e.kind in _MESSAGE_OUTCOMES}
+    events = [
         e
         for e in events
-        if e.kind in kinds and (view == "all" or e.kind not in BOOKKEEPING)
+        if not (e.kind == _K.MESSAGE_QUEUED and e.details.get("message") in settled)
     ]
+    shown = [
+        e
+        for e in events
+        if e.kind not in BOOKKEEPING and (kinds is None or e.kind in kinds)
+    ]
+    for event in shown:
+        event.folded = []
+    times = [e.created_at for e in shown]
+    for event in events:
+        if event.kind in BOOKKEEPING:
+            cause = _cause_of(event, shown, times)
+            if cause is not None:
+                cause.folded.append(event)
+    return shown
+
+
+def _cause_of(event, shown: list, times: list):
+    """Return the shown row nearest in time to ``event``, by the same actor,
+    within the cause window; None if there is none."""
+    start = bisect.bisect_left(times, event.created_at - _CAUSE_WINDOW)
+    end = bisect.bisect_right(times, event.created_at + _CAUSE_WINDOW)
+    return min(
+        (c for c in shown[start:end] if c.actor_id == event.actor_id),
+        key=lambda c: abs(c.created_at - event.created_at),
+        default=None,
+    )
