@@ -19,6 +19,7 @@ from incidents.models import (
     IncidentChecklistItem,
     Segment,
     SurveyResponse,
+    TimelineEvent,
 )
 
 from .metrics import drill_condition
@@ -371,6 +372,22 @@ def escalation_approvals() -> QuerySet:
         .select_related("incident", "to_tier", "requested_by", "rule")
         .order_by("created_at", "id")
     )
+
+
+def rules_matched_on_request(escalations: list[Escalation]) -> dict[int, list[str]]:
+    """Return, per escalation, the names of every rule that matched when it
+    was asked for (its request row keeps them), in one query."""
+    by_pk: dict[int, list[str]] = {}
+    if not escalations:
+        return by_pk
+    wanted = {e.pk for e in escalations}
+    for details in TimelineEvent.objects.filter(
+        incident_id__in={e.incident_id for e in escalations},
+        kind=TimelineEvent.Kind.ESCALATION_REQUESTED,
+    ).values_list("details", flat=True):
+        if details.get("escalation") in wanted:
+            by_pk[details["escalation"]] = details.get("rules") or []
+    return by_pk
 
 
 def escalation_approvals_count() -> int:

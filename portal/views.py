@@ -1,6 +1,7 @@
 """The home page: one place that reads every app for the day's work."""
 
 from django.shortcuts import render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -85,7 +86,7 @@ def _message_rows(messages) -> list[dict]:
                     if m.incident_id in held and m.audience == "customer"
                     else "",
                 ],
-                "url": reverse("comms:approvals"),
+                "url": reverse("comms:approvals") + f"#message-{m.pk}",
             }
         )
     return rows
@@ -96,9 +97,14 @@ def _decisions_waiting(user, messages, now) -> list[dict]:
     is needed to make it without opening another page."""
     rows = _message_rows(messages) if messages else []
     if user.has_perm("escalations.approve_escalation"):
-        for e in escalation_selectors.escalation_approvals()[:20]:
-            if e.requested_by_id == user.pk:
-                continue
+        waiting = [
+            e
+            for e in escalation_selectors.escalation_approvals()[:20]
+            if e.requested_by_id != user.pk
+        ]
+        matched = escalation_selectors.rules_matched_on_request(waiting)
+        for e in waiting:
+            rules = matched.get(e.pk) or ([e.rule.name] if e.rule_id else [])
             rows.append(
                 {
                     "kind": "Escalation",
@@ -118,13 +124,16 @@ def _decisions_waiting(user, messages, now) -> list[dict]:
                         f"Refund asked: {e.refund_amount}"
                         if e.refund_amount is not None
                         else "",
-                        f"Rule that asks for approval: {e.rule.name}"
+                        f"Approval asked by the rule “{e.rule.name}”"
                         if e.rule_id
+                        else "",
+                        "Rules that matched: " + "; ".join(rules)
+                        if len(rules) > 1
                         else "",
                         f"Customer: {e.get_sentiment_display()}",
                         _sla_line(e.incident, now),
                     ],
-                    "url": reverse("escalations:approvals"),
+                    "url": reverse("escalations:approvals") + f"#escalation-{e.pk}",
                 }
             )
     for credit in escalation_selectors.credits_to_decide(user)[:20]:
@@ -136,7 +145,7 @@ def _decisions_waiting(user, messages, now) -> list[dict]:
                 "title": f"{credit.get_kind_display()} of {credit.amount} "
                 f"{credit.currency} for {credit.customer.name}",
                 "lines": [credit.reason],
-                "url": reverse("escalations:credit_queue"),
+                "url": reverse("escalations:credit_queue") + f"#credit-{credit.pk}",
             }
         )
     if user.has_perm("incidents.publish_postmortem"):
@@ -163,7 +172,15 @@ def _decisions_waiting(user, messages, now) -> list[dict]:
                     "since": plan.submitted_at or plan.updated_at,
                     "incident": plan.incident,
                     "title": "Approve or send back",
-                    "lines": [],
+                    "lines": [
+                        f"Version {plan.version} · {plan.row_count} row"
+                        f"{pluralize(plan.row_count)} · reviewed "
+                        f"{plan.get_review_cycle_display().lower()}",
+                        f"Submitted by {person(plan.submitted_by)}"
+                        if plan.submitted_by_id
+                        else "",
+                        f"Owner: {person(plan.owner)}" if plan.owner_id else "",
+                    ],
                     "url": reverse("incidents:plan", args=[plan.incident_id]),
                 }
             )

@@ -304,9 +304,11 @@ def approvals(request):
     page = CappedCountPaginator(queue, QUEUE_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    return render(
-        request, "escalations/approvals.html", {"page": page, "rows": page.object_list}
-    )
+    rows = list(page.object_list)
+    matched = selectors.rules_matched_on_request(rows)
+    for escalation in rows:
+        escalation.rules_matched = matched.get(escalation.pk, [])
+    return render(request, "escalations/approvals.html", {"page": page, "rows": rows})
 
 
 @require_POST

@@ -1,6 +1,6 @@
 """A major incident's communication plan page."""
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from ..models import (
     CommunicationPlan,
@@ -24,6 +24,7 @@ def plans_in_review() -> QuerySet:
     """Return communication plans waiting for approval, oldest first."""
     return (
         CommunicationPlan.objects.filter(status=CommunicationPlan.Status.IN_REVIEW)
-        .select_related("incident", "submitted_by")
+        .select_related("incident", "submitted_by", "owner")
+        .annotate(row_count=Count("sections__rows"))
         .order_by("submitted_at", "id")
     )

@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 from django.db import connection
+from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -231,6 +232,7 @@ def test_each_decision_card_carries_what_the_decider_needs(client, agent, manage
         tier_key="l2",
         path="l2",
         refund_amount=Decimal("150.00"),
+        flags=["troubleshooting_exhausted"],
         note=escalation_note(
             tried="Reset network → no change\nReissued the eSIM → install fails"
         ),
@@ -253,3 +255,63 @@ def test_each_decision_card_carries_what_the_decider_needs(client, agent, manage
     assert f"To {', '.join(message.recipients)}" in page
     assert "Legal has not approved telling customers" in page
     assert "Waiting for my approval" not in page
+    # Every rule that matched, not only the one that asked for approval.
+    assert "Approval asked by the rule “Refund above $100”" in page
+    assert "Rules that matched: " in page
+    rules = page[page.index("Rules that matched: ") :].split("<", 1)[0]
+    assert "Still failing after every troubleshooting step" in rules
+    assert "Refund above $100" in rules
+    # Decide opens that very card on its queue page.
+    assert f'href="/escalations/approvals/#escalation-{escalation.pk}"' in page
+    assert f'href="/messages/approvals/#message-{message.pk}"' in page
+
+
+@pytest.mark.django_db
+def test_plan_and_legal_cards_say_what_waits_and_open_their_page(
+    client, agent, manager
+):
+    from incidents import services as incident_services
+    from tests.factories import start_test_plan
+
+    major = IncidentFactory(priority=Priority.P1, title="Trip sync down")
+    plan = start_test_plan(major, agent)
+    incident_services.submit_communication_plan(plan=plan, actor=agent)
+    breach = IncidentFactory(priority=Priority.P2, title="Odd log-ins")
+    incident_services.flag_security_incident(
+        incident=breach, actor=agent, incident_type="data_breach"
+    )
+    client.force_login(manager)
+
+    page = client.get(reverse("home")).content.decode()
+
+    rows = plan.sections.aggregate(n=Count("rows"))["n"]
+    assert rows > 0
+    assert f"Version {plan.version} · {rows} rows · reviewed" in page
+    assert f"Submitted by {agent.get_full_name()}" in page
+    assert reverse("incidents:plan", args=[major.pk]) in page
+    assert "Legal approval" in page
+    assert reverse("incidents:security", args=[breach.pk]) in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("waiting", [1, 4])
+def test_my_work_reads_the_same_queries_however_many_escalations_wait(
+    client, agent, manager, waiting
+):
+    from decimal import Decimal
+
+    from tests.factories import UserFactory, request_test_escalation
+
+    UserFactory(username="l2-member", role="Senior agent")
+    for _ in range(waiting):
+        request_test_escalation(
+            IncidentFactory(), agent, refund_amount=Decimal("150.00")
+        )
+    client.force_login(manager)
+
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("home")).content.decode()
+
+    assert page.count("Approval asked by the rule") == waiting
+    # The manager's reads (see above) and the escalations' request rows.
+    assert len(queries) == 19, [q["sql"][:80] for q in queries]
