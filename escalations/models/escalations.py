@@ -8,7 +8,7 @@ from django.db.models import Q
 
 from incidents.models import Incident
 
-from .paths import PATH_FIELDS, NoteSentiment, Path, Urgency
+from .paths import PATH_FIELDS, PATH_SITUATIONS, NoteSentiment, Path, Urgency
 from .routing import EscalationRule, Tier
 
 
@@ -196,6 +196,11 @@ class Escalation(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
+
+    @property
+    def customer_situation(self) -> str:
+        """The library's situation for telling the customer of this path."""
+        return PATH_SITUATIONS.get(self.path, "")
 
     @property
     def is_waiting_for_tier(self) -> bool:

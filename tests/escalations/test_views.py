@@ -290,3 +290,56 @@ def test_the_timeline_names_the_tier_and_the_rules_behind_an_escalation(
     entry = page[page.index("<strong>Escalation requested</strong>") :][:600]
     assert f"· {tier.name}" in entry
     assert "rules that matched:" in entry
+
+
+def test_an_escalation_cards_links_open_the_composer_filled_in(
+    agent_client, agent, senior
+):
+    import html
+    import re
+
+    incident = IncidentFactory()
+    request_test_escalation(incident, agent)
+
+    tab = agent_client.get(
+        reverse("escalations:incident_escalations", args=[incident.pk])
+    ).content.decode()
+    links = {
+        html.unescape(label): html.unescape(href)
+        for href, label in re.findall(
+            r'<a class="btn[^"]*" href="([^"]*)">([^<]*)</a>', tab
+        )
+    }
+    customer = agent_client.get(links["Update the customer on this escalation"])
+    internal = agent_client.get(links["Write an internal update"])
+
+    initial = customer.context["form"].initial
+    assert initial["audience"] == "customer" and initial["stage"] == "escalation"
+    assert initial["situation"] == "to_l2"
+    assert incident.reference in initial["subject"] and initial["body"].strip()
+    initial = internal.context["form"].initial
+    assert initial["audience"] == "internal" and initial["stage"] == "escalation"
+    assert initial["body"].strip()
+
+
+def test_an_escalation_with_no_requester_or_rule_is_the_portals(agent_client):
+    from escalations.models import Escalation, Tier
+
+    incident = IncidentFactory()
+    Escalation.objects.create(
+        incident=incident,
+        path="l2",
+        to_tier=Tier.objects.get(policy=incident.policy, key="l2"),
+        summary="Raised by an import",
+        urgency="medium",
+        created_at=incident.created_at,
+    )
+
+    tab = agent_client.get(
+        reverse("escalations:incident_escalations", args=[incident.pk])
+    ).content.decode()
+
+    assert (
+        "by the portal's automation" in tab or "by the portal&#x27;s automation" in tab
+    )
+    assert "by rule “”" not in tab
