@@ -544,7 +544,7 @@ def incident_context(
     if audience == Audience.CUSTOMER:
         customer = recipient or (None if incident.is_systemic else customer)
     owner = incident.owner
-    team = getattr(settings, "SUPPORT_TEAM_NAME", "Support")
+    team = incident.policy.signing_team
     if owner:
         owner_name = owner.get_full_name() or owner.get_username()
     elif audience in EXTERNAL_AUDIENCES:

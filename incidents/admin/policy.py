@@ -129,6 +129,7 @@ class PolicyAdminForm(PortalModelForm):
         fields = [
             "name",
             "description",
+            "team_name",
             "calendar",
             "enterprise_response_factor",
             "standard_response_factor",
@@ -170,7 +171,18 @@ class PolicyAdmin(FriendlyFieldsMixin, PortalModelAdmin):
     inlines = [PolicyTargetInline, SeverityCriterionInline]
     actions = ["make_default_policy"]
     fieldsets = [
-        (None, {"fields": ["name", "description", "make_default", "calendar"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "description",
+                    "team_name",
+                    "make_default",
+                    "calendar",
+                ]
+            },
+        ),
         (
             "Segments and clocks",
             {

@@ -3,6 +3,7 @@ categories."""
 
 import zoneinfo
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -95,6 +96,13 @@ class Policy(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     description = models.TextField(blank=True)
+    team_name = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The team customers hear from under this policy: messages "
+        "sign with it and the survey page is headed with it (e.g. “Fleet "
+        "Support”). Empty: the portal's SUPPORT_TEAM_NAME setting.",
+    )
     is_default = models.BooleanField(
         default=False,
         help_text="Applies to customers that have no policy of their own. "
@@ -248,6 +256,11 @@ class Policy(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def signing_team(self) -> str:
+        """The team customers hear from under this policy."""
+        return self.team_name or settings.SUPPORT_TEAM_NAME
 
     @staticmethod
     def _listed(text: str) -> list[str]:

@@ -156,10 +156,19 @@ def incident_key_metrics(incident: Incident, now: dt.datetime) -> dict:
 def survey_subject(incident_id: int) -> dict[str, str] | None:
     """What the survey page may tell the customer it is about: the reference
     and the summary written for them (never the internal narrative)."""
-    incident = Incident.objects.filter(pk=incident_id).only("customer_summary").first()
+    incident = (
+        Incident.objects.filter(pk=incident_id)
+        .select_related("policy")
+        .only("customer_summary", "policy__team_name")
+        .first()
+    )
     if incident is None:
         return None
-    return {"reference": incident.reference, "summary": incident.customer_summary}
+    return {
+        "reference": incident.reference,
+        "summary": incident.customer_summary,
+        "team": incident.policy.signing_team,
+    }
 
 
 def survey_answered(*, incident_id: int, customer_id: int) -> bool:

@@ -23,11 +23,16 @@ def survey_answer(request, token):
             request, "incidents/survey_closed.html", {"reason": "bad_link"}, status=404
         )
     incident_id, customer_id = read
+    subject = selectors.survey_subject(incident_id)
+    # Every page is headed with the team the customer heard from.
+    headed = {"support_team": subject["team"]} if subject else {}
     if request.method == "GET" and selectors.survey_answered(
         incident_id=incident_id, customer_id=customer_id
     ):
         # Opening the link again shows the answer was kept, not a blank form.
-        return render(request, "incidents/survey_closed.html", {"reason": "answered"})
+        return render(
+            request, "incidents/survey_closed.html", {"reason": "answered", **headed}
+        )
     form = SurveyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -39,14 +44,14 @@ def survey_answer(request, token):
                 return render(
                     request,
                     "incidents/survey_closed.html",
-                    {"reason": reason},
+                    {"reason": reason, **headed},
                     status=409 if reason == "answered" else 404,
                 )
             form.add_error(None, exc)
         else:
-            return render(request, "incidents/survey_closed.html", {"reason": "thanks"})
+            return render(
+                request, "incidents/survey_closed.html", {"reason": "thanks", **headed}
+            )
     return render(
-        request,
-        "incidents/survey.html",
-        {"form": form, "subject": selectors.survey_subject(incident_id)},
+        request, "incidents/survey.html", {"form": form, "subject": subject, **headed}
     )

@@ -132,3 +132,28 @@ def test_staff_and_systemic_messages_carry_no_link(frozen_now):
     assert incident_context(single, audience="internal")["survey"]["url"] == ""
     systemic = IncidentFactory(customer=None, is_systemic=True)
     assert incident_context(systemic, audience="customer")["survey"]["url"] == ""
+
+
+def test_the_page_and_the_mail_use_the_team_an_admin_named_on_the_policy(
+    client, admin_client, frozen_now
+):
+    from incidents.models import Policy
+    from tests.factories import CustomerFactory
+
+    fleet = Policy.objects.get(name="Fleet SaaS")
+    assert fleet.team_name == "Fleet Support"  # shipped
+    admin_page = admin_client.get(
+        reverse("admin:incidents_policy_change", args=[fleet.pk])
+    ).content.decode()
+    assert 'name="team_name"' in admin_page
+    Policy.objects.filter(pk=fleet.pk).update(team_name="Fleetwise Care")
+    incident = IncidentFactory(
+        status="resolved", customer=CustomerFactory(policy=fleet)
+    )
+
+    page = client.get(_url(incident)).content.decode()
+    context = incident_context(incident, audience="customer")
+
+    assert "Fleetwise Care" in page
+    assert context["support"]["team"] == "Fleetwise Care"
+    assert context["sender"]["name"] == "The Fleetwise Care team"
