@@ -83,8 +83,9 @@ def ensure_escalations(target: int) -> None:
     print(f"Added {len(rows):,} escalations ({Escalation.objects.count():,} now).")
 
 
-def escalation_pages(measure, requests: int) -> None:
-    """Print the escalation pages' latency and query counts."""
+def escalation_pages(measure, requests: int) -> dict[str, dict]:
+    """Print the escalation pages' latency and query counts; return each
+    page's figures by name (bench/run.py checks some against their targets)."""
     from django.contrib.auth import get_user_model
     from django.test import Client
 
@@ -115,6 +116,7 @@ def escalation_pages(measure, requests: int) -> None:
         f"{requests} requests each:"
     )
     print(f"{'page':<28} {'median ms':>10} {'p95 ms':>9} {'CPU ms':>7} {'queries':>8}")
+    results = {}
     for name, username, path in pages:
         client = Client()
         client.force_login(users[username])
@@ -125,6 +127,8 @@ def escalation_pages(measure, requests: int) -> None:
             f"{name:<28} {result['median']:>10.1f} {result['p95']:>9.1f} "
             f"{result['cpu']:>7.1f} {queries:>8}{over}"
         )
+        results[name] = result
+    return results
 
 
 def main() -> None:

@@ -2,10 +2,12 @@
 
 Run with `make bench`. Fills the database named by DATABASE_URL once (timing
 the demo-data loader), then requests the incident list (plain, filtered,
-searched), the incident pages and the message pages through Django's test
-client, in process, and prints median and p95 latency and the query count of
-each; then serves the portal with gunicorn and prints the pages/s, p50 and
-p99 of the main pages under load (bench/served.py).
+searched), the incident pages, the message pages, My work and the queues
+through Django's test client, in process, and prints median and p95 latency
+and the query count of each; then serves the portal with gunicorn and prints
+the pages/s, p50, p95 and p99 of the main pages under load (bench/served.py).
+Each page figure issue 26 sets a target for is printed against it, "met" or
+"MISSED".
 """
 
 import os
@@ -22,6 +24,65 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 TARGET_ROWS = int(os.environ.get("BENCH_ROWS", "100000"))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "60"))
+# Issue 26's targets. In process: each page's median, with one query count
+# across all its requests.
+PAGE_MEDIAN_TARGET_MS = 12
+# Served: the incident page's pages/s as a fraction of the floor page's
+# (bench/floor.py), and its p95 under CONNECTIONS concurrent clients.
+SERVED_RATIO_TARGET = 0.5
+SERVED_P95_TARGET_MS = 100
+# The pages with a median target: label, then the name measured under.
+TARGET_PAGES = [
+    ("incident page", "detail, typical history"),
+    ("list", "list, plain"),
+    ("My work (agent)", "my work"),
+    ("My work (manager)", "my work, manager"),
+    ("compose", "compose"),
+    ("messages tab", "messages tab"),
+    ("tier queue", "tier queue"),  # measured by bench_escalations
+    ("credit queue", "credit queue"),
+    ("message approvals queue", "message approvals"),
+    ("escalation approvals queue", "escalation approvals"),  # bench_escalations
+]
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+def print_page_targets(results: dict[str, dict], incidents: int) -> None:
+    """One line per page with a target: its median against the target."""
+    print(
+        f"\nPage targets at {incidents:,} incidents, in process: median at most "
+        f"{PAGE_MEDIAN_TARGET_MS} ms, one query count across the requests:"
+    )
+    for label, name in TARGET_PAGES:
+        result = results[name]
+        median, queries = result["median"], result["queries"]
+        steady = len(queries) == 1
+        counts = ",".join(str(q) for q in queries)
+        print(
+            f"{label:<28} median {median:.1f} ms (target ≤ {PAGE_MEDIAN_TARGET_MS}"
+            f" ms: {verdict(median <= PAGE_MEDIAN_TARGET_MS)}); queries {{{counts}}}"
+            f" ({'steady: met' if steady else 'varies: MISSED'})"
+        )
+
+
+def print_served_targets(results: dict[str, dict], page: str, floor: str) -> None:
+    from served import CONNECTIONS
+
+    incident, floor_result = results[page], results[floor]
+    ratio = incident["rate"] / floor_result["rate"]
+    print(
+        f"\nServed incident page {incident['rate']:.1f} pages/s, floor page "
+        f"{floor_result['rate']:.1f} pages/s, ratio {ratio:.2f} "
+        f"(target ≥ {SERVED_RATIO_TARGET}: {verdict(ratio >= SERVED_RATIO_TARGET)})"
+    )
+    print(
+        f"Served incident page p95 {incident['p95']:.1f} ms under {CONNECTIONS} "
+        f"concurrent clients on 2 workers (target < {SERVED_P95_TARGET_MS} ms: "
+        f"{verdict(incident['p95'] < SERVED_P95_TARGET_MS)})"
+    )
 
 
 def ensure_database(url: str) -> None:
@@ -115,9 +176,14 @@ def main() -> None:
     else:
         print(f"Using the {have:,} incidents already loaded.")
 
-    client = Client()
-    client.force_login(get_user_model().objects.get(username="agent"))
-    agent_id = get_user_model().objects.get(username="agent").pk
+    users = get_user_model().objects.in_bulk(
+        ["agent", "manager"], field_name="username"
+    )
+    clients = {}
+    for username, user in users.items():
+        clients[username] = Client()
+        clients[username].force_login(user)
+    agent_id = users["agent"].pk
     sample = Incident.objects.order_by("-id").values_list("id", flat=True)[500]
     customer = (
         Incident.objects.filter(customer__account_id__startswith="GEN-")
@@ -143,6 +209,11 @@ def main() -> None:
         "metrics, 90 days": _metrics_url(days=90),
         "metrics, 1 year": _metrics_url(days=365),
         "metrics, 1 year, one policy": _metrics_url(days=365, policy=True),
+        # As (who, path) when not the agent: the queues are the manager's.
+        "my work": "/",
+        "my work, manager": ("manager", "/"),
+        "credit queue": ("manager", "/credits/"),
+        "message approvals": ("manager", "/messages/approvals/"),
     }
     from bench_escalations import ESCALATIONS, ensure_escalations
     from django.db import connection
@@ -154,9 +225,11 @@ def main() -> None:
         cursor.execute("ANALYZE")
     print(f"\n{REQUESTS} requests each, in process (Django test client):")
     print(f"{'page':<28} {'median ms':>10} {'p95 ms':>9} {'CPU ms':>7} {'queries':>8}")
-    dashboard_p95 = {}
+    dashboard_p95, results = {}, {}
     for name, path in pages.items():
-        result = measure(client, path, REQUESTS)
+        username, path = path if isinstance(path, tuple) else ("agent", path)
+        result = measure(clients[username], path, REQUESTS)
+        results[name] = result
         queries = ",".join(str(q) for q in result["queries"])
         print(
             f"{name:<28} {result['median']:>10.1f} {result['p95']:>9.1f} "
@@ -174,14 +247,15 @@ def main() -> None:
 
     from bench_escalations import escalation_pages
 
-    escalation_pages(measure, REQUESTS)
+    results.update(escalation_pages(measure, REQUESTS))
+    print_page_targets(results, Incident.objects.count())
 
-    from served import BenchError, served_throughput
+    from served import FLOOR_NAME, BenchError, served_throughput
 
     # Served figures for the pages agents refresh; each must answer the
     # signed-in page containing its mark.
     try:
-        served_throughput(
+        served = served_throughput(
             url,
             {
                 "detail, typical history": (
@@ -195,6 +269,7 @@ def main() -> None:
         )
     except BenchError as exc:
         sys.exit(f"Served benchmark failed: {exc}")
+    print_served_targets(served, "detail, typical history", FLOOR_NAME)
 
     from bench_comms import delivery_rate, render_rate
 

@@ -6,7 +6,11 @@ with the HTTPS redirect, HSTS and secure cookies; each request carries the
 proxy's X-Forwarded-Proto header),
 signs in as the demo agent, checks that every page answers 200 with the
 signed-in page, then drives each page with wrk when the machine has it, or
-else with a bounded Python load generator, and prints pages/s, p50 and p99.
+else with a bounded Python load generator, and prints pages/s, p50, p95 and
+p99. The same gunicorn also serves the floor page (bench/floor.py: sign-in
+check and a tiny template, nothing else), driven first, so a page's pages/s
+can be read as a fraction of the floor's; gunicorn runs with
+bench/bench_settings.py for that (portal.settings plus the floor's URL).
 Anything unexpected (a page that is not 200, the sign-in page instead of the
 page, a non-2xx response under load, a dead server) stops the benchmark with
 an error. Everything it started is stopped before it returns.
@@ -37,6 +41,7 @@ CONNECTIONS = int(os.environ.get("BENCH_SERVED_CONNECTIONS", "8"))
 # The Python load generator stops at whichever comes first.
 MAX_REQUESTS = int(os.environ.get("BENCH_SERVED_MAX_REQUESTS", "20000"))
 START_TIMEOUT = 60
+FLOOR_NAME = "floor page (bench/floor.py)"
 
 
 class BenchError(Exception):
@@ -50,9 +55,18 @@ def free_port() -> int:
 
 
 def server_env(database_url: str, port: int) -> dict:
-    """Return .env.example's production settings, on this host and database."""
+    """Return .env.example's production settings, on this host and database.
+
+    Settings are portal.settings plus the floor page's URL (bench_settings,
+    found on PYTHONPATH after the project itself).
+    """
     env = dict(os.environ)
+    python_path = [str(ROOT), str(ROOT / "bench")]
+    if env.get("PYTHONPATH"):
+        python_path.append(env["PYTHONPATH"])
     env.update(
+        DJANGO_SETTINGS_MODULE="bench_settings",
+        PYTHONPATH=os.pathsep.join(python_path),
         DATABASE_URL=database_url,
         DEBUG="false",
         SECRET_KEY=env.get("SECRET_KEY") or "bench-only-secret-key",
@@ -203,14 +217,26 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
+# wrk's --latency table has no 95th percentile: a done() hook prints it.
+WRK_P95_SCRIPT = """
+done = function(summary, latency, requests)
+  io.write(string.format("p95_us: %d\\n", latency:percentile(95.0)))
+end
+"""
+
+
 def run_wrk(port: int, path: str, headers: dict) -> dict:
-    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency"]
-    for name, value in headers.items():
-        command += ["-H", f"{name}: {value}"]
-    command.append(f"http://{HOST}:{port}{path}")
-    result = subprocess.run(
-        command, capture_output=True, text=True, timeout=SECONDS + 30, check=False
-    )
+    with tempfile.NamedTemporaryFile("w", prefix="bench-wrk-", suffix=".lua") as script:
+        script.write(WRK_P95_SCRIPT)
+        script.flush()
+        command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency"]
+        command += ["-s", script.name]
+        for name, value in headers.items():
+            command += ["-H", f"{name}: {value}"]
+        command.append(f"http://{HOST}:{port}{path}")
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=SECONDS + 30, check=False
+        )
     out = result.stdout
     if result.returncode != 0:
         raise BenchError(f"wrk failed: {result.stderr or out}")
@@ -233,9 +259,13 @@ def run_wrk(port: int, path: str, headers: dict) -> dict:
         return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
     requests = int(re.search(r"(\d+) requests in", out).group(1))
+    p95 = re.search(r"^p95_us: (\d+)\s*$", out, re.M)
+    if not p95:
+        raise BenchError(f"wrk printed no 95% latency:\n{out}")
     return {
         "rate": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "p50": latency("50"),
+        "p95": int(p95.group(1)) / 1000,
         "p99": latency("99"),
         "requests": requests,
     }
@@ -286,13 +316,20 @@ def run_python(port: int, path: str, headers: dict) -> dict:
     return {
         "rate": len(latencies) / elapsed,
         "p50": statistics.median(latencies),
+        "p95": _percentile(latencies, 0.95),
         "p99": _percentile(latencies, 0.99),
         "requests": len(latencies),
     }
 
 
-def served_throughput(database_url: str, pages: dict[str, tuple[str, str]]) -> None:
-    """Print pages/s, p50 and p99 per page; ``pages`` maps name to (path, mark)."""
+def served_throughput(
+    database_url: str, pages: dict[str, tuple[str, str]]
+) -> dict[str, dict]:
+    """Print pages/s, p50, p95 and p99 per page; ``pages`` maps name to (path,
+    mark). The floor page is driven first, under FLOOR_NAME. Return each
+    page's figures by name."""
+    from floor import FLOOR_PATH
+
     tool = "wrk" if shutil.which("wrk") else "python"
     if os.environ.get("BENCH_LOAD") == "python":  # to check the fallback
         tool = "python"
@@ -302,12 +339,16 @@ def served_throughput(database_url: str, pages: dict[str, tuple[str, str]]) -> N
         f"{SECONDS} s per page, load from {tool}"
         + ("" if tool == "wrk" else " (install wrk for steadier figures)")
     )
+    pages = {FLOOR_NAME: (FLOOR_PATH, f"Signed in as {USERNAME}"), **pages}
+    results = {}
     with Server(database_url) as server:
         try:
             headers = sign_in(server.port)
             for path, mark in pages.values():
                 check_page(server.port, path, headers, mark)
-            print(f"{'page':<28} {'pages/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+            print(
+                f"{'page':<28} {'pages/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
+            )
             for name, (path, _) in pages.items():
                 result = drive(server.port, path, headers)
                 server.check_alive()
@@ -315,9 +356,11 @@ def served_throughput(database_url: str, pages: dict[str, tuple[str, str]]) -> N
                 check_page(server.port, path, headers, pages[name][1])
                 print(
                     f"{name:<28} {result['rate']:>9.1f} {result['p50']:>8.1f} "
-                    f"{result['p99']:>8.1f}"
+                    f"{result['p95']:>8.1f} {result['p99']:>8.1f}"
                 )
+                results[name] = result
         except BenchError as exc:
             raise BenchError(
                 f"{exc}\n--- gunicorn log ---\n{server.log_tail()}"
             ) from None
+    return results
