@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from comms import catalogue, rendering
@@ -351,10 +351,20 @@ def tier_queue(*, tier: Tier, urgency: str = "") -> QuerySet:
     queue = (
         Escalation.objects.filter(
             to_tier=tier,
-            status__in=["requested", "approved", "acknowledged"],
+            # As escalation_tier_waiting_idx is built.
+            status__in=("requested", "approved", "acknowledged"),
             reached_tier_at__isnull=False,
-            incident__status__in=lifecycle.runs_while("escalations"),
         )
+        # Read per row, not joined: the planner would otherwise scan every
+        # open incident to find the few hundred this tier waits on.
+        .annotate(
+            incident_status=Subquery(
+                Incident.objects.filter(pk=OuterRef("incident_id"))
+                .order_by()
+                .values("status")
+            )
+        )
+        .filter(incident_status__in=lifecycle.runs_while("escalations"))
         .select_related(
             "incident", "incident__customer", "requested_by", "acknowledged_by"
         )

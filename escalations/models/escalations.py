@@ -147,6 +147,16 @@ class Escalation(models.Model):
                 fields=["to_tier", "status", "reached_tier_at"],
                 name="escalation_queue_idx",
             ),
+            # tier_queue: the escalations waiting at a tier, read in the
+            # queue's order, so the page reads 26 rows, not the tier's all.
+            models.Index(
+                fields=["to_tier", "reached_tier_at", "id"],
+                condition=Q(
+                    status__in=("requested", "approved", "acknowledged"),
+                    reached_tier_at__isnull=False,
+                ),
+                name="escalation_tier_waiting_idx",
+            ),
             # escalation_approvals / escalations_awaiting_approval_count.
             models.Index(
                 fields=["status", "needs_approval", "created_at"],

@@ -3,7 +3,8 @@
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, F, Q, When
+from django.db.models.functions import Least
 from django.urls import reverse
 
 from .customers import Customer, Signal
@@ -37,22 +38,38 @@ class Sentiment(models.TextChoices):
     ANGRY = "angry", "Angry"
 
 
+# Open and not yet resolved: someone still owes work on it.
+UNRESOLVED_STATUSES = (
+    IncidentStatus.NEW,
+    IncidentStatus.INVESTIGATING,
+    IncidentStatus.WAITING_PARTNER,
+    IncidentStatus.WAITING_VENDOR,
+    IncidentStatus.WAITING_CUSTOMER,
+    IncidentStatus.FIX_IN_PROGRESS,
+    IncidentStatus.MONITORING,
+)
+
+
+def next_deadline() -> Case:
+    """The deadline an incident runs to next: the first response while none
+    was sent (or the resolution, if sooner), then the resolution."""
+    return Case(
+        When(
+            first_response_at__isnull=True,
+            then=Least("first_response_due_at", "resolution_due_at"),
+        ),
+        default=F("resolution_due_at"),
+    )
+
+
 class Incident(models.Model):
     Status = IncidentStatus
     ServiceStatus = ServiceStatus
     Sentiment = Sentiment
 
     CLOSED_STATUSES = (Status.CLOSED, Status.CLOSED_PENDING)
-    OPEN_STATUSES = (
-        Status.NEW,
-        Status.INVESTIGATING,
-        Status.WAITING_PARTNER,
-        Status.WAITING_VENDOR,
-        Status.WAITING_CUSTOMER,
-        Status.FIX_IN_PROGRESS,
-        Status.MONITORING,
-        Status.RESOLVED,
-    )
+    UNRESOLVED_STATUSES = UNRESOLVED_STATUSES
+    OPEN_STATUSES = (*UNRESOLVED_STATUSES, Status.RESOLVED)
 
     title = models.CharField(max_length=200)
     priority = models.CharField(max_length=2, choices=Priority.choices)
@@ -205,6 +222,21 @@ class Incident(models.Model):
                 fields=["-created_at", "-id"],
                 condition=Q(archived_at__isnull=True),
                 name="incident_live_created_idx",
+            ),
+            # incidents_owned_by (My work): someone's unresolved incidents,
+            # nearest running deadline first, read from the index in order.
+            models.Index(
+                "owner",
+                next_deadline(),
+                "id",
+                condition=Q(status__in=UNRESOLVED_STATUSES),
+                name="incident_owner_next_due_idx",
+            ),
+            # unassigned_incidents (My work): nobody's, nearest deadline first.
+            models.Index(
+                fields=["resolution_due_at", "id"],
+                condition=Q(owner__isnull=True, status__in=UNRESOLVED_STATUSES),
+                name="incident_unowned_due_idx",
             ),
             # incidents_due_for_archive: closed incidents not yet archived.
             models.Index(

@@ -6,13 +6,13 @@ import re
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Case, F, Q, QuerySet, When
-from django.db.models.functions import Least
+from django.db.models import F, Q, QuerySet
 
 from ..models import (
     Customer,
     Incident,
 )
+from ..models.incident import next_deadline
 from ..sla import ClockState
 
 REFERENCE_PATTERN = re.compile(r"^\s*(?:inc-?)?0*(\d{1,12})\s*$", re.IGNORECASE)
@@ -180,19 +180,11 @@ def _search_q(text: str) -> Q:
 
 def incidents_owned_by(user, *, limit: int = 25) -> list[Incident]:
     """Return someone's open incidents, the nearest running deadline first."""
-    running = Incident.objects.filter(
-        owner=user, status__in=Incident.OPEN_STATUSES
-    ).exclude(status=Incident.Status.RESOLVED)
-    next_deadline = Case(
-        When(
-            first_response_at__isnull=True,
-            then=Least("first_response_due_at", "resolution_due_at"),
-        ),
-        default=F("resolution_due_at"),
-    )
+    # Filtered and ordered exactly as incident_owner_next_due_idx is built.
     return list(
-        running.select_related("customer", "category")
-        .annotate(next_deadline_at=next_deadline)
+        Incident.objects.filter(owner=user, status__in=Incident.UNRESOLVED_STATUSES)
+        .select_related("customer", "category")
+        .annotate(next_deadline_at=next_deadline())
         .order_by("next_deadline_at", "id")[:limit]
     )
 
@@ -200,8 +192,9 @@ def incidents_owned_by(user, *, limit: int = 25) -> list[Incident]:
 def unassigned_incidents(*, limit: int = 10) -> list[Incident]:
     """Return open incidents nobody owns yet, oldest deadline first."""
     return list(
-        Incident.objects.filter(owner__isnull=True, status__in=Incident.OPEN_STATUSES)
-        .exclude(status=Incident.Status.RESOLVED)
+        Incident.objects.filter(
+            owner__isnull=True, status__in=Incident.UNRESOLVED_STATUSES
+        )
         .select_related("customer", "category")
         .order_by("resolution_due_at", "id")[:limit]
     )
