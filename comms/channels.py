@@ -6,13 +6,15 @@ log backend stands in during development. Internal notes stay on the
 incident and need no delivery.
 """
 
+import contextlib
 import json
 import logging
+import smtplib
 import urllib.error
 import urllib.request
 
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, get_connection
 from django.utils.module_loading import import_string
 
 from . import mail_threads
@@ -24,33 +26,100 @@ class DeliveryError(Exception):
     """The channel did not accept the message; worth retrying."""
 
 
+class DeliveryPaused(Exception):
+    """The task's share of a long send is done; the rest goes in another task
+    (a cluster task is stopped after its timeout, mid-send)."""
+
+
 class EmailChannel:
     """One e-mail per customer, so no customer sees another's address.
 
     Partners and vendors get one e-mail to all their addresses. Addresses in
-    ``message.delivered_to`` already have it and are skipped on a retry.
+    ``message.delivered_to`` already have it and are skipped on a retry; those
+    a dead worker was handing over (``handing_over_to``, then ``in_doubt_to``)
+    may have it and are skipped too.
+
+    Customer e-mails go in chunks over one connection: before a chunk its
+    addresses are recorded as being handed over (``on_handing_over``), after
+    it as delivered (``on_delivered``), so a killed worker leaves at most one
+    chunk in doubt and nothing is ever sent twice. ``budget`` (chunks) ends
+    this call's share with ``DeliveryPaused``.
     """
 
-    def send(self, message, *, chat_webhook_url: str = "", on_delivered=None) -> None:
-        pending = [r for r in message.recipients if r not in message.delivered_to]
+    def send(
+        self,
+        message,
+        *,
+        chat_webhook_url: str = "",
+        on_delivered=None,
+        on_handing_over=None,
+        budget: int | None = None,
+    ) -> None:
+        skip = {
+            address.lower()
+            for address in [
+                *message.delivered_to,
+                *message.handing_over_to,
+                *message.in_doubt_to,
+            ]
+        }
+        pending = [r for r in message.recipients if r.lower() not in skip]
         if message.audience == "customer":
             batches = [[address] for address in pending]
         else:
             batches = [pending] if pending else []
-        for batch in batches:
-            self._send_one(message, batch)
-            if on_delivered is not None:
-                on_delivered(batch)
+        if not batches:
+            return
+        # The position gives each customer's e-mail its own stable Message-ID.
+        positions = {}
+        for position, address in enumerate(message.recipients):
+            positions.setdefault(address, position)
+        size = settings.COMMS_DELIVERY_CHUNK
+        chunks = [batches[i : i + size] for i in range(0, len(batches), size)]
+        connection = get_connection()
+        try:
+            connection.open()
+            for number, chunk in enumerate(chunks):
+                if budget is not None and number >= budget:
+                    raise DeliveryPaused
+                self._send_chunk(
+                    connection, message, chunk, positions, on_handing_over, on_delivered
+                )
+        except (OSError, ValueError, smtplib.SMTPException) as exc:
+            raise DeliveryError(f"E-mail not accepted: {exc}") from exc
+        finally:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                connection.close()
 
-    def _send_one(self, message, to: list[str]) -> None:
-        position = message.recipients.index(to[0])
+    def _send_chunk(
+        self, connection, message, chunk, positions, on_handing_over, on_delivered
+    ) -> None:
+        addresses = [address for batch in chunk for address in batch]
+        if on_handing_over is not None:
+            on_handing_over(addresses)
+        accepted = []
+        try:
+            for batch in chunk:
+                sent = connection.send_messages(
+                    [self._email(message, batch, positions[batch[0]])]
+                )
+                if not sent:
+                    raise DeliveryError("E-mail not accepted by the mail server.")
+                accepted += batch
+        finally:
+            # A refusal is not a doubt: what went before it went, the rest
+            # did not, and a retry sends the rest.
+            if on_delivered is not None:
+                on_delivered(accepted)
+
+    def _email(self, message, to: list[str], position: int) -> EmailMessage:
         # A stable Message-ID (one per recipient) lets mail systems drop a
-        # duplicate if a retry ever resends what a dead worker had handed over.
+        # duplicate if a person ever resends what a dead worker had handed over.
         suffix = f"-{position + 1}" if position else ""
         # Replies thread back by this Message-ID, or by the signed reply
         # address where one is configured (comms/mail_threads.py).
         reply_to = mail_threads.reply_address(message.pk)
-        email = EmailMessage(
+        return EmailMessage(
             subject=message.subject,
             body=message.body,
             from_email=settings.DEFAULT_FROM_EMAIL,
@@ -61,14 +130,10 @@ class EmailChannel:
                 "X-Switchboard-Incident": message.incident.reference,
             },
         )
-        try:
-            email.send(fail_silently=False)
-        except (OSError, ValueError) as exc:
-            raise DeliveryError(f"E-mail not accepted: {exc}") from exc
 
 
 class WebhookChatChannel:
-    def send(self, message, *, chat_webhook_url: str = "", on_delivered=None) -> None:
+    def send(self, message, *, chat_webhook_url: str = "", **_progress) -> None:
         url = chat_webhook_url or settings.CHAT_WEBHOOK_URL
         if not url:
             raise DeliveryError(
@@ -103,12 +168,12 @@ class WebhookChatChannel:
 
 
 class LogChatChannel:
-    def send(self, message, *, chat_webhook_url: str = "", on_delivered=None) -> None:
+    def send(self, message, *, chat_webhook_url: str = "", **_progress) -> None:
         logger.info("chat to %s: %s", ", ".join(message.recipients), message.body)
 
 
 class NoteChannel:
-    def send(self, message, *, chat_webhook_url: str = "", on_delivered=None) -> None:
+    def send(self, message, *, chat_webhook_url: str = "", **_progress) -> None:
         """Notes live on the incident; delivering one is storing it."""
 
 

@@ -248,6 +248,12 @@ COMMS_CHANNEL_BACKENDS = {
 # (doubled each time).
 COMMS_MAX_ATTEMPTS = env.int("COMMS_MAX_ATTEMPTS", default=5)
 COMMS_RETRY_BASE_SECONDS = env.int("COMMS_RETRY_BASE_SECONDS", default=60)
+# A customer message to many (a systemic notice) goes in chunks of this many
+# e-mails over one connection; a killed worker leaves at most one in doubt.
+COMMS_DELIVERY_CHUNK = env.int("COMMS_DELIVERY_CHUNK", default=100)
+# Chunks one task sends before handing the rest to the next task, well
+# inside the cluster's 60 s task timeout.
+COMMS_DELIVERY_CHUNKS_PER_TASK = env.int("COMMS_DELIVERY_CHUNKS_PER_TASK", default=20)
 # A delivery claimed longer ago than this was cut off (worker died).
 COMMS_STALE_CLAIM_SECONDS = env.int("COMMS_STALE_CLAIM_SECONDS", default=300)
 # A message queued longer ago than this and not yet claimed lost its task

@@ -56,6 +56,12 @@ class Message(models.Model):
     # Customers get one e-mail each; a retry skips those already sent, so
     # nobody gets the same message twice.
     delivered_to = models.JSONField(default=list, blank=True)
+    # The addresses a worker is handing to the mail server right now. Left
+    # set by a worker that died mid-send, they move to in_doubt_to.
+    handing_over_to = models.JSONField(default=list, blank=True)
+    # Addresses that may or may not have the message (a worker died handing
+    # it over): never sent again by the portal; the incident page names them.
+    in_doubt_to = models.JSONField(default=list, blank=True)
     subject = models.CharField(max_length=300, blank=True)
     body = models.TextField()
     status = models.CharField(max_length=20, choices=Status.choices)

@@ -258,20 +258,59 @@ def deliver_message(*, message_id: int) -> Message | None:
                 body=message.body
             )
 
+    # This worker's claim: once the stale-claim sweep has given the rest of
+    # the send to another worker, this one must not hand over another chunk.
+    still_mine = Message.objects.filter(
+        pk=message.pk, status=Message.Status.SENDING, claimed_at=now
+    )
+
+    def handing_over(addresses: list[str]) -> None:
+        # Saved before the mail server sees them: should this worker die now,
+        # these are the only addresses in doubt, and none is sent again.
+        message.handing_over_to = addresses
+        if not still_mine.update(handing_over_to=addresses):
+            raise ClaimLost
+
     def delivered(addresses: list[str]) -> None:
         # Saved at once: a retry after a later failure skips these.
         message.delivered_to = [*message.delivered_to, *addresses]
-        Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
-            delivered_to=message.delivered_to
-        )
+        message.handing_over_to = []
+        still_mine.update(delivered_to=message.delivered_to, handing_over_to=[])
 
     try:
         channels.backend_for(message.channel).send(
-            message, chat_webhook_url=webhook, on_delivered=delivered
+            message,
+            chat_webhook_url=webhook,
+            on_delivered=delivered,
+            on_handing_over=handing_over,
+            budget=settings.COMMS_DELIVERY_CHUNKS_PER_TASK,
         )
+    except ClaimLost:
+        return None
+    except channels.DeliveryPaused:
+        return _hand_on(message)
     except channels.DeliveryError as exc:
         return _record_failure(message, str(exc))
     return _record_success(message)
+
+
+class ClaimLost(Exception):
+    """Another worker holds the message now: this one stops where it is."""
+
+
+def _hand_on(message: Message) -> Message:
+    """Give the rest of a long send to a new task, at once: this one has had
+    its share (a task that runs past the cluster's timeout is killed)."""
+    with transaction.atomic():
+        # Not a failed attempt: the claim is given back as it was taken.
+        if Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+            status=Message.Status.QUEUED,
+            attempts=F("attempts") - 1,
+            next_attempt_at=timezone.now(),
+        ):
+            _enqueue_delivery(message.pk)
+    message.refresh_from_db()
+    return message
 
 
 def _with_route_ping(route, message: Message) -> str:
@@ -403,6 +442,57 @@ def withdraw_stale_messages(now: dt.datetime) -> int:
     return withdrawn
 
 
+def _settle_dead_claim(message: Message, now: dt.datetime) -> int:
+    """Settle a message whose worker stopped mid-send; 1 if this did.
+
+    An e-mail records what it was handing over, so only those addresses are
+    in doubt: they are never sent again, and the rest goes on at once. For
+    any other send nobody can tell what went out, so a person decides.
+    """
+    claimed = Message.objects.filter(pk=message.pk, status=Message.Status.SENDING)
+    if message.channel == Channel.EMAIL:
+        in_doubt = [*message.in_doubt_to, *message.handing_over_to]
+        settled = {a.lower() for a in [*message.delivered_to, *in_doubt]}
+        rest = [r for r in message.recipients if r.lower() not in settled]
+        doubt = (
+            f"The delivery worker stopped while handing {len(message.handing_over_to)}"
+            f" e-mail(s) to the mail server ({', '.join(message.handing_over_to)})"
+            ": they may or may not have arrived, and are not sent again."
+            if message.handing_over_to
+            else ""
+        )
+        if rest:
+            if not claimed.update(
+                status=Message.Status.QUEUED,
+                in_doubt_to=in_doubt,
+                handing_over_to=[],
+                last_error=doubt,
+                next_attempt_at=now,
+            ):
+                return 0
+            if doubt:
+                _event(message, TimelineEvent.Kind.MESSAGE_FAILED, None, error=doubt)
+            _enqueue_delivery(message.pk)
+            return 1
+        if not claimed.update(
+            status=Message.Status.FAILED,
+            in_doubt_to=in_doubt,
+            handing_over_to=[],
+            last_error=(doubt or "The delivery worker stopped mid-send.")
+            + " Check with the recipient, then retry if needed.",
+        ):
+            return 0
+    elif not claimed.update(
+        status=Message.Status.FAILED,
+        last_error="The delivery worker stopped mid-send; the message "
+        "may or may not have gone out. Check, then retry if needed.",
+    ):
+        return 0
+    message.refresh_from_db()
+    _event(message, TimelineEvent.Kind.MESSAGE_FAILED, None, error=message.last_error)
+    return 1
+
+
 def due_work(now: dt.datetime) -> dict[str, int]:
     """Withdraw what no longer holds, release scheduled messages, enqueue due
     retries, settle dead claims."""
@@ -432,24 +522,8 @@ def due_work(now: dt.datetime) -> dict[str, int]:
     for message in Message.objects.filter(
         status=Message.Status.SENDING, claimed_at__lt=stale_before
     ).select_related("incident"):
-        # The worker stopped mid-send: it may or may not have handed the
-        # message over. Resending could duplicate it, so a person decides.
         with transaction.atomic():
-            if Message.objects.filter(
-                pk=message.pk, status=Message.Status.SENDING
-            ).update(
-                status=Message.Status.FAILED,
-                last_error="The delivery worker stopped mid-send; the message "
-                "may or may not have gone out. Check, then retry if needed.",
-            ):
-                message.refresh_from_db()
-                _event(
-                    message,
-                    TimelineEvent.Kind.MESSAGE_FAILED,
-                    None,
-                    error=message.last_error,
-                )
-                stale += 1
+            stale += _settle_dead_claim(message, now)
     return {
         "withdrawn": withdrawn,
         "released": len(released),

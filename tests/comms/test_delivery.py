@@ -2,6 +2,7 @@ import datetime as dt
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
 
 from comms import services
 from comms.models import Message
@@ -179,8 +180,11 @@ def test_a_chat_webhook_error_is_retried(agent, chat_server):
 def test_a_delivery_cut_off_mid_send_is_shown_for_a_person_to_check(
     agent, frozen_now, settings
 ):
+    # A chat post records no progress: nobody can tell whether it went.
     incident = IncidentFactory()
-    message = send_test_message(incident, agent)
+    message = send_test_message(
+        incident, agent, audience="internal", channel="chat", recipients=["#ops"]
+    )
     Message.objects.filter(pk=message.pk).update(
         status=Message.Status.SENDING,
         claimed_at=frozen_now
@@ -577,4 +581,117 @@ def test_a_grouped_delivery_task_sends_each_message_once(agent, smtp_server):
 
     assert outcome == {m.pk: Message.Status.SENT for m in sent}
     assert again == {m.pk: "not claimed" for m in sent}
+    assert len(smtp_server.messages) == 2
+
+
+def _systemic_notice(agent, manager, customers: int):
+    """A customer update on a systemic incident that reaches ``customers``,
+    approved once by a manager."""
+    from incidents.models import AffectedCustomer
+    from tests.factories import CustomerFactory
+
+    incident = IncidentFactory(is_systemic=True, customer=None, priority="P3")
+    for n in range(customers):
+        AffectedCustomer.objects.create(
+            incident=incident,
+            customer=CustomerFactory(email=f"driver{n}@fleet.example"),
+            added_at=incident.created_at,
+        )
+    from comms.selectors import customer_addresses
+
+    message = send_test_message(
+        incident, agent, recipients=customer_addresses(incident)
+    )
+    assert message.status == Message.Status.AWAITING_APPROVAL
+    return services.approve_message(
+        message=message, actor=manager, subject=message.subject, body=message.body
+    )
+
+
+@pytest.mark.django_db
+def test_a_notice_to_many_goes_in_chunks_over_tasks_one_email_each(
+    agent, manager, smtp_server, settings, django_capture_on_commit_callbacks
+):
+    settings.COMMS_DELIVERY_CHUNK = 3
+    settings.COMMS_DELIVERY_CHUNKS_PER_TASK = 2
+    message = _systemic_notice(agent, manager, 14)
+    assert len(message.recipients) == 14 and message.status == "queued"
+
+    tasks = 0
+    while message.status != Message.Status.SENT and tasks < 10:
+        with django_capture_on_commit_callbacks(execute=False):
+            services.deliver_message(message_id=message.pk)
+        message.refresh_from_db()
+        tasks += 1
+
+    # 14 e-mails, 6 a task: three tasks, each taking its share.
+    assert tasks == 3
+    received = [envelope.rcpt_tos for envelope in smtp_server.messages]
+    assert sorted(to for (to,) in received) == sorted(message.recipients)
+    assert message.delivered_to == message.recipients
+    assert message.attempts == 1  # a hand-on is not a failed attempt
+    assert message.handing_over_to == [] and message.in_doubt_to == []
+
+
+@pytest.mark.django_db
+def test_a_worker_killed_mid_notice_leaves_one_chunk_in_doubt_and_sends_none_twice(
+    agent, manager, smtp_server, settings, frozen_now, time_machine
+):
+    settings.COMMS_DELIVERY_CHUNK = 4
+    message = _systemic_notice(agent, manager, 10)
+    first, doubtful = message.recipients[:4], message.recipients[4:8]
+    # What a worker killed while handing over the second chunk leaves behind.
+    Message.objects.filter(pk=message.pk).update(
+        status=Message.Status.SENDING,
+        claimed_at=frozen_now,
+        attempts=1,
+        delivered_to=first,
+        handing_over_to=doubtful,
+    )
+    time_machine.move_to(
+        frozen_now + dt.timedelta(seconds=settings.COMMS_STALE_CLAIM_SECONDS + 1),
+        tick=False,
+    )
+
+    result = services.due_work(timezone.now())
+    message.refresh_from_db()
+    assert result["stale"] == 1
+    assert message.status == Message.Status.QUEUED
+    assert message.in_doubt_to == doubtful and message.handing_over_to == []
+    assert "may or may not have arrived" in message.last_error
+    services.deliver_message(message_id=message.pk)
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.SENT
+    sent = [to for envelope in smtp_server.messages for to in envelope.rcpt_tos]
+    assert sorted(sent) == sorted(message.recipients[8:])
+    event = message.incident.timeline_events.filter(kind="message_failed").get()
+    assert doubtful[0] in event.details["error"]
+
+
+@pytest.mark.django_db
+def test_a_worker_that_lost_its_claim_hands_over_nothing_more(
+    agent, manager, smtp_server, settings, monkeypatch
+):
+    from comms import channels as comms_channels
+
+    settings.COMMS_DELIVERY_CHUNK = 2
+    message = _systemic_notice(agent, manager, 6)
+    send_chunk = comms_channels.EmailChannel._send_chunk
+    chunks = []
+
+    def sweep_after_the_first_chunk(self, connection, message, chunk, *args):
+        if chunks:
+            # Meanwhile the stale-claim sweep gave the send to another worker.
+            Message.objects.filter(pk=message.pk).update(
+                claimed_at=timezone.now() + dt.timedelta(seconds=1)
+            )
+        chunks.append(chunk)
+        return send_chunk(self, connection, message, chunk, *args)
+
+    monkeypatch.setattr(
+        comms_channels.EmailChannel, "_send_chunk", sweep_after_the_first_chunk
+    )
+    services.deliver_message(message_id=message.pk)
+
     assert len(smtp_server.messages) == 2
