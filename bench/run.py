@@ -271,11 +271,12 @@ def main() -> None:
         sys.exit(f"Served benchmark failed: {exc}")
     print_served_targets(served, "detail, typical history", FLOOR_NAME)
 
-    from bench_comms import delivery_rate, render_rate
+    from bench_comms import delivery_rate, render_rate, systemic_notice
 
     print()
     render_rate()
     delivery_rate()
+    systemic_notice()
 
 
 if __name__ == "__main__":
