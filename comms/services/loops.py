@@ -27,6 +27,7 @@ from django.utils import timezone
 from incidents import lifecycle
 from incidents import services as incident_services
 from incidents.models import Incident, PolicyTarget, TimelineEvent
+from portal.bulk import insert_rows
 
 from .. import catalogue, rendering, selectors, sweep_memo
 from ..models import (
@@ -158,28 +159,56 @@ def open_missing_loops(now: dt.datetime) -> int:
             if getattr(incident, PARTY_FLAG[audience]):
                 wanted.append((incident, audience, party_id, first))
     targets = _targets_for(w[0] for w in wanted)
-    opened = 0
+    loops = []
     for incident, audience, party_id, anchor in wanted:
         minutes = _cadence_minutes(
             targets.get((incident.policy_id, incident.priority)), audience
         )
+        loops.append(
+            FollowUpLoop(
+                incident=incident,
+                audience=audience,
+                party_id=party_id,
+                priority=incident.priority,
+                policy_id=incident.policy_id,
+                cadence_minutes=minutes,
+                started_at=anchor,
+                next_due_at=_due_from(anchor, minutes),
+            )
+        )
+    opened = 0
+    for start in range(0, len(loops), LOOPS_OPENED_TOGETHER):
+        opened += _open(loops[start : start + LOOPS_OPENED_TOGETHER], now)
+    return opened + _restart_reopened(now)
+
+
+# Loops one statement opens: after a bulk load (the demo at 100,000
+# incidents, or an import) the first sweep opens thousands.
+LOOPS_OPENED_TOGETHER = 1000
+
+
+def _open(loops: list[FollowUpLoop], now: dt.datetime) -> int:
+    """Open ``loops`` with their timeline rows, together; one by one if
+    another sweep opened one of them a moment ago."""
+    try:
+        with transaction.atomic(), incident_services.timeline_written_together():
+            insert_rows(FollowUpLoop, loops)
+            for loop in loops:
+                _loop_event(loop, "opened", now)
+        return len(loops)
+    except IntegrityError:
+        pass
+    opened = 0
+    for loop in loops:
+        loop.pk = None
         try:
             with transaction.atomic():
-                loop = FollowUpLoop.objects.create(
-                    incident=incident,
-                    audience=audience,
-                    party_id=party_id,
-                    priority=incident.priority,
-                    policy_id=incident.policy_id,
-                    cadence_minutes=minutes,
-                    started_at=anchor,
-                    next_due_at=_due_from(anchor, minutes),
-                )
+                loop.save(force_insert=True)
                 _loop_event(loop, "opened", now)
         except IntegrityError:
             continue  # Another sweep opened it a moment ago.
         opened += 1
-    return opened + _restart_reopened(now)
+    return opened
 
 
 def _restart_reopened(now: dt.datetime) -> int:

@@ -12,6 +12,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from portal.bulk import insert_rows
+
 from .. import (
     timeline,
 )
@@ -77,7 +79,7 @@ def timeline_written_together() -> Iterator[None]:
         yield
     finally:
         _held_timeline_events.reset(token)
-    TimelineEvent.objects.bulk_create(held)
+    insert_rows(TimelineEvent, held)
 
 
 def lock_incident(incident: Incident, expected_version: int | None) -> Incident:

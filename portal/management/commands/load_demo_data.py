@@ -30,6 +30,7 @@ from incidents.models import (
     StaffProfile,
     TimelineEvent,
 )
+from portal.bulk import insert_rows
 
 DEMO_PASSWORD = "switchboard-demo"
 DEMO_USERS = [
@@ -1164,9 +1165,10 @@ class Command(BaseCommand):
                 )
             )
             if len(batch) == 5000:
-                Customer.objects.bulk_create(batch)
+                insert_rows(Customer, batch)
                 batch = []
-        Customer.objects.bulk_create(batch)
+                self.stdout.write(f"Customers: {n + 1}", ending="\r")
+        insert_rows(Customer, batch)
         self.stdout.write(f"Customers: {Customer.objects.count()}")
 
     def _bulk_incidents(self, count, users):
@@ -1242,20 +1244,23 @@ class Command(BaseCommand):
                 )
                 batch[-1].tags = services.standard_tags(batch[-1])
             with transaction.atomic():
-                created_rows = Incident.objects.bulk_create(batch)
-                TimelineEvent.objects.bulk_create(
-                    TimelineEvent(
-                        incident=incident,
-                        kind=TimelineEvent.Kind.OPENED,
-                        actor=incident.created_by,
-                        created_at=incident.created_at,
-                        details={
-                            "version": 1,
-                            "priority": incident.priority,
-                            "policy": policy.name,
-                        },
-                    )
-                    for incident in created_rows
+                insert_rows(Incident, batch)
+                insert_rows(
+                    TimelineEvent,
+                    [
+                        TimelineEvent(
+                            incident=incident,
+                            kind=TimelineEvent.Kind.OPENED,
+                            actor=incident.created_by,
+                            created_at=incident.created_at,
+                            details={
+                                "version": 1,
+                                "priority": incident.priority,
+                                "policy": policy.name,
+                            },
+                        )
+                        for incident in batch
+                    ],
                 )
             remaining -= size
             self.stdout.write(f"Incidents: {count - remaining}", ending="\r")
