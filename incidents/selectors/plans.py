@@ -5,6 +5,7 @@ from django.db.models import Count, QuerySet
 from ..models import (
     CommunicationPlan,
     CommunicationPlanRow,
+    Incident,
 )
 
 
@@ -15,7 +16,13 @@ def communication_plan_page(*, incident_id: int) -> tuple:
     ).get(incident_id=incident_id)
     sections = list(plan.sections.all())
     rows: dict[int, list] = {s.pk: [] for s in sections}
+    statuses = set(Incident.Status.labels)
     for row in CommunicationPlanRow.objects.filter(section__plan=plan):
+        if row.key == "current_status" and row.details in statuses:
+            # The row the plan was started with names a status: it reads the
+            # incident's status now, not the one it had then. Words someone
+            # wrote in it instead are theirs, and stay.
+            row.details = plan.incident.get_status_display()
         rows[row.section_id].append(row)
     return plan, [(section, rows[section.pk]) for section in sections]
 
