@@ -343,3 +343,20 @@ def test_an_escalation_with_no_requester_or_rule_is_the_portals(agent_client):
         "by the portal's automation" in tab or "by the portal&#x27;s automation" in tab
     )
     assert "by rule “”" not in tab
+
+
+def test_an_escalation_awaiting_approval_offers_no_customer_update(
+    agent_client, agent, senior
+):
+    incident = IncidentFactory()
+    (escalation,) = request_test_escalation(
+        incident, agent, refund_amount=Decimal("200")
+    )
+
+    tab = agent_client.get(
+        reverse("escalations:incident_escalations", args=[incident.pk])
+    ).content.decode()
+
+    assert escalation.needs_approval and escalation.reached_tier_at is None
+    assert "Update the customer on this escalation" not in tab
+    assert "Write an internal update" in tab
