@@ -171,12 +171,30 @@ def timeline_view(events: list, view: str) -> list:
 
 
 def _cause_of(event, shown: list, times: list):
-    """Return the shown row nearest in time to ``event``, by the same actor,
-    within the cause window; None if there is none."""
+    """Return the shown row that caused ``event``: the nearest within the
+    cause window that could have, a person's act first; None if none."""
     start = bisect.bisect_left(times, event.created_at - _CAUSE_WINDOW)
     end = bisect.bisect_right(times, event.created_at + _CAUSE_WINDOW)
     return min(
-        (c for c in shown[start:end] if c.actor_id == event.actor_id),
-        key=lambda c: abs(c.created_at - event.created_at),
+        (c for c in shown[start:end] if _may_cause(c, event)),
+        key=lambda c: (c.actor_id is None, abs(c.created_at - event.created_at)),
         default=None,
+    )
+
+
+_OPENINGS = frozenset({_K.OPENED, _K.REOPENED})
+
+
+def _may_cause(row, event) -> bool:
+    # A loop starts because the incident opened (or reopened), whoever's
+    # sweep writes it down; anything else the portal re-times follows an act
+    # of the same hand, or a person's just before (e.g. an escalation's
+    # promise re-timing the customer's loop).
+    if event.kind == _K.FOLLOW_UP_LOOP_CHANGED and event.details.get("change") in (
+        "opened",
+        "reopened",
+    ):
+        return row.kind in _OPENINGS
+    return row.actor_id == event.actor_id or (
+        event.actor_id is None and row.actor_id is not None
     )
