@@ -120,7 +120,13 @@ class EscalationRuleAdmin(BoundedKeysMixin, FriendlyFieldsMixin, PortalModelAdmi
         "is_time_based",
         "is_active",
     ]
-    list_filter = ["policy", "is_time_based", "needs_approval", "is_active"]
+    list_filter = [
+        "policy",
+        "is_time_based",
+        "needs_approval",
+        "stops_customer_contact",
+        "is_active",
+    ]
     list_select_related = ["policy"]
     search_fields = ["name", "key", "source"]
     autocomplete_fields = ["policy", "category", "at_tier"]

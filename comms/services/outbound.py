@@ -261,12 +261,28 @@ def security_hold(incident: Incident) -> str:
     """Return why no customer message may leave now, or an empty string.
 
     While a security incident waits for Legal, the fleet escalation
-    playbook says to tell customers nothing: not the notice, not an update.
+    playbook says to tell customers nothing: not the notice, not an update;
+    after a legal threat, it says not to engage the customer further (an
+    open escalation a rule with ``stops_customer_contact`` matched).
     """
     if incident_selectors.security_awaits_legal(incident):
         return (
             f"{incident.reference} is a security incident and Legal has not yet "
             "approved telling customers; no customer message leaves until they do."
+        )
+    stopping = (
+        incident.escalations.filter(
+            stops_customer_contact=True,
+            status__in=("requested", "approved", "acknowledged"),
+        )
+        .select_related("to_tier")
+        .first()
+    )
+    if stopping is not None:
+        return (
+            f"{incident.reference} is escalated to {stopping.to_tier.name} under "
+            "a rule that stops customer contact (a legal threat): nobody else "
+            "writes to the customer while that escalation is open."
         )
     return ""
 

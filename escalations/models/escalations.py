@@ -57,6 +57,8 @@ class Escalation(models.Model):
         max_length=20, choices=Status.choices, default=Status.REQUESTED
     )
     needs_approval = models.BooleanField(default=False)
+    # A rule that matched stops customer contact while this is open.
+    stops_customer_contact = models.BooleanField(default=False)
     urgency = models.CharField(max_length=10, choices=Urgency.choices)
     sentiment = models.CharField(
         max_length=20, choices=NoteSentiment.choices, default=NoteSentiment.NEUTRAL

@@ -300,6 +300,12 @@ class EscalationRule(models.Model):
         default=False,
         help_text="The sweep evaluates it every minute and escalates by itself.",
     )
+    stops_customer_contact = models.BooleanField(
+        default=False,
+        help_text="While an escalation this rule matched is open, no customer "
+        "message leaves (a manager may send one anyway, giving the reason): "
+        "e.g. a legal threat, which the fleet playbook says not to engage.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

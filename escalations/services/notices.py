@@ -438,6 +438,7 @@ def escalate_by_rule(
         to_tier=to_tier,
         rule=rule,
         needs_approval=bool(rule and rule.needs_approval),
+        stops_customer_contact=bool(rule and rule.stops_customer_contact),
         urgency=urgency,
         summary=summary,
         why=why,

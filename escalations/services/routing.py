@@ -221,6 +221,11 @@ def request_escalation(
             to_tier=tier,
             rule=rule,
             needs_approval=needs_approval,
+            stops_customer_contact=any(
+                match.rule.stops_customer_contact
+                for match in matches
+                if tier in match.tiers
+            ),
             path_details=path_details,
             checks=answers,
             refund_amount=refund_amount,

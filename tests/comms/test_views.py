@@ -184,9 +184,9 @@ def test_messages_page_query_count_is_constant(
 
     # session, user, incident, sent counts, a template lookup per audience (2),
     # messages, replies, permissions, parties for the reply form, the
-    # follow-up loops, the security hold, what the portal will write, credits
-    # to decide
-    with django_assert_num_queries(14):
+    # follow-up loops, the security hold (and an open escalation stopping
+    # customer contact), what the portal will write, credits to decide
+    with django_assert_num_queries(15):
         response = agent_client.get(
             reverse("comms:incident_messages", args=[incident.pk])
         )

@@ -354,9 +354,9 @@ def test_incident_credits_query_count_is_constant(
 
     # session, user, permissions, incident, credit rules, affected customers,
     # count, page, evidence (prefetch), which ones the user may decide,
-    # navigation badge, the form's messages, the security hold and what the
-    # portal will write
-    with django_assert_num_queries(14):
+    # navigation badge, the form's messages, the security hold (and an open
+    # escalation stopping customer contact) and what the portal will write
+    with django_assert_num_queries(15):
         response = agent_client.get(_request_url(incident))
 
     assert response.status_code == 200

@@ -237,3 +237,52 @@ def test_a_fleet_tiers_alert_goes_to_its_own_room_and_names_the_rule(
     first_line = alert.body.split("\n")[0]
     assert f"raised by the rule “{escalation.rule.name}”" in first_line
     assert "from The Customer Support team" not in alert.body
+
+
+def test_a_fleet_legal_threat_goes_to_legal_and_stops_customer_messages(
+    fleet_customer, agent, manager
+):
+    from django.core.exceptions import ValidationError
+
+    from tests.factories import send_test_message
+
+    incident = IncidentFactory(customer=fleet_customer, status="investigating")
+    (escalation,) = request_test_escalation(
+        incident,
+        agent,
+        tier_key="legal",
+        path="management",
+        flags=["legal_threat"],
+        path_details={
+            "situation": "The customer says their lawyer will write to us.",
+            "customer_requests": "A refund of the whole contract.",
+            "risk": "A claim, and churn.",
+            "recommended_action": "Legal answers; we stop writing.",
+        },
+    )
+
+    assert escalation.to_tier.name == "Legal team"
+    assert escalation.stops_customer_contact
+    with pytest.raises(ValidationError) as refused:
+        send_test_message(incident, agent)
+    assert refused.value.code == "legal_approval_required"
+    assert "stops customer contact (a legal threat)" in refused.value.messages[0]
+    # The team still talks; a manager may still write, giving the reason.
+    send_test_message(
+        incident,
+        agent,
+        audience="internal",
+        channel="chat",
+        recipients=["#fleet-legal"],
+    )
+    overridden = send_test_message(
+        incident, manager, override_reason="Legal asked us to confirm receipt."
+    )
+    assert overridden.override_reason == "Legal asked us to confirm receipt."
+
+    services.acknowledge_escalation(escalation=escalation, actor=manager)
+    services.resolve_escalation(
+        escalation=escalation, actor=manager, outcome="Legal answered the customer."
+    )
+
+    assert send_test_message(incident, agent).audience == "customer"

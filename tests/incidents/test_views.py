@@ -471,9 +471,10 @@ def test_detail_page_query_count_is_constant(
         )
 
     # session, user, incident, timeline, actions, journey, affected customers,
-    # permissions, staff (owner picker), the security hold and what the
-    # portal will write, credits to decide (navigation)
-    with django_assert_num_queries(12):
+    # permissions, staff (owner picker), the security hold (and an open
+    # escalation stopping customer contact), what the portal will write,
+    # credits to decide (navigation)
+    with django_assert_num_queries(13):
         response = agent_client.get(incident.get_absolute_url())
 
     assert response.status_code == 200
