@@ -3,6 +3,7 @@
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Field, Layout
 from django import forms
+from django.utils.html import format_html
 
 from portal.forms import (
     NARRATIVE_MAX_LENGTH,
@@ -13,6 +14,7 @@ from portal.forms import (
 from ..models import (
     Incident,
     ResolutionVerification,
+    TimelineEvent,
 )
 
 
@@ -60,7 +62,10 @@ class ResolveForm(PortalForm):
             # Shown, not pre-filled: the words written while it was broken
             # are in the present tense, and the e-mail would print them as is.
             field = self.fields["customer_summary"]
-            field.help_text += f" While it was open it read: “{first_written}”"
+            # Crispy prints help text as HTML: the customer's words are escaped.
+            field.help_text = format_html(
+                "{} While it was open it read: “{}”", field.help_text, first_written
+            )
             field.widget.attrs["placeholder"] = first_written
         self.helper = FormHelper()
         self.helper.form_tag = False
@@ -77,7 +82,9 @@ class ResolveForm(PortalForm):
     def for_incident(cls, incident: Incident, data=None) -> "ResolveForm":
         # Once resolved (then reopened), the summary was already reworded for
         # the fixed e-mail: offer it again as written.
-        reworded = bool(incident.fix_summary)
+        reworded = incident.timeline_events.filter(
+            kind=TimelineEvent.Kind.RESOLUTION_RECORDED
+        ).exists()
         return cls(
             data,
             initial={

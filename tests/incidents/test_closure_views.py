@@ -170,7 +170,8 @@ def test_the_resolve_form_shows_the_open_summary_without_prefilling_it(
 ):
     incident = IncidentFactory(
         status="investigating",
-        customer_summary="Live vehicle positions are not showing.",
+        fix_summary="Noted while fixing: restart the queue.",
+        customer_summary="Live vehicle positions are not showing <b>now</b>.",
     )
 
     page = agent_client.get(reverse("incidents:closure", args=[incident.pk]))
@@ -180,7 +181,11 @@ def test_the_resolve_form_shows_the_open_summary_without_prefilling_it(
         re.S,
     )
     assert box.group(2).strip() == ""
-    assert 'placeholder="Live vehicle positions are not showing."' in box.group(1)
+    assert (
+        'placeholder="Live vehicle positions are not showing &lt;b&gt;now&lt;/b&gt;."'
+        in box.group(1)
+    )
+    assert "<b>now</b>" not in page.content.decode()
 
     refused = agent_client.post(
         reverse("incidents:resolve", args=[incident.pk]),
@@ -199,11 +204,8 @@ def test_the_resolve_form_shows_the_open_summary_without_prefilling_it(
 
 @pytest.mark.django_db
 def test_a_reopened_incident_offers_the_summary_already_reworded(agent, agent_client):
-    incident = IncidentFactory(
-        status="investigating",
-        fix_summary="Queue restarted.",
-        customer_summary="Your eSIM stalled.",
-    )
+    incident = _resolved(agent)
+    services.move_incident(incident=incident, actor=agent, to_status="investigating")
 
     page = agent_client.get(reverse("incidents:closure", args=[incident.pk]))
     box = re.search(
