@@ -42,8 +42,10 @@ class EmailChannel:
     Customer e-mails go in chunks over one connection: before a chunk its
     addresses are recorded as being handed over (``on_handing_over``), after
     it as delivered (``on_delivered``), so a killed worker leaves at most one
-    chunk in doubt and nothing is ever sent twice. ``budget`` (chunks) ends
-    this call's share with ``DeliveryPaused``.
+    chunk in doubt and nothing is ever sent twice. An e-mail whose fate the
+    server never told (the line dropped mid-send) is reported in doubt
+    (``on_in_doubt``). ``budget()`` answering true ends this call's share with
+    ``DeliveryPaused``.
     """
 
     def send(
@@ -53,7 +55,8 @@ class EmailChannel:
         chat_webhook_url: str = "",
         on_delivered=None,
         on_handing_over=None,
-        budget: int | None = None,
+        on_in_doubt=None,
+        budget=None,
     ) -> None:
         skip = {
             address.lower()
@@ -76,41 +79,32 @@ class EmailChannel:
             positions.setdefault(address, position)
         size = settings.COMMS_DELIVERY_CHUNK
         chunks = [batches[i : i + size] for i in range(0, len(batches), size)]
-        connection = get_connection()
+        session = _Session()
         try:
-            connection.open()
             for number, chunk in enumerate(chunks):
-                if budget is not None and number >= budget:
+                if budget is not None and budget(number):
                     raise DeliveryPaused
-                self._send_chunk(
-                    connection, message, chunk, positions, on_handing_over, on_delivered
-                )
+                addresses = [address for batch in chunk for address in batch]
+                if on_handing_over is not None:
+                    on_handing_over(addresses)
+                accepted: list[str] = []
+                try:
+                    for batch in chunk:
+                        session.send(self._email(message, batch, positions[batch[0]]))
+                        accepted += batch
+                except _Unknown as exc:
+                    if on_in_doubt is not None:
+                        on_in_doubt(exc.to)
+                    raise DeliveryError(f"E-mail not confirmed: {exc}") from exc
+                finally:
+                    # A refusal is not a doubt: what went before it went, the
+                    # rest did not, and a retry sends the rest.
+                    if on_delivered is not None:
+                        on_delivered(accepted)
         except (OSError, ValueError, smtplib.SMTPException) as exc:
             raise DeliveryError(f"E-mail not accepted: {exc}") from exc
         finally:
-            with contextlib.suppress(OSError, smtplib.SMTPException):
-                connection.close()
-
-    def _send_chunk(
-        self, connection, message, chunk, positions, on_handing_over, on_delivered
-    ) -> None:
-        addresses = [address for batch in chunk for address in batch]
-        if on_handing_over is not None:
-            on_handing_over(addresses)
-        accepted = []
-        try:
-            for batch in chunk:
-                sent = connection.send_messages(
-                    [self._email(message, batch, positions[batch[0]])]
-                )
-                if not sent:
-                    raise DeliveryError("E-mail not accepted by the mail server.")
-                accepted += batch
-        finally:
-            # A refusal is not a doubt: what went before it went, the rest
-            # did not, and a retry sends the rest.
-            if on_delivered is not None:
-                on_delivered(accepted)
+            session.close()
 
     def _email(self, message, to: list[str], position: int) -> EmailMessage:
         # A stable Message-ID (one per recipient) lets mail systems drop a
@@ -130,6 +124,51 @@ class EmailChannel:
                 "X-Switchboard-Incident": message.incident.reference,
             },
         )
+
+
+class _Unknown(Exception):
+    """The mail server never said whether it took the e-mail to ``to``."""
+
+    def __init__(self, to: list[str], cause: Exception):
+        super().__init__(str(cause))
+        self.to = to
+
+
+class _Session:
+    """One connection to the mail server, opened again when the server ends
+    the session (many cap the e-mails per session, answering 421)."""
+
+    def __init__(self):
+        self.connection = None
+
+    def send(self, email: EmailMessage) -> None:
+        for again in (False, True):
+            if self.connection is None:
+                self.connection = get_connection()
+                self.connection.open()
+            try:
+                sent = self.connection.send_messages([email])
+            except smtplib.SMTPResponseException as exc:
+                # An answer: not taken. 421 is "this session is over".
+                self.close()
+                if exc.smtp_code == 421 and not again:
+                    continue
+                raise
+            except smtplib.SMTPRecipientsRefused:
+                raise
+            except (OSError, smtplib.SMTPException) as exc:
+                # The line dropped with no answer: it may have been taken.
+                self.close()
+                raise _Unknown(email.to, exc) from exc
+            if not sent:
+                raise DeliveryError("E-mail not accepted by the mail server.")
+            return
+
+    def close(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                self.connection.close()
+            self.connection = None
 
 
 class WebhookChatChannel:

@@ -254,6 +254,8 @@ COMMS_DELIVERY_CHUNK = env.int("COMMS_DELIVERY_CHUNK", default=100)
 # Chunks one task sends before handing the rest to the next task, well
 # inside the cluster's 60 s task timeout.
 COMMS_DELIVERY_CHUNKS_PER_TASK = env.int("COMMS_DELIVERY_CHUNKS_PER_TASK", default=20)
+# ... and at most this long, whatever the mail server's pace.
+COMMS_DELIVERY_SLICE_SECONDS = env.int("COMMS_DELIVERY_SLICE_SECONDS", default=25)
 # A delivery claimed longer ago than this was cut off (worker died).
 COMMS_STALE_CLAIM_SECONDS = env.int("COMMS_STALE_CLAIM_SECONDS", default=300)
 # A message queued longer ago than this and not yet claimed lost its task

@@ -3,6 +3,7 @@ handed to the task cluster, delivered, retried with a doubling delay."""
 
 import contextlib
 import datetime as dt
+import time
 from collections.abc import Iterator
 from contextvars import ContextVar
 
@@ -200,7 +201,9 @@ def _backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=settings.COMMS_RETRY_BASE_SECONDS * 2 ** (attempts - 1))
 
 
-def deliver_message(*, message_id: int) -> Message | None:
+def deliver_message(
+    *, message_id: int, deadline: float | None = None
+) -> Message | None:
     """Hand one queued message to its channel, exactly once.
 
     The claim is a conditional UPDATE: of two workers given the same
@@ -241,7 +244,9 @@ def deliver_message(*, message_id: int) -> Message | None:
                     message, TimelineEvent.Kind.MESSAGE_WITHDRAWN, None, reason=refusal
                 )
         return message
-    fresh = rendered_now(message)
+    # Once some readers have it, the rest get the same words.
+    started = bool(message.delivered_to or message.in_doubt_to)
+    fresh = None if started else rendered_now(message)
     if fresh is not None and fresh != (message.subject, message.body):
         message.subject, message.body = fresh
         Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
@@ -277,33 +282,52 @@ def deliver_message(*, message_id: int) -> Message | None:
         message.handing_over_to = []
         still_mine.update(delivered_to=message.delivered_to, handing_over_to=[])
 
+    def in_doubt(addresses: list[str]) -> None:
+        message.in_doubt_to = [*message.in_doubt_to, *addresses]
+        still_mine.update(in_doubt_to=message.in_doubt_to)
+
+    deadline = deadline or time.monotonic() + settings.COMMS_DELIVERY_SLICE_SECONDS
+
+    def share_done(chunks_sent: int) -> bool:
+        return (
+            chunks_sent >= settings.COMMS_DELIVERY_CHUNKS_PER_TASK
+            or time.monotonic() >= deadline
+        )
+
     try:
         channels.backend_for(message.channel).send(
             message,
             chat_webhook_url=webhook,
             on_delivered=delivered,
             on_handing_over=handing_over,
-            budget=settings.COMMS_DELIVERY_CHUNKS_PER_TASK,
+            on_in_doubt=in_doubt,
+            budget=share_done,
         )
     except ClaimLost:
         return None
     except channels.DeliveryPaused:
-        return _hand_on(message)
+        return _hand_on(message, claimed_at=now)
     except channels.DeliveryError as exc:
-        return _record_failure(message, str(exc))
-    return _record_success(message)
+        return _record_failure(message, str(exc), claimed_at=now)
+    return _record_success(message, claimed_at=now)
 
 
 class ClaimLost(Exception):
     """Another worker holds the message now: this one stops where it is."""
 
 
-def _hand_on(message: Message) -> Message:
+def _claim(message: Message, claimed_at: dt.datetime | None):
+    """The message while still SENDING under this claim (any claim if None)."""
+    rows = Message.objects.filter(pk=message.pk, status=Message.Status.SENDING)
+    return rows if claimed_at is None else rows.filter(claimed_at=claimed_at)
+
+
+def _hand_on(message: Message, claimed_at: dt.datetime) -> Message:
     """Give the rest of a long send to a new task, at once: this one has had
     its share (a task that runs past the cluster's timeout is killed)."""
     with transaction.atomic():
         # Not a failed attempt: the claim is given back as it was taken.
-        if Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+        if _claim(message, claimed_at).update(
             status=Message.Status.QUEUED,
             attempts=F("attempts") - 1,
             next_attempt_at=timezone.now(),
@@ -323,11 +347,11 @@ def _with_route_ping(route, message: Message) -> str:
 
 
 @transaction.atomic
-def _record_success(message: Message) -> Message:
+def _record_success(message: Message, claimed_at: dt.datetime | None = None) -> Message:
     now = timezone.now()
     # Only the claim still in force may settle the message: if the stale-claim
     # sweep already gave up on this attempt, a person now decides.
-    if not Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+    if not _claim(message, claimed_at).update(
         status=Message.Status.SENT, sent_at=now, last_error="", next_attempt_at=None
     ):
         return message
@@ -353,9 +377,11 @@ def _record_success(message: Message) -> Message:
 
 
 @transaction.atomic
-def _record_failure(message: Message, error: str) -> Message:
+def _record_failure(
+    message: Message, error: str, claimed_at: dt.datetime | None = None
+) -> Message:
     now = timezone.now()
-    still_claimed = Message.objects.filter(pk=message.pk, status=Message.Status.SENDING)
+    still_claimed = _claim(message, claimed_at)
     if message.attempts >= settings.COMMS_MAX_ATTEMPTS:
         if not still_claimed.update(
             status=Message.Status.FAILED, last_error=error, next_attempt_at=None
@@ -449,7 +475,7 @@ def _settle_dead_claim(message: Message, now: dt.datetime) -> int:
     in doubt: they are never sent again, and the rest goes on at once. For
     any other send nobody can tell what went out, so a person decides.
     """
-    claimed = Message.objects.filter(pk=message.pk, status=Message.Status.SENDING)
+    claimed = _claim(message, message.claimed_at)
     if message.channel == Channel.EMAIL:
         in_doubt = [*message.in_doubt_to, *message.handing_over_to]
         settled = {a.lower() for a in [*message.delivered_to, *in_doubt]}
@@ -473,6 +499,10 @@ def _settle_dead_claim(message: Message, now: dt.datetime) -> int:
             if doubt:
                 _event(message, TimelineEvent.Kind.MESSAGE_FAILED, None, error=doubt)
             _enqueue_delivery(message.pk)
+            return 1
+        if not in_doubt:
+            # It died after its last e-mail, before saying so: all went out.
+            _record_success(message, claimed_at=message.claimed_at)
             return 1
         if not claimed.update(
             status=Message.Status.FAILED,
@@ -519,11 +549,22 @@ def due_work(now: dt.datetime) -> dict[str, int]:
     _enqueue_deliveries([*released, *due])
     stale_before = now - dt.timedelta(seconds=settings.COMMS_STALE_CLAIM_SECONDS)
     stale = 0
-    for message in Message.objects.filter(
+    for pk in Message.objects.filter(
         status=Message.Status.SENDING, claimed_at__lt=stale_before
-    ).select_related("incident"):
+    ).values_list("pk", flat=True):
         with transaction.atomic():
-            stale += _settle_dead_claim(message, now)
+            # Read again under the lock: another sweep may have settled it,
+            # and a worker may have claimed it since.
+            message = (
+                Message.objects.select_for_update(of=("self",))
+                .select_related("incident")
+                .filter(
+                    pk=pk, status=Message.Status.SENDING, claimed_at__lt=stale_before
+                )
+                .first()
+            )
+            if message is not None:
+                stale += _settle_dead_claim(message, now)
     return {
         "withdrawn": withdrawn,
         "released": len(released),

@@ -485,6 +485,12 @@ def retry_warning(message: Message, now: dt.datetime) -> str:
     age = now - message.created_at
     if age > RETRY_CONFIRM_AFTER:
         reasons.append(f"it was written {timesince(message.created_at, now)} ago")
+    if message.in_doubt_to:
+        reasons.append(
+            f"{len(message.in_doubt_to)} reader(s) may have it already "
+            f"({', '.join(message.in_doubt_to[:5])}"
+            f"{', …' if len(message.in_doubt_to) > 5 else ''}) and get it again"
+        )
     stale = stale_reason(message)
     if stale:
         reasons.append(stale[0].lower() + stale[1:].rstrip("."))
@@ -523,6 +529,8 @@ def retry_message(*, message: Message, actor, confirmed: bool = False) -> Messag
         message.subject, message.body = fresh
     message.attempts = 0
     message.last_error = ""
+    # The person checked: those in doubt get it now, with the rest.
+    message.in_doubt_to, message.handing_over_to = [], []
     if warning:
         # The person read the warning and sent it as it stands.
         message.renders_on_send = False

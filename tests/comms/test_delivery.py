@@ -677,21 +677,107 @@ def test_a_worker_that_lost_its_claim_hands_over_nothing_more(
 
     settings.COMMS_DELIVERY_CHUNK = 2
     message = _systemic_notice(agent, manager, 6)
-    send_chunk = comms_channels.EmailChannel._send_chunk
-    chunks = []
+    send = comms_channels._Session.send
+    sent = []
 
-    def sweep_after_the_first_chunk(self, connection, message, chunk, *args):
-        if chunks:
+    def then_the_sweep_moves_it_on(self, email):
+        send(self, email)
+        sent.append(email.to)
+        if len(sent) == 2:
             # Meanwhile the stale-claim sweep gave the send to another worker.
             Message.objects.filter(pk=message.pk).update(
                 claimed_at=timezone.now() + dt.timedelta(seconds=1)
             )
-        chunks.append(chunk)
-        return send_chunk(self, connection, message, chunk, *args)
 
-    monkeypatch.setattr(
-        comms_channels.EmailChannel, "_send_chunk", sweep_after_the_first_chunk
-    )
+    monkeypatch.setattr(comms_channels._Session, "send", then_the_sweep_moves_it_on)
     services.deliver_message(message_id=message.pk)
 
+    message.refresh_from_db()
     assert len(smtp_server.messages) == 2
+    assert message.status == Message.Status.SENDING  # the other worker's now
+
+
+@pytest.mark.django_db
+def test_a_mail_server_that_ends_sessions_gets_a_new_one(
+    agent, manager, settings, smtp_server
+):
+    from aiosmtpd.smtp import SMTP
+
+    # Many relays take a few e-mails per session, then answer 421.
+    original = SMTP.smtp_MAIL
+    counts = {}
+
+    async def capped_mail(self, arg):
+        counts[id(self)] = counts.get(id(self), 0) + 1
+        if counts[id(self)] > 3:
+            await self.push("421 Too many messages in this session")
+            return
+        return await original(self, arg)
+
+    SMTP.smtp_MAIL = capped_mail
+    try:
+        message = _systemic_notice(agent, manager, 10)
+        services.deliver_message(message_id=message.pk)
+    finally:
+        SMTP.smtp_MAIL = original
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.SENT
+    received = sorted(to for e in smtp_server.messages for to in e.rcpt_tos)
+    assert received == sorted(message.recipients)
+
+
+@pytest.mark.django_db
+def test_a_worker_dead_after_its_last_email_settles_the_message_as_sent(
+    agent, manager, smtp_server, settings, frozen_now, time_machine
+):
+    message = _systemic_notice(agent, manager, 3)
+    Message.objects.filter(pk=message.pk).update(
+        status=Message.Status.SENDING,
+        claimed_at=frozen_now,
+        attempts=1,
+        delivered_to=message.recipients,
+    )
+    time_machine.move_to(
+        frozen_now + dt.timedelta(seconds=settings.COMMS_STALE_CLAIM_SECONDS + 1),
+        tick=False,
+    )
+
+    services.due_work(timezone.now())
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.SENT
+    assert smtp_server.messages == []
+
+
+@pytest.mark.django_db
+def test_retrying_after_a_check_sends_to_those_in_doubt_too(
+    agent, manager, smtp_server, settings, frozen_now, time_machine
+):
+    message = _systemic_notice(agent, manager, 3)
+    doubtful = message.recipients[:1]
+    Message.objects.filter(pk=message.pk).update(
+        status=Message.Status.SENDING,
+        claimed_at=frozen_now,
+        attempts=1,
+        delivered_to=message.recipients[1:],
+        handing_over_to=doubtful,
+    )
+    time_machine.move_to(
+        frozen_now + dt.timedelta(seconds=settings.COMMS_STALE_CLAIM_SECONDS + 1),
+        tick=False,
+    )
+    services.due_work(timezone.now())
+    message.refresh_from_db()
+    assert message.status == Message.Status.FAILED
+    assert message.in_doubt_to == doubtful
+
+    with pytest.raises(ValidationError) as asked:
+        services.retry_message(message=message, actor=manager)
+    assert "may have it already" in asked.value.messages[0]
+    services.retry_message(message=message, actor=manager, confirmed=True)
+    services.deliver_message(message_id=message.pk)
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.SENT
+    assert [to for e in smtp_server.messages for to in e.rcpt_tos] == doubtful
