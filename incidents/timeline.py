@@ -196,5 +196,7 @@ def _may_cause(row, event) -> bool:
     ):
         return row.kind in _OPENINGS
     return row.actor_id == event.actor_id or (
-        event.actor_id is None and row.actor_id is not None
+        event.actor_id is None
+        and row.actor_id is not None
+        and row.created_at <= event.created_at
     )

@@ -49,3 +49,11 @@ def test_bookkeeping_with_no_cause_stays_out_but_shows_with_bookkeeping():
     assert timeline_view([lonely], "") == []
     assert timeline_view([lonely], "all") == [lonely]
     assert lonely.folded == []
+
+
+def test_the_portals_retiming_is_not_folded_into_a_persons_later_act():
+    retimed = row(K.FOLLOW_UP_LOOP_CHANGED, 0, change="retimed")
+    edited = row(K.EDITED, 4, actor_id=7)
+
+    assert timeline_view([retimed, edited], "") == [edited]
+    assert edited.folded == []
