@@ -2,6 +2,7 @@ import datetime as dt
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
 from django.utils import timezone
 
 from comms import services
@@ -635,7 +636,7 @@ def test_a_notice_to_many_goes_in_chunks_over_tasks_one_email_each(
 
 @pytest.mark.django_db
 def test_a_worker_killed_mid_notice_leaves_one_chunk_in_doubt_and_sends_none_twice(
-    agent, manager, smtp_server, settings, frozen_now, time_machine
+    agent, manager, smtp_server, settings, frozen_now, time_machine, client
 ):
     settings.COMMS_DELIVERY_CHUNK = 4
     message = _systemic_notice(agent, manager, 10)
@@ -667,6 +668,12 @@ def test_a_worker_killed_mid_notice_leaves_one_chunk_in_doubt_and_sends_none_twi
     assert sorted(sent) == sorted(message.recipients[8:])
     event = message.incident.timeline_events.filter(kind="message_failed").get()
     assert doubtful[0] in event.details["error"]
+    client.force_login(agent)
+    page = client.get(
+        reverse("comms:incident_messages", args=[message.incident_id])
+    ).content.decode()
+    assert "May or may not have reached 4 readers" in page
+    assert doubtful[-1] in page
 
 
 @pytest.mark.django_db
