@@ -69,7 +69,9 @@ def _message_rows(messages) -> list[dict]:
     held = incident_selectors.security_awaiting_legal({m.incident_id for m in messages})
     rows = []
     for m in messages:
-        recipients = ", ".join(m.recipients) if m.recipients else "nobody yet"
+        recipients = ", ".join(m.recipients[:10]) if m.recipients else "nobody yet"
+        if len(m.recipients) > 10:
+            recipients += f" and {len(m.recipients) - 10:,} more"
         rows.append(
             {
                 "kind": "Message",

@@ -9,11 +9,19 @@ from ..models import (
     Message,
 )
 
+# A notice to ten thousand customers carries ten thousand addresses in each
+# of these: lists that do not show them leave them in the database.
+DELIVERY_PROGRESS = ("delivered_to", "handing_over_to")
+
 
 def incident_messages(incident: Incident) -> QuerySet:
     """Return an incident's messages, newest first, ready to list."""
-    return Message.objects.filter(incident=incident).select_related(
-        "created_by", "decided_by", "party", "template_version__template"
+    return (
+        Message.objects.filter(incident=incident)
+        .select_related(
+            "created_by", "decided_by", "party", "template_version__template"
+        )
+        .defer(*DELIVERY_PROGRESS)
     )
 
 
@@ -22,6 +30,7 @@ def approval_queue() -> QuerySet:
     return (
         Message.objects.filter(status="awaiting_approval")
         .select_related("incident", "created_by", "party")
+        .defer(*DELIVERY_PROGRESS, "in_doubt_to")
         .order_by("created_at", "id")
     )
 
@@ -36,6 +45,7 @@ def recently_decided() -> QuerySet:
     return (
         Message.objects.filter(decided_at__isnull=False)
         .select_related("incident", "created_by", "decided_by")
+        .defer(*DELIVERY_PROGRESS, "in_doubt_to", "recipients", "body")
         .order_by("-decided_at", "-id")
     )
 

@@ -346,6 +346,9 @@ def _with_route_ping(route, message: Message) -> str:
     return f"{' '.join(missing)} {message.body}" if missing else message.body
 
 
+TIMELINE_RECIPIENTS = 10
+
+
 @transaction.atomic
 def _record_success(message: Message, claimed_at: dt.datetime | None = None) -> Message:
     now = timezone.now()
@@ -360,7 +363,9 @@ def _record_success(message: Message, claimed_at: dt.datetime | None = None) -> 
         message,
         TimelineEvent.Kind.MESSAGE_SENT,
         None,
-        recipients=message.recipients,
+        # The row every page of the incident reads: a few names and the count.
+        recipients=message.recipients[:TIMELINE_RECIPIENTS],
+        recipient_count=len(message.recipients),
         attempts=message.attempts,
     )
     incident = message.incident

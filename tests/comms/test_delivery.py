@@ -788,3 +788,24 @@ def test_retrying_after_a_check_sends_to_those_in_doubt_too(
     message.refresh_from_db()
     assert message.status == Message.Status.SENT
     assert [to for e in smtp_server.messages for to in e.rcpt_tos] == doubtful
+
+
+@pytest.mark.django_db
+def test_pages_name_a_few_readers_of_a_notice_to_many_and_count_the_rest(
+    agent, manager, smtp_server, client
+):
+    message = _systemic_notice(agent, manager, 14)
+    services.deliver_message(message_id=message.pk)
+    client.force_login(agent)
+
+    messages_tab = client.get(
+        reverse("comms:incident_messages", args=[message.incident_id])
+    ).content.decode()
+    detail = client.get(message.incident.get_absolute_url()).content.decode()
+
+    sent = message.incident.timeline_events.get(kind="message_sent")
+    assert len(sent.details["recipients"]) == 10
+    assert sent.details["recipient_count"] == 14
+    assert "driver9@fleet.example and 4 more" in messages_tab
+    assert "driver13@fleet.example" not in messages_tab
+    assert "driver9@fleet.example and 4 more" in detail
