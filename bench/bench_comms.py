@@ -56,8 +56,19 @@ class _Counter:
         return "250 OK"
 
 
-def delivery_rate() -> None:
+def _mail_server(handler):
+    """Start a local SMTP server on a free loopback port; return it and the port."""
     from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller, port
+
+
+def delivery_rate() -> None:
     from django.db import transaction
 
     from comms import services
@@ -68,11 +79,7 @@ def delivery_rate() -> None:
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     logging.getLogger("django-q").setLevel(logging.WARNING)
     counter = _Counter()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(counter, hostname="127.0.0.1", port=port)
-    controller.start()
+    controller, port = _mail_server(counter)
     # A systemic incident may have no customer; the delivery run needs one.
     template = (
         Incident.objects.filter(customer__isnull=False)
@@ -261,7 +268,6 @@ def systemic_notice() -> None:
     """One approved customer update to NOTICE_CUSTOMERS affected customers,
     delivered by the cluster as one e-mail each: timed, then again with the
     cluster killed halfway, counting what each address received."""
-    from aiosmtpd.controller import Controller
     from django.conf import settings
     from django.utils import timezone
 
@@ -271,11 +277,7 @@ def systemic_notice() -> None:
 
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     recipients = _Recipients()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(recipients, hostname="127.0.0.1", port=port)
-    controller.start()
+    controller, port = _mail_server(recipients)
     env = {**os.environ, "EMAIL_URL": f"smtp://127.0.0.1:{port}", "Q_WORKERS": "2"}
     held = contextlib.ExitStack()
     held.callback(controller.stop)
