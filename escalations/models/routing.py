@@ -201,6 +201,7 @@ class Flag(models.TextChoices):
     LEGAL_REQUEST = "legal_request", "Legal or compliance request"
     LEGAL_THREAT = "legal_threat", "Customer threatens legal action"
     CUSTOMER_ASKED = "customer_asked", "Customer asks for escalation"
+    CHURN_THREAT = "churn_threat", "Customer threatens to cancel"
     PORT_IN_REJECTED = "port_in_rejected", "Port-in rejected"
 
 

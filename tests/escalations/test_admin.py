@@ -68,7 +68,7 @@ def test_shipped_data_counts():
         Tier.objects.filter(policy__name="Fleet SaaS").count() == 7
     )  # with the Legal team (004 management 5)
     assert EscalationRule.objects.filter(policy__name="Carrier playbook").count() == 12
-    assert EscalationRule.objects.filter(policy__name="Fleet SaaS").count() == 9
+    assert EscalationRule.objects.filter(policy__name="Fleet SaaS").count() == 10
 
 
 @pytest.mark.parametrize("owner", ["abc", "9" * 40])

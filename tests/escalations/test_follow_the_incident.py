@@ -286,3 +286,22 @@ def test_a_fleet_legal_threat_goes_to_legal_and_stops_customer_messages(
     )
 
     assert send_test_message(incident, agent).audience == "customer"
+
+
+def test_a_fleet_churn_threat_suggests_customer_success_and_the_manager(
+    fleet_customer, agent, agent_client
+):
+    incident = IncidentFactory(customer=fleet_customer, status="investigating")
+
+    page = agent_client.post(
+        reverse("escalations:escalate", args=[incident.pk]),
+        {"action": "check_rules", "flags": ["churn_threat"]},
+    ).content.decode()
+
+    assert "Customer threatens to cancel" in page
+    rule = incident.policy.escalation_rules.get(key="churn-threat")
+    assert sorted(rule.target_tiers.values_list("key", flat=True)) == [
+        "customer_success",
+        "management",
+    ]
+    assert rule.respond_within_minutes == 30
