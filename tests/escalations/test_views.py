@@ -360,3 +360,25 @@ def test_an_escalation_awaiting_approval_offers_no_customer_update(
     assert escalation.needs_approval and escalation.reached_tier_at is None
     assert "Update the customer on this escalation" not in tab
     assert "Write an internal update" in tab
+
+
+def test_an_approval_card_carries_what_was_tried_and_the_refund(
+    client, agent, senior, manager
+):
+    from tests.factories import escalation_note
+
+    incident = IncidentFactory()
+    request_test_escalation(
+        incident,
+        agent,
+        refund_amount=Decimal("180.00"),
+        flags=["troubleshooting_exhausted"],
+        note=escalation_note(tried="Reset the network → no change"),
+    )
+    client.force_login(manager)
+
+    page = client.get(reverse("escalations:approvals")).content.decode()
+
+    assert "Reset the network → no change" in page
+    assert 'Refund asked</dt><dd class="col-sm-10">180.00' in page
+    assert "rules that matched:" in page and "Refund above $100" in page
