@@ -11,8 +11,10 @@ from portal.admin_site import (
 from ..admin_forms import FriendlyFieldsMixin
 from ..models import (
     RegulatoryRegime,
+    SecurityChecklistTemplateItem,
     SecurityContact,
     SecurityPhase,
+    SecurityPhaseTemplate,
     SecurityResponse,
 )
 
@@ -40,6 +42,32 @@ class SecurityContactAdmin(FriendlyFieldsMixin, PortalModelAdmin):
     list_editable = ["is_active", "position"]
     list_filter = ["is_active"]
     search_fields = ["label", "contact", "key"]
+
+
+class SecurityChecklistTemplateItemInline(PortalTabularInline):
+    model = SecurityChecklistTemplateItem
+    fields = ["position", "group", "text"]
+    extra = 0
+
+
+@admin.register(SecurityPhaseTemplate)
+class SecurityPhaseTemplateAdmin(FriendlyFieldsMixin, PortalModelAdmin):
+    """The phases every security incident runs, with their windows and
+    checklists (fleet escalation playbook, steps 1 to 7).
+
+    A flagged incident copies the active phases; changing them here changes
+    the next incident's, not the phases already running.
+    """
+
+    list_display = [
+        "kind",
+        "starts_after_minutes",
+        "due_after_minutes",
+        "is_active",
+        "position",
+    ]
+    list_editable = ["is_active", "position"]
+    inlines = [SecurityChecklistTemplateItemInline]
 
 
 class SecurityPhaseInline(PortalTabularInline):

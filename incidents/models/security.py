@@ -2,6 +2,7 @@
 clocks."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -127,6 +128,67 @@ class SecurityPhase(models.Model):
 
     def __str__(self):
         return self.get_kind_display()
+
+
+class SecurityPhaseTemplate(models.Model):
+    """A phase every security incident runs: its window and its checklist.
+
+    From the fleet escalation playbook (steps 1 to 7); a flagged incident
+    copies the active phases, so an edit here changes the next incident's.
+    """
+
+    kind = models.CharField(
+        max_length=20, choices=SecurityPhaseKind.choices, unique=True
+    )
+    starts_after_minutes = models.PositiveIntegerField(
+        default=0, help_text="Minutes after detection the phase starts."
+    )
+    due_after_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Minutes after detection it is due; empty: the regulatory "
+        "clocks the responder starts set it (the notify phase).",
+    )
+    is_active = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=SecurityPhaseKind.values),
+                name="%(app_label)s_%(class)s_kind_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return self.get_kind_display()
+
+    def clean(self):
+        if (
+            self.due_after_minutes is not None
+            and self.due_after_minutes < self.starts_after_minutes
+        ):
+            raise ValidationError(
+                {"due_after_minutes": "A phase cannot be due before it starts."}
+            )
+
+
+class SecurityChecklistTemplateItem(models.Model):
+    """One step of a security phase's checklist, as the next incident gets it."""
+
+    phase = models.ForeignKey(
+        SecurityPhaseTemplate, on_delete=models.CASCADE, related_name="items"
+    )
+    group = models.CharField(max_length=60)
+    text = models.CharField(max_length=200)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["phase", "position", "id"]
+
+    def __str__(self):
+        return self.text
 
 
 class SecurityChecklistItem(models.Model):

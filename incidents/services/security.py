@@ -21,6 +21,7 @@ from ..models import (
     SecurityNotification,
     SecurityPhase,
     SecurityPhaseKind,
+    SecurityPhaseTemplate,
     SecurityResponse,
     TimelineEvent,
 )
@@ -87,27 +88,30 @@ def flag_security_incident(
         flagged_at=now,
     )
     items = []
-    for position, shape in enumerate(security.PHASES):
-        due = start + shape.due_after if shape.due_after is not None else None
+    shapes = SecurityPhaseTemplate.objects.filter(is_active=True).prefetch_related(
+        "items"
+    )
+    for position, shape in enumerate(shapes):
+        starts = start + dt.timedelta(minutes=shape.starts_after_minutes)
+        due = (
+            start + dt.timedelta(minutes=shape.due_after_minutes)
+            if shape.due_after_minutes is not None
+            else None
+        )
         phase = SecurityPhase.objects.create(
             response=response,
             kind=shape.kind,
-            starts_at=start + shape.starts_after,
+            starts_at=starts,
             due_at=due,
-            at_risk_at=security.at_risk_at(start + shape.starts_after, due)
-            if due
-            else None,
+            at_risk_at=security.at_risk_at(starts, due) if due else None,
             position=position,
         )
-        n = 0
-        for group, texts in shape.checklist:
-            for text in texts:
-                items.append(
-                    SecurityChecklistItem(
-                        phase=phase, group=group, text=text, position=n
-                    )
-                )
-                n += 1
+        items += [
+            SecurityChecklistItem(
+                phase=phase, group=item.group, text=item.text, position=n
+            )
+            for n, item in enumerate(shape.items.all())
+        ]
     SecurityChecklistItem.objects.bulk_create(items)
     SecurityNotification.objects.bulk_create(
         SecurityNotification(

@@ -513,3 +513,47 @@ def test_an_oversized_legal_note_is_refused_naming_the_note(response, client, ma
     assert response.legal_approved_at is None
     assert "Who is told, by when, what may be said: Ensure this value" in page
     assert "Name the person in Legal" not in page
+
+
+@pytest.mark.django_db
+def test_an_admins_phase_window_and_step_reach_the_next_security_incident(
+    response, agent, admin_client
+):
+    from incidents.models import SecurityPhaseTemplate
+
+    contain = SecurityPhaseTemplate.objects.get(kind="contain")
+    page = admin_client.get(
+        reverse("admin:incidents_securityphasetemplate_change", args=[contain.pk])
+    ).content.decode()
+    assert "Disable compromised user accounts" in page
+    contain.due_after_minutes = 45
+    contain.save()
+    contain.items.create(group="Isolate", text="Revoke the vendor's VPN access")
+
+    later = services.flag_security_incident(
+        incident=IncidentFactory(priority=Priority.P1, detected_at=DETECTED),
+        actor=agent,
+        incident_type="data_breach",
+    )
+
+    assert _phase(later, "contain").due_at == DETECTED + dt.timedelta(minutes=45)
+    assert (
+        _phase(later, "contain")
+        .items.filter(text="Revoke the vendor's VPN access")
+        .exists()
+    )
+    # The response already running keeps the phases it was given.
+    assert _phase(response, "contain").due_at == DETECTED + dt.timedelta(minutes=60)
+    assert not _phase(response, "contain").items.filter(text__startswith="Revoke")
+
+
+@pytest.mark.django_db
+def test_a_phase_cannot_be_due_before_it_starts():
+    from incidents.models import SecurityPhaseTemplate
+
+    phase = SecurityPhaseTemplate(kind="recover", starts_after_minutes=60)
+    phase.due_after_minutes = 30
+
+    with pytest.raises(ValidationError) as refused:
+        phase.clean()
+    assert "due before it starts" in str(refused.value)
