@@ -122,6 +122,7 @@ urlpatterns = [
     # Security incident response
     path("<int:pk>/security/", views.security_response, name="security"),
     path("<int:pk>/security/flag/", views.security_flag, name="security_flag"),
+    path("<int:pk>/security/report/", views.security_report, name="security_report"),
     path(
         "<int:pk>/security/notify/<int:notification_pk>/",
         views.security_notify,

@@ -46,6 +46,7 @@ from .security import (
     RegulatoryNoticeForm,
     SecurityFlagForm,
     SecurityNotifyForm,
+    SecurityReportForm,
 )
 from .surveys import SCORE_CHOICES, SurveyForm
 
@@ -66,6 +67,7 @@ __all__ = [
     "IncidentForm",
     "JINJA2_WIDGETS",
     "LegalApprovalForm",
+    "SecurityReportForm",
     "MoveForm",
     "PlanMetadataForm",
     "PlanNotesForm",

@@ -69,6 +69,26 @@ class SecurityResponse(models.Model):
         null=True,
         blank=True,
     )
+    # The written security incident report (004, step 3), for the
+    # lessons-learned review and the regulators' notices.
+    attack_vectors = models.TextField(
+        blank=True, help_text="How the attacker got in, and what they used."
+    )
+    data_accessed = models.TextField(
+        blank=True,
+        help_text="Which data was reached, whose, and whether it left our systems.",
+    )
+    actions_taken = models.TextField(
+        blank=True, help_text="What the team did to contain, fix and recover."
+    )
+    report_written_at = models.DateTimeField(null=True, blank=True)
+    report_written_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
 
     class Meta:
         permissions = [

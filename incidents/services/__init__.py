@@ -89,6 +89,7 @@ from .security import (
     record_security_notification,
     start_lessons_learned,
     tick_security_item,
+    write_security_report,
 )
 from .surveys import SURVEY_SCORES, answer_survey
 from .sweep import due_work
@@ -177,6 +178,7 @@ __all__ = [
     "standard_tags",
     "start_communication_plan",
     "start_lessons_learned",
+    "write_security_report",
     "start_postmortem",
     "submit_communication_plan",
     "submit_postmortem_for_review",

@@ -382,6 +382,68 @@ def record_legal_approval(
     return response
 
 
+REPORT_FIELDS = {
+    "attack_vectors": "Security report: attack vectors",
+    "data_accessed": "Security report: data accessed",
+    "actions_taken": "Security report: response actions taken",
+}
+
+
+@transaction.atomic
+def write_security_report(
+    *,
+    response: SecurityResponse,
+    actor: User,
+    shown_written_at: str = "",
+    **sections: str,
+) -> SecurityResponse:
+    """Write the security incident report: attack vectors, data accessed and
+    the response actions taken (fleet playbook, step 3).
+
+    ``shown_written_at`` is when the report the writer saw was written: if
+    someone wrote it since, the writer is told instead of overwriting them.
+    """
+    require_permission(
+        actor,
+        "incidents.change_securityresponse",
+        "You may not write the security report.",
+    )
+    response = _lock_response(response)
+    written = (
+        response.report_written_at.isoformat() if response.report_written_at else ""
+    )
+    if shown_written_at != written:
+        raise ValidationError(
+            "Someone wrote the security report while you were writing. Your text "
+            "is kept below; their version is on the page once you reload it.",
+            code="stale_report",
+        )
+    changes = {}
+    for name, label in REPORT_FIELDS.items():
+        text = (sections.get(name) or "").strip()
+        if text != getattr(response, name):
+            changes[label] = [
+                "(empty)" if not getattr(response, name) else "(earlier text)",
+                "(written)" if text else "(cleared)",
+            ]
+            setattr(response, name, text)
+    if not changes:
+        return response
+    now = timezone.now()
+    response.report_written_at, response.report_written_by = now, actor
+    response.save(
+        update_fields=[*REPORT_FIELDS, "report_written_at", "report_written_by"]
+    )
+    record_timeline_event(
+        incident=response.incident,
+        kind=TimelineEvent.Kind.EDITED,
+        actor=actor,
+        at=now,
+        details={"changes": changes},
+    )
+    return response
+
+
 def start_lessons_learned(*, response: SecurityResponse, actor: User) -> PostMortem:
     """Open the security incident's lessons-learned review as its post-mortem."""
     return start_postmortem(

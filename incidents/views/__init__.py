@@ -58,6 +58,7 @@ from .security import (
     security_notice_filed,
     security_notify,
     security_phase_done,
+    security_report,
     security_response,
     security_tick,
 )
@@ -115,6 +116,7 @@ __all__ = [
     "security_flag",
     "security_legal_approval",
     "security_lessons_learned",
+    "security_report",
     "security_notice_filed",
     "security_notify",
     "security_phase_done",

@@ -1,7 +1,9 @@
 """Security incident response: phases, notifications, clocks, Legal's approval."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.shortcuts import get_object_or_404, render
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -15,6 +17,7 @@ from ..forms import (
     RegulatoryNoticeForm,
     SecurityFlagForm,
     SecurityNotifyForm,
+    SecurityReportForm,
 )
 from ..models import (
     Incident,
@@ -38,6 +41,10 @@ def _response_or_404(pk: int) -> SecurityResponse:
 @require_GET
 @permission_required("incidents.view_securityresponse", raise_exception=True)
 def security_response(request, pk):
+    return _security_page(request, pk)
+
+
+def _security_page(request, pk, report_form=None, status=200):
     incident = get_object_or_404(Incident.objects.select_related("category"), pk=pk)
     now = timezone.now()
     context = {
@@ -62,9 +69,11 @@ def security_response(request, pk):
             clocks_form=clocks_form,
             notice_form=RegulatoryNoticeForm(),
             legal_form=LegalApprovalForm(),
+            report_form=report_form
+            or SecurityReportForm(initial=_report_initial(page.response)),
             has_postmortem=PostMortem.objects.filter(incident=incident).exists(),
         )
-    return render(request, "incidents/security_response.html", context)
+    return render(request, "incidents/security_response.html", context, status=status)
 
 
 @require_POST
@@ -201,3 +210,35 @@ def security_lessons_learned(request, pk):
         back=reverse("incidents:security", args=[pk]),
         done=reverse("incidents:postmortem_edit", args=[pk]),
     )
+
+
+def _report_initial(response: SecurityResponse) -> dict:
+    return {
+        "attack_vectors": response.attack_vectors,
+        "data_accessed": response.data_accessed,
+        "actions_taken": response.actions_taken,
+        "shown_written_at": response.report_written_at.isoformat()
+        if response.report_written_at
+        else "",
+    }
+
+
+@require_POST
+@permission_required("incidents.change_securityresponse", raise_exception=True)
+def security_report(request, pk):
+    response = _response_or_404(pk)
+    form = SecurityReportForm(request.POST)
+    if form.is_valid():
+        try:
+            services.write_security_report(
+                response=response, actor=request.user, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Security report saved.")
+            return redirect(
+                reverse("incidents:security", args=[pk]) + "#security-report"
+            )
+    # The text stays on the page, with what stopped it.
+    return _security_page(request, pk, report_form=form, status=400)

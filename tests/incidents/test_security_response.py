@@ -557,3 +557,40 @@ def test_a_phase_cannot_be_due_before_it_starts():
     with pytest.raises(ValidationError) as refused:
         phase.clean()
     assert "due before it starts" in str(refused.value)
+
+
+@pytest.mark.django_db
+def test_the_security_report_is_written_on_the_page_and_kept_on_a_clash(
+    response, agent, agent_client, other_agent
+):
+    url = reverse("incidents:security", args=[response.incident_id])
+    page = agent_client.get(url).content.decode()
+    assert "Security incident report" in page and 'name="attack_vectors"' in page
+
+    saved = agent_client.post(
+        reverse("incidents:security_report", args=[response.incident_id]),
+        {
+            "attack_vectors": "A phished admin password; no second factor.",
+            "data_accessed": "Names and e-mail addresses of 1,200 drivers.",
+            "actions_taken": "Password reset, sessions revoked, MFA enforced.",
+            "shown_written_at": "",
+        },
+    )
+    assert saved.status_code == 302
+    response.refresh_from_db()
+    assert response.data_accessed.startswith("Names and e-mail")
+    assert response.report_written_by == agent
+    event = response.incident.timeline_events.filter(kind="edited").last()
+    assert "Security report: attack vectors" in event.details["changes"]
+
+    # Someone who opened the page before that save does not overwrite it.
+    clash = agent_client.post(
+        reverse("incidents:security_report", args=[response.incident_id]),
+        {"attack_vectors": "My own words", "shown_written_at": ""},
+    )
+    assert clash.status_code == 400
+    body = clash.content.decode()
+    assert "Someone wrote the security report while you were writing" in body
+    assert "My own words" in body
+    response.refresh_from_db()
+    assert response.attack_vectors.startswith("A phished")
