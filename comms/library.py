@@ -493,6 +493,20 @@ LIBRARY = [
             ),
         )
     ],
+    _t(
+        "internal-war-room-round",
+        "Chat: war room status round",
+        "internal",
+        "chat",
+        "follow_up",
+        "Status round: {{ incident.reference }}",
+        """
+        :hourglass: Status round · {{ incident.reference }} ({{ incident.priority }}) {{ incident.title }}
+        Everyone in the war room: what you did since the last round, what you see now, what you need.{% if incident.commander %} {{ incident.commander }} leads.{% endif +%}
+        {% if incident.war_room %}Call: {{ incident.war_room }}
+        {% endif %}Incident: {{ incident.url }}
+        """,
+    ),
     # --- Escalation -------------------------------------------------------
     _t(
         "internal-escalation-chat",

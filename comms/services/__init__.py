@@ -5,7 +5,7 @@ replies; follow-up loops, inbound mail, monitoring signals and plan starts.
 Callers import from here.
 """
 
-from . import delivery, inbound, loops, monitoring, plans
+from . import delivery, inbound, loops, monitoring, plans, war_room
 from .delivery import deliver_message
 from .inbound import (
     attach_inbound_mail,
@@ -51,6 +51,7 @@ def due_work(now):
         **plans.due_work(now),
         **loops.due_work(now),
         **delivery.due_work(now),
+        **war_room.due_work(now),
     }
 
 

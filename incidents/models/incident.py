@@ -1,5 +1,7 @@
 """The incident itself, the customers it touches, its action items and journey."""
 
+import datetime as dt
+
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -165,6 +167,8 @@ class Incident(models.Model):
         blank=True, help_text="The call everyone working a Sev 1 joins."
     )
     war_room_opened_at = models.DateTimeField(null=True, blank=True)
+    # When the portal last called the war room's status round.
+    war_room_round_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -293,6 +297,15 @@ class Incident(models.Model):
 
     def get_absolute_url(self):
         return reverse("incidents:detail", args=[self.pk])
+
+    @property
+    def next_war_room_round_at(self):
+        """When the portal calls the war room's next status round, or None."""
+        minutes = self.policy.war_room_status_minutes
+        if not (self.war_room_opened_at and minutes):
+            return None
+        last = self.war_room_round_at or self.war_room_opened_at
+        return last + dt.timedelta(minutes=minutes)
 
     @property
     def reference(self) -> str:
