@@ -32,7 +32,7 @@ def call_status_rounds(now: dt.datetime) -> int:
     due = Incident.objects.filter(
         war_room_opened_at__isnull=False,
         status__in=Incident.UNRESOLVED_STATUSES,
-        policy__war_room_status_minutes__isnull=False,
+        policy__war_room_status_minutes__gt=0,
     ).select_related("policy")
     for incident in due:
         every = dt.timedelta(minutes=incident.policy.war_room_status_minutes)
@@ -89,6 +89,10 @@ def _post_round(incident: Incident, now: dt.datetime) -> None:
             )
     except ValidationError as exc:
         logger.warning("War room round for %s not posted: %s", incident.reference, exc)
+    except Exception:
+        # One incident's broken post must not stop the sweep for the others;
+        # the round stays called (stamped), as a missed round is not made up.
+        logger.exception("War room round for %s not posted.", incident.reference)
 
 
 def due_work(now: dt.datetime) -> dict[str, int]:

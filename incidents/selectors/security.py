@@ -47,7 +47,7 @@ def security_clock_state(
 def security_page(*, incident_id: int, now: dt.datetime) -> SecurityPage:
     """Return an incident's security response with its phases and clocks."""
     response = SecurityResponse.objects.select_related(
-        "incident", "legal_recorded_by", "flagged_by"
+        "incident", "legal_recorded_by", "flagged_by", "report_written_by"
     ).get(incident_id=incident_id)
     phases = list(response.phases.select_related("done_by"))
     items: dict[int, list] = {p.pk: [] for p in phases}

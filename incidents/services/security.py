@@ -300,8 +300,9 @@ def choose_regulatory_clocks(
         .values_list("due_at", flat=True)
         .first()
     )
-    if earliest is not None:
-        notify = response.phases.get(kind=SecurityPhaseKind.NOTIFY)
+    # An admin may have dropped the notify phase from the template.
+    notify = response.phases.filter(kind=SecurityPhaseKind.NOTIFY).first()
+    if earliest is not None and notify is not None:
         notify.due_at = earliest
         notify.at_risk_at = security.at_risk_at(notify.starts_at, earliest)
         notify.save(update_fields=["due_at", "at_risk_at"])

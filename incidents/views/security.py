@@ -235,6 +235,15 @@ def security_report(request, pk):
             )
         except ValidationError as exc:
             form.add_error(None, exc)
+            if exc.code == "stale_report":
+                # Saving the kept text again is then a choice made knowingly.
+                response.refresh_from_db(fields=["report_written_at"])
+                form.data = form.data.copy()
+                form.data["shown_written_at"] = (
+                    response.report_written_at.isoformat()
+                    if response.report_written_at
+                    else ""
+                )
         else:
             messages.success(request, "Security report saved.")
             return redirect(

@@ -77,3 +77,10 @@ def test_the_incident_page_says_when_the_next_round_is(war_room, agent_client):
 
     assert "the portal calls each round" in page
     assert "the next at <strong>" in page
+
+
+@pytest.mark.django_db
+def test_an_interval_of_zero_calls_no_rounds(war_room, frozen_now):
+    Policy.objects.filter(pk=war_room.policy_id).update(war_room_status_minutes=0)
+
+    assert services.due_work(frozen_now + 60 * MINUTE)["war_room_rounds"] == 0

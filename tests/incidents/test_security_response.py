@@ -4,6 +4,7 @@ Phases, clocks from detection, Legal.
 """
 
 import datetime as dt
+import re
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -594,3 +595,35 @@ def test_the_security_report_is_written_on_the_page_and_kept_on_a_clash(
     assert "My own words" in body
     response.refresh_from_db()
     assert response.attack_vectors.startswith("A phished")
+    # Having seen the clash, saving the kept text again goes through.
+    again = agent_client.post(
+        reverse("incidents:security_report", args=[response.incident_id]),
+        {
+            "attack_vectors": "My own words",
+            "shown_written_at": re.search(
+                r'name="shown_written_at" value="([^"]*)"', body
+            )[1],
+        },
+    )
+    assert again.status_code == 302
+    response.refresh_from_db()
+    assert response.attack_vectors == "My own words"
+
+
+@pytest.mark.django_db
+def test_clocks_start_even_when_an_admin_dropped_the_notify_phase(agent, time_machine):
+    from incidents.models import SecurityPhaseTemplate
+
+    SecurityPhaseTemplate.objects.filter(kind="notify").update(is_active=False)
+    time_machine.move_to(FLAGGED, tick=False)
+    response = services.flag_security_incident(
+        incident=IncidentFactory(priority=Priority.P1, detected_at=DETECTED),
+        actor=agent,
+        incident_type="data_breach",
+    )
+    gdpr = RegulatoryRegime.objects.get(key="gdpr")
+
+    services.choose_regulatory_clocks(response=response, actor=agent, regimes=[gdpr])
+
+    assert response.regulatory_clocks.count() == 1
+    assert not response.phases.filter(kind="notify").exists()
