@@ -32,6 +32,8 @@ def call_status_rounds(now: dt.datetime) -> int:
     due = Incident.objects.filter(
         war_room_opened_at__isnull=False,
         status__in=Incident.UNRESOLVED_STATUSES,
+        # The war room is a Sev 1's: a downgraded incident's room goes quiet.
+        priority="P1",
         policy__war_room_status_minutes__gt=0,
     ).select_related("policy")
     for incident in due:

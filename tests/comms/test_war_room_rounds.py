@@ -84,3 +84,12 @@ def test_an_interval_of_zero_calls_no_rounds(war_room, frozen_now):
     Policy.objects.filter(pk=war_room.policy_id).update(war_room_status_minutes=0)
 
     assert services.due_work(frozen_now + 60 * MINUTE)["war_room_rounds"] == 0
+
+
+@pytest.mark.django_db
+def test_a_sev_1_downgraded_gets_no_more_rounds(war_room, frozen_now):
+    from incidents.models import Incident
+
+    Incident.objects.filter(pk=war_room.pk).update(priority="P2")
+
+    assert services.due_work(frozen_now + 60 * MINUTE)["war_room_rounds"] == 0
