@@ -6,7 +6,6 @@ from incidents.admin import ReadOnlyAdmin
 from incidents.admin_forms import FriendlyFieldsMixin
 from portal.admin_site import PortalModelAdmin, PortalTabularInline
 
-from .forms.routing import BoundedKeysMultipleChoiceField
 from .models import (
     SEED_PRECEDENCE_HELP,
     ApprovalLimit,
@@ -28,16 +27,8 @@ from .models.credits import APPROVAL_LIMIT_HELP
 # --- Escalation routing -----------------------------------------------------
 
 
-class BoundedKeysMixin:
-    """Many-to-many boxes that refuse out-of-range keys with a message."""
-
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        kwargs.setdefault("form_class", BoundedKeysMultipleChoiceField)
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
-
-
 @admin.register(Tier)
-class TierAdmin(BoundedKeysMixin, FriendlyFieldsMixin, PortalModelAdmin):
+class TierAdmin(FriendlyFieldsMixin, PortalModelAdmin):
     list_display = [
         "name",
         "policy",
@@ -110,7 +101,7 @@ class TierAdmin(BoundedKeysMixin, FriendlyFieldsMixin, PortalModelAdmin):
 
 
 @admin.register(EscalationRule)
-class EscalationRuleAdmin(BoundedKeysMixin, FriendlyFieldsMixin, PortalModelAdmin):
+class EscalationRuleAdmin(FriendlyFieldsMixin, PortalModelAdmin):
     list_display = [
         "name",
         "policy",

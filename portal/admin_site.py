@@ -13,7 +13,11 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from .forms import PortalModelForm, refuse_unstorable_text
+from .forms import (
+    BoundedKeysMultipleChoiceField,
+    PortalModelForm,
+    refuse_unstorable_text,
+)
 
 # Longer searches match nothing any of our list pages hold, and SQLite
 # refuses a LIKE pattern of 50,000 characters.
@@ -107,6 +111,11 @@ class PortalModelAdmin(PortalAutocompleteMixin, admin.ModelAdmin):
     """A model admin whose forms hold the portal's input limits."""
 
     form = PortalModelForm
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        # Out-of-range keys get a message, not a database overflow.
+        kwargs.setdefault("form_class", BoundedKeysMultipleChoiceField)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_changelist_form(self, request, **kwargs):
         kwargs.setdefault("form", PortalModelForm)

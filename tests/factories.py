@@ -2,7 +2,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from incidents import services
+from incidents import selectors, services
 from incidents.models import Category, Customer, Incident, Priority, Segment
 
 
@@ -33,6 +33,12 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     segment = Segment.STANDARD
 
 
+def category_of(customer: Customer | None) -> Category:
+    """eSIM where the customer's policy offers it, else its first category."""
+    offered = selectors.categories_offered(services.policy_for(customer))
+    return offered.filter(slug="esim").first() or offered.first()
+
+
 class IncidentFactory(factory.django.DjangoModelFactory):
     """Opens incidents through the service, so deadlines and timeline are real."""
 
@@ -41,7 +47,7 @@ class IncidentFactory(factory.django.DjangoModelFactory):
 
     title = factory.Sequence(lambda n: f"Test incident {n}")
     priority = Priority.P3
-    category = factory.LazyFunction(lambda: Category.objects.get(slug="esim"))
+    category = factory.LazyAttribute(lambda o: category_of(o.customer))
     customer = factory.SubFactory(CustomerFactory)
     what_happened = "Something broke for a customer."
     actor = None

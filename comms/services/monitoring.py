@@ -21,8 +21,16 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from incidents import selectors as incident_selectors
 from incidents import services as incident_services
-from incidents.models import Category, Customer, Incident, Signal, TimelineEvent
+from incidents.models import (
+    Category,
+    Customer,
+    Incident,
+    Policy,
+    Signal,
+    TimelineEvent,
+)
 
 from ..models import MonitoringIntegration, SignalKey, SignalReceipt
 
@@ -106,7 +114,8 @@ def _key_row(key: str) -> SignalKey:
     return SignalKey.objects.select_for_update().get(key=key)
 
 
-def _category(signal: Signal, slug: str) -> Category:
+def _named_category(signal: Signal, slug: str) -> Category:
+    """Return the category the signal names, else the signal's own."""
     chosen = (
         Category.objects.filter(slug=slug.strip().lower(), is_active=True).first()
         if slug.strip()
@@ -119,6 +128,26 @@ def _category(signal: Signal, slug: str) -> Category:
             code="no_category",
         )
     return chosen
+
+
+def _category(signal: Signal, slug: str, policy: Policy) -> Category:
+    """Return the signal's category if the incident's policy offers it.
+
+    Otherwise the policy's first category stands in: an alert is never lost
+    for its category, and the agent files it under the right one.
+    """
+    chosen = _named_category(signal, slug)
+    offered = incident_selectors.categories_offered(policy)
+    if offered.filter(pk=chosen.pk).exists():
+        return chosen
+    stand_in = offered.order_by("position", "name").first()
+    if stand_in is None:
+        raise ValidationError(
+            f"The “{policy.name}” policy offers no category for {signal.code}'s "
+            "incident: an admin gives it one.",
+            code="no_category",
+        )
+    return stand_in
 
 
 def _make_systemic(incident: Incident, customers: list[Customer]) -> Incident:
@@ -184,7 +213,7 @@ def accept_signal(
         else signal.category_id is not None and signal.category.is_active
     )
     if not placeable and not _key_has_open_incident(dedup_key):
-        _category(signal, category)  # raises, naming what is missing
+        _named_category(signal, category)  # raises, naming what is missing
     receipt = SignalReceipt.objects.create(
         integration=integration,
         signal=signal,
@@ -268,8 +297,8 @@ def _apply_signal(receipt: SignalReceipt) -> None:
         ).first()
     opened = incident is None
     if opened:
-        chosen = _category(signal, receipt.category)
         policy = incident_services.policy_for(found[0] if len(found) == 1 else None)
+        chosen = _category(signal, receipt.category, policy)
         systemic = len(found) != 1 and (
             not found or len(found) > policy.systemic_threshold
         )

@@ -300,9 +300,10 @@ class PolicyAdmin(FriendlyFieldsMixin, PortalModelAdmin):
 class CategoryAdmin(PortalModelAdmin):
     list_display = ["name", "slug", "is_active", "position"]
     list_editable = ["is_active", "position"]
-    list_filter = ["is_active"]
+    list_filter = ["is_active", "policies"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+    filter_horizontal = ["policies"]
 
 
 @admin.register(Signal)

@@ -268,6 +268,12 @@ class IncidentForm(PortalForm):
             f"Criteria of the “{self.criteria_policy.name}” policy. "
             + self.fields["severity_criteria"].help_text
         )
+        self.fields["category"].choices = self._category_choices()
+        self.fields[
+            "category"
+        ].help_text = (
+            f"The “{self.criteria_policy.name}” policy's categories come first."
+        )
         journey_rows = []
         for step, label in JourneyMilestone.Step.choices:
             self.fields[f"journey_{step}_state"] = forms.ChoiceField(
@@ -372,6 +378,21 @@ class IncidentForm(PortalForm):
                 "save", "Save changes" if editing else "Open incident", css_class="mt-2"
             ),
         )
+
+    def _category_choices(self) -> list:
+        """The policy's own categories first; the others only for a customer
+        picked after the page was drawn (the service refuses a mismatch)."""
+        policy = self.criteria_policy
+        own = list(selectors.categories_offered(policy).values_list("pk", "name"))
+        others = list(
+            Category.objects.filter(is_active=True)
+            .exclude(pk__in=[pk for pk, _ in own])
+            .values_list("pk", "name")
+        )
+        choices = [("", "Choose a category"), (f"{policy.name} policy", own)]
+        if others:
+            choices.append(("Other policies", others))
+        return choices
 
     def _ticked_criteria(self) -> list[int]:
         if not self.is_bound:

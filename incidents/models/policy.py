@@ -456,6 +456,15 @@ class Category(models.Model):
     slug = models.SlugField(max_length=60, unique=True, help_text="Used in tags.")
     is_active = models.BooleanField(default=True)
     position = models.PositiveSmallIntegerField(default=0)
+    policies = models.ManyToManyField(
+        Policy,
+        blank=True,
+        related_name="categories",
+        help_text="The policies whose incidents take this category (a fleet "
+        "dashboard bug is not a “Network” issue). A policy named by any category "
+        "offers only its own; every other policy offers the categories that name "
+        "none.",
+    )
 
     class Meta:
         ordering = ["position", "name"]

@@ -1,5 +1,6 @@
 """Reads that pages and tasks share, one module per capability; import from here."""
 
+from .categories import categories_offered
 from .closure import (
     incident_closure,
     incident_key_metrics,
@@ -56,6 +57,7 @@ from .security import (
 )
 
 __all__ = [
+    "categories_offered",
     "AMBIGUOUS_LISTED",
     "CUSTOMER_MATCH_LIMIT",
     "CUSTOMER_TEXT_MAX_LENGTH",

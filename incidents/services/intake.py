@@ -9,9 +9,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from .. import (
-    severity,
-)
 from ..models import (
     ActionItem,
     AffectedCustomer,
@@ -23,7 +20,7 @@ from ..models import (
     Signal,
     TimelineEvent,
 )
-from .policy import apply_deadlines, policy_for
+from .policy import apply_deadlines, check_policy_choices, policy_for
 from .records import User, field_error, lock_incident, record_timeline_event
 from .tags import merged_tags
 
@@ -123,8 +120,9 @@ def open_incident(
     check_incident_rules(incident, now)
     incident.policy = policy_for(customer)
     criteria = list(severity_criteria or [])
-    decided_by = severity.check_priority(
+    decided_by = check_policy_choices(
         policy=incident.policy,
+        category=category,
         priority=priority,
         criteria=criteria,
         reason=priority_reason,

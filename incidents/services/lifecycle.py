@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from .. import (
     lifecycle,
-    severity,
 )
 from ..models import (
     Incident,
@@ -21,7 +20,12 @@ from ..models import (
 )
 from .closure import sync_checklists, take_back_resolution_evidence
 from .intake import check_incident_rules, save_journey
-from .policy import SLA_INPUT_FIELDS, policy_for, recompute_sla
+from .policy import (
+    SLA_INPUT_FIELDS,
+    check_policy_choices,
+    policy_for,
+    recompute_sla,
+)
 from .records import (
     User,
     field_error,
@@ -93,12 +97,18 @@ def edit_incident_details(
             changed[field] = [shown_value(old), shown_value(value)]
             setattr(incident, field, value)
     check_incident_rules(incident, now)
+    policy_before = incident.policy_id
     if changed.keys() & SLA_INPUT_FIELDS:
         incident.policy = policy_for(incident.customer)
     before = list(incident.severity_criteria.all())
     criteria = before if severity_criteria is None else list(severity_criteria)
-    severity.check_priority(
+    check_policy_choices(
         policy=incident.policy,
+        # An incident filed before its policy had categories of its own keeps
+        # its category through other edits.
+        category=incident.category
+        if "category" in changed or incident.policy_id != policy_before
+        else None,
         priority=incident.priority,
         criteria=criteria,
         reason=incident.priority_reason,

@@ -6,15 +6,19 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from .. import (
+    severity,
     sla,
 )
 from ..models import (
+    Category,
     Customer,
     Incident,
     Policy,
     PolicyTarget,
+    SeverityCriterion,
     TimelineEvent,
 )
+from ..selectors import categories_offered
 from .records import User, record_timeline_event
 
 SLA_INPUT_FIELDS = {"priority", "customer"}
@@ -31,6 +35,54 @@ def policy_for(customer: Customer | None) -> Policy:
             code="no_default_policy",
         )
     return policy
+
+
+def check_category(*, policy: Policy, category: Category) -> None:
+    """Refuse a category the incident's policy does not offer."""
+    offered = categories_offered(policy)
+    if offered.filter(pk=category.pk).exists():
+        return
+    names = ", ".join(offered.values_list("name", flat=True)) or "none yet"
+    raise ValidationError(
+        {
+            "category": ValidationError(
+                f"“{category.name}” is not a category of the “{policy.name}” "
+                f"policy. Pick one of its own: {names}.",
+                code="category_of_another_policy",
+            )
+        }
+    )
+
+
+def check_policy_choices(
+    *,
+    policy: Policy,
+    category: Category | None,
+    priority: str,
+    criteria: list[SeverityCriterion],
+    reason: str,
+) -> SeverityCriterion | None:
+    """Check the category (None: unchanged, not checked) and the severity
+    criteria against the policy, saying everything that is wrong at once.
+
+    Return the criterion that decided the priority suggestion, if any.
+    """
+    problems = {}
+    if category is not None:
+        try:
+            check_category(policy=policy, category=category)
+        except ValidationError as exc:
+            problems = exc.update_error_dict(problems)
+    decided_by = None
+    try:
+        decided_by = severity.check_priority(
+            policy=policy, priority=priority, criteria=criteria, reason=reason
+        )
+    except ValidationError as exc:
+        problems = exc.update_error_dict(problems)
+    if problems:
+        raise ValidationError(problems)
+    return decided_by
 
 
 @transaction.atomic

@@ -163,4 +163,6 @@ def test_a_default_policy_tick_with_a_fleet_customer_is_refused_by_name_and_kept
     assert response.status_code == 200
     assert "is not one of the available choices" not in html
     assert "Fleet SaaS" in html and "tick its" in html
+    # The carrier's category is refused in the same answer, not the next one.
+    assert "“eSIM” is not a category of the “Fleet SaaS” policy" in html
     assert f'value="{vip.pk}"' in html and "checked" in html

@@ -5,6 +5,7 @@ import pytest
 from incidents import services
 from incidents.models import (
     BusinessCalendar,
+    Category,
     Holiday,
     Incident,
     Policy,
@@ -228,7 +229,8 @@ def test_customer_change_recomputes_deadlines_for_the_new_segment(frozen_now, ag
         incident=incident,
         actor=agent,
         expected_version=incident.version,
-        changes={"customer": enterprise},
+        # A fleet customer's incident takes a fleet category.
+        changes={"customer": enterprise, "category": Category.objects.get(slug="sync")},
     )
 
     assert incident.first_response_due_at == frozen_now + H

@@ -33,7 +33,7 @@ def test_a_new_incident_carries_the_standard_tags():
 
 @pytest.mark.django_db
 def test_resolving_swaps_in_progress_for_resolved_on_the_timeline(agent):
-    incident = IncidentFactory(extra_tags=["billing_dispute"])
+    incident = IncidentFactory(extra_tags=["needs_callback"])
 
     incident = services.move_incident(
         incident=incident, actor=agent, to_status="investigating"
@@ -44,7 +44,7 @@ def test_resolving_swaps_in_progress_for_resolved_on_the_timeline(agent):
 
     assert "resolved" in incident.tags
     assert "in_progress" not in incident.tags
-    assert "billing_dispute" in incident.tags
+    assert "needs_callback" in incident.tags
     event = incident.timeline_events.latest("id")
     assert event.details["changes"]["tags"][1] == incident.tags
 

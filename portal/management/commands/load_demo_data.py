@@ -18,7 +18,7 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from comms.models import Channel
-from incidents import services, sla
+from incidents import selectors, services, sla
 from incidents.models import (
     Category,
     Customer,
@@ -597,7 +597,7 @@ DEMO_STORIES = [
         "incident": {
             "title": "Trip logs stopped syncing for the whole fleet",
             "priority": Priority.P1,
-            "category": "network",
+            "category": "sync",
             "customer": "FLT-2001",
             "what_happened": "Since this morning no truck's trip log reaches "
             "the dashboard; drivers' apps show 'sync pending'.",
@@ -1178,7 +1178,7 @@ class Command(BaseCommand):
         policy = Policy.objects.select_related("calendar").get(is_default=True)
         targets = {t.priority: t for t in policy.targets.all()}
         working_days = sla.WorkingDays.of(policy.calendar)
-        categories = list(Category.objects.all())
+        categories = list(selectors.categories_offered(policy))
         signals = list(Signal.objects.all())
         customer_ids = list(
             Customer.objects.values_list("id", "segment").order_by("id")[:200_000]
