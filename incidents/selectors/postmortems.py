@@ -9,6 +9,7 @@ from ..models import (
     ActionItem,
     PostMortem,
     PostMortemTimelineRow,
+    SecurityResponse,
 )
 from .lists import REFERENCE_PATTERN
 
@@ -52,6 +53,9 @@ class PostMortemPage:
     postmortem: PostMortem
     rows: list[PostMortemTimelineRow]
     actions: list[ActionItem]
+    # A security incident's written report (004 step 7: the complete
+    # incident report belongs with the lessons learned); None until written.
+    security_report: SecurityResponse | None = None
 
 
 def postmortem_page(*, incident_id: int) -> PostMortemPage:
@@ -63,6 +67,20 @@ def postmortem_page(*, incident_id: int) -> PostMortemPage:
         postmortem=postmortem,
         rows=list(postmortem.timeline_rows.all()),
         actions=list(postmortem.action_items.select_related("owner")),
+        security_report=SecurityResponse.objects.filter(
+            incident_id=incident_id, report_written_at__isnull=False
+        )
+        .only(
+            "incident_id",
+            "incident_type",
+            "attack_vectors",
+            "data_accessed",
+            "actions_taken",
+            "report_written_at",
+            "report_written_by",
+        )
+        .select_related("report_written_by")
+        .first(),
     )
 
 

@@ -20,7 +20,7 @@ class SecurityPage:
     response: SecurityResponse
     phases: list  # (phase, clock state or None, items)
     notifications: list[SecurityNotification]
-    clocks: list  # (clock, clock state or None)
+    clocks: list  # (clock, clock state or None, draft of its notice)
 
 
 def security_clock_state(
@@ -80,12 +80,43 @@ def security_page(*, incident_id: int, now: dt.datetime) -> SecurityPage:
                     done_at=clock.notified_at,
                     now=now,
                 ),
+                regulatory_notice_draft(response, clock),
             )
             for clock in response.regulatory_clocks.select_related(
                 "regime", "notified_by"
             )
         ],
     )
+
+
+NOT_WRITTEN = "[Not in the security report yet: write it on this page.]"
+
+
+def regulatory_notice_draft(response: SecurityResponse, clock) -> str:
+    """Draft the notice a regulator is owed, from what the security report says.
+
+    Legal edits it before filing (004 step 6: Legal decides what is
+    disclosed); a part the report leaves empty is marked, never made up.
+    """
+    incident = response.incident
+    due = (
+        f"due {clock.due_at:%d %b %Y, %H:%M} UTC"
+        if clock.due_at
+        else clock.regime.deadline_text
+    )
+    parts = [
+        f"Security incident notification ({clock.regime.name})",
+        f"Our reference: {incident.reference}. "
+        f"{response.get_incident_type_display()}, detected "
+        f"{response.detected_at:%d %b %Y, %H:%M} UTC. This notice: {due}.",
+        "What happened and how",
+        response.attack_vectors.strip() or NOT_WRITTEN,
+        "Data and people concerned",
+        response.data_accessed.strip() or NOT_WRITTEN,
+        "What we have done",
+        response.actions_taken.strip() or NOT_WRITTEN,
+    ]
+    return "\n\n".join(parts)
 
 
 def security_notice_cleared(incident: Incident) -> bool:

@@ -57,7 +57,7 @@ def _security_page(request, pk, report_form=None, status=200):
     except SecurityResponse.DoesNotExist:
         context["flag_form"] = SecurityFlagForm()
     else:
-        chosen = {clock.regime_id for clock, _ in page.clocks}
+        chosen = {clock.regime_id for clock, *_ in page.clocks}
         clocks_form = RegulatoryClocksForm()
         clocks_form.fields["regimes"].queryset = RegulatoryRegime.objects.filter(
             is_active=True

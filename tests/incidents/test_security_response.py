@@ -627,3 +627,45 @@ def test_clocks_start_even_when_an_admin_dropped_the_notify_phase(agent, time_ma
 
     assert response.regulatory_clocks.count() == 1
     assert not response.phases.filter(kind="notify").exists()
+
+
+@pytest.mark.django_db
+def test_the_regulator_notice_draft_and_the_post_mortem_quote_the_report(
+    response, agent, agent_client
+):
+    """004 step 6 files the regulators' notices; step 7's review keeps the
+    complete incident report. Both draw on the report written once."""
+    gdpr = RegulatoryRegime.objects.get(key="gdpr")
+    services.choose_regulatory_clocks(response=response, actor=agent, regimes=[gdpr])
+    security_url = reverse("incidents:security", args=[response.incident_id])
+
+    before = agent_client.get(security_url).content.decode()
+    draft = before.split('class="pre-wrap border rounded p-2 mb-0 regulatory-draft">')[
+        1
+    ].split("</pre>")[0]
+    assert response.incident.reference in draft and "GDPR" in draft
+    assert "21 Nov 2026, 11:00 UTC" in draft  # 72 h from detection
+    assert draft.count("Not in the security report yet") == 3
+
+    services.write_security_report(
+        response=response,
+        actor=agent,
+        attack_vectors="A phished admin password; no second factor.",
+        data_accessed="Names and e-mail addresses of 1,200 drivers.",
+        actions_taken="Password reset, sessions revoked, MFA enforced.",
+    )
+    after = agent_client.get(security_url).content.decode()
+    assert "Names and e-mail addresses of 1,200 drivers." in after
+    assert "Not in the security report yet" not in after
+
+    services.start_lessons_learned(response=response, actor=agent)
+    review = agent_client.get(
+        reverse("incidents:postmortem", args=[response.incident_id])
+    ).content.decode()
+    assert "Security report" in review
+    for text in (
+        "A phished admin password; no second factor.",
+        "Names and e-mail addresses of 1,200 drivers.",
+        "Password reset, sessions revoked, MFA enforced.",
+    ):
+        assert text in review
