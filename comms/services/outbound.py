@@ -262,8 +262,9 @@ def security_hold(incident: Incident) -> str:
 
     While a security incident waits for Legal, the fleet escalation
     playbook says to tell customers nothing: not the notice, not an update;
-    after a legal threat, it says not to engage the customer further (an
-    open escalation a rule with ``stops_customer_contact`` matched).
+    after a legal threat, it says not to engage the customer further, and
+    after a press inquiry not to respond directly (an open escalation a rule
+    with ``stops_customer_contact`` matched).
     """
     if incident_selectors.security_awaits_legal(incident):
         return (
@@ -281,8 +282,8 @@ def security_hold(incident: Incident) -> str:
     if stopping is not None:
         return (
             f"{incident.reference} is escalated to {stopping.to_tier.name} under "
-            "a rule that stops customer contact (a legal threat): nobody else "
-            "writes to the customer while that escalation is open."
+            "a rule that stops customer contact: nobody else writes to the "
+            "customer while that escalation is open."
         )
     return ""
 

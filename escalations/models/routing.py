@@ -202,6 +202,7 @@ class Flag(models.TextChoices):
     LEGAL_THREAT = "legal_threat", "Customer threatens legal action"
     CUSTOMER_ASKED = "customer_asked", "Customer asks for escalation"
     CHURN_THREAT = "churn_threat", "Customer threatens to cancel"
+    MEDIA_INQUIRY = "media_inquiry", "Media or press inquiry"
     PORT_IN_REJECTED = "port_in_rejected", "Port-in rejected"
 
 

@@ -266,7 +266,7 @@ def test_a_fleet_legal_threat_goes_to_legal_and_stops_customer_messages(
     with pytest.raises(ValidationError) as refused:
         send_test_message(incident, agent)
     assert refused.value.code == "legal_approval_required"
-    assert "stops customer contact (a legal threat)" in refused.value.messages[0]
+    assert "under a rule that stops customer contact" in refused.value.messages[0]
     # The team still talks; a manager may still write, giving the reason.
     send_test_message(
         incident,
@@ -305,3 +305,40 @@ def test_a_fleet_churn_threat_suggests_customer_success_and_the_manager(
         "management",
     ]
     assert rule.respond_within_minutes == 30
+
+
+def test_a_fleet_press_inquiry_goes_to_pr_and_nobody_answers_it_directly(
+    fleet_customer, agent, agent_client, manager
+):
+    """004 management escalation 4: PR team + VP Marketing; do not respond."""
+    from django.core.exceptions import ValidationError
+
+    from tests.factories import send_test_message
+
+    incident = IncidentFactory(customer=fleet_customer, status="investigating")
+    page = agent_client.post(
+        reverse("escalations:escalate", args=[incident.pk]),
+        {"action": "check_rules", "flags": ["media_inquiry"]},
+    ).content.decode()
+    assert "Media or press inquiry" in page
+    assert "PR team and VP Marketing" in page
+
+    # Until an admin adds the PR team, the managers hold the tier.
+    (escalation,) = request_test_escalation(
+        incident,
+        agent,
+        tier_key="pr",
+        path="management",
+        flags=["media_inquiry"],
+        path_details={
+            "situation": "A trade journalist asks about yesterday's outage.",
+            "customer_requests": "A statement by tonight.",
+            "risk": "A story without our side.",
+            "recommended_action": "PR answers.",
+        },
+    )
+
+    assert escalation.stops_customer_contact
+    with pytest.raises(ValidationError) as refused:
+        send_test_message(incident, agent)
+    assert "escalated to PR team and VP Marketing" in refused.value.messages[0]
