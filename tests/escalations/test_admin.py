@@ -65,10 +65,10 @@ def test_tier_admin_edits_durations_and_refuses_bad_working_hours(client, admin_
 def test_shipped_data_counts():
     assert Tier.objects.filter(policy__name="Carrier playbook").count() == 8
     assert (
-        Tier.objects.filter(policy__name="Fleet SaaS").count() == 7
-    )  # with the Legal team (004 management 5)
+        Tier.objects.filter(policy__name="Fleet SaaS").count() == 8
+    )  # with the Legal team and PR (004 management 5 and 4)
     assert EscalationRule.objects.filter(policy__name="Carrier playbook").count() == 12
-    assert EscalationRule.objects.filter(policy__name="Fleet SaaS").count() == 10
+    assert EscalationRule.objects.filter(policy__name="Fleet SaaS").count() == 11
 
 
 @pytest.mark.parametrize("owner", ["abc", "9" * 40])
