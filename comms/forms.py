@@ -34,7 +34,10 @@ class ComposeForm(PortalForm):
     message = forms.IntegerField(widget=forms.HiddenInput, required=False)
     template_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
     audience = forms.ChoiceField(choices=Audience.choices)
-    channel = forms.ChoiceField(choices=Channel.choices)
+    channel = forms.ChoiceField(
+        # Status page posts have their own card on the incident.
+        choices=[c for c in Channel.choices if c[0] != Channel.STATUS_PAGE]
+    )
     stage = forms.ChoiceField(choices=Stage.choices)
     situation = forms.ChoiceField(choices=Situation.choices, required=False)
     follow_up_number = forms.IntegerField(

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "incidents",
     "comms",
     "escalations",
+    "statuspage",
 ]
 
 MIDDLEWARE = [
@@ -243,6 +244,7 @@ COMMS_CHANNEL_BACKENDS = {
     "email": "comms.channels.EmailChannel",
     "chat": CHAT_BACKEND,
     "note": "comms.channels.NoteChannel",
+    "status_page": "statuspage.channel.StatusPageChannel",
 }
 # Attempts before a message is marked failed, and the first retry delay
 # (doubled each time).

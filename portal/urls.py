@@ -17,5 +17,6 @@ urlpatterns = [
     path("incidents/", include("incidents.urls")),
     path("", include("comms.urls")),
     path("", include("escalations.urls")),
+    path("", include("statuspage.urls")),
     path("admin/", admin.site.urls),
 ]

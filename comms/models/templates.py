@@ -19,6 +19,12 @@ class Channel(models.TextChoices):
     CHAT = "chat", "Chat"
     EMAIL = "email", "E-mail"
     NOTE = "note", "Internal note"
+    STATUS_PAGE = "status_page", "Status page"
+
+
+# A status page post is written on the incident's Status page card, from the
+# customer summary, not from the template library.
+TEMPLATE_CHANNELS = [c for c in Channel.choices if c[0] != Channel.STATUS_PAGE]
 
 
 class Stage(models.TextChoices):
@@ -77,7 +83,7 @@ class MessageTemplate(models.Model):
         blank=True, help_text="When to use it, for the person picking a template."
     )
     audience = models.CharField(max_length=20, choices=Audience.choices)
-    channel = models.CharField(max_length=20, choices=Channel.choices)
+    channel = models.CharField(max_length=20, choices=TEMPLATE_CHANNELS)
     stage = models.CharField(max_length=20, choices=Stage.choices)
     follow_up_from = models.PositiveSmallIntegerField(
         null=True,
@@ -134,7 +140,7 @@ class MessageTemplate(models.Model):
                 name="%(app_label)s_%(class)s_audience_valid",
             ),
             models.CheckConstraint(
-                condition=Q(channel__in=Channel.values),
+                condition=Q(channel__in=[value for value, _ in TEMPLATE_CHANNELS]),
                 name="%(app_label)s_%(class)s_channel_valid",
             ),
             models.CheckConstraint(

@@ -88,20 +88,27 @@ def customer_addresses(incident: Incident) -> list[str]:
     return [a for a in addresses if not (a.lower() in seen or seen.add(a.lower()))]
 
 
-def delivery_mode(incident: Incident, *, audience: str) -> str:
-    """Return how a message to ``audience`` leaves: automatic, draft, approval."""
+def delivery_mode(incident: Incident, *, audience: str, to_many: bool = False) -> str:
+    """Return how a message to ``audience`` leaves: automatic, draft, approval.
+
+    ``to_many``: the message reaches many customers whatever the incident
+    (a status page post), so the systemic rules apply.
+    """
     if audience == Audience.INTERNAL:
         return DeliveryRule.Mode.AUTOMATIC
+    systemic = incident.is_systemic or to_many
     return sweep_memo.recall(
-        ("delivery_mode", audience, incident.priority, incident.is_systemic),
-        lambda: _strictest_delivery_mode(incident, audience=audience),
+        ("delivery_mode", audience, incident.priority, systemic),
+        lambda: _strictest_delivery_mode(
+            incident.priority, systemic, audience=audience
+        ),
     )
 
 
-def _strictest_delivery_mode(incident: Incident, *, audience: str) -> str:
+def _strictest_delivery_mode(priority: str, systemic: bool, *, audience: str) -> str:
     rules = DeliveryRule.objects.filter(
-        Q(priority="") | Q(priority=incident.priority),
-        Q(is_systemic=False) | Q(is_systemic=incident.is_systemic),
+        Q(priority="") | Q(priority=priority),
+        Q(is_systemic=False) | Q(is_systemic=systemic),
         audience=audience,
     )
     # Approval beats draft beats automatic among equally specific rules:

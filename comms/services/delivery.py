@@ -369,7 +369,12 @@ def _record_success(message: Message, claimed_at: dt.datetime | None = None) -> 
         attempts=message.attempts,
     )
     incident = message.incident
-    if message.audience == Audience.CUSTOMER and incident.first_response_at is None:
+    if (
+        message.audience == Audience.CUSTOMER
+        # A post on the public page answers nobody in particular.
+        and message.channel != Channel.STATUS_PAGE
+        and incident.first_response_at is None
+    ):
         # Someone may have recorded it by hand in the meantime.
         with contextlib.suppress(ValidationError):
             incident_services.record_first_response(

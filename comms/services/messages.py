@@ -51,11 +51,21 @@ def _new_message(
     situation: str,
     send_after: dt.datetime | None,
     renders_on_send: bool = False,
+    status_page_post: bool = False,
 ) -> Message:
     if not body.strip():
         raise _field_error("body", "The message is empty.", "empty_body")
     check_security_template(incident, template_version)
-    if audience != Audience.INTERNAL and channel != Channel.EMAIL:
+    if (channel == Channel.STATUS_PAGE) != status_page_post:
+        raise _field_error(
+            "channel",
+            "Status page posts are made from the incident's Status page card.",
+            "status_page_elsewhere",
+        )
+    if status_page_post:
+        if audience != Audience.CUSTOMER or not subject.strip() or not recipients:
+            raise ValueError("A status page post is a titled post to its page.")
+    elif audience != Audience.INTERNAL and channel != Channel.EMAIL:
         raise _field_error(
             "channel",
             "Customers, partners and vendors are written to by e-mail here; chat "
@@ -126,6 +136,34 @@ def send_message(
     """
     message = _new_message(incident=incident, actor=actor, **fields)
     return _dispatch(message, actor, override_reason=override_reason)
+
+
+def send_status_page_post(
+    *, incident: Incident, actor, page_slug: str, title: str, body: str, stage: str
+) -> Message:
+    """Post to a public status page as a customer message to many customers.
+
+    The delivery rules are judged as for a systemic incident (the public
+    reads it), and the security hold admits no override: nothing is
+    published about a security incident until Legal approves.
+    """
+    message = _new_message(
+        incident=incident,
+        actor=actor,
+        audience=Audience.CUSTOMER,
+        channel=Channel.STATUS_PAGE,
+        stage=stage,
+        subject=title,
+        body=body,
+        recipients=[page_slug],
+        template_version=None,
+        party=None,
+        follow_up_number=None,
+        situation="",
+        send_after=None,
+        status_page_post=True,
+    )
+    return _dispatch(message, actor)
 
 
 @transaction.atomic
@@ -237,7 +275,11 @@ def _dispatch(message: Message, actor, *, override_reason: str = "") -> Message:
         )
     _check_resolution_facts(message)
     now = timezone.now()
-    mode = selectors.delivery_mode(message.incident, audience=message.audience)
+    mode = selectors.delivery_mode(
+        message.incident,
+        audience=message.audience,
+        to_many=message.channel == Channel.STATUS_PAGE,
+    )
     # Approval always needs a second person, managers' own messages included.
     if mode == DeliveryRule.Mode.APPROVAL:
         forget_nav_counts()

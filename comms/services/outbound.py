@@ -301,6 +301,11 @@ def check_security_hold(
     hold = security_hold(message.incident)
     if not hold:
         return ""
+    if message.channel == Channel.STATUS_PAGE:
+        raise ValidationError(
+            hold + " The status page publishes nothing until then.",
+            code="legal_approval_required",
+        )
     override_reason = " ".join((override_reason or "").split())
     if actor is not None and override_reason:
         if not actor.has_perm("comms.approve_message"):
@@ -342,6 +347,7 @@ def stale_reason(message: Message) -> str:
         Message.objects.filter(
             incident=incident,
             audience=message.audience,
+            channel=message.channel,
             party=message.party,
             stage=message.stage,
             pk__gt=message.pk,
