@@ -32,6 +32,7 @@ from .messages import (
     send_draft,
     send_message,
     send_message_now,
+    send_status_page_post,
     send_template,
 )
 from .outbound import FACT_STAGES, missing_resolution_facts
@@ -87,6 +88,7 @@ __all__ = [
     "save_draft",
     "send_draft",
     "send_message",
+    "send_status_page_post",
     "send_message_now",
     "hold_message",
     "send_template",

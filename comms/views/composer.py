@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods
 
 from incidents.models import Incident
@@ -268,6 +269,30 @@ def _initial_from(message: Message) -> dict:
     }
 
 
+def _offer_status_page_post(request, incident: Incident, message: Message) -> None:
+    """After a customer update on an incident a status page shows, offer the
+    public post too: the page's words are written for everyone, not copied
+    from one customer's e-mail."""
+    if message.status == Message.Status.DRAFT or message.audience != "customer":
+        return
+    shown = (
+        incident.publications.exclude(status__in=["resolved", "completed"])
+        .select_related("page")
+        .first()
+    )
+    if shown is not None:
+        messages.info(
+            request,
+            format_html(
+                '{} shows this incident: <a href="{}?page={}">post an update '
+                "there too</a>.",
+                shown.page.name,
+                reverse("statuspage:publish", args=[incident.pk]),
+                shown.page.slug,
+            ),
+        )
+
+
 def _save_or_send(
     request, *, incident, editing, is_draft, override_reason, fields
 ) -> Message:
@@ -359,6 +384,7 @@ def compose(request, pk):
                 form.add_error(None, exc)
             else:
                 messages.success(request, outcome_message(message))
+                _offer_status_page_post(request, incident, message)
                 return redirect(done_url)
     elif editing:
         form = ComposeForm(initial=_initial_from(editing), security_hold=security_hold)

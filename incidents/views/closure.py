@@ -78,6 +78,13 @@ def _closure_context(request, incident: Incident, **extra) -> dict:
         if incident.status == Incident.Status.RESOLVED
         else [],
         "resolution_messages": _resolution_messages(incident),
+        # Status pages still saying it is going on (the statuspage app's
+        # publications of this incident).
+        "open_publications": incident.publications.exclude(status="resolved")
+        .select_related("page")
+        .order_by("page__name")
+        if incident.status == Incident.Status.RESOLVED
+        else [],
         "is_resolved": incident.status == Incident.Status.RESOLVED,
         "is_closed": incident.status in REOPENABLE,
         "in_monitoring": incident.monitoring_ends_at is not None
