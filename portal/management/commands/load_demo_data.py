@@ -611,6 +611,75 @@ DEMO_STORIES = [
 ]
 
 
+DEMO_STATUS_PAGES = [
+    {
+        "slug": "fleet",
+        "name": "Fleet Manager status",
+        "brand": "Fleet Manager",
+        "intro": "Live status of the Fleet Manager apps and dashboard.",
+        "time_zone": "America/Chicago",
+        "policy": "Fleet SaaS",
+        "groups": [
+            (
+                "Mobile app",
+                [
+                    ("Trip tracking", "GPS trips recorded by the app", ["gps_trips"]),
+                    ("OBD2 devices", "Vehicle data from plug-in devices", ["obd2"]),
+                    ("Sign-in", "Signing in to the app and dashboard", ["sign_in"]),
+                ],
+            ),
+            (
+                "Platform",
+                [
+                    ("Trip sync", "Trips reaching the dashboard", ["sync"]),
+                    (
+                        "Dashboard",
+                        "Reports and the live map",
+                        ["performance", "app_crash"],
+                    ),
+                ],
+            ),
+        ],
+        "maintenance": (
+            "Database upgrade",
+            "We are upgrading the database behind the dashboard. Reports may "
+            "load slowly for up to an hour; trips are kept and sync afterwards.",
+            ["Dashboard", "Trip sync"],
+            1,
+        ),
+        "story": "fleet-trip-sync",
+        "impact": "major_outage",
+        "title": "Trip logs are not reaching the dashboard",
+    },
+    {
+        "slug": "network",
+        "name": "Network status",
+        "brand": "Carrier",
+        "intro": "Mobile data, activation, porting and payments.",
+        "time_zone": "Europe/London",
+        "policy": "Carrier playbook",
+        "groups": [
+            (
+                "Network",
+                [
+                    ("Mobile data", "Data, calls and texts", ["network"]),
+                    ("eSIM activation", "New eSIMs and QR codes", ["esim"]),
+                    ("Number porting", "Bringing a number to us", ["port_in"]),
+                ],
+            ),
+            (
+                "Account",
+                [("Payments", "Card payments at checkout", ["payment"])],
+            ),
+        ],
+        "maintenance": None,
+        "story": "card-payments-failing",
+        "impact": "partial_outage",
+        "title": "Card payments failing at checkout",
+    },
+]
+
+
 DEMO_WORDING = {
     # (audience, stage): (subject, body); filled from the incident.
     ("customer", "creation"): (
@@ -682,12 +751,105 @@ class Command(BaseCommand):
         self._credits(users)
         self._learning(users)
         self._escalations(users)
+        self._status_pages(users)
         if customers:
             self._bulk_customers(customers)
         if incidents:
             self._bulk_incidents(incidents, users)
         self._automation()
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
+
+    # --- Status pages -----------------------------------------------------
+    def _status_pages(self, users):
+        """Two public pages with components; the fleet Sev 1 and the systemic
+        payments outage are published on them, approved by the manager."""
+        from comms import services as comms_services
+        from comms.models import Message
+        from statuspage import services as status_services
+        from statuspage.models import (
+            Component,
+            ComponentGroup,
+            Impact,
+            Publication,
+            PublicStatus,
+            PublicUpdate,
+            StatusPage,
+        )
+
+        categories = {c.slug: c for c in Category.objects.all()}
+        now = timezone.now()
+        for spec in DEMO_STATUS_PAGES:
+            page, created = StatusPage.objects.get_or_create(
+                slug=spec["slug"],
+                defaults={
+                    "name": spec["name"],
+                    "brand_text": spec["brand"],
+                    "intro": spec["intro"],
+                    "time_zone": spec["time_zone"],
+                    "policy": Policy.objects.filter(name=spec["policy"]).first(),
+                },
+            )
+            if not created:
+                continue
+            for position, (group_name, components) in enumerate(spec["groups"]):
+                group = ComponentGroup.objects.create(
+                    page=page, name=group_name, position=position
+                )
+                for n, (name, description, slugs) in enumerate(components):
+                    component = Component.objects.create(
+                        page=page,
+                        group=group,
+                        name=name,
+                        description=description,
+                        position=n,
+                    )
+                    component.categories.set(categories[s] for s in slugs)
+            if spec["maintenance"]:
+                title, body, names, hours = spec["maintenance"]
+                starts = (now + dt.timedelta(days=1)).replace(
+                    hour=2, minute=0, second=0, microsecond=0
+                )
+                window = Publication.objects.create(
+                    page=page,
+                    kind=Publication.Kind.MAINTENANCE,
+                    title=title,
+                    impact=Impact.MAINTENANCE,
+                    status=PublicStatus.SCHEDULED,
+                    starts_at=starts,
+                    ends_at=starts + dt.timedelta(hours=hours),
+                )
+                affected = page.components.filter(name__in=names)
+                window.components.set(affected)
+                notice = PublicUpdate.objects.create(
+                    publication=window,
+                    status=PublicStatus.SCHEDULED,
+                    impact=Impact.MAINTENANCE,
+                    body=body,
+                    posted_at=now,
+                )
+                notice.components.set(affected)
+            story = Incident.objects.filter(
+                tags__icontains=f'"{DEMO_TAG_PREFIX}{spec["story"]}"'
+            ).first()
+            if story is None or story.status not in Incident.UNRESOLVED_STATUSES:
+                continue
+            update = status_services.publish_from_incident(
+                incident=story,
+                actor=users["agent"],
+                page=page,
+                components=list(status_services.suggested_components(story, page)),
+                impact=spec["impact"],
+                status=PublicStatus.INVESTIGATING,
+                title=spec["title"],
+                body=story.customer_summary,
+            )
+            message = update.message
+            if message.status == Message.Status.AWAITING_APPROVAL:
+                message = comms_services.approve_message(
+                    message=message, actor=users["manager"]
+                )
+            if message.status == Message.Status.QUEUED:
+                comms_services.deliver_message(message_id=message.pk)
 
     # Automation: an integration, a signal's category, a piece of unmatched
     # mail, and the incidents' follow-up loops (opened only: the cluster's
