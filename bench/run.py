@@ -31,6 +31,8 @@ PAGE_MEDIAN_TARGET_MS = 12
 # (bench/floor.py), and its p95 under CONNECTIONS concurrent clients.
 SERVED_RATIO_TARGET = 0.5
 SERVED_P95_TARGET_MS = 100
+# Issue 27: the public status page holds 200 requests/s on 2 workers.
+PUBLIC_PAGE_TARGET_RATE = 200
 # The pages with a median target: label, then the name measured under.
 TARGET_PAGES = [
     ("incident page", "detail, typical history"),
@@ -270,6 +272,22 @@ def main() -> None:
     except BenchError as exc:
         sys.exit(f"Served benchmark failed: {exc}")
     print_served_targets(served, "detail, typical history", FLOOR_NAME)
+
+    from served import public_throughput
+    from status_page import ensure_status_page
+
+    status_page = ensure_status_page()
+    try:
+        public = public_throughput(
+            url, f"/status/{status_page.slug}/", status_page.brand_text
+        )
+    except BenchError as exc:
+        sys.exit(f"Public status page benchmark failed: {exc}")
+    print(
+        f"Public status page {public['rate']:.0f} pages/s on 2 workers (target "
+        f"≥ {PUBLIC_PAGE_TARGET_RATE}: "
+        f"{verdict(public['rate'] >= PUBLIC_PAGE_TARGET_RATE)})"
+    )
 
     from bench_comms import delivery_rate, render_rate, systemic_notice
 

@@ -364,3 +364,33 @@ def served_throughput(
                 f"{exc}\n--- gunicorn log ---\n{server.log_tail()}"
             ) from None
     return results
+
+
+def public_throughput(database_url: str, path: str, mark: str) -> dict:
+    """Drive a public page (no sign-in, no cookies) as anonymous readers do:
+    print and return pages/s, p50, p95 and p99."""
+    tool = "wrk" if shutil.which("wrk") else "python"
+    if os.environ.get("BENCH_LOAD") == "python":
+        tool = "python"
+    drive = run_wrk if tool == "wrk" else run_python
+    headers = {"X-Forwarded-Proto": "https"}
+    with Server(database_url) as server:
+        try:
+            response, page = request(server.port, "GET", path, headers=headers)
+            if response.status != 200 or mark not in page:
+                raise BenchError(
+                    f"GET {path} answered {response.status} without {mark!r}"
+                )
+            result = drive(server.port, path, headers)
+            server.check_alive()
+        except BenchError as exc:
+            raise BenchError(
+                f"{exc}\n--- gunicorn log ---\n{server.log_tail()}"
+            ) from None
+    print(
+        f"Public status page {path}: {result['rate']:.1f} pages/s, p50 "
+        f"{result['p50']:.1f} ms, p95 {result['p95']:.1f} ms, p99 "
+        f"{result['p99']:.1f} ms ({CONNECTIONS} connections, {SECONDS} s, "
+        f"anonymous, load from {tool})"
+    )
+    return result

@@ -767,6 +767,8 @@ def test_a_fleet_sev_1_opens_a_war_room_with_a_commander_from_the_page(
     page = response.content.decode()
     assert "War room open: invite everyone listed" in page
     assert f"Incident commander: <strong>{other_agent.get_full_name()}" in page
+    # "Set up incident status page updates": the room's card links the tab.
+    assert reverse("statuspage:publish", args=[incident.pk]) in page
     event = TimelineEvent.objects.get(incident=incident, kind="war_room")
     assert event.details["opened"] and "DevOps" in event.details["invited"]
 
