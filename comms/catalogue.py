@@ -147,6 +147,9 @@ CATALOGUE: dict[str, str] = {
     "permission'",
     "security.steps_taken": "The response steps ticked done, in a customer's "
     "words, one '- ' line each; empty when none is",
+    # Status pages: public, so any audience may read it.
+    "status_page.url": "The public status page showing this incident, once "
+    "something about it is posted there; empty otherwise",
     # Auto-close: the incident policy's own waits, in words.
     "auto_close.after_check_in": "How long after the check-in a quiet resolved "
     "incident is closed, e.g. '3 days'",
@@ -639,6 +642,7 @@ def incident_context(
             key: str((escalation or {}).get(key, "")) for key in NO_ESCALATION
         },
         "security": {key: str((security or {}).get(key, "")) for key in NO_SECURITY},
+        "status_page": {"url": status_page_url(incident, base_url)},
         "auto_close": {
             "after_check_in": span_words(policy.close_after_check_in_minutes),
             "waiting_for": span_words(policy.close_pending_after_minutes),
@@ -647,6 +651,26 @@ def incident_context(
     if audience == Audience.CUSTOMER:
         return _without_internal(context)
     return context
+
+
+def status_page_url(incident: Incident, base_url: str) -> str:
+    """The public page where this incident's posts are, or ''.
+
+    A page on a host of its own is linked there; any other is linked under
+    the address customers reach (SURVEY_BASE_URL, else the portal's).
+    """
+    shown = (
+        incident.publications.filter(starts_at__isnull=False, page__is_live=True)
+        .select_related("page")
+        .order_by("page__name")
+        .first()
+    )
+    if shown is None:
+        return ""
+    if shown.page.host:
+        return f"https://{shown.page.host}/"
+    public = (settings.SURVEY_BASE_URL or base_url).rstrip("/")
+    return f"{public}/status/{shown.page.slug}/"
 
 
 def _key_metrics(incident: Incident, now: dt.datetime) -> dict[str, str]:
@@ -794,6 +818,7 @@ def sample_context() -> dict[str, Any]:
             "- We replaced the keys and passwords that were exposed.",
         },
         "auto_close": {"after_check_in": "3 days", "waiting_for": "7 days"},
+        "status_page": {"url": "https://status.example.com/"},
     }
 
 
@@ -843,6 +868,7 @@ def sample_contexts() -> list[dict[str, Any]]:
     sparse["cadence"] = {"internal": "", "customer": "", "partner": ""}
     sparse["next_update_at"] = ""
     sparse["next_customer_update_at"] = ""
+    sparse["status_page"] = {"url": ""}
     sparse["party"] = {
         "name": "",
         "account_ref": "",

@@ -171,6 +171,10 @@ LIBRARY = [
 
         You will get an update {{ cadence.customer or 'at every step' }} until service is
         back{% if next_update_at %}, the next one by {{ next_update_at }}{% endif %}.
+        {% if status_page.url %}
+
+        Live updates in between, on our status page: {{ status_page.url }}
+        {% endif %}
         """
         + SIGN_OFF,
         priority="P1",
@@ -320,6 +324,10 @@ LIBRARY = [
 
         You don't need to do anything right now{% if next_update_at %}; we will update
         you again by {{ next_update_at }}{% endif %}.
+        {% if status_page.url %}
+
+        Live updates in between, on our status page: {{ status_page.url }}
+        {% endif %}
         """
         + SIGN_OFF,
         follow_up_from=1,
@@ -340,6 +348,10 @@ LIBRARY = [
 
 
         We will write again by {{ next_update_at }} with what has changed.
+        {% if status_page.url %}
+
+        Live updates in between, on our status page: {{ status_page.url }}
+        {% endif %}
         """
         + SIGN_OFF,
         follow_up_from=2,
@@ -367,6 +379,10 @@ LIBRARY = [
         review what we can do to make up for the disruption.
 
         You will hear from us by {{ next_update_at }} at the latest.{% endif +%}
+        {% if status_page.url %}
+
+        Live updates in between, on our status page: {{ status_page.url }}
+        {% endif %}
         """
         + SIGN_OFF,
         follow_up_from=3,
@@ -390,6 +406,10 @@ LIBRARY = [
         - a review of compensation once service is back.
 
         Thank you for your patience; we do not take it for granted.
+        {% if status_page.url %}
+
+        Live updates in between, on our status page: {{ status_page.url }}
+        {% endif %}
         """
         + SIGN_OFF,
         follow_up_from=4,

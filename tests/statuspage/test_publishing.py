@@ -274,3 +274,44 @@ def test_a_customer_update_offers_the_public_post_too(
     html = response.content.decode()
     assert "Fleet status shows this incident" in html
     assert reverse("statuspage:publish", args=[fleet_sev1.pk]) in html
+
+
+@pytest.mark.django_db
+def test_customer_updates_link_the_status_page_once_it_shows_the_incident(
+    agent_client,
+    fleet_sev1,
+    manager,
+    settings,
+    q2_sync,
+    django_capture_on_commit_callbacks,
+):
+    """004: "you can also check our status page ... for real-time updates"."""
+    from comms.catalogue import incident_context
+    from comms.models import MessageTemplate
+
+    settings.SURVEY_BASE_URL = "https://help.example.com"
+    template = MessageTemplate.objects.get(key="customer-follow-up-1")
+
+    def follow_up() -> str:
+        context = incident_context(fleet_sev1, audience="customer")
+        return comms_services.preview_template(
+            version=template.current_version, context=context
+        ).body
+
+    assert "status page" not in follow_up()
+    _post(agent_client, fleet_sev1)
+    assert "status page" not in follow_up()  # not up yet: awaiting approval
+
+    _deliver(
+        django_capture_on_commit_callbacks,
+        lambda: comms_services.approve_message(
+            message=Message.objects.get(), actor=manager
+        ),
+    )
+
+    assert (
+        "Live updates in between, on our status page: "
+        "https://help.example.com/status/fleet/" in follow_up()
+    )
+    StatusPage.objects.filter(slug="fleet").update(host="status.fleet.example")
+    assert "https://status.fleet.example/" in follow_up()
