@@ -95,6 +95,13 @@ def test_a_sev1_post_waits_for_a_manager_then_goes_up_as_approved(
         Message.Status.AWAITING_APPROVAL,
     )
     assert update.posted_at is None
+    from django.test import Client
+
+    manager_client = Client()
+    manager_client.force_login(manager)
+    queue = manager_client.get(reverse("comms:approvals")).content.decode()
+    assert "everyone reading /status/fleet/" in queue
+    assert "Public title" in queue
 
     _deliver(
         django_capture_on_commit_callbacks,
