@@ -17,6 +17,7 @@ from .models import (
     EscalationFiring,
     EscalationRule,
     MetricTarget,
+    PageDelivery,
     PreEscalationCheck,
     Review,
     ReviewAction,
@@ -82,6 +83,9 @@ class TierAdmin(FriendlyFieldsMixin, PortalModelAdmin):
                     "pages_on_call_for_p1",
                     "on_call_top_priority_only",
                     "on_call_contact",
+                    "pager",
+                    "pager_key",
+                    "pager_url",
                 ]
             },
         ),
@@ -256,3 +260,23 @@ class ReviewAdmin(PortalModelAdmin):
     date_hierarchy = "period_end_on"
     inlines = [ReviewActionInline]
     autocomplete_fields = ["held_by"]
+
+
+@admin.register(PageDelivery)
+class PageDeliveryAdmin(ReadOnlyAdmin):
+    """Every call to a tier's pager, with the answer it got."""
+
+    list_display = [
+        "dedup_key",
+        "action",
+        "tier",
+        "status",
+        "attempts",
+        "response_code",
+        "last_error",
+        "created_at",
+        "sent_at",
+    ]
+    list_filter = ["status", "action", "tier"]
+    list_select_related = ["tier__policy"]
+    search_fields = ["dedup_key"]

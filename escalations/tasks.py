@@ -1,4 +1,9 @@
-"""Empty: the escalations' due work runs in the sweep (portal.tasks).
+"""Cluster tasks of the escalations app; the rest of its due work runs in
+the sweep (portal.tasks)."""
 
-Kept so every app has the same module set.
-"""
+
+def deliver_page(delivery_id: int) -> str:
+    from .services import paging
+
+    delivery = paging.deliver_page(delivery_id=delivery_id)
+    return delivery.status if delivery else "not pending"

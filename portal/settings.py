@@ -292,6 +292,13 @@ SWEEP_STALE_SECONDS = env.int("SWEEP_STALE_SECONDS", default=300)
 ESCALATION_PAGER_BACKEND = env(
     "ESCALATION_PAGER_BACKEND", default="escalations.paging.LogPager"
 )
+# A tier with a pager of its own (PagerDuty, HTTP): tries per call before
+# giving up, and the first retry delay (doubled each time).
+ESCALATION_PAGER_MAX_ATTEMPTS = env.int("ESCALATION_PAGER_MAX_ATTEMPTS", default=6)
+ESCALATION_PAGER_RETRY_SECONDS = env.int("ESCALATION_PAGER_RETRY_SECONDS", default=30)
+PAGERDUTY_EVENTS_URL = env(
+    "PAGERDUTY_EVENTS_URL", default="https://events.pagerduty.com/v2/enqueue"
+)
 ESCALATION_URGENT_CHANNEL = env("ESCALATION_URGENT_CHANNEL", default="#cs-urgent")
 
 # django-q2: the ORM broker needs no extra server; REDIS_URL switches to Redis

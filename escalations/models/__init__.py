@@ -20,6 +20,7 @@ from .escalations import (
 )
 from .hours import WorkingSpan, parse_working_hours, validate_working_hours
 from .metrics import MetricTarget, Review, ReviewAction, ReviewKind
+from .paging import PageDelivery, PagerKind
 from .paths import (
     BUG_REPORT_PATHS,
     GENERIC_REQUIRED,
@@ -40,6 +41,8 @@ from .routing import (
 )
 
 __all__ = [
+    "PageDelivery",
+    "PagerKind",
     "APPROVAL_LIMIT_HELP",
     "ApprovalLimit",
     "BUG_REPORT_PATHS",

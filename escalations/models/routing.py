@@ -6,6 +6,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -13,6 +14,7 @@ from django.db.models import Q
 from incidents.models import Category, Policy, Priority, validate_time_zone
 
 from .hours import parse_working_hours, validate_working_hours
+from .paging import PagerKind
 from .paths import Path, Urgency
 
 SEED_PRECEDENCE_HELP = (
@@ -116,6 +118,25 @@ class Tier(models.Model):
     on_call_contact = models.CharField(
         max_length=120, blank=True, help_text="Who or what the pager calls."
     )
+    pager = models.CharField(
+        max_length=20,
+        choices=PagerKind.choices,
+        blank=True,
+        default=PagerKind.DEFAULT,
+        help_text="Where this tier's pages go. PagerDuty and HTTP pages are "
+        "acknowledged and resolved as the escalation is.",
+    )
+    pager_key = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="PagerDuty: the service integration's routing key. HTTP: "
+        "optional, sent as a bearer token.",
+    )
+    pager_url = models.URLField(
+        blank=True,
+        help_text="HTTP: where the page is posted. PagerDuty: empty for the "
+        "Events API, or a proxy's address.",
+    )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="escalation_tiers"
     )
@@ -165,6 +186,15 @@ class Tier(models.Model):
         from django.urls import reverse
 
         return reverse("escalations:tier_queue", args=[self.pk])
+
+    def clean(self):
+        super().clean()
+        if self.pager == PagerKind.PAGERDUTY and not self.pager_key.strip():
+            raise ValidationError(
+                {"pager_key": "PagerDuty needs the service integration's routing key."}
+            )
+        if self.pager == PagerKind.HTTP and not self.pager_url:
+            raise ValidationError({"pager_url": "Say where the page is posted."})
 
     def is_working_at(self, moment: dt.datetime) -> bool:
         """Return whether ``moment`` falls in the tier's working hours."""

@@ -9,7 +9,7 @@ Credits and refunds: credits. Metric reviews: metrics.
 
 import datetime as dt
 
-from . import automation, decisions, reminders
+from . import automation, decisions, paging, reminders
 from .credits import (
     apply_credit,
     approve_credit,
@@ -67,4 +67,5 @@ def due_work(now: dt.datetime) -> dict[str, int]:
     # After the reminders' rules, so a policy's own "SLA breach imminent" rule
     # escalates first and the at-risk alert only adds the alarm.
     done.update(automation.due_work(now))
+    done.update(paging.due_work(now))
     return done

@@ -24,9 +24,11 @@ from ..models import (
     Escalation,
     EscalationFiring,
     EscalationRule,
+    PageDelivery,
     Path,
     Urgency,
 )
+from . import paging as paging_services
 
 User = AbstractBaseUser
 
@@ -55,6 +57,8 @@ def person_name(user: User | None) -> str:
 def escalation_event(
     escalation: Escalation, kind: str, actor: User | None, at=None, **details: Any
 ) -> TimelineEvent:
+    # However the escalation moved, a pager alert it opened moves with it.
+    paging_services.follow_escalation(escalation, kind)
     return record_timeline_event(
         incident=escalation.incident,
         kind=kind,
@@ -359,6 +363,15 @@ def page_on_call(escalation: Escalation, actor: User | None, *, why: str) -> Non
     contact = tier.on_call_contact
     subject = f"{why} {incident.reference}: {incident.title}"
     text = escalation.path_details.get("why_urgent", "") or escalation.summary
+    if tier.pager:
+        paging_services.queue_page(
+            escalation,
+            PageDelivery.Action.TRIGGER,
+            subject=subject,
+            text=text,
+            contact=contact,
+        )
+        return
     transaction.on_commit(
         lambda: paging.pager().page(contact=contact, subject=subject, text=text)
     )
