@@ -40,6 +40,11 @@ class StatusPageAdmin(PortalModelAdmin):
     readonly_fields = ["updated_at"]
 
 
+def _page_changed(page_id: int) -> None:
+    """The public page is cached by its last change: say it changed."""
+    StatusPage.objects.filter(pk=page_id).update(updated_at=timezone.now())
+
+
 @admin.register(Component)
 class ComponentAdmin(PortalModelAdmin):
     """Components with the incident categories that point at them."""
@@ -50,10 +55,26 @@ class ComponentAdmin(PortalModelAdmin):
     search_fields = ["name"]
     filter_horizontal = ["categories"]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        _page_changed(obj.page_id)
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        _page_changed(obj.page_id)
+
+    def delete_queryset(self, request, queryset):
+        pages = set(queryset.values_list("page_id", flat=True))
+        super().delete_queryset(request, queryset)
+        for page_id in pages:
+            _page_changed(page_id)
+
 
 class MaintenanceUpdateInline(PortalTabularInline):
     model = PublicUpdate
-    extra = 1
+    extra = 0
+    # The public sees a window only with its notice.
+    min_num = 1
     fields = ["status", "body", "components", "posted_at"]
     readonly_fields = ["posted_at"]
 
@@ -92,7 +113,17 @@ class PublicationAdmin(PortalModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
-        StatusPage.objects.filter(pk=obj.page_id).update(updated_at=timezone.now())
+        _page_changed(obj.page_id)
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        _page_changed(obj.page_id)
+
+    def delete_queryset(self, request, queryset):
+        pages = set(queryset.values_list("page_id", flat=True))
+        super().delete_queryset(request, queryset)
+        for page_id in pages:
+            _page_changed(page_id)
 
     def save_formset(self, request, form, formset, change):
         updates = formset.save(commit=False)

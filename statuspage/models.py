@@ -78,8 +78,10 @@ class StatusPage(models.Model):
         max_length=253,
         blank=True,
         validators=[
+            # A DNS name with a dot, not an address: the host middleware
+            # looks up only such names.
             RegexValidator(
-                r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$",
+                r"^(?=.*[a-z-])[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$",
                 "A host name such as status.example.com, lower case.",
             )
         ],

@@ -326,7 +326,7 @@ def _world():
 def _escalation_world(incident, agent) -> dict:
     """Escalations: one awaiting approval, one with a bug report."""
     from escalations import services as escalation_services
-    from escalations.models import EscalationFiring, Tier
+    from escalations.models import EscalationFiring, PageDelivery, Tier
     from tests.factories import request_test_escalation
 
     UserFactory(username="fuzz-senior", role="Senior agent")
@@ -361,6 +361,12 @@ def _escalation_world(incident, agent) -> dict:
     )
     EscalationFiring.objects.create(
         key="fuzz", kind="rule", incident=incident, fired_at=timezone.now()
+    )
+    PageDelivery.objects.create(
+        escalation=escalation,
+        tier=escalation.to_tier,
+        action="trigger",
+        dedup_key=f"switchboard-escalation-{escalation.pk}",
     )
     return {
         "escalation": escalation,
