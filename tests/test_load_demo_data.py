@@ -59,3 +59,19 @@ def test_demo_loads_once_even_after_an_incident_is_renamed(frozen_now, time_mach
 
     assert _counts() == before
     assert Incident.objects.filter(title="Renamed by an agent").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_demo_fleet_sev_1_is_on_the_demo_status_page(frozen_now, client):
+    """Issue 27: published, approved by the manager, and read by anyone."""
+    call_command("load_demo_data", verbosity=0)
+
+    page = client.get("/status/fleet/")
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "Trip logs are not reaching the dashboard" in html
+    assert "Major outage" in html
+    fleet_sev1 = Incident.objects.get(title__startswith="Trip logs stopped")
+    assert fleet_sev1.reference not in html  # nothing internal
+    assert "Database upgrade" in html  # the scheduled maintenance
