@@ -92,7 +92,15 @@ ROLES = {
     "VP": VP,
 }
 # Admins get every permission of these apps (and reach the Django admin).
-ADMIN_APPS = ["incidents", "comms", "escalations", "django_q"]
+ADMIN_APPS = [
+    "incidents",
+    "comms",
+    "escalations",
+    "statuspage",
+    "integrations",
+    "api",
+    "django_q",
+]
 
 
 def sync_roles(apps, schema_editor=None):

@@ -32,6 +32,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 INSTALLED_APPS = [
     "portal.apps.StaffAdminConfig",
     "django.contrib.auth",
+    # Single sign-on (portal/sso.py); its docs ask for it after auth.
+    "mozilla_django_oidc",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
@@ -49,6 +51,7 @@ INSTALLED_APPS = [
     "comms",
     "escalations",
     "statuspage",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -130,11 +133,18 @@ AUTHENTICATION_BACKENDS = [
     # First, so a locked-out sign-in is refused before any password check. It
     # has no get_user(), so sessions and force_login() use the next backend.
     "axes.backends.AxesStandaloneBackend",
+    # Refuses a password unless password sign-in is on or the account is a
+    # break-glass one (portal/sso.py); it signs nobody in itself.
+    "portal.sso.PasswordSignInGate",
     # ModelBackend with a user's permissions in one query (portal/auth.py).
     "portal.auth.PermissionBackend",
     # Still listed so sessions signed in before PermissionBackend keep working;
     # it reads the permissions PermissionBackend cached, so adds no queries.
     "django.contrib.auth.backends.ModelBackend",
+    # Single sign-on (OpenID Connect): inert while OIDC_RP_CLIENT_ID is unset.
+    # Last, and without permissions of its own: force_login() and the
+    # permission checks keep using the backends above.
+    "portal.sso.SingleSignOnBackend",
 ]
 # Login throttling (django-axes): after AXES_FAILURE_LIMIT failed sign-ins the
 # lockout parameters (by default one account from one address: staff behind
@@ -330,6 +340,79 @@ CACHES = {
     if env("REDIS_URL", default="")
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
+
+# Outbound webhooks (integrations app, docs/webhooks.md): the first retry
+# delay (doubled each time), tries before a delivery is given up, failures
+# in a row that pause an endpoint, the seconds a receiver has to answer, and
+# who besides ADMINS is mailed when an endpoint is paused.
+INTEGRATIONS_WEBHOOK_RETRY_SECONDS = env.int(
+    "INTEGRATIONS_WEBHOOK_RETRY_SECONDS", default=30
+)
+INTEGRATIONS_WEBHOOK_MAX_ATTEMPTS = env.int(
+    "INTEGRATIONS_WEBHOOK_MAX_ATTEMPTS", default=8
+)
+INTEGRATIONS_WEBHOOK_PAUSE_AFTER = env.int(
+    "INTEGRATIONS_WEBHOOK_PAUSE_AFTER", default=20
+)
+INTEGRATIONS_WEBHOOK_TIMEOUT = env.int("INTEGRATIONS_WEBHOOK_TIMEOUT", default=10)
+INTEGRATIONS_WEBHOOK_NOTICE_EMAILS = env.list(
+    "INTEGRATIONS_WEBHOOK_NOTICE_EMAILS", default=[]
+)
+
+
+# Single sign-on with OpenID Connect (mozilla-django-oidc; portal/sso.py and
+# the README's "Single sign-on"). Off until OIDC_RP_CLIENT_ID is set. The
+# provider's groups (SSO_GROUPS_CLAIM) set the portal roles named in
+# SSO_ROLE_MAP ("idp-group=Portal group,...") at every sign-in; other groups
+# are left alone. The OIDC_* names are the library's own settings.
+OIDC_RP_CLIENT_ID = env("OIDC_RP_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env("OIDC_RP_CLIENT_SECRET", default="")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env("OIDC_OP_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env("OIDC_OP_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env("OIDC_OP_USER_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env("OIDC_OP_JWKS_ENDPOINT", default="")
+OIDC_RP_SIGN_ALGO = env("OIDC_RP_SIGN_ALGO", default="RS256")
+OIDC_RP_SCOPES = env("OIDC_RP_SCOPES", default="openid email profile")
+# PKCE on top of the client secret; every current provider supports it.
+OIDC_USE_PKCE = env.bool("OIDC_USE_PKCE", default=True)
+# Seconds the provider has to answer the back-channel calls (the library
+# waits forever by default).
+OIDC_TIMEOUT = env.int("OIDC_TIMEOUT", default=10)
+SSO_PROVIDER_NAME = env("SSO_PROVIDER_NAME", default="single sign-on")
+SSO_GROUPS_CLAIM = env("SSO_GROUPS_CLAIM", default="groups")
+# A space in a portal group's name may be written "_" (Senior_agent), as
+# .env files take no spaces (see .env.example).
+SSO_ROLE_MAP = {
+    idp_group.strip(): portal_group.strip().replace("_", " ")
+    for idp_group, portal_group in env.dict("SSO_ROLE_MAP", default={}).items()
+}
+SSO_CREATE_USERS = env.bool("SSO_CREATE_USERS", default=True)
+# Off: only single sign-on, except for the break-glass accounts named here,
+# which sign in with a password always (and never through the provider).
+PASSWORD_SIGN_IN = env.bool("PASSWORD_SIGN_IN", default=True)
+BREAK_GLASS_USERS = env.list("BREAK_GLASS_USERS", default=[])
+# A single sign-on callback is not a password guess: django-axes leaves it
+# uncounted, so people refused for want of a role lock nobody out.
+AXES_WHITELIST_CALLABLE = "portal.sso.is_single_sign_on_attempt"
+if OIDC_RP_CLIENT_ID:
+    _needed = [
+        "OIDC_RP_CLIENT_SECRET",
+        "OIDC_OP_AUTHORIZATION_ENDPOINT",
+        "OIDC_OP_TOKEN_ENDPOINT",
+        "OIDC_OP_USER_ENDPOINT",
+        "SSO_ROLE_MAP",
+    ]
+    if OIDC_RP_SIGN_ALGO.startswith(("RS", "ES")):
+        _needed.append("OIDC_OP_JWKS_ENDPOINT")
+    _missing = [name for name in _needed if not globals()[name]]
+    if _missing:
+        raise ImproperlyConfigured(
+            f"Single sign-on (OIDC_RP_CLIENT_ID) also needs {', '.join(_missing)}."
+        )
+elif not PASSWORD_SIGN_IN:
+    raise ImproperlyConfigured(
+        "PASSWORD_SIGN_IN=false needs single sign-on: set OIDC_RP_CLIENT_ID."
+    )
 
 LOGGING = {
     "version": 1,

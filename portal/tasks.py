@@ -9,6 +9,8 @@ from django.utils import timezone
 from comms import services as comms_services
 from escalations import services as escalation_services
 from incidents import services as incident_services
+from integrations import services as integration_services
+from statuspage.services import subscribers as statuspage_subscribers
 
 logger = logging.getLogger(__name__)
 
@@ -43,4 +45,6 @@ def _each_app(now: dt.datetime) -> dict:
         "incidents": incident_services.due_work(now),
         "comms": comms_services.due_work(now),
         "escalations": escalation_services.due_work(now),
+        "statuspage": statuspage_subscribers.due_work(now),
+        "integrations": integration_services.due_work(now),
     }

@@ -10,6 +10,8 @@ urlpatterns = [
     path("", views.my_work, name="home"),
     path("login/", incident_views.SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Single sign-on (OpenID Connect): the redirect out and the callback.
+    path("oidc/", include("portal.sso")),
     path("me/", incident_views.profile, name="profile"),
     # Customers reach this one page from the resolution e-mail; a proxy can
     # expose /survey/ alone.

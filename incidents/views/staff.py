@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from portal import sso
 from portal.middleware import SESSION_TIME_ZONE_KEY
 
 from .. import services
@@ -20,6 +21,16 @@ from ..models import (
 
 class SignInView(auth_views.LoginView):
     """Sign in, then carry the person's time zone in the session."""
+
+    def get_form_class(self):
+        # With single sign-on on, a form that can refuse passwords.
+        return sso.sign_in_form_class(super().get_form_class())
+
+    def get_context_data(self, **kwargs):
+        return {
+            **super().get_context_data(**kwargs),
+            **sso.sign_in_options(self.request),
+        }
 
     def form_valid(self, form):
         response = super().form_valid(form)

@@ -25,7 +25,13 @@ def test_run_due_work_sweeps_every_app_and_notes_the_sweep(frozen_now):
 
     done = run_due_work(frozen_now)
 
-    assert set(done) == {"incidents", "comms", "escalations"}
+    assert set(done) == {
+        "incidents",
+        "comms",
+        "escalations",
+        "statuspage",
+        "integrations",
+    }
     assert done["comms"]["loops_opened"] == 2
     assert SweepHeartbeat.objects.get().last_sweep_at == frozen_now
 
