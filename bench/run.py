@@ -289,6 +289,27 @@ def main() -> None:
         f"{verdict(public['rate'] >= PUBLIC_PAGE_TARGET_RATE)})"
     )
 
+    from api.services import issue_api_token
+
+    _, api_token = issue_api_token(
+        user=users["agent"], name="make bench", scope="read", actor=users["agent"]
+    )
+    try:
+        api_read = public_throughput(
+            url,
+            f"/api/v1/incidents/{typical.pk}",
+            typical.reference,
+            token=api_token,
+            label="API incident read",
+        )
+    except BenchError as exc:
+        sys.exit(f"API benchmark failed: {exc}")
+    html_read = served["detail, typical history"]
+    print(
+        f"API incident read {api_read['rate']:.0f} reads/s next to the incident "
+        f"page's {html_read['rate']:.0f} pages/s (served, 2 workers)"
+    )
+
     from bench_comms import delivery_rate, render_rate, systemic_notice
 
     print()

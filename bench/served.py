@@ -80,6 +80,9 @@ def server_env(database_url: str, port: int) -> dict:
         SESSION_COOKIE_SECURE="true",
         CSRF_COOKIE_SECURE="true",
         LOG_LEVEL="WARNING",
+        # The load generator is one client: the API's per-token limit would
+        # measure the limiter.
+        API_RATE_LIMIT_PER_MINUTE="0",
     )
     return env
 
@@ -366,14 +369,18 @@ def served_throughput(
     return results
 
 
-def public_throughput(database_url: str, path: str, mark: str) -> dict:
-    """Drive a public page (no sign-in, no cookies) as anonymous readers do:
-    print and return pages/s, p50, p95 and p99."""
+def public_throughput(
+    database_url: str, path: str, mark: str, *, token: str = "", label: str = ""
+) -> dict:
+    """Drive a page without a session, as anonymous readers (or an API
+    client with ``token``) do: print and return pages/s, p50, p95 and p99."""
     tool = "wrk" if shutil.which("wrk") else "python"
     if os.environ.get("BENCH_LOAD") == "python":
         tool = "python"
     drive = run_wrk if tool == "wrk" else run_python
     headers = {"X-Forwarded-Proto": "https"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     with Server(database_url) as server:
         try:
             response, page = request(server.port, "GET", path, headers=headers)
@@ -388,7 +395,7 @@ def public_throughput(database_url: str, path: str, mark: str) -> dict:
                 f"{exc}\n--- gunicorn log ---\n{server.log_tail()}"
             ) from None
     print(
-        f"Public status page {path}: {result['rate']:.1f} pages/s, p50 "
+        f"{label or 'Public status page'} {path}: {result['rate']:.1f} pages/s, p50 "
         f"{result['p50']:.1f} ms, p95 {result['p95']:.1f} ms, p99 "
         f"{result['p99']:.1f} ms ({CONNECTIONS} connections, {SECONDS} s, "
         f"anonymous, load from {tool})"

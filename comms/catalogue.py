@@ -657,7 +657,7 @@ def status_page_url(incident: Incident, base_url: str) -> str:
     """The public page where this incident's posts are, or ''.
 
     A page on a host of its own is linked there; any other is linked under
-    the address customers reach (SURVEY_BASE_URL, else the portal's).
+    the address the public reaches (STATUSPAGE_BASE_URL, else the portal's).
     """
     shown = (
         incident.publications.filter(starts_at__isnull=False, page__is_live=True)
@@ -669,7 +669,7 @@ def status_page_url(incident: Incident, base_url: str) -> str:
         return ""
     if shown.page.host:
         return f"https://{shown.page.host}/"
-    public = (settings.SURVEY_BASE_URL or base_url).rstrip("/")
+    public = (settings.STATUSPAGE_BASE_URL or base_url).rstrip("/")
     return f"{public}/status/{shown.page.slug}/"
 
 

@@ -84,6 +84,9 @@ class WebhookEndpointAdmin(PortalModelAdmin):
     def state(self, endpoint):
         if endpoint.is_active:
             return "Active"
+        if endpoint.paused_at is None:
+            # Saved with "active" unticked: off, never paused.
+            return "Off"
         return f"Paused since {endpoint.paused_at:%Y-%m-%d %H:%M}"
 
     @admin.action(description="Rotate the signing secret")

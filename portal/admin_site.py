@@ -95,7 +95,13 @@ class PortalAutocompleteSelect(AutocompleteSelect):
 
 
 class PortalAutocompleteMixin:
-    """Autocomplete boxes that re-render a posted value that is not a key."""
+    """Key boxes that refuse a posted value that is not a key, with a message:
+    autocomplete boxes re-render it, many-to-many boxes bound it."""
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        # Out-of-range keys get a message, not a database overflow.
+        kwargs.setdefault("form_class", BoundedKeysMultipleChoiceField)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(
@@ -111,11 +117,6 @@ class PortalModelAdmin(PortalAutocompleteMixin, admin.ModelAdmin):
     """A model admin whose forms hold the portal's input limits."""
 
     form = PortalModelForm
-
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        # Out-of-range keys get a message, not a database overflow.
-        kwargs.setdefault("form_class", BoundedKeysMultipleChoiceField)
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_changelist_form(self, request, **kwargs):
         kwargs.setdefault("form", PortalModelForm)

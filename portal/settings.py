@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "escalations",
     "statuspage",
     "integrations",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -341,6 +342,28 @@ CACHES = {
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
 
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"one_line_forbidden": {"()": "portal.log_filters.OneLineForbidden"}},
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django.request": {"filters": ["one_line_forbidden"]}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+}
+
+# Public status pages (statuspage app): where the public reaches them (links
+# in e-mails; a page with a host of its own uses that), the subscribe form's
+# limits, and the pace of update e-mails (0: as fast as the server takes).
+STATUSPAGE_BASE_URL = env("STATUSPAGE_BASE_URL", default="")
+STATUSPAGE_SUBSCRIBES_PER_IP_PER_HOUR = env.int(
+    "STATUSPAGE_SUBSCRIBES_PER_IP_PER_HOUR", default=5
+)
+STATUSPAGE_SUBSCRIBES_PER_ADDRESS_PER_HOUR = env.int(
+    "STATUSPAGE_SUBSCRIBES_PER_ADDRESS_PER_HOUR", default=3
+)
+STATUSPAGE_MAILS_PER_TASK = env.int("STATUSPAGE_MAILS_PER_TASK", default=500)
+STATUSPAGE_MAILS_PER_SECOND = env.int("STATUSPAGE_MAILS_PER_SECOND", default=0)
+
 # Outbound webhooks (integrations app, docs/webhooks.md): the first retry
 # delay (doubled each time), tries before a delivery is given up, failures
 # in a row that pause an endpoint, the seconds a receiver has to answer, and
@@ -359,6 +382,10 @@ INTEGRATIONS_WEBHOOK_NOTICE_EMAILS = env.list(
     "INTEGRATIONS_WEBHOOK_NOTICE_EMAILS", default=[]
 )
 
+# The REST API at /api/v1/ (api app): requests per token per minute, counted
+# in the cache above (shared across web processes only with Redis); 0 means
+# no limit.
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
 
 # Single sign-on with OpenID Connect (mozilla-django-oidc; portal/sso.py and
 # the README's "Single sign-on"). Off until OIDC_RP_CLIENT_ID is set. The
@@ -413,12 +440,3 @@ elif not PASSWORD_SIGN_IN:
     raise ImproperlyConfigured(
         "PASSWORD_SIGN_IN=false needs single sign-on: set OIDC_RP_CLIENT_ID."
     )
-
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"one_line_forbidden": {"()": "portal.log_filters.OneLineForbidden"}},
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"django.request": {"filters": ["one_line_forbidden"]}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-}

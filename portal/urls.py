@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from api.views import api
 from incidents import views as incident_views
 
 from . import views
@@ -21,4 +22,5 @@ urlpatterns = [
     path("", include("escalations.urls")),
     path("", include("statuspage.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
 ]

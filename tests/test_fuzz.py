@@ -35,6 +35,7 @@ from comms.models import ChatRoute, ExternalParty, FollowUpLoop, Message
 from incidents import services as incident_services
 from incidents.forms import CustomerField
 from incidents.models import Priority, StaffProfile
+from integrations import subscriptions
 from tests.factories import (
     CustomerFactory,
     IncidentFactory,
@@ -43,7 +44,7 @@ from tests.factories import (
     send_test_message,
 )
 
-OUR_APPS = ("incidents", "comms", "escalations")
+OUR_APPS = ("incidents", "comms", "escalations", "statuspage", "integrations", "api")
 # A zone 14 hours ahead of UTC: dates at the edge of the calendar overflow
 # when converted.
 FAR_ZONE = "Pacific/Kiritimati"
@@ -74,6 +75,9 @@ def _our_url_patterns(resolver=None, namespace=""):
     resolver = resolver or get_resolver()
     for entry in resolver.url_patterns:
         if isinstance(entry, URLResolver):
+            if entry.namespace == "api_v1":
+                # JSON, not forms: tests/api/test_bad_input.py fuzzes it.
+                continue
             inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
             yield from _our_url_patterns(entry, inner)
         elif isinstance(entry, URLPattern) and entry.name:
@@ -263,6 +267,8 @@ def world(django_db_setup, django_db_blocker):
     ):
         yield _world()
         transaction.set_rollback(True)
+    # The webhooks' endpoints are kept per process: the rolled-back ones go.
+    subscriptions.forget()
 
 
 def _world():
@@ -309,6 +315,7 @@ def _world():
     StaffProfile.objects.get_or_create(user=agent)
     escalations = _escalation_world(incident, agent)
     return {
+        **_outward_world(incident, agent),
         **escalations,
         **_later_world(incident, agent),
         "reply_pk": reply,
@@ -320,6 +327,66 @@ def _world():
         "party": party,
         "loop_pk": partner_loop,
         "draft": draft,
+    }
+
+
+def _outward_world(incident, agent) -> dict:
+    """A status page with a post and a reader, a webhook, an API token."""
+    from api.services import issue_api_token
+    from integrations.models import WebhookDelivery, WebhookEndpoint
+    from statuspage.models import (
+        Component,
+        ComponentGroup,
+        Publication,
+        PublicUpdate,
+        StatusPage,
+        Subscriber,
+    )
+    from statuspage.services import subscribers
+
+    now = timezone.now()
+    page = StatusPage.objects.create(name="Fuzz status", slug="fuzz", brand_text="F")
+    component = Component.objects.create(
+        page=page,
+        group=ComponentGroup.objects.create(page=page, name="Core"),
+        name="Sync",
+    )
+    publication = Publication.objects.create(
+        page=page,
+        incident=incident,
+        title="Sync is slow",
+        impact="degraded",
+        starts_at=now,
+    )
+    publication.components.add(component)
+    update = PublicUpdate.objects.create(
+        publication=publication,
+        status="investigating",
+        impact="degraded",
+        body="Looking into it.",
+        posted_at=now,
+    )
+    update.components.add(component)
+    reader = Subscriber.objects.create(
+        page=page, email="reader@example.com", confirmed_at=now
+    )
+    # Inactive: the world's own timeline makes no deliveries.
+    endpoint = WebhookEndpoint.objects.create(
+        name="Fuzz", url="https://example.com/hook", events=[], is_active=False
+    )
+    WebhookDelivery.objects.create(
+        endpoint=endpoint, event="ping", payload={"event": "ping"}, status="failed"
+    )
+    issue_api_token(user=agent, name="Fuzz token", scope="read", actor=agent)
+    return {
+        "slug": page.slug,
+        "publication": publication,
+        "confirm_token": subscribers.confirm_path(
+            subscriber=reader, component_ids=[component.pk]
+        ).split("/")[-2],
+        "unsubscribe_token": subscribers.unsubscribe_path(subscriber=reader).split("/")[
+            -2
+        ],
     }
 
 
@@ -498,6 +565,9 @@ ARG_FOR = {
     ("incidents:plan_row_edit", "row_pk"): "plan_row",
     ("escalations:review_detail", "pk"): "review",
     ("escalations:review_action_done", "pk"): "review_action",
+    ("statuspage:publication", "pk"): "publication",
+    ("statuspage:confirm", "token"): "confirm_token",
+    ("statuspage:unsubscribe", "token"): "unsubscribe_token",
 }
 # The headers a machine-facing URL is authenticated by, from the world.
 HEADERS_FOR = {

@@ -3,7 +3,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from django.contrib.auth.models import Permission
 
 from integrations import subscriptions
 from integrations.models import WebhookEndpoint
@@ -63,12 +62,5 @@ def endpoint(db, receiver):
 
 @pytest.fixture
 def integrations_admin(admin_user):
-    """An admin who may work the integrations admin.
-
-    portal.roles gives the Admin group the permissions of the apps in its
-    ADMIN_APPS, which predates this app; these are granted here.
-    """
-    admin_user.user_permissions.add(
-        *Permission.objects.filter(content_type__app_label="integrations")
-    )
+    """An admin of the portal: the Admin group holds this app's permissions."""
     return admin_user

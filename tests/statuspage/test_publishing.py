@@ -296,7 +296,7 @@ def test_customer_updates_link_the_status_page_once_it_shows_the_incident(
     from comms.catalogue import incident_context
     from comms.models import MessageTemplate
 
-    settings.SURVEY_BASE_URL = "https://help.example.com"
+    settings.STATUSPAGE_BASE_URL = "https://help.example.com"
     template = MessageTemplate.objects.get(key="customer-follow-up-1")
 
     def follow_up() -> str:

@@ -1,0 +1,1 @@
+"""The API runs no background work: each request is answered in full."""
