@@ -7,6 +7,15 @@ class StatusPageChannel:
     delivery never posts twice."""
 
     def send(self, message, **_callbacks) -> None:
+        from comms.channels import DeliveryError
+
+        from .models import PublicUpdate
         from .services import post_update
 
-        post_update(message=message)
+        try:
+            post_update(message=message)
+        except PublicUpdate.DoesNotExist:
+            raise DeliveryError(
+                "This status page message carries no update: post it again on "
+                "the incident's Status page tab."
+            ) from None

@@ -138,6 +138,17 @@ def send_message(
     return _dispatch(message, actor, override_reason=override_reason)
 
 
+def _refuse_status_page_post(message: Message) -> None:
+    """A status page post carries its page's update: it is written, and
+    written again, on the incident's Status page tab only."""
+    if message.channel == Channel.STATUS_PAGE:
+        raise ValidationError(
+            "A status page post is written again on the incident's Status page "
+            "tab, where its components and order are checked.",
+            code="status_page_elsewhere",
+        )
+
+
 def send_status_page_post(
     *, incident: Incident, actor, page_slug: str, title: str, body: str, stage: str
 ) -> Message:
@@ -299,6 +310,7 @@ def _dispatch(message: Message, actor, *, override_reason: str = "") -> Message:
 def send_draft(*, message: Message, actor, override_reason: str = "") -> Message:
     """Send a saved draft, under the same rules as a new message."""
     message = Message.objects.select_for_update().get(pk=message.pk)
+    _refuse_status_page_post(message)
     if message.status != Message.Status.DRAFT:
         raise ValidationError("Only drafts can be sent from here.", code="not_draft")
     said = phrases_to_avoid(
@@ -371,6 +383,7 @@ def revise_message(
     draft.
     """
     message = _locked_unsent(message, verb="edited")
+    _refuse_status_page_post(message)
     checked = _new_message(incident=message.incident, actor=actor, **fields)
     changed = [
         name
@@ -403,6 +416,7 @@ def cancel_message(*, message: Message, actor) -> Message:
 def rework_message(*, message: Message, actor) -> Message:
     """Start a new draft from a rejected message, keeping the rejected one."""
     message = Message.objects.select_related("incident").get(pk=message.pk)
+    _refuse_status_page_post(message)
     if message.status != Message.Status.REJECTED:
         raise ValidationError(
             "Only rejected messages can be reworked.", code="not_rejected"
@@ -463,6 +477,12 @@ def approve_message(
         subject = " ".join(subject.split())
         if message.channel == Channel.EMAIL and not subject:
             raise _field_error("subject", "An e-mail needs a subject.", "no_subject")
+        if message.channel == Channel.STATUS_PAGE and not 0 < len(subject) <= 200:
+            raise _field_error(
+                "subject",
+                "The public title is one line of at most 200 characters.",
+                "bad_public_title",
+            )
         if subject != message.subject:
             edited["subject"] = [message.subject, subject]
             message.subject = subject

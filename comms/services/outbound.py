@@ -155,7 +155,8 @@ def _dedup_kind(message: Message) -> str | None:
     Follow-ups were promised, at the policy's cadence, and have no such
     allowance.
     """
-    if message.audience != Audience.CUSTOMER:
+    if message.audience != Audience.CUSTOMER or message.channel == Channel.STATUS_PAGE:
+        # A public post is no outreach to a customer: it takes no allowance.
         return None
     if message.stage in CLOSURE_STAGES:
         return "closure"
@@ -176,6 +177,7 @@ def _customer_told(incident: Incident, *, exclude: Message) -> bool:
             status__in=selectors.LIVE_MESSAGE_STATUSES,
         )
         .exclude(pk=exclude.pk)
+        .exclude(channel=Channel.STATUS_PAGE)
         .exists()
     )
 
@@ -343,8 +345,14 @@ def stale_reason(message: Message) -> str:
             f"{incident.reference} is {incident.get_status_display().lower()} now; "
             "this update about the ongoing work no longer holds."
         )
+    same_reader = Q()
+    if message.channel == Channel.STATUS_PAGE:
+        # The reader of a post is its page: a post to another page replaces
+        # nothing here (posts keep their order per page when written).
+        same_reader = Q(recipients=message.recipients)
     newer = (
         Message.objects.filter(
+            same_reader,
             incident=incident,
             audience=message.audience,
             channel=message.channel,

@@ -276,7 +276,8 @@ def _offer_status_page_post(request, incident: Incident, message: Message) -> No
     if message.status == Message.Status.DRAFT or message.audience != "customer":
         return
     shown = (
-        incident.publications.exclude(status__in=["resolved", "completed"])
+        incident.publications.filter(starts_at__isnull=False)
+        .exclude(status__in=["resolved", "completed"])
         .select_related("page")
         .first()
     )

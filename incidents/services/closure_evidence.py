@@ -162,6 +162,8 @@ def _sent(facts: ClosureFacts, *, audience: str, stage: str, since: bool = True)
         if e.kind == TimelineEvent.Kind.MESSAGE_SENT
         and e.details.get("audience") == audience
         and e.details.get("stage") == stage
+        # A status page post tells the public, not this customer or party.
+        and e.details.get("channel") != "status_page"
     ]
 
 

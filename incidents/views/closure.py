@@ -80,7 +80,8 @@ def _closure_context(request, incident: Incident, **extra) -> dict:
         "resolution_messages": _resolution_messages(incident),
         # Status pages still saying it is going on (the statuspage app's
         # publications of this incident).
-        "open_publications": incident.publications.exclude(status="resolved")
+        "open_publications": incident.publications.filter(starts_at__isnull=False)
+        .exclude(status="resolved")
         .select_related("page")
         .order_by("page__name")
         if incident.status == Incident.Status.RESOLVED

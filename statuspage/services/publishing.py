@@ -72,19 +72,27 @@ def publish_from_incident(
             "systemic: the status page carries P1, P2 and systemic incidents.",
             code="not_publishable",
         )
-    if incident.status == Incident.Status.CLOSED:
+    over = incident.status in (Incident.Status.RESOLVED, *Incident.CLOSED_STATUSES)
+    if incident.status in Incident.CLOSED_STATUSES and (
+        publication is None or not publication.is_open
+    ):
         raise ValidationError(
-            f"{incident.reference} is closed.", code="incident_closed"
+            f"{incident.reference} is closed, and the status page shows nothing "
+            "of it still going on.",
+            code="incident_closed",
         )
     if status not in INCIDENT_STATUSES:
         raise _error("status", "Choose a public status.", "bad_status")
     if impact not in Impact.values or impact == Impact.MAINTENANCE:
         raise _error("impact", "Choose an impact.", "bad_impact")
     resolved = status == PublicStatus.RESOLVED
-    if resolved != (incident.status == Incident.Status.RESOLVED):
+    if resolved != over:
+        # A closed incident the page still shows as going on gets its
+        # resolved notice late rather than never.
         raise _error(
             "status",
-            "“Resolved” is posted once the incident is resolved, and only then.",
+            "“Resolved” is posted once the incident is resolved or closed, and "
+            "only then.",
             "status_disagrees",
         )
     if resolved:

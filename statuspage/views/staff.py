@@ -76,7 +76,10 @@ def publish(request, pk):
     entry = next((e for e in entries if e.page.slug == wanted), None) or (
         entries[0] if entries else None
     )
-    resolved = incident.status == Incident.Status.RESOLVED
+    resolved = incident.status in (
+        Incident.Status.RESOLVED,
+        *Incident.CLOSED_STATUSES,
+    )
     form = None
     if entry is not None:
         form = PublishForm(
@@ -126,6 +129,13 @@ def publish(request, pk):
             "entry": entry,
             "form": form,
             "resolved": resolved,
+            # A closed incident may only still resolve what the page shows.
+            "closed_and_done": incident.status in Incident.CLOSED_STATUSES
+            and not (
+                entry is not None
+                and entry.publication is not None
+                and entry.publication.is_open
+            ),
             "publishable": incident.is_systemic
             or incident.priority in services.PUBLISHABLE_PRIORITIES
             or (entry is not None and entry.publication is not None),

@@ -6,14 +6,17 @@ up about a security incident before Legal approves, and the words the
 approver let go are the words the public reads.
 """
 
+from types import SimpleNamespace
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from comms import services as comms_services
 from comms.models import Channel, Message
 from incidents import services as incident_services
-from incidents.models import Category, Policy, Priority
+from incidents.models import Category, Incident, Policy, Priority
 from statuspage import services
 from statuspage.models import Component, Impact, PublicUpdate, StatusPage
 from tests.factories import CustomerFactory, IncidentFactory, message_fields
@@ -322,3 +325,138 @@ def test_customer_updates_link_the_status_page_once_it_shows_the_incident(
     )
     StatusPage.objects.filter(slug="fleet").update(host="status.fleet.example")
     assert "https://status.fleet.example/" in follow_up()
+
+
+@pytest.mark.django_db
+def test_a_rejected_post_is_written_again_on_the_tab_not_reworked(
+    agent_client, fleet_sev1, agent, manager
+):
+    _post(agent_client, fleet_sev1)
+    message = Message.objects.get()
+    comms_services.reject_message(message=message, actor=manager, reason="Too vague")
+
+    with pytest.raises(ValidationError) as refused:
+        comms_services.rework_message(message=message, actor=agent)
+
+    assert refused.value.code == "status_page_elsewhere"
+    assert Message.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_posts_waiting_on_two_pages_do_not_replace_each_other(
+    agent_client,
+    fleet_sev1,
+    fleet_page,
+    manager,
+    q2_sync,
+    django_capture_on_commit_callbacks,
+):
+    other = StatusPage.objects.create(name="Partners", slug="partners", brand_text="P")
+    Component.objects.create(page=other, name="Trip sync")
+    _post(agent_client, fleet_sev1)
+    _post(
+        agent_client,
+        fleet_sev1,
+        page="partners",
+        components=[other.components.get().pk],
+    )
+    first, second = Message.objects.order_by("pk")
+
+    _deliver(
+        django_capture_on_commit_callbacks,
+        lambda: comms_services.approve_message(message=first, actor=manager),
+    )
+
+    first.refresh_from_db()
+    assert first.status == Message.Status.SENT
+    assert PublicUpdate.objects.get(message=first).posted_at is not None
+
+
+@pytest.mark.django_db
+def test_a_public_post_is_not_the_customers_resolution_e_mail(
+    agent_client,
+    fleet_sev1,
+    agent,
+    manager,
+    q2_sync,
+    django_capture_on_commit_callbacks,
+):
+    from incidents.services.closure_evidence import closure_facts, evidence_found
+
+    _post(agent_client, fleet_sev1)
+    _deliver(
+        django_capture_on_commit_callbacks,
+        lambda: comms_services.approve_message(
+            message=Message.objects.get(), actor=manager
+        ),
+    )
+    fleet_sev1.refresh_from_db()
+    fleet_sev1.fix_summary = "We restarted the sync service."
+    fleet_sev1.save(update_fields=["fix_summary"])
+    incident = incident_services.move_incident(
+        incident=fleet_sev1, actor=agent, to_status="resolved"
+    )
+    _post(agent_client, incident, status="resolved", body="Fixed: trips sync again.")
+    _deliver(
+        django_capture_on_commit_callbacks,
+        lambda: comms_services.approve_message(
+            message=Message.objects.latest("pk"), actor=manager
+        ),
+    )
+    assert PublicUpdate.objects.latest("pk").posted_at is not None
+
+    # "Customer told it is resolved" waits for the customer's own e-mail.
+    item = SimpleNamespace(evidence="resolution_message_sent", audience="customer")
+    assert evidence_found(item, closure_facts(incident)) is None
+
+
+@pytest.mark.django_db
+def test_a_closed_incident_still_up_on_the_page_gets_its_resolved_notice(
+    agent_client,
+    fleet_sev1,
+    agent,
+    fleet_page,
+    manager,
+    q2_sync,
+    django_capture_on_commit_callbacks,
+):
+    _post(agent_client, fleet_sev1)
+    _deliver(
+        django_capture_on_commit_callbacks,
+        lambda: comms_services.approve_message(
+            message=Message.objects.get(), actor=manager
+        ),
+    )
+    # As if auto-closed before anyone posted the resolved notice.
+    Incident.objects.filter(pk=fleet_sev1.pk).update(
+        status="closed",
+        resolved_at=timezone.now(),
+        closed_at=timezone.now(),
+        fix_summary="We restarted the sync service.",
+    )
+    fleet_sev1.refresh_from_db()
+
+    with pytest.raises(ValidationError) as refused:
+        services.publish_from_incident(
+            incident=fleet_sev1,
+            actor=agent,
+            page=fleet_page,
+            components=list(fleet_page.components.all()),
+            impact=Impact.DEGRADED,
+            status="identified",
+            title="Still going",
+            body="Still going.",
+        )
+    assert "status_disagrees" in str(refused.value.error_dict["status"][0].code)
+
+    update = services.publish_from_incident(
+        incident=fleet_sev1,
+        actor=agent,
+        page=fleet_page,
+        components=list(fleet_page.components.filter(name="Trip sync")),
+        impact=Impact.DEGRADED,
+        status="resolved",
+        title="Trip sync: major outage",
+        body="This was fixed on Tuesday.",
+    )
+    assert (update.status, update.impact) == ("resolved", "operational")
