@@ -120,7 +120,8 @@ def set_roles_from_provider(*, user: User, roles: set[str]) -> User:
     """Give a person exactly the mapped roles their provider's groups name.
 
     Groups that SSO_ROLE_MAP does not name stay as they are. The Admin role
-    brings the staff flag (the Django admin) with it, and takes it away.
+    brings the staff flag (the Django admin) with it, and takes it away;
+    losing it also ends any superuser standing, which would outlast it.
     """
     managed = set(settings.SSO_ROLE_MAP.values())
     groups = {group.name: group for group in Group.objects.filter(name__in=managed)}
@@ -128,9 +129,12 @@ def set_roles_from_provider(*, user: User, roles: set[str]) -> User:
         logger.error("SSO_ROLE_MAP names groups that do not exist: %s", missing)
     user.groups.remove(*(group for name, group in groups.items() if name not in roles))
     user.groups.add(*(group for name, group in groups.items() if name in roles))
-    if ADMIN_GROUP in groups and user.is_staff != (ADMIN_GROUP in roles):
-        user.is_staff = ADMIN_GROUP in roles
-        user.save(update_fields=["is_staff"])
+    if ADMIN_GROUP in groups:
+        is_admin = ADMIN_GROUP in roles
+        if user.is_staff != is_admin or (user.is_superuser and not is_admin):
+            user.is_staff = is_admin
+            user.is_superuser = user.is_superuser and is_admin
+            user.save(update_fields=["is_staff", "is_superuser"])
     return user
 
 

@@ -120,6 +120,23 @@ def test_admin_group_makes_the_person_staff_and_losing_it_unmakes_them(
     assert roles(unmade) == {"Agent"}
 
 
+def test_a_superuser_who_loses_the_admin_group_loses_superuser_too(client, provider):
+    # The demo's admins are superusers: the role, not the flag, decides.
+    superuser = UserFactory(
+        username="ada",
+        email="ada@example.com",
+        role="Admin",
+        is_staff=True,
+        is_superuser=True,
+    )
+
+    sign_in_with_provider(client, provider, person("support-agents"))
+
+    superuser.refresh_from_db()
+    assert (superuser.is_staff, superuser.is_superuser) == (False, False)
+    assert roles(superuser) == {"Agent"}
+
+
 def test_later_sign_in_with_changed_groups_changes_the_roles(client, provider):
     user = UserFactory(username="alovelace", email="Ada@Example.com", role="Agent")
     readers = Group.objects.create(name="Readers")
