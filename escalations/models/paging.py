@@ -12,8 +12,8 @@ class PagerKind(models.TextChoices):
 
 class PageDelivery(models.Model):
     """One call to a pager: trigger when paged, acknowledge when the tier
-    takes the escalation, resolve when it ends. Made once per escalation and
-    action; retried with a doubling delay until it is accepted."""
+    takes the escalation, resolve when it ends. Made once per escalation,
+    episode and action; retried with a doubling delay until it is accepted."""
 
     class Action(models.TextChoices):
         TRIGGER = "trigger", "Trigger"
@@ -33,6 +33,9 @@ class PageDelivery(models.Model):
         "escalations.Tier", on_delete=models.CASCADE, related_name="pages"
     )
     action = models.CharField(max_length=20, choices=Action.choices)
+    # A reopened incident restores its escalation, which may page again: each
+    # trigger after a resolve opens a new episode of the same alert key.
+    episode = models.PositiveSmallIntegerField(default=1)
     dedup_key = models.CharField(max_length=100)
     subject = models.CharField(max_length=300, blank=True)
     text = models.TextField(blank=True)
@@ -53,7 +56,8 @@ class PageDelivery(models.Model):
         verbose_name_plural = "page deliveries"
         constraints = [
             models.UniqueConstraint(
-                fields=["escalation", "action"], name="escalations_one_page_each"
+                fields=["escalation", "episode", "action"],
+                name="escalations_one_page_each",
             ),
             models.CheckConstraint(
                 condition=Q(sent_at__isnull=True) | Q(status="sent"),

@@ -48,9 +48,13 @@ def queue_page(
     tier = escalation.to_tier
     if not tier.pager:
         return None
+    episode = _current_episode(escalation)
+    if action == PageDelivery.Action.TRIGGER and _ended(escalation, episode):
+        episode += 1  # paged again after its alert was resolved (a reopening)
     delivery, created = PageDelivery.objects.get_or_create(
         escalation=escalation,
         action=action,
+        episode=episode,
         defaults={
             "tier": tier,
             "dedup_key": dedup_key(escalation),
@@ -68,15 +72,32 @@ def queue_page(
     return delivery
 
 
+def _current_episode(escalation: Escalation) -> int:
+    return (
+        PageDelivery.objects.filter(escalation=escalation)
+        .order_by("-episode")
+        .values_list("episode", flat=True)
+        .first()
+        or 1
+    )
+
+
+def _ended(escalation: Escalation, episode: int) -> bool:
+    return PageDelivery.objects.filter(
+        escalation=escalation, episode=episode, action=PageDelivery.Action.RESOLVE
+    ).exists()
+
+
 def follow_escalation(escalation: Escalation, kind: str) -> None:
     """Acknowledge or resolve the alert a trigger opened, as the escalation
     moves; nothing when it was never paged through a pager of its own."""
     action = FOLLOWS.get(kind)
     if action is None:
         return
+    episode = _current_episode(escalation)
     if not PageDelivery.objects.filter(
-        escalation=escalation, action=PageDelivery.Action.TRIGGER
-    ).exists():
+        escalation=escalation, episode=episode, action=PageDelivery.Action.TRIGGER
+    ).exists() or _ended(escalation, episode):
         return
     queue_page(escalation, action)
 
@@ -104,17 +125,17 @@ def deliver_page(*, delivery_id: int) -> PageDelivery | None:
         pk=delivery_id, status=PageDelivery.Status.SENDING, claimed_at=now
     )
     if delivery.action != PageDelivery.Action.TRIGGER:
-        trigger_status = (
-            PageDelivery.objects.filter(
-                escalation_id=delivery.escalation_id,
-                action=PageDelivery.Action.TRIGGER,
-            )
-            .values_list("status", flat=True)
-            .first()
-        )
-        if trigger_status in (PageDelivery.Status.PENDING, PageDelivery.Status.SENDING):
-            # An acknowledge must not reach the pager before the alert it
-            # acknowledges; wait for the trigger (not counted as a try).
+        earlier = [PageDelivery.Action.TRIGGER]
+        if delivery.action == PageDelivery.Action.RESOLVE:
+            earlier.append(PageDelivery.Action.ACKNOWLEDGE)
+        if PageDelivery.objects.filter(
+            escalation_id=delivery.escalation_id,
+            episode=delivery.episode,
+            action__in=earlier,
+            status__in=[PageDelivery.Status.PENDING, PageDelivery.Status.SENDING],
+        ).exists():
+            # The pager hears trigger, acknowledge and resolve in that order;
+            # wait for the earlier call (not counted as a try).
             mine.update(
                 status=PageDelivery.Status.PENDING,
                 attempts=F("attempts") - 1,

@@ -220,3 +220,42 @@ def test_a_pagerduty_tier_needs_its_routing_key(fleet_policy):
         tier.full_clean()
 
     assert "routing key" in str(refused.value.message_dict["pager_key"])
+
+
+def test_an_escalation_restored_by_a_reopening_pages_again(
+    agent,
+    tier3,
+    fleet_customer,
+    receiver,
+    frozen_now,
+    q2_sync,
+    django_capture_on_commit_callbacks,
+):
+    incident = IncidentFactory(customer=fleet_customer, priority=Priority.P1)
+    _page_out_of_hours(incident, agent, django_capture_on_commit_callbacks)
+    # The incident closes: the escalation ends and its alert is resolved.
+    from incidents.models import Incident
+
+    Incident.objects.filter(pk=incident.pk).update(
+        status="closed",
+        resolved_at=frozen_now,
+        closed_at=frozen_now,
+        fix_summary="Fixed.",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.decisions.end_escalations_of_closed_incidents(frozen_now)
+    # Reopened: the escalation is back in its queue, and its tier paged again.
+    Incident.objects.filter(pk=incident.pk).update(
+        status="investigating", resolved_at=None, closed_at=None
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.decisions.restore_escalations_of_reopened_incidents(frozen_now)
+
+    assert [c["body"]["event_action"] for c in receiver.calls] == [
+        "trigger",
+        "resolve",
+        "trigger",
+    ]
+    assert list(
+        PageDelivery.objects.order_by("pk").values_list("episode", "action")
+    ) == [(1, "trigger"), (1, "resolve"), (2, "trigger")]
