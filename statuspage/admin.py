@@ -45,8 +45,22 @@ def _page_changed(page_id: int) -> None:
     StatusPage.objects.filter(pk=page_id).update(updated_at=timezone.now())
 
 
+class MarksPageChanged:
+    """Deleting a page's rows changes what its cached page shows."""
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        _page_changed(obj.page_id)
+
+    def delete_queryset(self, request, queryset):
+        pages = set(queryset.values_list("page_id", flat=True))
+        super().delete_queryset(request, queryset)
+        for page_id in pages:
+            _page_changed(page_id)
+
+
 @admin.register(Component)
-class ComponentAdmin(PortalModelAdmin):
+class ComponentAdmin(MarksPageChanged, PortalModelAdmin):
     """Components with the incident categories that point at them."""
 
     list_display = ["name", "page", "group", "position", "is_active"]
@@ -58,16 +72,6 @@ class ComponentAdmin(PortalModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         _page_changed(obj.page_id)
-
-    def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        _page_changed(obj.page_id)
-
-    def delete_queryset(self, request, queryset):
-        pages = set(queryset.values_list("page_id", flat=True))
-        super().delete_queryset(request, queryset)
-        for page_id in pages:
-            _page_changed(page_id)
 
 
 class MaintenanceUpdateInline(PortalTabularInline):
@@ -84,7 +88,7 @@ class MaintenanceUpdateInline(PortalTabularInline):
 
 
 @admin.register(Publication)
-class PublicationAdmin(PortalModelAdmin):
+class PublicationAdmin(MarksPageChanged, PortalModelAdmin):
     """Maintenance windows are written here; incidents are published from
     their own page (the Status page card), through the message rules."""
 
@@ -114,16 +118,6 @@ class PublicationAdmin(PortalModelAdmin):
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
         _page_changed(obj.page_id)
-
-    def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        _page_changed(obj.page_id)
-
-    def delete_queryset(self, request, queryset):
-        pages = set(queryset.values_list("page_id", flat=True))
-        super().delete_queryset(request, queryset)
-        for page_id in pages:
-            _page_changed(page_id)
 
     def save_formset(self, request, form, formset, change):
         updates = formset.save(commit=False)

@@ -9,7 +9,6 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.statuspage.test_subscribers import smtp_server  # noqa: F401
 from tests.test_browser import assert_nothing_refused, browser  # noqa: F401
 
 pytestmark = [
@@ -27,7 +26,7 @@ def _mail(envelope):
 def test_reader_subscribes_confirms_gets_an_update_and_unsubscribes(
     live_server,
     browser,  # noqa: F811
-    smtp_server,  # noqa: F811
+    smtp_server,
     settings,
     q2_sync,
 ):

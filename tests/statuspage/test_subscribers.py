@@ -1,13 +1,9 @@
 """Subscribing to a status page by e-mail, and each update e-mailed once."""
 
 import datetime as dt
-import email
-import email.policy
 import re
-import socket
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.test import Client
@@ -25,64 +21,13 @@ from statuspage.models import (
     SubscriberNotice,
 )
 from statuspage.services import subscribers
+from tests.mail_server import free_port
 
 CSRF_TOKEN = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"')
 LINK = re.compile(r"https?://\S+")
 
 
 # --- Helpers ----------------------------------------------------------------
-
-
-class _Inbox:
-    """An SMTP server's mailbox on loopback; refuses the addresses in
-    ``refuse`` as a mail server refuses an unknown mailbox."""
-
-    def __init__(self):
-        self.messages = []
-        self.refuse = set()
-        self.refuse_data_for = set()
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
-        if address in self.refuse:
-            return "550 5.1.1 No such mailbox here"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        if self.refuse_data_for & set(envelope.rcpt_tos):
-            return "554 5.7.1 Message refused by policy"
-        self.messages.append(envelope)
-        return "250 OK"
-
-    def parsed(self):
-        return [
-            email.message_from_bytes(e.content, policy=email.policy.default)
-            for e in self.messages
-        ]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server(settings):
-    """A real SMTP server on loopback, and the mail settings pointed at it."""
-    inbox = _Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = controller.port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_TIMEOUT = 5
-    yield inbox
-    controller.stop()
 
 
 class DyingBackend(LocmemBackend):
@@ -658,7 +603,7 @@ def test_a_mail_server_down_leaves_notices_waiting_for_the_sweep(
     from django_q.models import OrmQ
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", _free_port()
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     settings.EMAIL_TIMEOUT = 2
     _confirmed(page, "jane@example.com")
