@@ -11,9 +11,12 @@ class StatusPageChannel:
 
         from .models import PublicUpdate
         from .services import post_update
+        from .services.publishing import StalePost
 
         try:
             post_update(message=message)
+        except StalePost as exc:
+            raise DeliveryError(str(exc)) from None
         except PublicUpdate.DoesNotExist:
             raise DeliveryError(
                 "This status page message carries no update: post it again on "

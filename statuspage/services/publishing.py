@@ -29,6 +29,10 @@ INCIDENT_STATUSES = (
 )
 
 
+class StalePost(Exception):
+    """A post older than one already public."""
+
+
 def _error(field: str, text: str, code: str) -> ValidationError:
     return ValidationError({field: ValidationError(text, code=code)})
 
@@ -173,6 +177,17 @@ def post_update(*, message: Message) -> PublicUpdate:
     )
     if update.posted_at is not None:
         return update
+    if PublicUpdate.objects.filter(
+        publication_id=update.publication_id,
+        pk__gt=update.pk,
+        posted_at__isnull=False,
+    ).exists():
+        # An old post retried after a newer one went up would move the page
+        # back; it is refused, and the sweep withdraws it.
+        raise StalePost(
+            "A newer post on this page is already public; this one would take "
+            "the page back to an older state."
+        )
     now = timezone.now()
     # What the approver let go is what the public reads.
     update.body = message.body

@@ -460,3 +460,39 @@ def test_a_closed_incident_still_up_on_the_page_gets_its_resolved_notice(
         body="This was fixed on Tuesday.",
     )
     assert (update.status, update.impact) == ("resolved", "operational")
+
+
+@pytest.mark.django_db
+def test_an_older_post_never_takes_the_page_back(fleet_sev1, agent, fleet_page):
+    from comms.channels import DeliveryError
+    from statuspage.channel import StatusPageChannel
+
+    older = services.publish_from_incident(
+        incident=fleet_sev1,
+        actor=agent,
+        page=fleet_page,
+        components=list(fleet_page.components.filter(name="Trip sync")),
+        impact=Impact.MAJOR_OUTAGE,
+        status="investigating",
+        title="Trip sync: major outage",
+        body="Looking into it.",
+    )
+    # A newer post went up while the older one failed (as if retried later).
+    PublicUpdate.objects.create(
+        publication=older.publication,
+        status="monitoring",
+        impact=Impact.DEGRADED,
+        body="A fix is out; we are watching.",
+        posted_at=timezone.now(),
+    )
+    publication = older.publication
+    publication.status, publication.impact = "monitoring", Impact.DEGRADED
+    publication.save(update_fields=["status", "impact"])
+
+    with pytest.raises(DeliveryError):
+        StatusPageChannel().send(older.message)
+
+    older.refresh_from_db()
+    assert older.posted_at is None
+    publication.refresh_from_db()
+    assert (publication.status, publication.impact) == ("monitoring", "degraded")
