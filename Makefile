@@ -32,10 +32,12 @@ run: demo
 	PORTAL_BASE_URL="$${PORTAL_BASE_URL:-http://127.0.0.1:$(PORT)}" \
 		$(BIN)/python manage.py serve_portal --port $(PORT)
 
-# The 15 slowest tests close every run: where the next minute of CI goes.
+# The suite runs on every core (TEST_WORKERS=0: in one process). The 15
+# slowest tests close every run: where the next minute of CI goes.
+TEST_WORKERS ?= auto
 test: $(STAMP)
 	$(BIN)/python manage.py collectstatic --noinput -v 0
-	$(BIN)/pytest --durations=15 $(PYTEST_ARGS)
+	$(BIN)/pytest --durations=15 -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
