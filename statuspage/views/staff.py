@@ -4,6 +4,7 @@ page tab: what is up, what waits for approval, and the next post."""
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
@@ -74,8 +75,12 @@ def publish(request, pk):
     entries = pages_for_incident(incident)
     wanted = request.POST.get("page") or request.GET.get("page")
     entry = next((e for e in entries if e.page.slug == wanted), None) or (
-        entries[0] if entries else None
+        entries[0] if entries and not wanted else None
     )
+    if wanted and entry is None:
+        # A page taken off line, or a slug edited by hand: never post to
+        # another page than the one asked for.
+        raise Http404("No live status page by that name.")
     resolved = incident.status in (
         Incident.Status.RESOLVED,
         *Incident.CLOSED_STATUSES,

@@ -496,3 +496,16 @@ def test_an_older_post_never_takes_the_page_back(fleet_sev1, agent, fleet_page):
     assert older.posted_at is None
     publication.refresh_from_db()
     assert (publication.status, publication.impact) == ("monitoring", "degraded")
+
+
+@pytest.mark.django_db
+def test_a_post_naming_a_page_that_is_not_live_is_refused_not_redirected(
+    agent_client, fleet_sev1, fleet_page
+):
+    StatusPage.objects.create(name="Old", slug="old", brand_text="O", is_live=False)
+
+    for slug in ("old", "no-such-page"):
+        response = _post(agent_client, fleet_sev1, page=slug)
+        assert response.status_code == 404
+
+    assert not Message.objects.exists()
