@@ -642,7 +642,13 @@ def incident_context(
             key: str((escalation or {}).get(key, "")) for key in NO_ESCALATION
         },
         "security": {key: str((security or {}).get(key, "")) for key in NO_SECURITY},
-        "status_page": {"url": status_page_url(incident, base_url)},
+        # Read for the public's readers only: the sweep renders many an
+        # internal or partner follow-up that never links the page.
+        "status_page": {
+            "url": status_page_url(incident, base_url)
+            if audience in (Audience.CUSTOMER, None)
+            else ""
+        },
         "auto_close": {
             "after_check_in": span_words(policy.close_after_check_in_minutes),
             "waiting_for": span_words(policy.close_pending_after_minutes),
