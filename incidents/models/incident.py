@@ -7,7 +7,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Case, F, Q, When
 from django.db.models.functions import Least
-from django.urls import reverse
+
+from portal.reversing import url_for
 
 from .customers import Customer, Signal
 from .policy import Category, Policy, Priority, SeverityCriterion
@@ -296,7 +297,7 @@ class Incident(models.Model):
         return f"{self.reference} {self.title}"
 
     def get_absolute_url(self):
-        return reverse("incidents:detail", args=[self.pk])
+        return url_for("incidents:detail", self.pk)
 
     @property
     def next_war_room_round_at(self):
