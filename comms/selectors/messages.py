@@ -70,6 +70,10 @@ def failed_deliveries(*, owner=None) -> QuerySet:
     return failed.select_related("incident").order_by("-created_at", "-id")
 
 
+# What a line about a message the portal will send shows.
+_AHEAD_SHOWN = ("incident", "audience", "subject", "body", "send_after", "status")
+
+
 def portal_messages_ahead(*, owner=None, incident=None) -> QuerySet:
     """Return what the portal will send by itself and when, soonest first.
 
@@ -79,9 +83,10 @@ def portal_messages_ahead(*, owner=None, incident=None) -> QuerySet:
     """
     ahead = Message.objects.filter(
         status=Message.Status.SCHEDULED, created_by__isnull=True
-    )
+    ).order_by("send_after", "id")
     if owner is not None:
         ahead = ahead.filter(incident__owner=owner)
     if incident is not None:
-        ahead = ahead.filter(incident=incident)
-    return ahead.select_related("incident").order_by("send_after", "id")
+        # Read on every tab of the incident, which the page already holds.
+        return ahead.filter(incident=incident).only(*_AHEAD_SHOWN)
+    return ahead.select_related("incident").only(*_AHEAD_SHOWN, "incident__id")

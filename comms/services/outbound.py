@@ -259,8 +259,9 @@ def suppression_reason(message: Message, duplicate: Message) -> str:
     )
 
 
-def security_hold(incident: Incident) -> str:
-    """Return why no customer message may leave now, or an empty string.
+def customer_contact_hold(incident: Incident) -> tuple[str, str]:
+    """Return what stops every customer message now, and why: ("", "") when
+    nothing does, else ("security", why) or ("escalation", why).
 
     While a security incident waits for Legal, the fleet escalation
     playbook says to tell customers nothing: not the notice, not an update;
@@ -270,8 +271,9 @@ def security_hold(incident: Incident) -> str:
     """
     if incident_selectors.security_awaits_legal(incident):
         return (
+            "security",
             f"{incident.reference} is a security incident and Legal has not yet "
-            "approved telling customers; no customer message leaves until they do."
+            "approved telling customers; no customer message leaves until they do.",
         )
     stopping = (
         incident.escalations.filter(
@@ -279,15 +281,22 @@ def security_hold(incident: Incident) -> str:
             status__in=("requested", "approved", "acknowledged"),
         )
         .select_related("to_tier")
+        .only("id", "to_tier__name")
         .first()
     )
     if stopping is not None:
         return (
+            "escalation",
             f"{incident.reference} is escalated to {stopping.to_tier.name} under "
             "a rule that stops customer contact: nobody else writes to the "
-            "customer while that escalation is open."
+            "customer while that escalation is open.",
         )
-    return ""
+    return "", ""
+
+
+def security_hold(incident: Incident) -> str:
+    """Return why no customer message may leave now, or an empty string."""
+    return customer_contact_hold(incident)[1]
 
 
 def check_security_hold(

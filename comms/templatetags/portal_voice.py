@@ -10,9 +10,11 @@ register = template.Library()
 def portal_ahead(context, incident):
     """What the portal will send about ``incident`` by itself, and when, and
     whether the security hold keeps customers from hearing anything."""
+    hold_kind, hold = outbound.customer_contact_hold(incident)
     return {
         # Said on every tab: while it holds, no customer message leaves.
-        "security_hold": outbound.security_hold(incident),
+        "hold": hold,
+        "hold_kind": hold_kind,
         "ahead": list(selectors.portal_messages_ahead(incident=incident)[:3]),
         "incident": incident,
         "perms": context.get("perms"),

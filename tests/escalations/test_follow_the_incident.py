@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from comms.models import Message
@@ -263,6 +264,14 @@ def test_a_fleet_legal_threat_goes_to_legal_and_stops_customer_messages(
 
     assert escalation.to_tier.name == "Legal team"
     assert escalation.stops_customer_contact
+    # Every tab says so, as a stop for contact, not as a security incident.
+    agent_client = Client()
+    agent_client.force_login(agent)
+    page = agent_client.get(reverse("incidents:detail", args=[incident.pk]))
+    banner = page.content.decode()
+    assert "Customer contact stopped." in banner
+    assert "is escalated to Legal team under a rule" in banner
+    assert "Security incident." not in banner
     with pytest.raises(ValidationError) as refused:
         send_test_message(incident, agent)
     assert refused.value.code == "legal_approval_required"
