@@ -11,6 +11,7 @@ from escalations import selectors as escalation_selectors
 from incidents import selectors as incident_selectors
 from incidents.sla import CLOCK_STATE_LABELS
 from incidents.templatetags.incident_display import person
+from portal.jinja2 import render_body
 
 
 @require_GET
@@ -51,7 +52,11 @@ def my_work(request):
         ),
     }
     context["decisions"] = _decisions_waiting(request.user, context["approvals"], now)
-    return render(request, "portal/my_work.html", context)
+    return render(
+        request,
+        "portal/my_work.html",
+        {**context, "body": render_body(request, "portal/my_work_body.jinja", context)},
+    )
 
 
 def _sla_line(incident, now) -> str:

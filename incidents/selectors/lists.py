@@ -178,12 +178,35 @@ def _search_q(text: str) -> Q:
     return Q(title__icontains=text) | Q(customer_id__in=customers.values("id"))
 
 
+# What My work shows of an incident, its clocks and the updates it owes: a
+# quarter of the row's columns (fewer to compile, fetch and build per row).
+_MY_WORK_COLUMNS = (
+    "title",
+    "priority",
+    "status",
+    "is_systemic",
+    "version",
+    "policy",
+    "created_at",
+    "first_response_at",
+    "first_response_due_at",
+    "first_response_at_risk_at",
+    "resolution_due_at",
+    "resolution_at_risk_at",
+    "resolved_at",
+    "closed_at",
+    "customer__name",
+    "category__name",
+)
+
+
 def incidents_owned_by(user, *, limit: int = 25) -> list[Incident]:
     """Return someone's open incidents, the nearest running deadline first."""
     # Filtered and ordered exactly as incident_owner_next_due_idx is built.
     return list(
         Incident.objects.filter(owner=user, status__in=Incident.UNRESOLVED_STATUSES)
         .select_related("customer", "category")
+        .only(*_MY_WORK_COLUMNS)
         .annotate(next_deadline_at=next_deadline())
         .order_by("next_deadline_at", "id")[:limit]
     )
@@ -195,7 +218,7 @@ def unassigned_incidents(*, limit: int = 10) -> list[Incident]:
         Incident.objects.filter(
             owner__isnull=True, status__in=Incident.UNRESOLVED_STATUSES
         )
-        .select_related("customer", "category")
+        .only("title", "priority", "version")
         .order_by("resolution_due_at", "id")[:limit]
     )
 

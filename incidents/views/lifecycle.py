@@ -6,16 +6,15 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.backends.utils import csrf_input
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.actions import post_action
 from portal.forms import error_codes
+from portal.jinja2 import render_body
 
 from .. import selectors, services, timeline
 from ..forms import (
@@ -68,10 +67,6 @@ def incident_detail(request, pk):
         "timeline_shown": request.GET.get("show", ""),
         "history": history,
         "is_closed": incident.status in REOPENABLE,
-        # Loaded once (one query) and cached on the user for the request.
-        "permissions": request.user.get_all_permissions(),
-        # One masked token for the page's forms, as {% csrf_token %} gives.
-        "csrf_field": csrf_input(request),
         "tabs": render_to_string(
             "comms/_incident_tabs.html",
             {"incident": incident, "tab": "details"},
@@ -111,11 +106,8 @@ def incident_detail(request, pk):
     if incident.is_systemic:
         context["affected_form"] = AffectedCustomerForm(incident=incident)
     context["action_form"] = ImmediateActionForm(incident=incident)
-    # Jinja2 escaped the body as it rendered it.
-    context["body"] = mark_safe(
-        render_to_string(
-            "incidents/incident_detail_body.jinja", {**context}, request, using="jinja2"
-        )
+    context["body"] = render_body(
+        request, "incidents/incident_detail_body.jinja", context
     )
     return render(request, "incidents/incident_detail.html", context)
 
