@@ -123,12 +123,14 @@ else:
     # PostgreSQL means a server-side cursor: three round trips for a few rows.
     # Nothing here streams large results, and this also suits PgBouncer.
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
-    # Server-side binding lets psycopg prepare a statement it has run twice on
-    # a connection, so PostgreSQL stops planning the pages' wide joins anew on
-    # every request (the incident row: 3.0 ms to 0.6 ms; bench/run.py). With
-    # PgBouncer in transaction mode, set DB_PREPARED_STATEMENTS=false unless
-    # it is 1.21 or later with max_prepared_statements set.
-    if env.bool("DB_PREPARED_STATEMENTS", default=True):
+    # DB_PREPARED_STATEMENTS=true: server-side binding, and psycopg prepares
+    # a statement a connection has run twice, so PostgreSQL stops planning
+    # the pages' wide joins anew on each request (the incident row: 3.0 ms to
+    # 0.6 ms; the incident page about 10% faster). Off by default: on the
+    # bench's 100,000 incidents the metrics dashboard's year was about 12%
+    # slower with it (not traced further: generic plans are a suspect). With
+    # PgBouncer in transaction mode it needs 1.21 or later.
+    if env.bool("DB_PREPARED_STATEMENTS", default=False):
         DATABASES["default"].setdefault("OPTIONS", {}).update(
             server_side_binding=True, prepare_threshold=2
         )
