@@ -173,12 +173,17 @@ def closing_stage(situation: str) -> str:
 IN_HAND_STATUSES = (*LIVE_MESSAGE_STATUSES, "awaiting_approval")
 
 
-def sent_counts(incident: Incident) -> dict[tuple[str, str], int]:
-    """Return how many messages each (audience, stage) has had or has in hand."""
-    return {key: count for key, (count, _) in _in_hand(incident).items()}
+def sent_counts(
+    incident: Incident, *, in_hand: dict | None = None
+) -> dict[tuple[str, str], int]:
+    """Return how many messages each (audience, stage) has had or has in hand
+    (from ``in_hand``, when the page already read it)."""
+    if in_hand is None:
+        in_hand = messages_in_hand(incident)
+    return {key: count for key, (count, _) in in_hand.items()}
 
 
-def _in_hand(incident: Incident) -> dict[tuple[str, str], tuple[int, object]]:
+def messages_in_hand(incident: Incident) -> dict[tuple[str, str], tuple[int, object]]:
     """(audience, stage) → (how many sent or in hand, the latest one's time)."""
     return {
         (audience, stage): (count, latest)
@@ -191,15 +196,19 @@ def _in_hand(incident: Incident) -> dict[tuple[str, str], tuple[int, object]]:
     }
 
 
-def suggested_messages(incident: Incident) -> list[dict]:
+def suggested_messages(
+    incident: Incident, *, in_hand: dict | None = None
+) -> list[dict]:
     """Return the message each involved audience is due next, with its template.
 
     The stage follows the incident: nothing sent yet is creation, then
     follow-ups numbered by what was already sent, resolution once resolved,
     closure once closed. The situation follows how it came about (see
-    ``message_situation``).
+    ``message_situation``). ``in_hand``: what ``messages_in_hand`` gave,
+    when the page already read it.
     """
-    in_hand = _in_hand(incident)
+    if in_hand is None:
+        in_hand = messages_in_hand(incident)
     sent = {key: count for key, (count, _) in in_hand.items()}
 
     def told_since(audience, stages, moment) -> bool:

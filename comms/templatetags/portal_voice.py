@@ -10,7 +10,10 @@ register = template.Library()
 def portal_ahead(context, incident):
     """What the portal will send about ``incident`` by itself, and when, and
     whether the security hold keeps customers from hearing anything."""
-    hold_kind, hold = outbound.customer_contact_hold(incident)
+    # A page that already read the hold (compose) hands it on.
+    hold_kind, hold = context.get("contact_hold") or outbound.customer_contact_hold(
+        incident
+    )
     return {
         # Said on every tab: while it holds, no customer message leaves.
         "hold": hold,

@@ -56,9 +56,11 @@ def _follow_up_for(template: MessageTemplate, next_numbers: dict) -> int | None:
     return number
 
 
-def _template_choices(incident: Incident, suggestions: list[dict]) -> list[dict]:
+def _template_choices(
+    incident: Incident, suggestions: list[dict], in_hand: dict
+) -> list[dict]:
     """Group every template that fits the incident by audience and stage."""
-    sent = selectors.sent_counts(incident)
+    sent = selectors.sent_counts(incident, in_hand=in_hand)
     next_numbers = {
         audience: sent.get((audience, Stage.FOLLOW_UP), 0) + 1
         for audience in Audience.values
@@ -334,8 +336,11 @@ def _phrases_to_stop(request, incident: Incident, form: ComposeForm) -> list[str
 def compose(request, pk):
     incident = incident_or_404(pk)
     editing = _editing(request, incident)
-    suggestions = selectors.suggested_messages(incident)
-    security_hold = bool(outbound.security_hold(incident))
+    in_hand = selectors.messages_in_hand(incident)
+    suggestions = selectors.suggested_messages(incident, in_hand=in_hand)
+    contact_hold = outbound.customer_contact_hold(incident)
+    hold = contact_hold[1]
+    security_hold = bool(hold)
     if request.method == "POST":
         form = ComposeForm(
             request.POST,
@@ -400,7 +405,7 @@ def compose(request, pk):
             recipients = form.fields["recipients"].to_python(recipients)
         except ValidationError:
             recipients = []  # the form shows why
-    template_groups = _template_choices(incident, suggestions)
+    template_groups = _template_choices(incident, suggestions, in_hand)
     return render(
         request,
         "comms/compose.html",
@@ -411,7 +416,8 @@ def compose(request, pk):
             "template_groups": template_groups,
             "due_now": _due_now(template_groups),
             "tone": _tone(incident, stage=form["stage"].value()),
-            "security_hold": outbound.security_hold(incident) if security_hold else "",
+            "security_hold": hold,
+            "contact_hold": contact_hold,
             "email_count": len(recipients)
             if form["audience"].value() == Audience.CUSTOMER
             and form["channel"].value() == Channel.EMAIL
