@@ -7,6 +7,7 @@ The filters below behave as Django's template filters of the same name,
 including showing times in the reader's zone.
 """
 
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template import defaultfilters
 from django.template.backends.utils import csrf_input
 from django.template.loader import render_to_string
@@ -35,6 +36,7 @@ def environment(**options):
         timesince=defaultfilters.timesince_filter,
         timeuntil=defaultfilters.timeuntil_filter,
         pluralize=defaultfilters.pluralize,
+        intcomma=intcomma,
         yesno=defaultfilters.yesno,
         truncatechars=defaultfilters.truncatechars,
         clock_badge=incident_display.clock_badge,

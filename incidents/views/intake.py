@@ -8,6 +8,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from portal.jinja2 import render_body
+
 from .. import selectors, services
 from ..forms import (
     IncidentFilterForm,
@@ -35,19 +37,19 @@ def incident_list(request):
         rows.append((incident, clocks, selectors.overall_clock_state(clocks)))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(
-        request,
-        "incidents/incident_list.html",
-        {
-            "filter_form": filter_form,
-            "page": page,
-            "rows": rows,
-            "query_string": query.urlencode(),
-            # Looked up once: {% if perms %} in each row would cost per row.
-            "can_assign": request.user.has_perm("incidents.assign_incident"),
-            "is_filtered": any(v for k, v in request.GET.items() if k != "page"),
-        },
+    context = {
+        "filter_form": filter_form,
+        "page": page,
+        "rows": rows,
+        "query_string": query.urlencode(),
+        # Looked up once: a permission check in each row would cost per row.
+        "can_assign": request.user.has_perm("incidents.assign_incident"),
+        "is_filtered": any(v for k, v in request.GET.items() if k != "page"),
+    }
+    context["body"] = render_body(
+        request, "incidents/incident_list_body.jinja", context
     )
+    return render(request, "incidents/incident_list.html", context)
 
 
 @require_http_methods(["GET", "POST"])

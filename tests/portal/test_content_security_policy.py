@@ -31,7 +31,9 @@ def inline_code(markup):
 
 
 def template_files():
-    return sorted((settings.BASE_DIR / "templates").rglob("*.html"))
+    """Django templates and the Jinja2 bodies of the hot pages."""
+    templates = settings.BASE_DIR / "templates"
+    return sorted([*templates.rglob("*.html"), *templates.rglob("*.jinja")])
 
 
 @pytest.mark.parametrize(
@@ -75,6 +77,7 @@ def test_no_template_contains_inline_code():
     }
 
     assert any(path.name == "base.html" for path in files)
+    assert any(path.name == "incident_list_body.jinja" for path in files)
     assert offenders == {}
 
 
