@@ -21,6 +21,7 @@ from portal.actions import (
     note_form_done,
     post_action,
 )
+from portal.jinja2 import render_body
 
 from .. import selectors, services
 from ..forms.routing import (
@@ -213,18 +214,16 @@ def tier_queue(request, pk):
         )
         for e in page.object_list
     ]
-    return render(
-        request,
-        "escalations/tier_queue.html",
-        {
-            "tier": tier,
-            "rows": rows,
-            "page": page,
-            "filters": filters,
-            "urgency": urgency,
-            "is_member": selectors.is_tier_member(request.user, tier),
-        },
-    )
+    context = {
+        "tier": tier,
+        "rows": rows,
+        "page": page,
+        "filters": filters,
+        "urgency": urgency,
+        "is_member": selectors.is_tier_member(request.user, tier),
+    }
+    context["body"] = render_body(request, "escalations/tier_queue_body.jinja", context)
+    return render(request, "escalations/tier_queue.html", context)
 
 
 def _escalation(pk) -> Escalation:
@@ -308,7 +307,9 @@ def approvals(request):
     matched = selectors.rules_matched_on_request(rows)
     for escalation in rows:
         escalation.rules_matched = matched.get(escalation.pk, [])
-    return render(request, "escalations/approvals.html", {"page": page, "rows": rows})
+    context = {"page": page, "rows": rows}
+    context["body"] = render_body(request, "escalations/approvals_body.jinja", context)
+    return render(request, "escalations/approvals.html", context)
 
 
 @require_POST
