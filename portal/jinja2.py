@@ -26,11 +26,23 @@ def _date(value, fmt=None):
     return defaultfilters.date(template_localtime(value), fmt)
 
 
+def _portal_ahead(incident, contact_hold=None) -> tuple[str, str, list]:
+    """What stops customer messages on ``incident`` (kind, why) and the
+    next three the portal will send about it by itself. ``contact_hold``:
+    the hold, when the page already read it."""
+    from comms import selectors
+    from comms.services import outbound
+
+    hold_kind, hold = contact_hold or outbound.customer_contact_hold(incident)
+    ahead = list(selectors.portal_messages_ahead(incident=incident)[:3])
+    return hold_kind, hold, ahead
+
+
 def environment(**options):
     """Return the Jinja2 environment: Django's URLs, static files and filters."""
     options["undefined"] = StrictUndefined
     env = Environment(**options)
-    env.globals.update(url=url_for, static=static)
+    env.globals.update(url=url_for, static=static, portal_ahead=_portal_ahead)
     env.filters.update(
         date=_date,
         timesince=defaultfilters.timesince_filter,
@@ -64,3 +76,14 @@ def render_body(request, template_name: str, context: dict) -> SafeString:
     }
     # Jinja2 escaped the body as it rendered it.
     return mark_safe(render_to_string(template_name, context, request, using="jinja2"))
+
+
+def render_incident_tabs(
+    request, incident, tab: str, *, contact_hold=None
+) -> SafeString:
+    """Render the strip of an incident's tabs, ``tab`` the current one."""
+    return render_body(
+        request,
+        "comms/_incident_tabs.jinja",
+        {"incident": incident, "tab": tab, "contact_hold": contact_hold},
+    )

@@ -1,25 +1,15 @@
 from django import template
 
-from comms import selectors
-from comms.services import outbound
+from portal.jinja2 import render_incident_tabs
 
 register = template.Library()
 
 
-@register.inclusion_tag("comms/_portal_ahead.html", takes_context=True)
-def portal_ahead(context, incident):
-    """What the portal will send about ``incident`` by itself, and when, and
-    whether the security hold keeps customers from hearing anything."""
-    # A page that already read the hold (compose) hands it on.
-    hold_kind, hold = context.get("contact_hold") or outbound.customer_contact_hold(
-        incident
+@register.simple_tag(takes_context=True)
+def incident_tabs(context, incident, tab):
+    """The strip of an incident's tabs, with the hold and what the portal
+    will send by itself (a page that already read the hold hands it on as
+    ``contact_hold``)."""
+    return render_incident_tabs(
+        context["request"], incident, tab, contact_hold=context.get("contact_hold")
     )
-    return {
-        # Said on every tab: while it holds, no customer message leaves.
-        "hold": hold,
-        "hold_kind": hold_kind,
-        "ahead": list(selectors.portal_messages_ahead(incident=incident)[:3]),
-        "incident": incident,
-        "perms": context.get("perms"),
-        "csrf_token": context.get("csrf_token"),
-    }

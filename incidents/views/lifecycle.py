@@ -6,7 +6,6 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -14,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal.actions import post_action
 from portal.forms import error_codes
-from portal.jinja2 import render_body
+from portal.jinja2 import render_body, render_incident_tabs
 
 from .. import selectors, services, timeline
 from ..forms import (
@@ -67,11 +66,7 @@ def incident_detail(request, pk):
         "timeline_shown": request.GET.get("show", ""),
         "history": history,
         "is_closed": incident.status in REOPENABLE,
-        "tabs": render_to_string(
-            "comms/_incident_tabs.html",
-            {"incident": incident, "tab": "details"},
-            request,
-        ),
+        "tabs": render_incident_tabs(request, incident, "details"),
     }
     if incident.status in REOPENABLE:
         context["reopen_form"] = ReopenForm(initial=version, incident=incident)
@@ -371,6 +366,4 @@ def action_item_complete(request, pk, item_pk):
 
 
 def incident_tabs(request, incident: Incident, tab: str) -> str:
-    return render_to_string(
-        "comms/_incident_tabs.html", {"incident": incident, "tab": tab}, request
-    )
+    return render_incident_tabs(request, incident, tab)
