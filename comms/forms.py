@@ -162,6 +162,8 @@ class ReplyForm(_SenderFields):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
+        # The page writes the <form> tag, with its action and token.
+        self.helper.form_tag = False
         self.helper.layout = Layout(
             # Two to a row: the form sits in the page's narrow side column.
             Row(_col("sender_kind", 6), _col("kind", 6)),

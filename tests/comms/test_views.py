@@ -7,6 +7,7 @@ from comms import services
 from comms.models import ExternalParty, Message, MessageTemplate
 from incidents import services as incident_services
 from incidents.models import Priority
+from tests.assertions import nested_forms
 from tests.factories import (
     CustomerFactory,
     IncidentFactory,
@@ -154,6 +155,29 @@ def test_messages_page_logs_a_reply(agent_client):
 
     assert "Still broken" in response.content.decode()
     assert incident.replies.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "page",
+    [
+        "incidents:detail",
+        "comms:incident_messages",
+        "comms:compose",
+        "incidents:closure",
+        "escalations:incident_escalations",
+        "escalations:incident_credits",
+        "escalations:escalate",
+    ],
+)
+def test_no_incident_tab_nests_one_form_in_another(client, manager, page):
+    incident = IncidentFactory()
+
+    client.force_login(manager)
+    html = client.get(reverse(page, args=[incident.pk])).content.decode()
+
+    assert "<form" in html
+    assert nested_forms(html) == 0
 
 
 @pytest.mark.django_db
