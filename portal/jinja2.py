@@ -48,6 +48,7 @@ def environment(**options):
         timesince=defaultfilters.timesince_filter,
         timeuntil=defaultfilters.timeuntil_filter,
         pluralize=defaultfilters.pluralize,
+        capfirst=defaultfilters.capfirst,
         intcomma=intcomma,
         yesno=defaultfilters.yesno,
         truncatechars=defaultfilters.truncatechars,

@@ -1,6 +1,7 @@
 """An incident's Messages tab and the actions on one message: retry, send,
 cancel, rework, and logging a reply."""
 
+from crispy_forms.utils import render_crispy_form
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
@@ -10,6 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from incidents.models import Incident
 from portal.actions import post_action
+from portal.jinja2 import render_body, render_incident_tabs
 
 from .. import selectors, services
 from ..forms import (
@@ -32,19 +34,20 @@ def incident_or_404(pk):
 
 
 def _messages_tab_page(request, incident, *, reply_form, status=200):
-    return render(
-        request,
-        "comms/incident_messages.html",
-        {
-            "incident": incident,
-            "suggestions": selectors.suggested_messages(incident),
-            "messages_list": selectors.incident_messages(incident),
-            "replies": incident.replies.select_related("party", "logged_by"),
-            "reply_form": reply_form,
-            "loops": selectors.incident_loops(incident),
-        },
-        status=status,
+    context = {
+        "incident": incident,
+        "tabs": render_incident_tabs(request, incident, "messages"),
+        "suggestions": selectors.suggested_messages(incident),
+        "messages_list": selectors.incident_messages(incident),
+        "replies": incident.replies.select_related("party", "logged_by"),
+        "reply_form": reply_form,
+        "reply_form_html": render_crispy_form(reply_form, helper=reply_form.helper),
+        "loops": selectors.incident_loops(incident),
+    }
+    context["body"] = render_body(
+        request, "comms/incident_messages_body.jinja", context
     )
+    return render(request, "comms/incident_messages.html", context, status=status)
 
 
 @require_GET
