@@ -12,6 +12,7 @@ from comms import catalogue, rendering
 from comms import selectors as comms_selectors
 from comms.models import Audience, Channel, Stage
 from incidents import lifecycle
+from incidents import selectors as incident_selectors
 from incidents.models import (
     AffectedCustomer,
     CommunicationPlan,
@@ -380,6 +381,7 @@ def escalation_approvals() -> QuerySet:
     return (
         Escalation.objects.filter(status="requested", needs_approval=True)
         .select_related("incident", "to_tier", "requested_by", "rule")
+        .defer(*incident_selectors.incident_details_not_in_rows())
         .order_by("created_at", "id")
     )
 

@@ -4,6 +4,7 @@ deliveries."""
 from django.db.models import Q, QuerySet
 
 from incidents.models import Incident
+from incidents.selectors import incident_details_not_in_rows
 
 from ..models import (
     Message,
@@ -30,7 +31,7 @@ def approval_queue() -> QuerySet:
     return (
         Message.objects.filter(status="awaiting_approval")
         .select_related("incident", "created_by", "party")
-        .defer(*DELIVERY_PROGRESS, "in_doubt_to")
+        .defer(*DELIVERY_PROGRESS, "in_doubt_to", *incident_details_not_in_rows())
         .order_by("created_at", "id")
     )
 
@@ -58,6 +59,7 @@ def messages_needing(user) -> QuerySet:
             status__in=[Message.Status.DRAFT, Message.Status.REJECTED],
         )
         .select_related("incident")
+        .defer(*incident_details_not_in_rows())
         .order_by("-created_at", "-id")
     )
 
@@ -67,7 +69,11 @@ def failed_deliveries(*, owner=None) -> QuerySet:
     failed = Message.objects.filter(status=Message.Status.FAILED)
     if owner is not None:
         failed = failed.filter(Q(incident__owner=owner) | Q(created_by=owner))
-    return failed.select_related("incident").order_by("-created_at", "-id")
+    return (
+        failed.select_related("incident")
+        .defer(*incident_details_not_in_rows())
+        .order_by("-created_at", "-id")
+    )
 
 
 # What a line about a message the portal will send shows.
