@@ -216,25 +216,8 @@ def incident_details_not_in_rows(path: str = "incident") -> list[str]:
 
 
 # What My work shows of an incident, its clocks and the updates it owes: a
-# quarter of the row's columns (fewer to compile, fetch and build per row).
-_MY_WORK_COLUMNS = (
-    "title",
-    "priority",
-    "status",
-    "is_systemic",
-    "version",
-    "policy",
-    "created_at",
-    "first_response_at",
-    "first_response_due_at",
-    "first_response_at_risk_at",
-    "resolution_due_at",
-    "resolution_at_risk_at",
-    "resolved_at",
-    "closed_at",
-    "customer__name",
-    "category__name",
-)
+# row's columns and the names of its customer and category.
+_MY_WORK_COLUMNS = (*sorted(INCIDENT_ROW_FIELDS), "customer__name", "category__name")
 
 
 def incidents_owned_by(user, *, limit: int = 25) -> list[Incident]:
