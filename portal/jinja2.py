@@ -30,6 +30,8 @@ def _portal_ahead(incident, contact_hold=None) -> tuple[str, str, list]:
     """What stops customer messages on ``incident`` (kind, why) and the
     next three the portal will send about it by itself. ``contact_hold``:
     the hold, when the page already read it."""
+    # Imported here: the incidents app's views load this module, and comms
+    # imports incidents.
     from comms import selectors
     from comms.services import outbound
 
